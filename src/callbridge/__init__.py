@@ -1,0 +1,1 @@
+"""Callbridge: a contact center that lives inside the CRM."""

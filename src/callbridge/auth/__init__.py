@@ -1,0 +1,1 @@
+"""Who is calling: local admins, agent sessions (created by SSO), tenant API keys, WebSocket tickets."""

@@ -1,0 +1,239 @@
+"""Secrets Callbridge hands out: session tokens, API keys, WebSocket tickets.
+
+Only hashes are stored: a stolen database yields no usable credential.
+Tokens carry a prefix that says what they are (`cbs_` session, `cbk_` API
+key), which also makes them easy to find in leaked logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, insert, select, update
+
+from callbridge.auth.principal import Principal, PrincipalKind
+from callbridge.domain.model import Role
+from callbridge.services.audit import SYSTEM, Actor, record
+from callbridge.store.tables import admin_users, agents, api_keys, sessions
+
+SESSION_PREFIX = "cbs_"
+API_KEY_PREFIX = "cbk_"
+SESSION_SECONDS = 12 * 3600
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_admin_user(engine: Engine, email: str, password: str) -> str:
+    admin_id = str(uuid.uuid4())
+    with engine.begin() as connection:
+        connection.execute(
+            insert(admin_users).values(
+                id=admin_id, email=email.strip().lower(), password_hash=hash_password(password), created_at=time.time()
+            )
+        )
+    return admin_id
+
+
+def authenticate_admin(engine: Engine, email: str, password: str) -> str | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(admin_users).where(admin_users.c.email == email.strip().lower())).first()
+    if row is None:
+        verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration by timing
+        return None
+    return str(row.id) if verify_password(row.password_hash, password) else None
+
+
+_DUMMY_HASH = _hasher.hash("callbridge-timing-equaliser")
+
+
+def create_session(engine: Engine, kind: str, subject_id: str, tenant_id: str | None, now: float) -> str:
+    """A new session token (a new token at every sign-in: no session fixation)."""
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(sessions).values(
+                token_hash=_digest(token),
+                kind=kind,
+                tenant_id=tenant_id,
+                subject_id=subject_id,
+                created_at=now,
+                expires_at=now + SESSION_SECONDS,
+            )
+        )
+    return token
+
+
+def end_session(engine: Engine, token: str) -> None:
+    _recent_principals.pop(_digest(token), None)
+    with engine.begin() as connection:
+        connection.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
+
+
+# Who a token belongs to, remembered for a few seconds: a request then costs no database read.
+# Signing out and revoking a key forget the entry at once; a change of roles or a disabled
+# agent takes effect within PRINCIPAL_CACHE_SECONDS.
+PRINCIPAL_CACHE_SECONDS = 5.0
+_recent_principals: dict[str, tuple[Principal, float]] = {}
+
+
+def cached_principal_for_token(engine: Engine, token: str, now: float) -> Principal | None:
+    key = _digest(token)
+    hit = _recent_principals.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    found = principal_for_token(engine, token, now)
+    if found is None:
+        _recent_principals.pop(key, None)
+        return None
+    if len(_recent_principals) > 50_000:
+        _recent_principals.clear()
+    _recent_principals[key] = (found, now + PRINCIPAL_CACHE_SECONDS)
+    return found
+
+
+def forget_principals() -> None:
+    """Drops every remembered token (e.g. after agents' roles or enabled flags change)."""
+    _recent_principals.clear()
+
+
+def principal_for_token(engine: Engine, token: str, now: float) -> Principal | None:
+    if token.startswith(SESSION_PREFIX):
+        return _principal_for_session(engine, token, now)
+    if token.startswith(API_KEY_PREFIX):
+        return _principal_for_api_key(engine, token)
+    return None
+
+
+def _principal_for_session(engine: Engine, token: str, now: float) -> Principal | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(sessions).where(sessions.c.token_hash == _digest(token))).first()
+        if row is None or row.expires_at <= now:
+            return None
+        if row.kind == "admin":
+            return Principal(PrincipalKind.LOCAL_ADMIN, row.subject_id, None, frozenset(Role))
+        agent = connection.execute(
+            select(agents.c.roles, agents.c.enabled).where(
+                agents.c.tenant_id == row.tenant_id, agents.c.id == row.subject_id
+            )
+        ).first()
+    if agent is None or not agent.enabled:
+        return None
+    return Principal(PrincipalKind.AGENT, row.subject_id, row.tenant_id, frozenset(Role(r) for r in agent.roles))
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    id: str
+    name: str
+    prefix: str
+    secret: str  # shown once, never stored
+
+
+def create_api_key(engine: Engine, tenant_id: str, name: str, now: float, *, actor: Actor = SYSTEM) -> NewApiKey:
+    key_id = str(uuid.uuid4())
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    prefix = secret[: len(API_KEY_PREFIX) + 6]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(api_keys).values(
+                tenant_id=tenant_id,
+                id=key_id,
+                name=name,
+                prefix=prefix,
+                secret_hash=_digest(secret),
+                created_at=now,
+                revoked_at=None,
+            )
+        )
+        record(
+            connection,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="api_key.created",
+            target_type="api_key",
+            target_id=key_id,
+            after={"name": name, "prefix": prefix},
+            at=now,
+        )
+    return NewApiKey(key_id, name, prefix, secret)
+
+
+def revoke_api_key(engine: Engine, tenant_id: str, key_id: str, now: float, *, actor: Actor = SYSTEM) -> bool:
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(api_keys)
+            .where(api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        if result.rowcount > 0:
+            key = connection.execute(
+                select(api_keys.c.name, api_keys.c.prefix, api_keys.c.secret_hash).where(
+                    api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id
+                )
+            ).one()
+            record(
+                connection,
+                tenant_id=tenant_id,
+                actor=actor,
+                action="api_key.revoked",
+                target_type="api_key",
+                target_id=key_id,
+                before={"name": key.name, "prefix": key.prefix, "revoked": False},
+                after={"name": key.name, "prefix": key.prefix, "revoked": True},
+                at=now,
+            )
+            _recent_principals.pop(key.secret_hash, None)
+    return result.rowcount > 0
+
+
+def _principal_for_api_key(engine: Engine, secret: str) -> Principal | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(api_keys).where(api_keys.c.secret_hash == _digest(secret))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(PrincipalKind.API_KEY, row.id, row.tenant_id)
+
+
+class TicketBook:
+    """Short-lived, single-use WebSocket tickets, obtained through an authenticated request.
+
+    A ticket in the WebSocket URL is harmless in a log: it expires in seconds
+    and works once.
+    """
+
+    def __init__(self, lifetime_seconds: float) -> None:
+        self.lifetime_seconds = lifetime_seconds
+        self._tickets: dict[str, tuple[Principal, float]] = {}
+
+    def issue(self, principal: Principal, now: float) -> str:
+        self._tickets = {t: v for t, v in self._tickets.items() if v[1] > now}
+        ticket = secrets.token_urlsafe(24)
+        self._tickets[ticket] = (principal, now + self.lifetime_seconds)
+        return ticket
+
+    def redeem(self, ticket: str, now: float) -> Principal | None:
+        found = self._tickets.pop(ticket, None)
+        if found is None or found[1] <= now:
+            return None
+        return found[0]

@@ -1,0 +1,75 @@
+"""Configuration: environment variables (CALLBRIDGE_*) and an optional TOML file.
+
+The TOML file is read from the path in CALLBRIDGE_CONFIG_FILE, if set;
+environment variables win over it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/callbridge.db",
+        description="SQLAlchemy URL. SQLite (the default) needs no set-up; PostgreSQL: postgresql+psycopg://…",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Where the SQLite file, keys and uploads live.")
+    host: str = Field(default="127.0.0.1", description="Address `callbridge serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(default="", description="The URL agents reach Callbridge at; derived from host/port.")
+    secret_key: str = Field(
+        default="", description="Signs sessions and encrypts stored CRM tokens; generated into data_dir if empty."
+    )
+    heartbeat_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An agent silent for longer is treated as gone (break: connection_lost)."
+    )
+    heartbeat_interval_seconds: float = Field(default=10.0, gt=0, description="How often consoles should ping.")
+    summary_interval_seconds: float = Field(
+        default=0.5, gt=0, le=5, description="How often colleagues' presence and queue summaries are pushed."
+    )
+    default_wrap_up_seconds: int = Field(default=30, ge=0, description="Wrap-up time of calls outside any queue.")
+    redis_url: str = Field(default="", description="Redis URL to fan events out across nodes; empty: in-process.")
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = Field(default="INFO")
+    ws_ticket_seconds: float = Field(default=30.0, gt=0)
+    voicemail_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest voicemail audio upload accepted (413 above it)."
+    )
+    chat_max_message_chars: int = Field(
+        default=2000, ge=1, le=20000, description="Longest chat message, in characters."
+    )
+    chat_max_messages: int = Field(default=2000, ge=1, description="Most messages one chat conversation may hold.")
+    chat_messages_per_minute: int = Field(
+        default=60, ge=1, description="Frames (messages, typing) one chat participant may send per minute."
+    )
+    chat_starts_per_minute: int = Field(
+        default=10, ge=1, description="Chats one client address may start per minute through the widget."
+    )
+    chat_reconnect_grace_seconds: float = Field(
+        default=30.0, ge=0, description="A customer whose chat connection drops and stays away this long has left."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CALLBRIDGE_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def effective_public_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"

@@ -1,0 +1,117 @@
+"""An agent's live state and the rules for its status.
+
+The agent chooses a *presence* (logged_out, break, available,
+working_offline); the status others see is derived from it and from the
+interactions the agent holds: busy while connected to one, wrap_up while
+only wrapping up, otherwise the presence.
+"""
+
+from __future__ import annotations
+
+from callbridge.domain.errors import InvalidTransition
+from callbridge.domain.model import AgentProfile, AgentStatus, Channel, Interaction, InteractionState
+
+SELECTABLE_PRESENCES = frozenset({AgentStatus.AVAILABLE, AgentStatus.BREAK, AgentStatus.WORKING_OFFLINE})
+
+
+class AgentState:
+    """Mutable per-agent state owned by one ContactCenter.
+
+    `holding` maps each channel to the interactions (offered, connected or in
+    wrap-up) that use the agent's capacity on it; `connected` and `wrapping`
+    count those of them in each state, so the status follows in O(1). Every
+    change of a held interaction's state goes through `hold_state`,
+    `release` or `count_held`. `version` changes whenever
+    anything that affects routing changes, so stale entries in routing
+    indexes can be recognised and dropped.
+    """
+
+    __slots__ = (
+        "connected",
+        "eligible_by_channel",
+        "eligible_queue_ids",
+        "holding",
+        "id",
+        "idle_since",
+        "presence",
+        "profile",
+        "reason",
+        "status",
+        "status_reason",
+        "status_since",
+        "version",
+        "wrapping",
+    )
+
+    def __init__(self, profile: AgentProfile, now: float) -> None:
+        self.profile = profile
+        self.id = profile.id  # a profile may be replaced, but only by one with the same id
+        self.presence = AgentStatus.LOGGED_OUT
+        self.reason = ""
+        self.status = AgentStatus.LOGGED_OUT
+        self.status_reason = ""
+        self.status_since = now
+        self.idle_since = now
+        self.holding: dict[Channel, set[str]] = {channel: set() for channel in Channel}
+        self.version = 0
+        self.connected = 0
+        self.wrapping = 0
+        self.eligible_queue_ids: tuple[str, ...] = ()
+        # the same queues grouped by their channel, so routing skips a full channel in one step
+        self.eligible_by_channel: dict[Channel, tuple[str, ...]] = {}
+
+    def free_capacity(self, channel: Channel) -> int:
+        return self.profile.capacity.get(channel, 0) - len(self.holding[channel])
+
+    def is_ready_for(self, channel: Channel) -> bool:
+        """May be offered an interaction on this channel right now."""
+        return (
+            self.presence is AgentStatus.AVAILABLE
+            and self.profile.enabled
+            and len(self.holding[channel]) < self.profile.capacity.get(channel, 0)
+        )
+
+    def held_interaction_ids(self) -> list[str]:
+        return [iid for ids in self.holding.values() for iid in ids]
+
+    def count_held(self, state: InteractionState, delta: int) -> None:
+        """Adds `delta` to the count of held interactions in `state` (offered ones are not counted)."""
+        if state is InteractionState.CONNECTED:
+            self.connected += delta
+        elif state is InteractionState.WRAP_UP:
+            self.wrapping += delta
+
+    def hold_state(self, interaction: Interaction, state: InteractionState) -> None:
+        """Moves a held interaction to another held state, keeping the counts."""
+        self.count_held(interaction.state, -1)
+        interaction.state = state
+        self.count_held(state, 1)
+
+    def release(self, interaction: Interaction) -> None:
+        """The interaction no longer uses the agent's capacity (its state is left to the caller)."""
+        held = self.holding[interaction.channel]
+        if interaction.id in held:
+            held.discard(interaction.id)
+            self.count_held(interaction.state, -1)
+
+
+def derive_status(presence: AgentStatus, held_states: list[InteractionState]) -> AgentStatus:
+    """The status shown for an agent with this presence holding interactions in these states."""
+    if InteractionState.CONNECTED in held_states:
+        return AgentStatus.BUSY
+    if InteractionState.WRAP_UP in held_states:
+        return AgentStatus.WRAP_UP
+    return presence
+
+
+def check_presence_change(agent: AgentState, presence: AgentStatus) -> None:
+    """Refuses presence changes the rules do not allow; returns quietly otherwise."""
+    if presence not in SELECTABLE_PRESENCES:
+        raise InvalidTransition(
+            f"status must be one of {sorted(s.value for s in SELECTABLE_PRESENCES)}; "
+            f"busy and wrap_up follow from the interactions an agent handles"
+        )
+    if agent.presence is AgentStatus.LOGGED_OUT:
+        raise InvalidTransition(f"agent {agent.id!r} is signed out: sign in first")
+    if presence is AgentStatus.AVAILABLE and not agent.profile.enabled:
+        raise InvalidTransition(f"agent {agent.id!r} is disabled: ask an admin to enable the account")

@@ -1,0 +1,112 @@
+"""Commands: what someone asks the contact center to do, as verbs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from callbridge.domain.model import AgentStatus, Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn(Command):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignOut(Command):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence(Command):
+    """The agent picks available, break (with a reason) or working offline."""
+
+    agent_id: str
+    presence: AgentStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConnectionLost(Command):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitInteraction(Command):
+    """An inbound interaction arrives in a queue."""
+
+    interaction_id: str
+    queue_id: str
+    channel: Channel
+    from_address: str = ""
+    to_address: str = ""
+    case_number: str = ""
+    data: Mapping[str, str] = field(default_factory=dict)
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutbound(Command):
+    """Click to dial: the agent places a call; it is connected to them at once."""
+
+    interaction_id: str
+    agent_id: str
+    to_address: str
+    from_address: str = ""
+    queue_id: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+    wrap_up_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptOffer(Command):
+    agent_id: str
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectOffer(Command):
+    agent_id: str
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndInteraction(Command):
+    """The conversation is over (hang-up, chat closed) or the customer left the queue."""
+
+    interaction_id: str
+    reason: str = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteInteraction(Command):
+    """The agent finishes wrap-up with a disposition and notes."""
+
+    agent_id: str
+    interaction_id: str
+    disposition: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferToQueue(Command):
+    agent_id: str
+    interaction_id: str
+    queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailInteraction(Command):
+    interaction_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick(Command):
+    """Time has passed: expire offers and wrap-ups that are due."""

@@ -1,0 +1,1 @@
+"""Real-time delivery: typed wire events with audiences, the per-connection hub, the WebSocket protocol."""

@@ -1,0 +1,560 @@
+"""The contact-center node: runs each tenant's ContactCenter, persists, then publishes.
+
+All reads and changes of the live state go through one asyncio task, in
+arrival order. It takes whatever has arrived as a batch, applies it to the
+in-memory domain, writes the batch in one transaction (group commit, in a
+worker thread so the event loop keeps serving), and only then publishes the
+wire events and answers the callers. Reads in a batch run before its changes,
+so a snapshot always matches what has been published: a client that
+subscribes in the same read gets every later event exactly once.
+
+If a write fails, the tenants touched by the batch are reloaded from the
+database (which the failed transaction left as it was) and every caller in
+the batch gets `StoreUnavailable`: nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import Connection, Engine
+
+from callbridge.domain import commands as cmd
+from callbridge.domain import events as ev
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import DomainError
+from callbridge.domain.model import AgentStatus
+from callbridge.realtime.audience import AgentAudience, QueueAudience, SupervisorAudience, TenantAudience
+from callbridge.realtime.hub import Delivery, Hub, Subscriber
+from callbridge.realtime.wire import (
+    AgentsChangedEvent,
+    AgentStatusChangedEvent,
+    InteractionChangedEvent,
+    OfferEndedEvent,
+    QueueChangedEvent,
+)
+from callbridge.services.clock import Clock
+from callbridge.services.views import agent_view, interaction_view, queue_view
+from callbridge.store.live_state import TenantChanges, all_tenant_ids, load_tenant, write_changes
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COMMANDS = Counter("callbridge_commands_total", "Commands applied", ["outcome"])
+BATCH_SIZE = Histogram(
+    "callbridge_batch_size", "Work items per group commit", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)
+)
+COMMIT_SECONDS = Histogram(
+    "callbridge_commit_seconds", "Time to write one batch", buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+)
+OFFERS = Counter("callbridge_offers_total", "Offers made")
+LIVE_INTERACTIONS = Gauge("callbridge_live_interactions", "Interactions not yet ended, all tenants")
+
+MAX_BATCH = 512
+
+
+class Refusal(Exception):  # noqa: N818 - it names what happened, like DomainError's subclasses
+    """Raised by a work item before it changed anything: passed to the caller as it is."""
+
+
+class StoreUnavailable(Exception):
+    """The database refused a write; nothing was applied. Try again."""
+
+
+class TenantNotLoaded(Exception):
+    pass
+
+
+Writer = Callable[[Connection], None]
+AfterCommit = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class BatchEffects:
+    """What a listener adds to a batch: rows written in the same transaction, and work started after commit."""
+
+    writes: list[Writer] = field(default_factory=list)
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+
+class BatchListener(Protocol):
+    """Sees each tenant's events of a batch while the domain state still shows them (ended interactions
+    included), before anything is written. The auto-log outbox, screen pops and report aggregates plug in
+    here. It must not block: it returns rows to write and coroutines to start after the commit."""
+
+    def __call__(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None: ...
+
+
+@dataclass(slots=True)
+class _Outcome:
+    events: list[ev.Event]
+    value: Any
+
+
+@dataclass(eq=False)
+class _Work:
+    tenant_id: str
+    apply: Callable[[ContactCenter, float], Any]
+    future: asyncio.Future[Any]
+    read_only: bool
+    write: Writer | None = None
+
+
+@dataclass
+class _Runtime:
+    cc: ContactCenter
+    deadline: float | None = None
+    last_seen: dict[str, float] = field(default_factory=dict)
+    lost: set[str] = field(default_factory=set)
+    # the last agent and queue summaries published, to leave out repeats (see _deliveries)
+    published: dict[tuple[str, str], str] = field(default_factory=dict)
+    # agents and queues whose summaries changed since the last digest (see _publish_summaries)
+    dirty_agents: set[str] = field(default_factory=set)
+    dirty_queues: set[str] = field(default_factory=set)
+
+
+class ContactCenterNode:
+    def __init__(
+        self,
+        engine: Engine,
+        hub: Hub,
+        clock: Clock,
+        *,
+        heartbeat_timeout_seconds: float = 30.0,
+        sweep_interval_seconds: float = 1.0,
+        summary_interval_seconds: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.clock = clock
+        self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self.sweep_interval_seconds = sweep_interval_seconds
+        self.summary_interval_seconds = summary_interval_seconds
+        self._tenants: dict[str, _Runtime] = {}
+        self._inbox: collections.deque[_Work] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._listeners: list[BatchListener] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Loads every tenant, handles what expired while the node was down, and starts the loop."""
+        with self.engine.connect() as connection:
+            tenant_ids = list(all_tenant_ids(connection))
+        now = self.clock.now()
+        batch: list[TenantChanges] = []
+        for tenant_id in tenant_ids:
+            runtime, events = self._load(tenant_id, now)
+            self._tenants[tenant_id] = runtime
+            batch.append(TenantChanges(tenant_id, runtime.cc.take_changes(), events))
+        await asyncio.to_thread(self._write, batch, [])
+        self._tasks = [
+            asyncio.create_task(self._run(), name="contact-center-loop"),
+            asyncio.create_task(self._sweep_heartbeats(), name="heartbeat-sweeper"),
+            asyncio.create_task(self._publish_summaries(), name="summary-publisher"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        # callers still waiting get an answer rather than hanging past shutdown
+        while self._inbox:
+            work = self._inbox.popleft()
+            if not work.future.done():
+                work.future.cancel()
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _load(self, tenant_id: str, now: float) -> tuple[_Runtime, list[ev.Event]]:
+        saved = load_tenant(self.engine, tenant_id)
+        cc = ContactCenter(tenant_id)
+        for queue in saved.queues:
+            cc.upsert_queue(queue, now)
+        events = cc.restore(saved.agents, saved.interactions, now)
+        runtime = _Runtime(cc)
+        # a restart gives every signed-in agent a full heartbeat interval to reconnect
+        runtime.last_seen = {a: now for a in cc.agents}
+        runtime.deadline = cc.next_deadline()
+        return runtime, events
+
+    def add_listener(self, listener: BatchListener) -> None:
+        self._listeners.append(listener)
+
+    def add_tenant(self, tenant_id: str) -> None:
+        """A tenant created after start (its rows are already committed)."""
+        if tenant_id not in self._tenants:
+            self._tenants[tenant_id] = _Runtime(ContactCenter(tenant_id))
+
+    def has_tenant(self, tenant_id: str) -> bool:
+        return tenant_id in self._tenants
+
+    # --------------------------------------------------------------------- calls
+
+    async def execute(self, tenant_id: str, command: cmd.Command) -> list[ev.Event]:
+        """Applies a command; returns its events once they are committed and published."""
+        events: list[ev.Event] = await self._submit(tenant_id, lambda cc, now: cc.handle(command, now), read_only=False)
+        return events
+
+    async def execute_and_read(
+        self,
+        tenant_id: str,
+        command: cmd.Command,
+        view: Callable[[ContactCenter], T],
+        check: Callable[[ContactCenter], None] | None = None,
+    ) -> T:
+        """`check` (may raise Refusal or DomainError), the command, and `view` of the state right
+        after it, in one turn of the loop; answered once committed and published."""
+
+        def apply(cc: ContactCenter, now: float) -> _Outcome:
+            if check is not None:
+                check(cc)
+            events = cc.handle(command, now)
+            return _Outcome(events, view(cc))
+
+        outcome: _Outcome = await self._submit(tenant_id, apply, read_only=False)
+        result: T = outcome.value
+        return result
+
+    async def configure(
+        self, tenant_id: str, change: Callable[[ContactCenter, float], list[ev.Event]], write: Writer
+    ) -> list[ev.Event]:
+        """A configuration change: `change` updates the domain, `write` the rows, in one transaction."""
+        events: list[ev.Event] = await self._submit(tenant_id, change, read_only=False, write=write)
+        return events
+
+    async def read(self, tenant_id: str, view: Callable[[ContactCenter], T]) -> T:
+        """Runs `view` on the published state (no change may happen during it)."""
+        result: T = await self._submit(tenant_id, lambda cc, _now: view(cc), read_only=True)
+        return result
+
+    async def subscribe(
+        self, subscriber: Subscriber, snapshot: Callable[[ContactCenter], T]
+    ) -> tuple[T, Callable[[], None]]:
+        """Takes a snapshot and subscribes in one step, so no event falls between them."""
+
+        def both(cc: ContactCenter) -> tuple[T, Callable[[], None]]:
+            return snapshot(cc), self.hub.subscribe(subscriber)
+
+        return await self.read(subscriber.tenant_id, both)
+
+    def seen(self, tenant_id: str, agent_id: str) -> None:
+        """The agent's console is alive (a frame or a request arrived)."""
+        runtime = self._tenants.get(tenant_id)
+        if runtime is not None:
+            runtime.last_seen[agent_id] = self.clock.now()
+            runtime.lost.discard(agent_id)
+
+    def _submit(
+        self,
+        tenant_id: str,
+        apply: Callable[[ContactCenter, float], Any],
+        *,
+        read_only: bool,
+        write: Writer | None = None,
+    ) -> asyncio.Future[Any]:
+        if tenant_id not in self._tenants:
+            raise TenantNotLoaded(tenant_id)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inbox.append(_Work(tenant_id, apply, future, read_only, write))
+        self._wakeup.set()
+        return future
+
+    # ---------------------------------------------------------------------- loop
+
+    def _seconds_to_next_deadline(self) -> float | None:
+        deadlines = [r.deadline for r in self._tenants.values() if r.deadline is not None]
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - self.clock.now())
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            if not self._inbox:
+                self._wakeup.clear()
+                timeout = self._seconds_to_next_deadline()
+                if timeout is None or timeout > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), timeout)
+            batch: list[_Work] = []
+            while self._inbox and len(batch) < MAX_BATCH:
+                batch.append(self._inbox.popleft())
+            try:
+                await self._process(batch)
+            except Exception:  # the loop must outlive any single batch, and no caller may wait forever
+                log.exception("contact-center batch failed; reloading the tenants it touched")
+                for tenant_id in {w.tenant_id for w in batch if not w.read_only}:
+                    self._reload(tenant_id)
+                for work in batch:
+                    _settle(work.future, error=StoreUnavailable("the change could not be applied; try again"))
+
+    async def _process(self, batch: list[_Work]) -> None:
+        now = self.clock.now()
+        for work in batch:
+            if work.read_only:
+                self._run_read(work)
+        touched: dict[str, list[ev.Event]] = {}
+        applied: list[tuple[_Work, Any]] = []
+        writes: list[Writer] = []
+        for tenant_id, runtime in self._tenants.items():
+            if runtime.deadline is not None and runtime.deadline <= now:
+                touched.setdefault(tenant_id, []).extend(runtime.cc.handle(cmd.Tick(), now))
+        for work in batch:
+            if work.read_only:
+                continue
+            runtime = self._tenants[work.tenant_id]
+            try:
+                result = work.apply(runtime.cc, now)
+            except (DomainError, Refusal) as error:
+                COMMANDS.labels("refused").inc()
+                _settle(work.future, error=error)
+                continue
+            except Exception as error:  # a bug in one command must not take the others down
+                log.exception("command failed", extra={"tenant_id": work.tenant_id})
+                COMMANDS.labels("error").inc()
+                _settle(work.future, error=error)
+                # the command may have half-applied: rebuild this tenant from what is committed
+                touched.setdefault(work.tenant_id, [])
+                continue
+            COMMANDS.labels("applied").inc()
+            applied.append((work, result))
+            if isinstance(result, _Outcome):
+                touched.setdefault(work.tenant_id, []).extend(result.events)
+            elif isinstance(result, list):
+                touched.setdefault(work.tenant_id, []).extend(e for e in result if isinstance(e, ev.Event))
+            else:
+                touched.setdefault(work.tenant_id, [])
+            if work.write is not None:
+                writes.append(work.write)
+                runtime.published.clear()  # configuration may change who receives summaries: resend them
+        if not touched and not writes:
+            return
+        BATCH_SIZE.observe(len(batch))
+        deliveries: dict[str, list[Delivery]] = {}
+        changes: list[TenantChanges] = []
+        after_commit: list[AfterCommit] = []
+        for tenant_id, events in touched.items():
+            cc = self._tenants[tenant_id].cc
+            deliveries[tenant_id] = _deliveries(cc, events, self._tenants[tenant_id])
+            OFFERS.inc(sum(1 for e in events if isinstance(e, ev.InteractionOffered)))
+        try:
+            for tenant_id, events in touched.items():
+                cc = self._tenants[tenant_id].cc
+                for listener in self._listeners:
+                    effects = listener(tenant_id, cc, events) if events else None
+                    if effects is not None:
+                        writes.extend(effects.writes)
+                        after_commit.extend(effects.after_commit)
+                changes.append(TenantChanges(tenant_id, cc.take_changes(), events))
+            with COMMIT_SECONDS.time():
+                await asyncio.to_thread(self._write, changes, writes)
+        except Exception as error:
+            log.exception("writing a batch failed; reloading the tenants it touched")
+            for tenant_id in touched:
+                self._reload(tenant_id)
+            failure = StoreUnavailable(
+                f"the database did not accept the change ({error.__class__.__name__}); try again"
+            )
+            for work, _ in applied:
+                _settle(work.future, error=failure)
+            return
+        for tenant_id, tenant_deliveries in deliveries.items():
+            runtime = self._tenants[tenant_id]
+            self.hub.publish(tenant_id, tenant_deliveries, runtime.cc.queue_members)
+            runtime.deadline = runtime.cc.next_deadline()
+        LIVE_INTERACTIONS.set(sum(len(r.cc.interactions) for r in self._tenants.values()))
+        for start in after_commit:
+            task = asyncio.create_task(start())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        for work, result in applied:
+            _settle(work.future, result=result)
+
+    def _run_read(self, work: _Work) -> None:
+        try:
+            result = work.apply(self._tenants[work.tenant_id].cc, self.clock.now())
+        except Exception as error:
+            _settle(work.future, error=error)
+        else:
+            _settle(work.future, result=result)
+
+    def _write(self, changes: list[TenantChanges], writes: Iterable[Writer]) -> None:
+        with self.engine.begin() as connection:
+            for write in writes:
+                write(connection)
+            write_changes(connection, changes)
+
+    def _reload(self, tenant_id: str) -> None:
+        runtime, _events = self._load(tenant_id, self.clock.now())
+        old = self._tenants.get(tenant_id)
+        if old is not None:
+            runtime.last_seen = old.last_seen
+        self._tenants[tenant_id] = runtime
+
+    # ----------------------------------------------------------------- summaries
+
+    async def _publish_summaries(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.summary_interval_seconds)
+            try:
+                await self.publish_summaries_once()
+            except Exception:
+                log.exception("publishing summaries failed")
+
+    async def publish_summaries_once(self) -> None:
+        """Publishes each tenant's digest, on the published state (a read in the loop)."""
+        for tenant_id, runtime in list(self._tenants.items()):
+            if not (runtime.dirty_agents or runtime.dirty_queues):
+                continue
+
+            def publish(cc: ContactCenter, tenant_id: str = tenant_id) -> None:
+                current = self._tenants.get(tenant_id)
+                if current is not None:
+                    self.hub.publish(tenant_id, _summaries(cc, current), cc.queue_members)
+
+            await self.read(tenant_id, publish)
+
+    # ---------------------------------------------------------------- heartbeats
+
+    async def _sweep_heartbeats(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.sweep_interval_seconds)
+            try:
+                await self.sweep_heartbeats_once()
+            except Exception:
+                log.exception("heartbeat sweep failed")
+
+    async def sweep_heartbeats_once(self) -> None:
+        """Agents whose console has been silent too long: offers back to the queue, agent to break."""
+        now = self.clock.now()
+        limit = now - self.heartbeat_timeout_seconds
+        lost: list[tuple[str, str]] = []
+        for tenant_id, runtime in self._tenants.items():
+            for agent_id, agent in runtime.cc.agents.items():
+                if agent.presence is AgentStatus.LOGGED_OUT or agent_id in runtime.lost:
+                    continue
+                last = runtime.last_seen.setdefault(agent_id, now)
+                if last < limit:
+                    runtime.lost.add(agent_id)
+                    lost.append((tenant_id, agent_id))
+        for tenant_id, agent_id in lost:
+            log.info("agent connection lost", extra={"tenant_id": tenant_id, "agent_id": agent_id})
+            try:
+                await self.execute(tenant_id, cmd.ReportConnectionLost(agent_id))
+            except (DomainError, StoreUnavailable):
+                self._tenants[tenant_id].lost.discard(agent_id)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+    """Answers a caller, unless it stopped waiting (a closed connection cancels its future)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _deliveries(cc: ContactCenter, events: list[ev.Event], runtime: _Runtime) -> list[Delivery]:
+    """Wire events for one tenant's batch, coalesced: each changed agent and interaction is
+    sent once with its latest state (every wire event replaces what it describes).
+
+    What concerns one agent (their offers, interactions and own status) goes out at once
+    to them and the supervisors. Colleagues' presence and queue summaries go to many
+    receivers (the whole tenant, every queue member), so they are only marked here and
+    published as digests by `_publish_summaries`: a 1,000-agent tenant would otherwise
+    get thousands of frames per interaction."""
+    interactions: dict[str, set[str]] = {}
+    involved_agents: dict[str, None] = {}
+    offers_ended: list[ev.OfferEnded] = []
+    for event in events:
+        if isinstance(event, ev.AgentStatusChanged):
+            involved_agents[event.agent_id] = None
+            continue
+        interaction_id = getattr(event, "interaction_id", None)
+        if interaction_id is None:
+            continue
+        involved = interactions.setdefault(interaction_id, set())
+        agent_id = getattr(event, "agent_id", None)
+        if agent_id:
+            involved.add(agent_id)
+            involved_agents[agent_id] = None
+        for attribute in ("queue_id", "to_queue_id", "from_queue_id"):
+            queue_id = getattr(event, attribute, None)
+            if queue_id:
+                runtime.dirty_queues.add(queue_id)
+        if isinstance(event, ev.OfferEnded):
+            offers_ended.append(event)
+    out: list[Delivery] = []
+    for agent_id in involved_agents:  # status or held interactions changed
+        agent = cc.agents.get(agent_id)
+        if agent is None:
+            continue
+        runtime.dirty_agents.add(agent_id)
+        runtime.dirty_queues.update(agent.profile.queue_ids)  # readiness counts in each queue's summary
+        frame = AgentStatusChangedEvent(agent=agent_view(cc, agent_id)).model_dump_json()
+        out.append(Delivery(AgentAudience(frozenset({agent_id})), frame))
+    for interaction_id, involved in interactions.items():
+        interaction = cc.interactions.get(interaction_id)
+        if interaction is None:
+            continue
+        if interaction.agent_id:
+            involved.add(interaction.agent_id)
+        if interaction.queue_id:
+            runtime.dirty_queues.add(interaction.queue_id)
+        frame = InteractionChangedEvent(interaction=interaction_view(interaction)).model_dump_json()
+        audience = AgentAudience(frozenset(involved)) if involved else SupervisorAudience()
+        out.append(Delivery(audience, frame))
+    for ended in offers_ended:
+        frame = OfferEndedEvent(
+            offer_id=ended.offer_id, interaction_id=ended.interaction_id, agent_id=ended.agent_id, outcome=ended.outcome
+        ).model_dump_json()
+        out.append(Delivery(AgentAudience(frozenset({ended.agent_id})), frame))
+    return out
+
+
+def _summaries(cc: ContactCenter, runtime: _Runtime) -> list[Delivery]:
+    """The digest of colleagues' presence and queue summaries changed since the last one.
+    A summary equal to the last published for the same agent or queue is left out: it would
+    change nothing for anyone (clients that connected since have it in their snapshot)."""
+    out: list[Delivery] = []
+    changed = []
+    for agent_id in sorted(runtime.dirty_agents):
+        if agent_id in cc.agents:
+            view = agent_view(cc, agent_id)
+            if _is_news(runtime.published, ("agent", agent_id), view.model_dump_json()):
+                changed.append(view)
+    if changed:
+        out.append(Delivery(TenantAudience(), AgentsChangedEvent(agents=changed).model_dump_json()))
+    for queue_id in sorted(runtime.dirty_queues):
+        if queue_id in cc.queues:
+            frame = QueueChangedEvent(queue=queue_view(cc, queue_id)).model_dump_json()
+            if _is_news(runtime.published, ("queue", queue_id), frame):
+                out.append(Delivery(QueueAudience(queue_id), frame))
+    runtime.dirty_agents.clear()
+    runtime.dirty_queues.clear()
+    return out
+
+
+def _is_news(published: dict[tuple[str, str], str], key: tuple[str, str], frame: str) -> bool:
+    if published.get(key) == frame:
+        return False
+    published[key] = frame
+    return True
