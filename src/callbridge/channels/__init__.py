@@ -1,0 +1,1 @@
+"""Channels turn the outside world into interactions: telephony events, the chat widget, voicemail deposit."""

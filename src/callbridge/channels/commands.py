@@ -1,0 +1,238 @@
+"""The tenant's telephony command channel: Callbridge POSTs signed JSON commands to the PBX.
+
+An admin sets a webhook URL and a signing secret (`PUT /api/v1/tenants/{id}/telephony/settings`). Each
+command is one POST:
+
+    POST <webhook_url>
+    Content-Type: application/json
+    X-Callbridge-Signature: sha256=<hex HMAC-SHA256 of the raw body under the signing secret>
+    {"command": "hold", "call_id": "CA1234", "agent_id": "agent1", "at": 1764030000.25}
+
+Any 2xx answer means done. Anything else, no answer within the timeout, or no webhook at all raises
+`CommandFailed`; a command is never retried (the agent who asked sees the failure and may ask again).
+The secret is stored encrypted (`TokenCipher`): signing needs its value, so it cannot be hashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import Engine, delete, insert, select, update
+
+from callbridge.auth.secrets import TokenCipher
+from callbridge.channels.base import CommandFailed, OutboundCall
+from callbridge.domain.errors import NotFound
+from callbridge.services.audit import Actor, record
+from callbridge.services.clock import Clock
+from callbridge.store.tables import tenants
+from callbridge.store.telephony_tables import telephony_command_settings
+
+SIGNATURE_HEADER = "X-Callbridge-Signature"
+DEFAULT_TIMEOUT_SECONDS = 3.0
+MIN_SECRET_CHARS = 16
+MAX_SECRET_CHARS = 256
+Command = Literal["hold", "resume"]
+
+
+class InvalidSetting(Exception):
+    """A setting a rule refuses; `field` names it."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSettings:
+    webhook_url: str
+    signing_secret: str
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for `body`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_webhook_url(url: str) -> str:
+    """https, or http to this machine only (a PBX beside Callbridge); no credentials in the URL."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise InvalidSetting("webhook_url must be an absolute https:// URL", "webhook_url")
+    if parts.scheme == "http" and not _loopback(host):
+        raise InvalidSetting("webhook_url must use https:// (plain http only to localhost)", "webhook_url")
+    if parts.username or parts.password:
+        raise InvalidSetting("webhook_url must not carry credentials: the signature authenticates", "webhook_url")
+    return url
+
+
+class CommandSettingsStore:
+    """Each tenant's webhook, with its secret encrypted at rest; changes are audited."""
+
+    def __init__(self, engine: Engine, cipher: TokenCipher, clock: Clock) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.clock = clock
+
+    def load(self, tenant_id: str) -> CommandSettings | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
+            ).first()
+        if row is None:
+            return None
+        return CommandSettings(
+            row.webhook_url, self.cipher.decrypt(row.signing_secret.encode("ascii")), row.timeout_seconds
+        )
+
+    def describe(self, tenant_id: str) -> dict[str, object]:
+        """What the settings API shows: never the secret."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
+            ).first()
+        if row is None:
+            return {"webhook_url": None, "has_signing_secret": False, "timeout_seconds": DEFAULT_TIMEOUT_SECONDS}
+        return {"webhook_url": row.webhook_url, "has_signing_secret": True, "timeout_seconds": row.timeout_seconds}
+
+    def save(
+        self,
+        tenant_id: str,
+        webhook_url: str | None,
+        signing_secret: str | None,
+        timeout_seconds: float,
+        actor: Actor | None = None,
+    ) -> None:
+        """Stores the webhook (`signing_secret` None keeps the stored one); `webhook_url` None removes it."""
+        with self.engine.begin() as connection:
+            if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
+                raise NotFound("tenant", tenant_id)
+            row = connection.execute(
+                select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
+            ).first()
+            before = None
+            if row is not None:
+                stored = self.cipher.decrypt(row.signing_secret.encode("ascii"))
+                before = {
+                    "webhook_url": row.webhook_url,
+                    "signing_secret": hashlib.sha256(stored.encode()).hexdigest(),
+                    "timeout_seconds": row.timeout_seconds,
+                }
+            if webhook_url is None:
+                if row is None:
+                    return
+                connection.execute(
+                    delete(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
+                )
+                after = None
+            else:
+                check_webhook_url(webhook_url)
+                if signing_secret is None:
+                    if row is None:
+                        raise InvalidSetting("signing_secret is required to set up the webhook", "signing_secret")
+                    signing_secret = self.cipher.decrypt(row.signing_secret.encode("ascii"))
+                values = {
+                    "webhook_url": webhook_url,
+                    "signing_secret": self.cipher.encrypt(signing_secret).decode("ascii"),
+                    "timeout_seconds": timeout_seconds,
+                    "updated_at": self.clock.now(),
+                }
+                if row is None:
+                    connection.execute(insert(telephony_command_settings).values(tenant_id=tenant_id, **values))
+                else:
+                    connection.execute(
+                        update(telephony_command_settings)
+                        .where(telephony_command_settings.c.tenant_id == tenant_id)
+                        .values(**values)
+                    )
+                after = {
+                    "webhook_url": webhook_url,
+                    "signing_secret": hashlib.sha256(signing_secret.encode()).hexdigest(),
+                    "timeout_seconds": timeout_seconds,
+                }
+            if actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="telephony_settings.updated",
+                    target_type="telephony_settings",
+                    target_id=tenant_id,
+                    before=before or {},
+                    after=after or {},
+                )
+
+
+class WebhookTelephony:
+    """The `TelephonyChannel` of the REST integration: hold and resume through the tenant's webhook.
+
+    Dialling and hanging up stay with the PBX (it reports them as telephony events), so `place_call` and
+    `hang_up` raise `CommandFailed`."""
+
+    def __init__(self, settings: CommandSettingsStore, clock: Clock, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.http = http or httpx.AsyncClient(follow_redirects=False)
+
+    async def configured(self, tenant_id: str) -> bool:
+        return await asyncio.to_thread(self.settings.load, tenant_id) is not None
+
+    async def place_call(self, call: OutboundCall) -> None:
+        raise CommandFailed("the command webhook does not place calls: the PBX reports outbound.requested")
+
+    async def hang_up(self, tenant_id: str, call_id: str) -> None:
+        raise CommandFailed("the command webhook does not hang up calls")
+
+    async def hold(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        await self._send(tenant_id, "hold", call_id, agent_id)
+
+    async def resume(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        await self._send(tenant_id, "resume", call_id, agent_id)
+
+    async def _send(self, tenant_id: str, command: Command, call_id: str, agent_id: str) -> None:
+        settings = await asyncio.to_thread(self.settings.load, tenant_id)
+        if settings is None:
+            raise CommandFailed(
+                f"cannot {command} the call: no telephony command webhook is set up for this tenant "
+                "(an admin sets it in the telephony settings)"
+            )
+        body = json.dumps(
+            {"command": command, "call_id": call_id, "agent_id": agent_id, "at": self.clock.now()},
+            separators=(",", ":"),
+        ).encode("utf-8")
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(settings.signing_secret, body)}
+        try:
+            response = await self.http.post(
+                settings.webhook_url, content=body, headers=headers, timeout=settings.timeout_seconds
+            )
+        except httpx.TimeoutException:
+            raise CommandFailed(
+                f"cannot {command} the call: the PBX did not answer within {settings.timeout_seconds:g} s"
+            ) from None
+        except httpx.HTTPError as error:
+            raise CommandFailed(
+                f"cannot {command} the call: the PBX could not be reached ({error.__class__.__name__})"
+            ) from None
+        if not response.is_success:
+            raise CommandFailed(f"cannot {command} the call: the PBX refused it (HTTP {response.status_code})")
+
+    async def close(self) -> None:
+        await self.http.aclose()

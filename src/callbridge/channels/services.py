@@ -1,0 +1,52 @@
+"""The channels' services, built once per process beside the contact-center node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from callbridge.auth.secrets import TokenCipher, load_secret_key
+from callbridge.channels.base import TelephonyChannel
+from callbridge.channels.commands import CommandSettingsStore, WebhookTelephony
+from callbridge.channels.hold import CallHoldService
+from callbridge.channels.telephony import TelephonyService
+from callbridge.channels.voicemail import VoicemailService
+from callbridge.channels.webchat import ChatLimits, ChatService
+from callbridge.config import Settings
+from callbridge.services.node import ContactCenterNode
+
+
+@dataclass
+class ChannelServices:
+    telephony: TelephonyService
+    voicemail: VoicemailService
+    chat: ChatService
+    command_settings: CommandSettingsStore
+    commands: WebhookTelephony  # the tenant's signed command webhook (hold, resume)
+    hold: CallHoldService
+    carrier: TelephonyChannel | None = None  # a SIP gateway or CPaaS client, once there is one
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine, node: ContactCenterNode) -> ChannelServices:
+        limits = ChatLimits(
+            max_message_chars=settings.chat_max_message_chars,
+            max_messages=settings.chat_max_messages,
+            messages_per_minute=settings.chat_messages_per_minute,
+            starts_per_minute=settings.chat_starts_per_minute,
+            reconnect_grace_seconds=settings.chat_reconnect_grace_seconds,
+        )
+        command_settings = CommandSettingsStore(engine, TokenCipher(load_secret_key(settings)), node.clock)
+        commands = WebhookTelephony(command_settings, node.clock)
+        return cls(
+            telephony=TelephonyService(engine, node, default_wrap_up_seconds=settings.default_wrap_up_seconds),
+            voicemail=VoicemailService(engine, node, settings.data_dir, max_bytes=settings.voicemail_max_bytes),
+            chat=ChatService(engine, node, limits, own_origin=settings.effective_public_url()),
+            command_settings=command_settings,
+            commands=commands,
+            hold=CallHoldService(node, commands),
+        )
+
+    async def stop(self) -> None:
+        await self.chat.stop()
+        await self.commands.close()

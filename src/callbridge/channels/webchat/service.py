@@ -1,0 +1,579 @@
+"""Chat conversations: started from the widget's pre-chat form, carried over the customer's WebSocket and
+the agent's API, kept as an append-only transcript.
+
+Ordering and consistency: every message goes through the contact-center node (`configure`), so its
+sequence number is given out in the same order the interaction's state changes, the row is written in
+the same group commit, and a message for a chat that has just ended is refused rather than lost. Agents
+receive chat events over the event WebSocket (`chat.message`, `chat.typing`, `chat.delivered`; to the
+agent holding the chat and the supervisors); customers over their own WebSocket (`ChatConnection`).
+
+Conversations are served by the node that runs the tenant; customer connections live in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+
+from callbridge.channels.webchat.text import RateLimiter
+from callbridge.domain import commands as cmd
+from callbridge.domain import events as ev
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import InvalidTransition, NotFound
+from callbridge.domain.model import Channel, InteractionState
+from callbridge.realtime.audience import AgentAudience, Audience, SupervisorAudience
+from callbridge.realtime.hub import BoundedOutbox, Delivery
+from callbridge.realtime.wire import ChatDeliveredEvent, ChatMessageEvent, ChatTypingEvent
+from callbridge.services.audit import Actor, record
+from callbridge.services.configuration import Conflict, UnknownReference
+from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.store.channel_tables import chat_conversations, chat_messages, chat_settings
+from callbridge.store.tables import tenants
+
+log = logging.getLogger(__name__)
+
+Sender = Literal["customer", "agent"]
+CustomerState = Literal["queued", "connected", "ended"]
+OUTBOX_LIMIT = 500
+RESERVED_FIELDS = frozenset({"name", "email", "case_number"})
+LIVE = (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.CONNECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    max_message_chars: int = 2000
+    max_messages: int = 2000
+    messages_per_minute: int = 60
+    starts_per_minute: int = 10
+    reconnect_grace_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """An admin-defined pre-chat field; its value is attached to the interaction's data under `name`."""
+
+    name: str
+    label: str
+    required: bool = False
+    max_length: int = 200
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "required": self.required, "max_length": self.max_length}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    widget_origins: tuple[str, ...] = ()
+    form_fields: tuple[FormField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    tenant_id: str
+    interaction_id: str
+    customer_name: str
+    customer_email: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    interaction_id: str
+    seq: int
+    sender: Sender
+    agent_id: str | None
+    text: str
+    sent_at: float
+    delivered_at: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": f"{self.interaction_id}:{self.seq}",
+            "seq": self.seq,
+            "sender": self.sender,
+            "agent_id": self.agent_id,
+            "text": self.text,
+            "sent_at": self.sent_at,
+            "delivered_at": self.delivered_at,
+        }
+
+
+@dataclass(eq=False)
+class CustomerConnection(BoundedOutbox):
+    """One open customer WebSocket: frames to send, bounded (a customer who stops reading is let go)."""
+
+    conversation: Conversation
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def customer_state(state: InteractionState | None) -> CustomerState:
+    if state in (InteractionState.QUEUED, InteractionState.OFFERED):
+        return "queued"
+    if state is InteractionState.CONNECTED:
+        return "connected"
+    return "ended"
+
+
+def _frame(kind: str, **body: Any) -> str:
+    return json.dumps({"type": kind, **body}, ensure_ascii=False, separators=(",", ":"))
+
+
+class ChatService:
+    def __init__(self, engine: Engine, node: ContactCenterNode, limits: ChatLimits, *, own_origin: str) -> None:
+        self.engine = engine
+        self.node = node
+        self.limits = limits
+        self.own_origin = own_origin.rstrip("/").lower()
+        self._rooms: dict[tuple[str, str], set[CustomerConnection]] = {}
+        self._next_seq: dict[tuple[str, str], int] = {}
+        self._leaving: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._starts: dict[str, RateLimiter] = {}
+        node.add_listener(self._on_batch)
+
+    def allow_start(self, client: str) -> bool:
+        """At most `starts_per_minute` chats from one client address (bursts of that size)."""
+        if len(self._starts) > 10000:
+            self._starts.clear()
+        limiter = self._starts.get(client)
+        if limiter is None:
+            rate = self.limits.starts_per_minute
+            limiter = self._starts[client] = RateLimiter(rate, rate, self.node.clock.now)
+        return limiter.allow()
+
+    def limiter(self) -> RateLimiter:
+        """A customer connection's budget for frames."""
+        rate = self.limits.messages_per_minute
+        return RateLimiter(rate, max(5, rate / 4), self.node.clock.now)
+
+    # -------------------------------------------------------------------- settings
+
+    def settings(self, tenant_id: str) -> ChatSettings:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(chat_settings).where(chat_settings.c.tenant_id == tenant_id)).first()
+        if row is None:
+            return ChatSettings()
+        return ChatSettings(
+            tuple(row.widget_origins),
+            tuple(FormField(**f) for f in row.form_fields),
+        )
+
+    def save_settings(self, tenant_id: str, settings: ChatSettings, actor: Actor | None = None) -> None:
+        """Stores the widget settings; with an `actor`, audited in the same transaction."""
+        values = {
+            "widget_origins": list(settings.widget_origins),
+            "form_fields": [f.as_json() for f in settings.form_fields],
+            "updated_at": self.node.clock.now(),
+        }
+        with self.engine.begin() as connection:
+            if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
+                raise NotFound("tenant", tenant_id)
+            previous = connection.execute(
+                select(chat_settings.c.widget_origins, chat_settings.c.form_fields).where(
+                    chat_settings.c.tenant_id == tenant_id
+                )
+            ).first()
+            if actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="chat_settings.updated",
+                    target_type="chat_settings",
+                    target_id=tenant_id,
+                    before={
+                        "widget_origins": list(previous.widget_origins) if previous else [],
+                        "form_fields": list(previous.form_fields) if previous else [],
+                    },
+                    after={k: values[k] for k in ("widget_origins", "form_fields")},
+                )
+            done = connection.execute(
+                update(chat_settings).where(chat_settings.c.tenant_id == tenant_id).values(**values)
+            )
+            if done.rowcount == 0:
+                connection.execute(insert(chat_settings).values(tenant_id=tenant_id, **values))
+
+    def origin_allowed(self, tenant_id: str, origin: str | None) -> bool:
+        """A browser page may use the widget if it is served by Callbridge itself or from one of the
+        tenant's widget origins. Clients that send no Origin are not browsers and are let through."""
+        if origin is None:
+            return True
+        origin = origin.rstrip("/").lower()
+        return origin == self.own_origin or origin in self.settings(tenant_id).widget_origins
+
+    # ---------------------------------------------------------------- conversations
+
+    async def start(
+        self,
+        tenant_id: str,
+        queue_id: str,
+        *,
+        name: str,
+        email: str,
+        case_number: str,
+        fields: Mapping[str, str],
+        origin: str,
+    ) -> tuple[Conversation, str]:
+        """The pre-chat form was sent: a chat interaction is queued; returns it and the customer's secret."""
+        interaction_id = str(uuid.uuid4())
+        token = "cbc_" + secrets.token_urlsafe(32)
+        data = {"name": name, "email": email, **fields}
+        if case_number:
+            data["case_number"] = case_number
+        now = self.node.clock.now()
+
+        def check(cc: ContactCenter) -> None:
+            queue = cc.queues.get(queue_id)
+            if queue is None:
+                raise UnknownReference(f"queue {queue_id!r} does not exist", "queue")
+            if queue.channel is not Channel.CHAT:
+                raise Conflict(f"queue {queue_id!r} takes {queue.channel} interactions, not chats", "queue")
+
+        await self.node.read(tenant_id, check)
+
+        def change(cc: ContactCenter, at: float) -> list[ev.Event]:
+            return cc.handle(
+                cmd.SubmitInteraction(
+                    interaction_id,
+                    queue_id,
+                    Channel.CHAT,
+                    from_address=email,
+                    case_number=case_number,
+                    data=data,
+                ),
+                at,
+            )
+
+        def write(connection: Connection) -> None:
+            connection.execute(
+                insert(chat_conversations).values(
+                    tenant_id=tenant_id,
+                    interaction_id=interaction_id,
+                    token_hash=token_hash(token),
+                    customer_name=name,
+                    customer_email=email,
+                    origin=origin[:300],
+                    created_at=now,
+                )
+            )
+
+        self._next_seq[(tenant_id, interaction_id)] = 1
+        await self.node.configure(tenant_id, change, write)
+        return Conversation(tenant_id, interaction_id, name, email), token
+
+    def authenticate(self, tenant_id: str, interaction_id: str, token: str) -> Conversation | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(chat_conversations).where(chat_conversations.c.token_hash == token_hash(token))
+            ).first()
+        if row is None or row.tenant_id != tenant_id or row.interaction_id != interaction_id:
+            return None
+        return Conversation(row.tenant_id, row.interaction_id, row.customer_name, row.customer_email)
+
+    def conversation(self, tenant_id: str, interaction_id: str) -> Conversation | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(chat_conversations).where(
+                    chat_conversations.c.tenant_id == tenant_id, chat_conversations.c.interaction_id == interaction_id
+                )
+            ).first()
+        return None if row is None else Conversation(tenant_id, interaction_id, row.customer_name, row.customer_email)
+
+    def transcript(self, tenant_id: str, interaction_id: str, after_seq: int = 0) -> list[ChatMessage]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(chat_messages)
+                .where(
+                    chat_messages.c.tenant_id == tenant_id,
+                    chat_messages.c.interaction_id == interaction_id,
+                    chat_messages.c.seq > after_seq,
+                )
+                .order_by(chat_messages.c.seq)
+            ).all()
+        return [
+            ChatMessage(interaction_id, r.seq, r.sender, r.agent_id, r.text, r.sent_at, r.delivered_at) for r in rows
+        ]
+
+    async def status(self, tenant_id: str, interaction_id: str) -> tuple[CustomerState, str | None]:
+        """What the customer is told: waiting, connected (with the agent's display name) or ended."""
+
+        def read(cc: ContactCenter) -> tuple[CustomerState, str | None]:
+            interaction = cc.interactions.get(interaction_id)
+            if interaction is None:
+                return "ended", None
+            state = customer_state(interaction.state)
+            agent = cc.agents.get(interaction.agent_id or "") if state == "connected" else None
+            return state, agent.profile.display_name if agent is not None else None
+
+        return await self.node.read(tenant_id, read)
+
+    # --------------------------------------------------------------------- messages
+
+    async def _seq_start(self, tenant_id: str, interaction_id: str) -> None:
+        key = (tenant_id, interaction_id)
+        if key in self._next_seq:
+            return
+
+        def highest() -> int:
+            with self.engine.connect() as connection:
+                found = connection.execute(
+                    select(func.max(chat_messages.c.seq)).where(
+                        chat_messages.c.tenant_id == tenant_id, chat_messages.c.interaction_id == interaction_id
+                    )
+                ).scalar()
+            return int(found or 0)
+
+        top = await asyncio.to_thread(highest)
+        self._next_seq.setdefault(key, top + 1)
+
+    async def post(
+        self,
+        tenant_id: str,
+        interaction_id: str,
+        sender: Sender,
+        text: str,
+        agent_id: str | None = None,
+        client_id: str | None = None,
+    ) -> ChatMessage:
+        """Stores one message (text already cleaned) and sends it to the other side.
+
+        A customer may write while waiting and while connected; an agent only to a chat they hold and that
+        is connected."""
+        await self._seq_start(tenant_id, interaction_id)
+        key = (tenant_id, interaction_id)
+        made: list[ChatMessage] = []
+        holder: list[str | None] = [None]
+
+        def change(cc: ContactCenter, now: float) -> list[ev.Event]:
+            interaction = cc.interactions.get(interaction_id)
+            if interaction is None or interaction.channel is not Channel.CHAT:
+                raise InvalidTransition(f"chat {interaction_id!r} has ended")
+            if sender == "customer":
+                if interaction.state not in LIVE:
+                    raise InvalidTransition(f"chat {interaction_id!r} has ended")
+            elif interaction.state is not InteractionState.CONNECTED or interaction.agent_id != agent_id:
+                raise InvalidTransition(f"chat {interaction_id!r} is not connected to you")
+            seq = self._next_seq.get(key, 1)
+            if seq > self.limits.max_messages:
+                raise InvalidTransition(f"chat {interaction_id!r} has reached {self.limits.max_messages} messages")
+            self._next_seq[key] = seq + 1
+            holder[0] = interaction.agent_id
+            made.append(ChatMessage(interaction_id, seq, sender, agent_id, text, now))
+            return []
+
+        def write(connection: Connection) -> None:
+            message = made[0]
+            connection.execute(
+                insert(chat_messages).values(
+                    tenant_id=tenant_id,
+                    interaction_id=interaction_id,
+                    seq=message.seq,
+                    sender=message.sender,
+                    agent_id=message.agent_id,
+                    text=message.text,
+                    sent_at=message.sent_at,
+                )
+            )
+
+        try:
+            await self.node.configure(tenant_id, change, write)
+        except Exception:
+            if made:  # the row may not have been written: count again from the database next time
+                self._next_seq.pop(key, None)
+            raise
+        message = made[0]
+        event = ChatMessageEvent(
+            interaction_id=interaction_id,
+            id=f"{interaction_id}:{message.seq}",
+            seq=message.seq,
+            sender=sender,
+            agent_id=agent_id,
+            text=text,
+            sent_at=message.sent_at,
+        )
+        self._to_agents(tenant_id, holder[0], event.model_dump_json())
+        self._to_customers(tenant_id, interaction_id, _frame("message", message=message.as_json(), client_id=client_id))
+        return message
+
+    async def typing(self, tenant_id: str, interaction_id: str, sender: Sender, active: bool) -> None:
+        def holder(cc: ContactCenter) -> str | None:
+            interaction = cc.interactions.get(interaction_id)
+            if interaction is None or interaction.state not in LIVE:
+                raise InvalidTransition(f"chat {interaction_id!r} has ended")
+            return interaction.agent_id
+
+        agent_id = await self.node.read(tenant_id, holder)
+        if sender == "customer":
+            event = ChatTypingEvent(interaction_id=interaction_id, sender=sender, active=active)
+            self._to_agents(tenant_id, agent_id, event.model_dump_json())
+        else:
+            self._to_customers(tenant_id, interaction_id, _frame("typing", active=active))
+
+    async def delivered(self, tenant_id: str, interaction_id: str, reader: Sender, up_to_seq: int) -> float | None:
+        """`reader` has received the other side's messages up to `up_to_seq`; returns when, or None if
+        nothing new was marked."""
+        sender: Sender = "agent" if reader == "customer" else "customer"
+        marked: list[int] = [0]
+        at: list[float] = [0.0]
+        holder: list[str | None] = [None]
+
+        def change(cc: ContactCenter, now: float) -> list[ev.Event]:
+            interaction = cc.interactions.get(interaction_id)
+            holder[0] = interaction.agent_id if interaction is not None else None
+            at[0] = now
+            return []
+
+        def write(connection: Connection) -> None:
+            marked[0] = connection.execute(
+                update(chat_messages)
+                .where(
+                    and_(
+                        chat_messages.c.tenant_id == tenant_id,
+                        chat_messages.c.interaction_id == interaction_id,
+                        chat_messages.c.sender == sender,
+                        chat_messages.c.seq <= up_to_seq,
+                        chat_messages.c.delivered_at.is_(None),
+                    )
+                )
+                .values(delivered_at=at[0])
+            ).rowcount
+
+        await self.node.configure(tenant_id, change, write)
+        if not marked[0]:
+            return None
+        event = ChatDeliveredEvent(
+            interaction_id=interaction_id, sender=sender, up_to_seq=up_to_seq, delivered_at=at[0]
+        )
+        self._to_agents(tenant_id, holder[0], event.model_dump_json())
+        if sender == "customer":
+            self._to_customers(tenant_id, interaction_id, _frame("delivered", up_to_seq=up_to_seq, delivered_at=at[0]))
+        return at[0]
+
+    async def leave(self, conversation: Conversation, reason: str = "customer left") -> None:
+        """The customer left: a waiting chat is abandoned, a connected one goes to wrap-up."""
+        tenant_id, interaction_id = conversation.tenant_id, conversation.interaction_id
+
+        def change(cc: ContactCenter, now: float) -> list[ev.Event]:
+            interaction = cc.interactions.get(interaction_id)
+            if interaction is None or interaction.state not in LIVE:
+                return []
+            return cc.handle(cmd.EndInteraction(interaction_id, reason), now)
+
+        def write(connection: Connection) -> None:
+            connection.execute(
+                update(chat_conversations)
+                .where(
+                    chat_conversations.c.tenant_id == tenant_id,
+                    chat_conversations.c.interaction_id == interaction_id,
+                    chat_conversations.c.left_at.is_(None),
+                )
+                .values(left_at=self.node.clock.now())
+            )
+
+        await self.node.configure(tenant_id, change, write)
+
+    # ----------------------------------------------------------- customer connections
+
+    def join(self, conversation: Conversation) -> CustomerConnection:
+        key = (conversation.tenant_id, conversation.interaction_id)
+        leaving = self._leaving.pop(key, None)
+        if leaving is not None:
+            leaving.cancel()
+        connection = CustomerConnection(conversation)
+        self._rooms.setdefault(key, set()).add(connection)
+        return connection
+
+    def part(self, connection: CustomerConnection, *, left: bool) -> None:
+        """A customer connection closed. Unless the customer said they were leaving, they get the grace
+        period to come back (a page reload, a network change) before the chat counts as left."""
+        conversation = connection.conversation
+        key = (conversation.tenant_id, conversation.interaction_id)
+        room = self._rooms.get(key)
+        if room is not None:
+            room.discard(connection)
+            if room:
+                return
+            del self._rooms[key]
+        if left:
+            return
+        self._leaving[key] = self._spawn(self._leave_later(conversation))
+
+    async def _leave_later(self, conversation: Conversation) -> None:
+        await asyncio.sleep(self.limits.reconnect_grace_seconds)
+        self._leaving.pop((conversation.tenant_id, conversation.interaction_id), None)
+        try:
+            await self.leave(conversation, "customer disconnected")
+        except Exception:
+            log.exception("ending a chat whose customer went away failed")
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def stop(self) -> None:
+        """Shutting down: nobody is treated as having left; their chats stay as they are."""
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _to_customers(self, tenant_id: str, interaction_id: str, frame: str) -> None:
+        for connection in self._rooms.get((tenant_id, interaction_id), ()):
+            connection.deliver(frame)
+
+    def _to_agents(self, tenant_id: str, agent_id: str | None, frame: str) -> None:
+        audience: Audience = AgentAudience(frozenset({agent_id})) if agent_id else SupervisorAudience()
+        self.node.hub.publish(tenant_id, [Delivery(audience, frame)], _no_members)
+
+    # ------------------------------------------------------------- interaction changes
+
+    def _on_batch(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
+        """Customers hear when an agent joins, when the chat goes back to the queue, and when it ends."""
+        if not self._rooms:
+            return None
+        frames: list[tuple[str, str]] = []
+        for event in events:
+            interaction_id = getattr(event, "interaction_id", None)
+            if interaction_id is None or (tenant_id, interaction_id) not in self._rooms:
+                continue
+            if isinstance(event, ev.InteractionConnected):
+                agent = cc.agents.get(event.agent_id)
+                name = agent.profile.display_name if agent is not None else None
+                frames.append((interaction_id, _frame("state", state="connected", agent_name=name)))
+            elif isinstance(event, ev.InteractionQueued) and event.requeued:
+                frames.append((interaction_id, _frame("state", state="queued", agent_name=None)))
+            elif isinstance(event, ev.InteractionWrapUpStarted | ev.InteractionAbandoned | ev.InteractionFailed):
+                reason = getattr(event, "reason", "")
+                frames.append((interaction_id, _frame("state", state="ended", agent_name=None, reason=reason)))
+            elif isinstance(event, ev.InteractionCompleted):
+                # completed without wrap-up: ended unless already said
+                interaction = cc.interactions.get(interaction_id)
+                if interaction is not None and interaction.ended_at == event.at:
+                    frames.append((interaction_id, _frame("state", state="ended", agent_name=None, reason="")))
+        if not frames:
+            return None
+
+        async def send() -> None:
+            for interaction_id, frame in frames:
+                self._to_customers(tenant_id, interaction_id, frame)
+
+        return BatchEffects(after_commit=[send])
+
+
+def _no_members(_queue_id: str) -> Sequence[str]:
+    return ()

@@ -1,0 +1,225 @@
+"""The signed-in agent's API: status, offers, interactions, click to dial, WebSocket tickets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from callbridge.channels.base import CommandFailed
+from callbridge.channels.hold import HOLD_KEY, CallHoldService
+from callbridge.domain import commands as cmd
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import InvalidTransition, NotFound
+from callbridge.domain.model import AgentStatus
+from callbridge.realtime.wire import InteractionView, Snapshot
+from callbridge.services.agent_sessions import sign_out_agent
+from callbridge.services.crm_links import CLICKED_OBJECT_TYPE, CLICKED_RECORD_ID, CLICKED_RECORD_NAME
+from callbridge.services.views import interaction_view, snapshot
+from callbridge.web.api.lookups import execute, explain
+from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut, TransferIn
+from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
+from callbridge.web.errors import ERROR_RESPONSES, error_response
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+def _tenant(who: AgentDep) -> str:
+    assert who.tenant_id is not None
+    return who.tenant_id
+
+
+async def _interaction(svc: ServicesDep, tenant_id: str, interaction_id: str) -> InteractionView:
+    def view(cc: ContactCenter) -> InteractionView:
+        interaction = cc.interactions.get(interaction_id)
+        if interaction is None:
+            raise NotFound("interaction", interaction_id)
+        return interaction_view(interaction)
+
+    return await svc.node.read(tenant_id, view)
+
+
+@router.get("/me", tags=["agent"])
+async def my_state(svc: ServicesDep, who: AgentDep) -> Snapshot:
+    """Everything the console shows: my status and interactions, my queues, colleagues' presence."""
+    return await svc.node.read(_tenant(who), lambda cc: snapshot(cc, who.subject_id))
+
+
+@router.put("/me/status", tags=["agent"])
+async def set_status(body: StatusIn, svc: ServicesDep, who: AgentDep) -> dict[str, Any]:
+    tenant_id = _tenant(who)
+    await svc.node.execute(tenant_id, cmd.SetPresence(who.subject_id, AgentStatus(body.status), body.reason))
+    return await svc.node.read(tenant_id, lambda cc: _status(cc, who.subject_id))
+
+
+def _status(cc: ContactCenter, agent_id: str) -> dict[str, Any]:
+    agent = cc.agents[agent_id]
+    return {"status": agent.status.value, "reason": agent.status_reason, "since": agent.status_since}
+
+
+@router.post("/me/offers/{interaction_id}/accept", tags=["agent"])
+async def accept_offer(interaction_id: str, svc: ServicesDep, who: AgentDep) -> InteractionView:
+    await execute(svc, _tenant(who), cmd.AcceptOffer(who.subject_id, interaction_id))
+    return await _interaction(svc, _tenant(who), interaction_id)
+
+
+@router.post("/me/offers/{interaction_id}/reject", status_code=204, tags=["agent"])
+async def reject_offer(interaction_id: str, svc: ServicesDep, who: AgentDep) -> Response:
+    """The interaction goes back to its place in the queue, and you go on break (missed offer)."""
+    await execute(svc, _tenant(who), cmd.RejectOffer(who.subject_id, interaction_id))
+    return Response(status_code=204)
+
+
+@router.post("/me/interactions/{interaction_id}/end", tags=["agent"])
+async def end_interaction(interaction_id: str, body: EndIn, svc: ServicesDep, who: AgentDep) -> InteractionView:
+    """Hang up / close the chat: the interaction goes to wrap-up."""
+    tenant_id = _tenant(who)
+    await _owned(svc, tenant_id, interaction_id, who.subject_id)
+    await execute(svc, tenant_id, cmd.EndInteraction(interaction_id, body.reason))
+    return await _interaction(svc, tenant_id, interaction_id)
+
+
+@router.post("/me/interactions/{interaction_id}/complete", status_code=204, tags=["agent"])
+async def complete_interaction(interaction_id: str, body: CompleteIn, svc: ServicesDep, who: AgentDep) -> Response:
+    """Finish wrap-up with a disposition and notes."""
+    await execute(
+        svc, _tenant(who), cmd.CompleteInteraction(who.subject_id, interaction_id, body.disposition, body.notes)
+    )
+    return Response(status_code=204)
+
+
+async def _hold(svc: ServicesDep, request: Request, who: AgentDep, interaction_id: str, *, held: bool) -> Response:
+    tenant_id = _tenant(who)
+    holds: CallHoldService = request.app.state.channels.hold
+    try:
+        view = await (holds.hold if held else holds.resume)(tenant_id, interaction_id, who.subject_id)
+    except NotFound as error:
+        raise explain(svc, tenant_id, error) from None
+    except CommandFailed as error:
+        return error_response(503, "telephony_unavailable", str(error))
+    return JSONResponse(view.model_dump(mode="json"))
+
+
+@router.get("/me/interactions/{interaction_id}/hold", tags=["agent"])
+async def hold_state(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> dict[str, Any]:
+    """Whether this call can be put on hold from the console (`available`: the tenant has a telephony
+    command webhook) and since when it is on hold (`on_hold_since`, epoch seconds, or null)."""
+    tenant_id = _tenant(who)
+    view = await _interaction(svc, tenant_id, interaction_id)
+    if view.agent_id != who.subject_id:
+        raise NotFound("interaction", interaction_id)
+    holds: CallHoldService = request.app.state.channels.hold
+    since = view.data.get(HOLD_KEY)
+    return {"available": await holds.available(tenant_id), "on_hold_since": None if since is None else float(since)}
+
+
+@router.post(
+    "/me/interactions/{interaction_id}/hold", response_model=InteractionView, tags=["agent"], responses={503: {}}
+)
+async def hold_call(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
+    """Puts the caller on hold: the PBX is told (the tenant's command webhook), then the call shows
+    `data.on_hold_since`. 409 unless the call is connected to you and not on hold; 503 when the tenant has no
+    command webhook or the PBX refuses or does not answer (nothing changes)."""
+    return await _hold(svc, request, who, interaction_id, held=True)
+
+
+@router.post(
+    "/me/interactions/{interaction_id}/resume", response_model=InteractionView, tags=["agent"], responses={503: {}}
+)
+async def resume_call(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
+    """Takes the caller off hold (as hold, the other way)."""
+    return await _hold(svc, request, who, interaction_id, held=False)
+
+
+@router.post("/me/interactions/{interaction_id}/transfer", status_code=204, tags=["agent"])
+async def transfer_interaction(interaction_id: str, body: TransferIn, svc: ServicesDep, who: AgentDep) -> Response:
+    await execute(
+        svc, _tenant(who), cmd.TransferToQueue(who.subject_id, interaction_id, body.queue_id), queue_field="queue_id"
+    )
+    return Response(status_code=204)
+
+
+class ClickedRecordIn(BaseModel):
+    """The CRM record whose phone number was clicked (the CTI host's `clickToDial` event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object_type: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    record_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(max_length=300)] = ""
+
+
+class DialIn(CallIn):
+    record: ClickedRecordIn | None = Field(
+        default=None, description="The CRM record the number was clicked on: the call's auto log is linked to it"
+    )
+
+
+@router.post("/me/calls", status_code=201, tags=["agent"])
+async def place_call(body: DialIn, svc: ServicesDep, who: AgentDep) -> InteractionView:
+    """Click to dial: an outbound call for me, connected at once (linked to the clicked CRM record, if given)."""
+    tenant_id = _tenant(who)
+    interaction_id = str(uuid.uuid4())
+    data = dict(body.data)
+    if body.record is not None:
+        data[CLICKED_OBJECT_TYPE] = body.record.object_type
+        data[CLICKED_RECORD_ID] = body.record.record_id
+        data[CLICKED_RECORD_NAME] = body.record.name
+    await execute(
+        svc,
+        tenant_id,
+        cmd.StartOutbound(
+            interaction_id,
+            who.subject_id,
+            body.to_address,
+            queue_id=body.queue_id,
+            data=data,
+            wrap_up_seconds=svc.settings.default_wrap_up_seconds,
+        ),
+        queue_field="queue_id",
+    )
+    return await _interaction(svc, tenant_id, interaction_id)
+
+
+@router.post("/me/sign-out", status_code=204, tags=["agent"])
+async def sign_out(
+    request: Request,
+    svc: ServicesDep,
+    who: AgentDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Response:
+    token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE, "")
+    await sign_out_agent(svc.engine, svc.node, _tenant(who), who.subject_id, token)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/realtime/tickets", status_code=201, tags=["realtime"])
+def issue_ticket(svc: ServicesDep, who: PrincipalDep, tenant_id: str | None = None) -> TicketOut:
+    """A single-use ticket to open the event WebSocket (`/api/v1/realtime?ticket=…`) within seconds.
+
+    Agents and supervisors get their own tenant's events; a Callbridge administrator names the tenant.
+    """
+    if who.tenant_id is None:
+        if not tenant_id or not svc.node.has_tenant(tenant_id):
+            raise HTTPException(422, "tenant_id: name the tenant whose events you want")
+        who = replace(who, tenant_id=tenant_id)
+    elif tenant_id not in (None, who.tenant_id):
+        raise HTTPException(404, f"tenant {tenant_id!r} does not exist")
+    ticket = svc.tickets.issue(who, svc.clock.now())
+    return TicketOut(ticket=ticket, expires_in=svc.tickets.lifetime_seconds, url=f"/api/v1/realtime?ticket={ticket}")
+
+
+async def _owned(svc: ServicesDep, tenant_id: str, interaction_id: str, agent_id: str) -> None:
+    try:
+        view = await _interaction(svc, tenant_id, interaction_id)
+    except NotFound as error:
+        raise explain(svc, tenant_id, error) from None
+    if view.agent_id != agent_id:
+        raise InvalidTransition(f"interaction {interaction_id!r} is not handled by you")

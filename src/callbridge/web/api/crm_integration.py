@@ -1,0 +1,372 @@
+"""CRM integration API: screen-pop and auto-log settings, CRM connections, the auto-log outbox,
+the full log of an interaction, and the agent's choice of record. Also the wiring of the
+screen-pop and auto-log services into the node (`start` / `stop`, called by the app's lifespan)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Engine, select
+
+from callbridge.config import Settings
+from callbridge.connectors.base import CrmRecord
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import NotFound
+from callbridge.services import outbox
+from callbridge.services.auto_log import AutoLogService
+from callbridge.services.configuration import UnknownReference
+from callbridge.services.crm_connections import Cipher, CrmConnections, UnknownConnector
+from callbridge.services.crm_links import read_link, save_link
+from callbridge.services.crm_settings import AutoLogSettings, CrmSettingsStore, ScreenPopSettings
+from callbridge.services.node import ContactCenterNode
+from callbridge.services.outbox import AutoLogRelay, RelaySettings
+from callbridge.services.screen_pop import ScreenPopService
+from callbridge.store.crm_tables import crm_outbox
+from callbridge.web.api.audit import actor_of
+from callbridge.web.deps import AgentDep, ServicesDep, TenantAdminDep, TenantSupervisorDep
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["crm integration"])
+
+
+# ------------------------------------------------------------------------ wiring
+
+
+@dataclass
+class CrmIntegration:
+    settings: CrmSettingsStore
+    connections: CrmConnections
+    screen_pop: ScreenPopService
+    auto_log: AutoLogService
+    relay: AutoLogRelay
+    http: httpx.AsyncClient
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.http.aclose()
+
+
+def _cipher(settings: Settings) -> Cipher:
+    """CRM credentials are encrypted at rest with the installation's secret key (callbridge.auth.secrets)."""
+    try:
+        from callbridge.auth.secrets import TokenCipher, load_secret_key
+    except ImportError:  # an installation without the single sign-on module: same key file, same derivation
+        return _FallbackCipher(settings)
+    return TokenCipher(load_secret_key(settings))
+
+
+class _FallbackCipher:
+    def __init__(self, settings: Settings) -> None:
+        import base64
+        import secrets
+        from pathlib import Path
+
+        from cryptography.fernet import Fernet
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        key = settings.secret_key
+        if not key:
+            path = Path(settings.data_dir) / "secret_key"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
+                path.chmod(0o600)
+            key = path.read_text(encoding="utf-8").strip()
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"callbridge:tokens-at-rest")
+        self._fernet = Fernet(base64.urlsafe_b64encode(hkdf.derive(key.encode("utf-8"))))
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return self._fernet.encrypt(plaintext.encode("utf-8"))
+
+    def decrypt(self, ciphertext: bytes) -> str:
+        return self._fernet.decrypt(ciphertext).decode("utf-8")
+
+
+async def start(
+    app: FastAPI, engine: Engine, node: ContactCenterNode, settings: Settings, relay: RelaySettings | None = None
+) -> CrmIntegration:
+    """Loads the settings, plugs the listeners into the node and starts the relay (before `node.start()`)."""
+    store = CrmSettingsStore(engine)
+    store.load()
+    http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60))
+    connections = CrmConnections(engine, _cipher(settings), http)
+    relay_settings = relay or getattr(app.state, "auto_log_relay_settings", None)
+    auto_log_relay = AutoLogRelay(engine, connections, relay_settings)
+    screen_pop = ScreenPopService(engine, node.hub, store, connections)
+    auto_log = AutoLogService(store, auto_log_relay.wake)
+    node.add_listener(screen_pop.listener)
+    node.add_listener(auto_log.listener)
+    await auto_log_relay.start()
+    integration = CrmIntegration(store, connections, screen_pop, auto_log, auto_log_relay, http)
+    app.state.crm_integration = integration
+    return integration
+
+
+def _integration(request: Request) -> CrmIntegration:
+    found: CrmIntegration = request.app.state.crm_integration
+    return found
+
+
+# ------------------------------------------------------------------------ settings
+
+
+async def check_screen_pop(
+    integration: CrmIntegration, node: ContactCenterNode, tenant_id: str, body: ScreenPopSettings
+) -> None:
+    """What the model alone cannot check: a known connector, the tenant's agents (raises naming the field)."""
+    if body.crm not in integration.connections.names():
+        raise InvalidField(
+            f"no connector named {body.crm!r}; one of {', '.join(integration.connections.names())}", "crm"
+        )
+    if not body.all_agents:
+        known = await node.read(tenant_id, lambda cc: set(cc.agents))
+        unknown = [a for a in body.agent_ids if a not in known]
+        if unknown:
+            raise UnknownReference(f"no agent {unknown[0]!r} in this tenant", "agent_ids")
+
+
+def check_auto_log(integration: CrmIntegration, body: AutoLogSettings) -> None:
+    if body.crm not in integration.connections.names():
+        raise InvalidField(f"no connector named {body.crm!r}", "crm")
+
+
+@router.get("/tenants/{tenant_id}/screen-pop")
+def get_screen_pop(tenant_id: str, request: Request, _who: TenantAdminDep) -> ScreenPopSettings:
+    return _integration(request).settings.screen_pop(tenant_id)
+
+
+@router.put("/tenants/{tenant_id}/screen-pop")
+async def put_screen_pop(
+    tenant_id: str, body: ScreenPopSettings, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> ScreenPopSettings:
+    """Screen pop: on/off, the CRM, which agents, the triggers, the searches, the window (non-console mode)."""
+    integration = _integration(request)
+    await check_screen_pop(integration, svc.node, tenant_id, body)
+    integration.settings.save(tenant_id, time.time(), screen_pop=body, actor=actor_of(svc.engine, who))
+    return body
+
+
+@router.get("/tenants/{tenant_id}/auto-log/settings")
+def get_auto_log_settings(tenant_id: str, request: Request, _who: TenantAdminDep) -> AutoLogSettings:
+    return _integration(request).settings.auto_log(tenant_id)
+
+
+@router.put("/tenants/{tenant_id}/auto-log/settings")
+def put_auto_log_settings(
+    tenant_id: str, body: AutoLogSettings, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> AutoLogSettings:
+    """Auto log per medium (phone, voicemail, chat) and the CRM it writes to."""
+    integration = _integration(request)
+    check_auto_log(integration, body)
+    integration.settings.save(tenant_id, time.time(), auto_log=body, actor=actor_of(svc.engine, who))
+    return body
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any]
+    credentials: dict[str, str] | None = Field(
+        default=None,
+        description="Write-only; omit to keep the stored ones. Built-in CRM: client_id, client_secret, "
+        "refresh_token (of the integration user, scopes crm.read crm.write offline_access).",
+    )
+
+
+class ConnectionOut(BaseModel):
+    crm: str
+    config: dict[str, Any]
+    has_credentials: bool
+    updated_at: float
+
+
+@router.put("/tenants/{tenant_id}/crm-connections/{crm}")
+async def put_connection(
+    tenant_id: str, crm: str, body: ConnectionIn, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> ConnectionOut:
+    """Connects the tenant to a CRM. Credentials are stored encrypted and never shown again."""
+    connections = _integration(request).connections
+    try:
+        connections.save(tenant_id, crm, body.config, body.credentials, time.time(), actor=actor_of(svc.engine, who))
+    except UnknownConnector as error:
+        raise NotFound("connector", crm) from error
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = (
+            "credentials"
+            if body.credentials is not None and first["loc"] and str(first["loc"][0]) in (body.credentials)
+            else "config"
+        )
+        field = ".".join([where, *(str(p) for p in first["loc"])])
+        raise InvalidField(first["msg"], field) from error
+    described = connections.describe(tenant_id, crm)
+    assert described is not None
+    return ConnectionOut(**described)
+
+
+@router.get("/tenants/{tenant_id}/crm-connections/{crm}")
+def get_connection(tenant_id: str, crm: str, request: Request, _who: TenantAdminDep) -> ConnectionOut:
+    described = _integration(request).connections.describe(tenant_id, crm)
+    if described is None:
+        raise NotFound("crm connection", crm)
+    return ConnectionOut(**described)
+
+
+@router.get("/tenants/{tenant_id}/crm-connections/{crm}/problems")
+async def check_connection(tenant_id: str, crm: str, request: Request, _who: TenantAdminDep) -> list[dict[str, str]]:
+    """What an admin must fix, in words they can act on (empty: all is well)."""
+    connector = await _integration(request).connections.get(tenant_id, crm)
+    if connector is None:
+        raise NotFound("crm connection", crm)
+    return [{"code": p.code, "message": p.message} for p in await connector.check_connection()]
+
+
+# ------------------------------------------------------------------------ outbox
+
+
+class AutoLogOut(BaseModel):
+    interaction_id: str
+    crm: str
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    next_attempt_at: float
+    last_error: str
+    error_code: str
+    activity_id: str
+    subject: str
+    created_at: float
+    updated_at: float
+
+
+def _auto_log_out(row: Any) -> AutoLogOut:
+    return AutoLogOut(
+        interaction_id=row.interaction_id,
+        crm=row.crm,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        error_code=row.error_code,
+        activity_id=row.activity_id,
+        subject=str(row.payload.get("subject", "")),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.get("/tenants/{tenant_id}/auto-log")
+def list_auto_logs(
+    tenant_id: str,
+    svc: ServicesDep,
+    _who: TenantAdminDep,
+    status: Literal["pending", "sent", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AutoLogOut]:
+    """The auto-log outbox, newest first: what waits (`pending`), what an admin must fix (`failed`)."""
+    query = select(crm_outbox).where(crm_outbox.c.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(crm_outbox.c.status == status)
+    with svc.engine.connect() as connection:
+        rows = connection.execute(query.order_by(crm_outbox.c.created_at.desc()).limit(limit)).all()
+    return [_auto_log_out(r) for r in rows]
+
+
+@router.post("/tenants/{tenant_id}/auto-log/{interaction_id}/retry")
+async def retry_auto_log(
+    tenant_id: str, interaction_id: str, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> AutoLogOut:
+    """After fixing the cause (a permission, a field, the connection): try this log again now."""
+    if not outbox.retry(svc.engine, tenant_id, interaction_id, time.time(), actor_of(svc.engine, who)):
+        row = _outbox_row(svc.engine, tenant_id, interaction_id)
+        if row is None:
+            raise NotFound("auto log", interaction_id)
+        return _auto_log_out(row)  # already sent: nothing to do
+    await _integration(request).relay.wake()
+    row = _outbox_row(svc.engine, tenant_id, interaction_id)
+    assert row is not None
+    return _auto_log_out(row)
+
+
+def _outbox_row(engine: Engine, tenant_id: str, interaction_id: str) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(crm_outbox).where(crm_outbox.c.tenant_id == tenant_id, crm_outbox.c.interaction_id == interaction_id)
+        ).first()
+
+
+class InteractionLogOut(BaseModel):
+    interaction_id: str
+    status: str
+    activity_id: str
+    subject: str
+    comments: str  # the full log, never cut
+    notes: str
+    transcript: list[dict[str, Any]]
+    link: dict[str, str] | None
+    payload: dict[str, Any]
+
+
+@router.get("/tenants/{tenant_id}/interactions/{interaction_id}/log")
+def interaction_log(
+    tenant_id: str, interaction_id: str, svc: ServicesDep, _who: TenantSupervisorDep
+) -> InteractionLogOut:
+    """The full auto log Callbridge keeps, whatever the CRM could store."""
+    row = _outbox_row(svc.engine, tenant_id, interaction_id)
+    if row is None:
+        raise NotFound("interaction log", interaction_id)
+    payload = dict(row.payload)
+    return InteractionLogOut(
+        interaction_id=interaction_id,
+        status=row.status,
+        activity_id=row.activity_id,
+        subject=str(payload.get("subject", "")),
+        comments=str(payload.get("comments", "")),
+        notes=str(payload.get("notes", "")),
+        transcript=list(payload.get("transcript", [])),
+        link=payload.get("link"),
+        payload=payload,
+    )
+
+
+# ------------------------------------------------------------------------ the agent's record
+
+
+class RecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object_type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    record_id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(max_length=300)] = ""
+
+
+@router.put("/me/interactions/{interaction_id}/crm-record", status_code=204)
+async def choose_record(interaction_id: str, body: RecordIn, svc: ServicesDep, who: AgentDep) -> Response:
+    """The record the agent chose (e.g. one of several search results): auto log links the activity to it."""
+    tenant_id = who.tenant_id
+    assert tenant_id is not None
+
+    def mine(cc: ContactCenter) -> bool:
+        interaction = cc.interactions.get(interaction_id)
+        return interaction is not None and interaction.agent_id == who.subject_id
+
+    if not await svc.node.read(tenant_id, mine):
+        raise NotFound("interaction", interaction_id)
+    record = CrmRecord(object_type=body.object_type, record_id=body.record_id, name=body.name)
+    save_link(svc.engine, tenant_id, interaction_id, record, "chosen", time.time())
+    return Response(status_code=204)
+
+
+@router.get("/me/interactions/{interaction_id}/crm-record")
+def my_record(interaction_id: str, svc: ServicesDep, who: AgentDep) -> RecordIn | None:
+    assert who.tenant_id is not None
+    with svc.engine.connect() as connection:
+        record = read_link(connection, who.tenant_id, interaction_id)
+    if record is None:
+        return None
+    return RecordIn(object_type=record.object_type, record_id=record.record_id, name=record.name)

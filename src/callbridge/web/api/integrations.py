@@ -1,0 +1,90 @@
+"""Integrations' API (telephony, chat, voicemail systems), authorised by a tenant API key."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from fastapi import APIRouter
+
+from callbridge.domain import commands as cmd
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import NotFound
+from callbridge.logging import bind_interaction
+from callbridge.realtime.wire import InteractionView
+from callbridge.services.configuration import Conflict, UnknownReference
+from callbridge.services.views import interaction_view
+from callbridge.store.live_state import interaction_from_row
+from callbridge.web.api.lookups import execute, stored_interaction
+from callbridge.web.api.schemas import EndIn, InteractionIn
+from callbridge.web.deps import IntegrationDep, ServicesDep
+from callbridge.web.errors import ERROR_RESPONSES
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["integrations"])
+
+
+def _tenant(who: IntegrationDep) -> str:
+    assert who.tenant_id is not None
+    return who.tenant_id
+
+
+@router.post("/interactions", status_code=201)
+async def create_interaction(body: InteractionIn, svc: ServicesDep, who: IntegrationDep) -> InteractionView:
+    """An inbound interaction arrives: it is queued and offered to the best available agent."""
+    tenant_id = _tenant(who)
+    interaction_id = body.id or str(uuid.uuid4())
+
+    def check(cc: ContactCenter) -> None:
+        queue = cc.queues.get(body.queue_id)
+        if queue is None:
+            raise UnknownReference(f"queue {body.queue_id!r} does not exist: create it first", "queue_id")
+        if queue.channel is not body.channel:
+            raise Conflict(f"queue {queue.id!r} takes {queue.channel} interactions, not {body.channel}", "channel")
+        if interaction_id in cc.interactions:
+            raise Conflict(f"interaction {interaction_id!r} already exists", "id")
+
+    # an ended interaction is only in the database: its id must not be reused (that would overwrite it)
+    if body.id is not None and stored_interaction(svc, tenant_id, body.id) is not None:
+        raise Conflict(f"interaction {body.id!r} already exists", "id")
+    command = cmd.SubmitInteraction(
+        interaction_id,
+        body.queue_id,
+        body.channel,
+        from_address=body.from_address,
+        to_address=body.to_address,
+        case_number=body.case_number,
+        data=body.data,
+        priority=body.priority,
+    )
+    bind_interaction(interaction_id)
+    # one turn of the loop: check, route, and read what the caller gets back
+    view = await svc.node.execute_and_read(
+        tenant_id, command, lambda cc: interaction_view(cc.interactions[interaction_id]), check
+    )
+    log.info("interaction created", channel=view.channel, queue_id=view.queue_id, state=view.state)
+    return view
+
+
+@router.post("/interactions/{interaction_id}/end")
+async def end_interaction(interaction_id: str, body: EndIn, svc: ServicesDep, who: IntegrationDep) -> InteractionView:
+    """The customer hung up or left: abandoned if still waiting or ringing, else wrap-up starts."""
+    await execute(svc, _tenant(who), cmd.EndInteraction(interaction_id, body.reason))
+    return await get_interaction(interaction_id, svc, who)
+
+
+@router.get("/interactions/{interaction_id}")
+async def get_interaction(interaction_id: str, svc: ServicesDep, who: IntegrationDep) -> InteractionView:
+    tenant_id = _tenant(who)
+
+    def live(cc: ContactCenter) -> InteractionView | None:
+        found = cc.interactions.get(interaction_id)
+        return interaction_view(found) if found is not None else None
+
+    view = await svc.node.read(tenant_id, live)
+    if view is not None:
+        return view
+    row = stored_interaction(svc, tenant_id, interaction_id)
+    if row is None:
+        raise NotFound("interaction", interaction_id)
+    return interaction_view(interaction_from_row(row))

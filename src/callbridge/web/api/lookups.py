@@ -1,0 +1,48 @@
+"""Turning the rules' refusals into answers that name the request's field.
+
+The live state forgets an interaction once it has ended (its row stays in the
+database), so "does not exist" from the rules may mean "has already ended":
+that is a conflict (409), not an unknown id (404). An unknown queue named in a
+body is an invalid field (422, `queue_id`), not a missing resource.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from callbridge.domain import commands as cmd
+from callbridge.domain import events as ev
+from callbridge.domain.errors import InvalidTransition, NotFound
+from callbridge.services.configuration import UnknownReference
+from callbridge.store.tables import interactions
+from callbridge.web.deps import Services
+
+
+def stored_interaction(svc: Services, tenant_id: str, interaction_id: str) -> Any:
+    """The interaction's row in this tenant, or None."""
+    with svc.engine.connect() as connection:
+        return connection.execute(
+            select(interactions).where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id)
+        ).first()
+
+
+def explain(svc: Services, tenant_id: str, error: NotFound, *, queue_field: str | None = None) -> Exception:
+    """The error to answer with instead of `error`."""
+    if error.kind == "queue" and queue_field is not None:
+        return UnknownReference(f"queue {error.identifier!r} does not exist: create it first", queue_field)
+    if error.kind == "interaction":
+        row = stored_interaction(svc, tenant_id, error.identifier)
+        if row is not None:
+            return InvalidTransition(f"interaction {error.identifier!r} has already ended ({row.state})")
+    return error
+
+
+async def execute(
+    svc: Services, tenant_id: str, command: cmd.Command, *, queue_field: str | None = None
+) -> list[ev.Event]:
+    try:
+        return await svc.node.execute(tenant_id, command)
+    except NotFound as error:
+        raise explain(svc, tenant_id, error, queue_field=queue_field) from None

@@ -1,0 +1,268 @@
+"""Supervisor API: the live wallboard, agent timelines, historical reports and their CSV export.
+
+Every route needs a supervisor or admin of the tenant; agents get 403. Dates are local days
+(YYYY-MM-DD) in the tenant's time zone; `from` and `to` are inclusive and default to today.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from callbridge.reports import queries
+from callbridge.reports.aggregates import rebuild
+from callbridge.reports.calendar import local_day
+from callbridge.reports.csv_export import to_csv
+from callbridge.reports.live import ReportsService
+from callbridge.reports.queries import Range, SearchFilter
+from callbridge.services.audit import record
+from callbridge.store.report_tables import report_agent_teams
+from callbridge.store.tables import agents
+from callbridge.web.api.audit import actor_of
+from callbridge.web.deps import ServicesDep, TenantAdminDep, TenantSupervisorDep
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant_id}/reports", tags=["reports"], responses=ERROR_RESPONSES)
+
+MAX_DAYS = 93
+Format = Literal["json", "csv"]
+DayQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="a local day, YYYY-MM-DD")]
+
+
+def reports_service(request: Request) -> ReportsService:
+    found: ReportsService = request.app.state.reports
+    return found
+
+
+def _period(svc: ServicesDep, tenant_id: str, first: str | None, last: str | None) -> Range:
+    with svc.engine.connect() as connection:
+        tz = queries.tenant_zone(connection, tenant_id)
+    today = local_day(svc.clock.now(), tz)
+    try:
+        start = queries.day_of(first) if first else today
+        end = queries.day_of(last) if last else start
+    except ValueError as error:
+        raise InvalidField(f"not a calendar date: {error}", "from" if first else "to") from error
+    if end < start:
+        raise InvalidField("'to' is before 'from'", "to")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidField(f"a report covers at most {MAX_DAYS} days", "to")
+    return Range(start, end, tz)
+
+
+def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
+    return Response(
+        to_csv(header, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _iso(at: float | None, period: Range) -> str:
+    return "" if at is None else datetime.fromtimestamp(at, period.tz).isoformat(timespec="seconds")
+
+
+def _known_tenant(svc: ServicesDep, tenant_id: str) -> None:
+    if not svc.node.has_tenant(tenant_id):
+        raise HTTPException(404, f"tenant {tenant_id!r} does not exist")
+
+
+@router.get("/wallboard", summary="Live figures of every queue and agent (then follow wallboard.queue_stats events)")
+async def wallboard(tenant_id: str, request: Request, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, Any]:
+    _known_tenant(svc, tenant_id)
+    return await reports_service(request).wallboard(tenant_id)
+
+
+@router.get("/agents/{agent_id}/timeline", summary="One agent's statuses and interactions on a local day")
+def agent_timeline(
+    tenant_id: str, agent_id: str, svc: ServicesDep, _who: TenantSupervisorDep, day: DayQuery = None
+) -> dict[str, Any]:
+    period = _period(svc, tenant_id, day, day)
+    with svc.engine.connect() as connection:
+        found = queries.agent_timeline(connection, tenant_id, agent_id, period.first, period.tz, svc.clock.now())
+    return {"time_zone": str(period.tz), **found}
+
+
+AGENT_HEADER = [
+    "agent_id", "agent", "team", "first_sign_in", "last_sign_out", "sign_ins",
+    "break_s", "available_s", "working_offline_s", "busy_s", "wrap_up_s", "signed_in_s",
+    "offers", "accepted", "missed", "handled_phone", "handled_chat", "handled_voicemail",
+    "average_handle_s", "average_wrap_up_s",
+]  # fmt: skip
+
+
+@router.get("/agents", summary="Agent activity over a range of local days")
+def agent_activity(
+    tenant_id: str,
+    svc: ServicesDep,
+    _who: TenantSupervisorDep,
+    first: Annotated[DayQuery, Query(alias="from")] = None,
+    last: Annotated[DayQuery, Query(alias="to")] = None,
+    team: str | None = None,
+    agent_id: Annotated[list[str] | None, Query()] = None,
+    format: Format = "json",  # noqa: A002 - the query parameter's name
+) -> Any:
+    period = _period(svc, tenant_id, first, last)
+    with svc.engine.connect() as connection:
+        rows = queries.agent_activity(
+            connection,
+            tenant_id,
+            period,
+            svc.clock.now(),
+            agent_ids=set(agent_id) if agent_id else None,
+            team=team or None,
+        )
+    if format == "csv":
+        return _csv(
+            f"agent-activity-{period.first}-{period.last}",
+            AGENT_HEADER,
+            [
+                [
+                    r["agent_id"], r["display_name"], r["team"], _iso(r["first_sign_in_at"], period),
+                    _iso(r["last_sign_out_at"], period), r["sign_ins"], *r["seconds"].values(), r["signed_in_seconds"],
+                    r["offers"], r["accepted"], r["missed"], *r["handled"].values(),
+                    r["average_handle_seconds"], r["average_wrap_up_seconds"],
+                ]
+                for r in rows
+            ],
+        )  # fmt: skip
+    return {
+        "from": period.first.isoformat(),
+        "to": period.last.isoformat(),
+        "time_zone": str(period.tz),
+        "agents": rows,
+    }
+
+
+QUEUE_FIGURES = [
+    "offered", "answered", "abandoned", "answered_in_sl", "abandoned_in_sl", "average_wait_seconds",
+    "longest_wait_seconds", "service_level", "service_level_with_abandoned",
+]  # fmt: skip
+
+
+@router.get("/queues", summary="Queue performance over a range of local days, by day and by hour")
+def queue_performance(
+    tenant_id: str,
+    svc: ServicesDep,
+    _who: TenantSupervisorDep,
+    first: Annotated[DayQuery, Query(alias="from")] = None,
+    last: Annotated[DayQuery, Query(alias="to")] = None,
+    queue_id: Annotated[list[str] | None, Query()] = None,
+    format: Format = "json",  # noqa: A002
+    group: Literal["total", "day", "hour"] = "day",
+) -> Any:
+    period = _period(svc, tenant_id, first, last)
+    with svc.engine.connect() as connection:
+        report = queries.queue_performance(
+            connection,
+            tenant_id,
+            period,
+            queue_ids=set(queue_id) if queue_id else None,
+            hours_per_queue=True if format == "csv" and group == "hour" else None,
+        )
+    if format == "csv":
+        rows: list[list[Any]] = []
+        for q in report["queues"]:
+            if group == "total":
+                rows.append([q["queue_id"], q["name"], "", *(q[k] for k in QUEUE_FIGURES)])
+            elif group == "day":
+                rows.extend([q["queue_id"], q["name"], d["day"], *(d[k] for k in QUEUE_FIGURES)] for d in q["by_day"])
+            else:
+                rows.extend(
+                    [q["queue_id"], q["name"], h["label"], *(h[k] for k in QUEUE_FIGURES)] for h in q["by_hour"]
+                )
+        return _csv(
+            f"queue-performance-{period.first}-{period.last}", ["queue_id", "queue", group, *QUEUE_FIGURES], rows
+        )
+    return {"from": period.first.isoformat(), "to": period.last.isoformat(), "time_zone": str(period.tz), **report}
+
+
+SEARCH_HEADER = [
+    "id", "created_at", "channel", "direction", "queue_id", "state", "from_address", "to_address", "agent_id",
+    "connected_at", "ended_at", "completed_at", "disposition", "end_reason",
+]  # fmt: skip
+
+
+@router.get("/interactions", summary="Search interactions by caller, agent, queue, channel, disposition and date")
+def search(
+    tenant_id: str,
+    svc: ServicesDep,
+    _who: TenantSupervisorDep,
+    first: Annotated[DayQuery, Query(alias="from")] = None,
+    last: Annotated[DayQuery, Query(alias="to")] = None,
+    caller: Annotated[str | None, Query(max_length=100)] = None,
+    agent_id: str | None = None,
+    queue_id: str | None = None,
+    channel: Literal["phone", "chat", "voicemail"] | None = None,
+    disposition: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Format = "json",  # noqa: A002
+) -> Any:
+    period = _period(svc, tenant_id, first, last)
+    f = SearchFilter(caller, agent_id, queue_id, channel, disposition)
+    with svc.engine.connect() as connection:
+        rows = queries.search_interactions(connection, tenant_id, period, f, limit=limit, offset=offset)
+    if format == "csv":
+        times = {"created_at", "connected_at", "ended_at", "completed_at"}
+        return _csv(
+            f"interactions-{period.first}-{period.last}",
+            SEARCH_HEADER,
+            [[_iso(r[k], period) if k in times else r[k] for k in SEARCH_HEADER] for r in rows],
+        )
+    return {"from": period.first.isoformat(), "to": period.last.isoformat(), "interactions": rows}
+
+
+class TeamIn(BaseModel):
+    team: str = Field(max_length=100, description="the agent's team; empty removes it")
+
+
+@router.get("/teams", summary="Each agent's team")
+def get_teams(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, str]:
+    with svc.engine.connect() as connection:
+        return queries.teams(connection, tenant_id)
+
+
+@router.put("/teams/{agent_id}", summary="Puts an agent in a team (admins)")
+def put_team(tenant_id: str, agent_id: str, body: TeamIn, svc: ServicesDep, who: TenantAdminDep) -> dict[str, str]:
+    t = report_agent_teams
+    actor = actor_of(svc.engine, who)
+    with svc.engine.begin() as connection:
+        exists = connection.execute(
+            agents.select()
+            .with_only_columns(agents.c.id)
+            .where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
+        ).first()
+        if exists is None:
+            raise HTTPException(404, f"agent {agent_id!r} does not exist")
+        before = connection.execute(
+            select(t.c.team).where(t.c.tenant_id == tenant_id, t.c.agent_id == agent_id)
+        ).scalar()
+        connection.execute(t.delete().where(t.c.tenant_id == tenant_id, t.c.agent_id == agent_id))
+        if body.team.strip():
+            connection.execute(t.insert().values(tenant_id=tenant_id, agent_id=agent_id, team=body.team.strip()))
+        record(
+            connection,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="team.updated",
+            target_type="agent_team",
+            target_id=agent_id,
+            before={"team": before or ""},
+            after={"team": body.team.strip()},
+        )
+        return queries.teams(connection, tenant_id)
+
+
+@router.post(
+    "/rebuild", status_code=204, summary="Recomputes the aggregates from the logs (admins; after a time-zone change)"
+)
+async def rebuild_aggregates(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> Response:
+    _known_tenant(svc, tenant_id)
+    await asyncio.to_thread(rebuild, svc.engine, tenant_id)
+    return Response(status_code=204)

@@ -1,0 +1,117 @@
+"""Request dependencies: the services, and who is calling.
+
+Credentials come from `Authorization: Bearer <token>` (sessions `cbs_…`, API
+keys `cbk_…`) or, for browsers, the session cookie. The tenant always comes
+from the credential, never from a client-supplied header; a path's tenant
+must match it (else 404, as if it did not exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
+
+from callbridge.auth.credentials import TicketBook, cached_principal_for_token
+from callbridge.auth.principal import Principal, PrincipalKind
+from callbridge.config import Settings
+from callbridge.services.clock import Clock
+from callbridge.services.configuration import ConfigurationService
+from callbridge.services.node import ContactCenterNode
+
+SESSION_COOKIE = "callbridge_session"
+
+bearer = HTTPBearer(auto_error=False, description="A session token (cbs_…) or a tenant API key (cbk_…)")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    node: ContactCenterNode
+    configuration: ConfigurationService
+    tickets: TicketBook
+
+
+async def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def principal(
+    request: Request,
+    svc: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        raise HTTPException(401, "sign in first: send a session token or an API key as 'Authorization: Bearer …'")
+    found = cached_principal_for_token(svc.engine, token, svc.clock.now())
+    if found is None:
+        raise HTTPException(401, "the credentials are unknown, expired or revoked: sign in again or ask for a new key")
+    if found.kind is PrincipalKind.AGENT and found.tenant_id is not None:
+        svc.node.seen(found.tenant_id, found.subject_id)
+    # every log line of this request carries who and which tenant (see callbridge.logging)
+    structlog.contextvars.bind_contextvars(tenant_id=found.tenant_id, principal=f"{found.kind}:{found.subject_id}")
+    return found
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+async def log_context(connection: HTTPConnection) -> None:
+    """Binds the ids in the path (tenant_id, interaction_id, agent_id, …) to every log line of the request
+    (or WebSocket)."""
+    ids = {name: value for name, value in connection.path_params.items() if name.endswith("_id")}
+    if ids:
+        structlog.contextvars.bind_contextvars(**ids)
+
+
+async def tenant_admin(tenant_id: str, who: PrincipalDep) -> Principal:
+    if who.tenant_id not in (None, tenant_id):
+        raise HTTPException(404, f"tenant {tenant_id!r} does not exist")
+    if not who.is_admin_of(tenant_id):
+        raise HTTPException(403, "only an admin of this tenant may do this")
+    return who
+
+
+async def tenant_supervisor(tenant_id: str, who: PrincipalDep) -> Principal:
+    if who.tenant_id not in (None, tenant_id):
+        raise HTTPException(404, f"tenant {tenant_id!r} does not exist")
+    if not who.is_supervisor_of(tenant_id):
+        raise HTTPException(403, "only supervisors and admins of this tenant may see this")
+    return who
+
+
+async def local_admin(who: PrincipalDep) -> Principal:
+    if who.kind is not PrincipalKind.LOCAL_ADMIN:
+        raise HTTPException(403, "only a Callbridge administrator (callbridge admin create) may do this")
+    return who
+
+
+async def agent(who: PrincipalDep) -> Principal:
+    if who.kind is not PrincipalKind.AGENT:
+        raise HTTPException(403, "this is for signed-in agents: sign in through your CRM first")
+    return who
+
+
+async def integration(who: PrincipalDep) -> Principal:
+    if who.kind is not PrincipalKind.API_KEY:
+        raise HTTPException(403, "this is for telephony and chat integrations: use a tenant API key")
+    return who
+
+
+TenantAdminDep = Annotated[Principal, Depends(tenant_admin)]
+TenantSupervisorDep = Annotated[Principal, Depends(tenant_supervisor)]
+LocalAdminDep = Annotated[Principal, Depends(local_admin)]
+AgentDep = Annotated[Principal, Depends(agent)]
+IntegrationDep = Annotated[Principal, Depends(integration)]

@@ -1,0 +1,36 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from callbridge.store.database import is_up_to_date
+from callbridge.web.deps import ServicesDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(svc: ServicesDep, response: Response) -> dict[str, str]:
+    """The database answers and its schema is current: send traffic here."""
+    try:
+        ready = is_up_to_date(svc.engine)
+    except Exception as error:
+        response.status_code = 503
+        return {"status": "database unreachable", "detail": error.__class__.__name__}
+    if not ready:
+        response.status_code = 503
+        return {"status": "database schema is behind: run `callbridge db upgrade`"}
+    return {"status": "ready"}
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

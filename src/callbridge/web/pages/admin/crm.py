@@ -1,0 +1,238 @@
+"""CRM connection: the built-in CRM or Salesforce (production, sandbox or My Domain), each with the settings its
+connector declares (its typed config model, checked by the plugin's `validate_settings`), the OAuth client and
+the integration user's refresh token (write-only: "leave empty to keep"), and "Test connection".
+
+Saved through `CrmConnections.save`, the service behind `PUT /api/v1/tenants/{id}/crm-connections/{crm}`,
+which audits the change (credentials only as changed). A connector that is not installed with a way to be
+built from saved settings (`from_settings`) is shown as not available, with that reason.
+"""
+
+from __future__ import annotations
+
+import time
+import typing
+from enum import Enum
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from callbridge.connectors.base import CrmError
+from callbridge.connectors.builtin_crm.schema import BuiltinCrmConfig
+from callbridge.services.crm_connections import UnknownConnector
+from callbridge.web.pages.admin.common import TenantPage, text, validation_errors
+
+router = APIRouter(include_in_schema=False)
+
+LABELS = {"builtin_crm": "Built-in CRM", "salesforce": "Salesforce"}
+CREDENTIALS = (
+    ("client_id", "OAuth client id (Salesforce: the connected app's consumer key)"),
+    ("client_secret", "OAuth client secret (consumer secret)"),
+    ("refresh_token", "Refresh token of the integration user"),
+)
+# What each problem code from the connector's check means, said plainly before the connector's own words.
+PROBLEM_TITLES = {
+    "ok": "Connected",
+    "not_configured": "Not set up",
+    "unreachable": "CRM unreachable",
+    "bad_credentials": "Bad credentials",
+    "api_disabled": "API not enabled for the CRM user",
+    "permission_missing": "A permission is missing",
+    "field_missing": "Call-log field missing or not visible",
+    "field_not_visible": "Call-log field not visible",
+    "missing_credentials": "No credentials entered",
+}
+
+
+def _config_model(crm: str) -> type[BaseModel] | None:
+    if crm == "builtin_crm":
+        return BuiltinCrmConfig
+    if crm == "salesforce":
+        from callbridge.connectors.salesforce.schema import SalesforceConfig
+
+        return SalesforceConfig
+    return None
+
+
+def _fields(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """How to show each setting: text, number, select (an enum), lines (a list), pairs (key=value lines)."""
+    found = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        origin = typing.get_origin(annotation)
+        field: dict[str, Any] = {"name": name, "help": info.description or "", "required": info.is_required()}
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            field.update(kind="select", options=[m.value for m in annotation])
+        elif annotation in (int, float):
+            field["kind"] = "number"
+        elif annotation is bool:
+            field["kind"] = "checkbox"
+        elif origin in (tuple, list):
+            field["kind"] = "lines"
+        elif origin is dict:
+            field["kind"] = "pairs"
+        else:
+            field["kind"] = "text"
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        field["default"] = default.value if isinstance(default, Enum) else default
+        found.append(field)
+    return found
+
+
+def _shown(field: dict[str, Any], value: Any) -> Any:
+    """A stored value as the form shows it."""
+    if field["kind"] == "lines":
+        return "\n".join(str(v) for v in value or ())
+    if field["kind"] == "pairs":
+        return "\n".join(f"{k}={v}" for k, v in (value or {}).items())
+    return "" if value is None else value
+
+
+def _read(fields: list[dict[str, Any]], form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+    """The config from the form: blank optional settings take their defaults."""
+    config: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in fields:
+        key = f"config.{field['name']}"
+        if field["kind"] == "checkbox":
+            config[field["name"]] = form.get(key) == "on"
+            continue
+        raw = text(form, key) if field["kind"] not in ("lines", "pairs") else str(form.get(key, ""))
+        if not raw.strip() and not field["required"]:
+            continue
+        if field["kind"] == "lines":
+            config[field["name"]] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif field["kind"] == "pairs":
+            pairs: dict[str, str] = {}
+            for line in (line for line in raw.splitlines() if line.strip()):
+                k, sep, v = line.partition("=")
+                if not sep or not k.strip():
+                    errors[key] = f"write one key=value a line, not {line.strip()!r}"
+                    break
+                pairs[k.strip()] = v.strip()
+            config[field["name"]] = pairs
+        else:
+            config[field["name"]] = raw
+    return config, errors
+
+
+def _connectors(page: TenantPage, integration: Any) -> list[dict[str, Any]]:
+    available = set(integration.connections.names())
+    shown = []
+    for crm in sorted(available | {"builtin_crm", "salesforce"}):
+        model = _config_model(crm)
+        entry: dict[str, Any] = {"crm": crm, "label": LABELS.get(crm, crm), "available": crm in available}
+        if crm not in available:
+            entry["reason"] = (
+                f"this installation cannot build a {entry['label']} connector from saved settings "
+                "(its plugin is not installed, or has no from_settings)"
+            )
+        entry["fields"] = _fields(model) if model is not None else []
+        entry["saved"] = integration.connections.describe(page.tenant_id, crm) if crm in available else None
+        shown.append(entry)
+    return shown
+
+
+def _render(
+    page: TenantPage,
+    *,
+    values: dict[str, dict[str, Any]] | None = None,
+    errors: dict[str, str] | None = None,
+    problems: dict[str, list[dict[str, str]]] | None = None,
+    editing: str = "",
+) -> Response:
+    integration = getattr(page.request.app.state, "crm_integration", None)
+    if integration is None:
+        return page.render("crm.html", section="crm", available=False)
+    connectors = _connectors(page, integration)
+    for entry in connectors:
+        stored = (entry["saved"] or {}).get("config", {})
+        given = (values or {}).get(entry["crm"])
+        entry["values"] = {
+            f["name"]: given.get(f["name"], "") if given is not None else _shown(f, stored.get(f["name"], f["default"]))
+            for f in entry["fields"]
+        }
+    return page.render(
+        "crm.html",
+        422 if errors else 200,
+        section="crm",
+        available=True,
+        connectors=connectors,
+        credentials=CREDENTIALS,
+        problems=problems or {},
+        titles=PROBLEM_TITLES,
+        editing=editing,
+        errors=errors or {},
+        screen_pop=integration.settings.screen_pop(page.tenant_id),
+        auto_log=integration.settings.auto_log(page.tenant_id),
+    )
+
+
+@router.get("/admin/{tenant_id}/crm")
+def crm_connection(page: TenantPage) -> Response:
+    return _render(page)
+
+
+@router.post("/admin/{tenant_id}/crm/{crm}")
+def save_crm_connection(page: TenantPage, crm: str) -> Response:
+    integration = getattr(page.request.app.state, "crm_integration", None)
+    model = _config_model(crm)
+    if integration is None or crm not in integration.connections.names():
+        return _render(page, errors={"form": f"{LABELS.get(crm, crm)} cannot be set up on this server."}, editing=crm)
+    fields = _fields(model) if model is not None else []
+    config, errors = _read(fields, page.form)
+    submitted = {f["name"]: str(page.form.get(f"config.{f['name']}", "")) for f in fields}
+    for f in fields:
+        if f["kind"] == "checkbox":
+            submitted[f["name"]] = config.get(f["name"], False)
+    secrets = {name: str(page.form.get(f"credentials.{name}", "")).strip() for name, _ in CREDENTIALS}
+    if errors:
+        return _render(page, values={crm: submitted}, errors=errors, editing=crm)
+    try:
+        normalized = integration.connections.validate(crm, config, None)
+    except ValidationError as error:
+        found = validation_errors(error)
+        return _render(page, values={crm: submitted}, errors={f"config.{k}": m for k, m in found.items()}, editing=crm)
+    saved = integration.connections.describe(page.tenant_id, crm)
+    # "leave empty to keep": blanks keep the stored credentials; the first connection needs all of them
+    given = {k: v for k, v in secrets.items() if v}
+    keep = saved is not None and saved["has_credentials"]
+    try:
+        integration.connections.save(
+            page.tenant_id,
+            crm,
+            normalized,
+            given if (given or not keep) else None,
+            time.time(),
+            actor=page.actor,
+            keep_missing_secrets=True,
+        )
+    except ValidationError as error:
+        found = validation_errors(error)
+        return _render(
+            page, values={crm: submitted}, errors={f"credentials.{k}": m for k, m in found.items()}, editing=crm
+        )
+    except UnknownConnector as error:
+        return _render(page, values={crm: submitted}, errors={"form": str(error)}, editing=crm)
+    return page.back("crm", "crm_saved")
+
+
+@router.post("/admin/{tenant_id}/crm/{crm}/test")
+async def test_crm_connection(page: TenantPage, crm: str) -> Response:
+    """Runs the connector's own check: unreachable, bad credentials, API not enabled, call-log field missing…"""
+    integration = getattr(page.request.app.state, "crm_integration", None)
+    found: list[dict[str, str]]
+    try:
+        connector = await integration.connections.get(page.tenant_id, crm) if integration else None
+        if connector is None:
+            found = [{"code": "not_configured", "message": f"No {crm} connection is saved for this tenant yet."}]
+        else:
+            found = [{"code": p.code, "message": p.message} for p in await connector.check_connection()]
+            found = found or [{"code": "ok", "message": "Connected: everything Callbridge needs is in place."}]
+    except CrmError as error:
+        found = [{"code": error.code or "error", "message": str(error)}]
+    except ValidationError as error:  # settings saved by an older version that the connector now refuses
+        found = [{"code": "invalid_settings", "message": "; ".join(validation_errors(error).values())}]
+    return _render(page, problems={crm: found})

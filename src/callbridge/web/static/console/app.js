@@ -1,0 +1,268 @@
+// The agent console proper, mounted by console.js once the agent is signed in: status with time in
+// status, offers, active interactions side by side, queues, colleagues, recorded messages, and the CRM
+// host (screen pops, click to dial). State comes only from the event WebSocket (snapshot + events);
+// the REST API changes it and the resulting events update the page.
+
+import { api } from "./api.js";
+import { LiveConnection } from "./connection.js";
+import { setText } from "./dom.js";
+import { Greetings } from "./greetings.js";
+import { createSelectedHost } from "./hosts/select.js";
+import { InteractionBoard } from "./interactions.js";
+import { OfferList } from "./offers.js";
+import { renderPresence } from "./presence.js";
+import { renderQueues } from "./queues.js";
+import { askNotificationPermission, unlockAudio } from "./sounds.js";
+import { applyEvent, formatDuration, myAgent, reasonName, statusName } from "./state.js";
+
+/** @typedef {import('./state.js').Snapshot} Snapshot */
+/** @typedef {import('./hosts/host.js').CrmHost} CrmHost */
+
+/**
+ * @typedef {Object} MountOptions
+ * @property {() => Promise<string>} realtimeUrl
+ * @property {() => Promise<void>} signOut
+ */
+
+/** @type {Record<string, string>} */
+const HOST_NAMES = { builtin: "Built-in CRM", lightning: "Salesforce Lightning", classic: "Salesforce Classic", standalone: "No CRM page" };
+
+/**
+ * The select's value for a status and reason.
+ * @param {string} status
+ * @param {string} reason
+ * @returns {string}
+ */
+export function statusChoice(status, reason) {
+  if (status === "available" || status === "working_offline") return status;
+  if (status === "break") return ["Lunch", "Meeting", "Training", "Personal"].includes(reason) ? `break:${reason}` : "break:";
+  return "";
+}
+
+/** @param {string} id */
+function byId(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the console page lacks #${id}`);
+  return element;
+}
+
+/**
+ * @param {{agentId: string|null, allowedOrigins?: string[]}} config
+ * @param {MountOptions} options
+ */
+export function mount(config, options) {
+  const now = () => Date.now() / 1000;
+  /** @type {Snapshot|null} */
+  let snapshot = null;
+  let linkState = "connecting";
+  /** @type {CrmHost|null} */
+  let host = null;
+
+  const root = byId("console-app");
+  const statusBadge = byId("agent-status");
+  const statusReason = byId("agent-status-reason");
+  const statusTime = byId("status-time");
+  const statusSelect = /** @type {HTMLSelectElement} */ (byId("status-select"));
+  const live = byId("live-state");
+  const offlineBanner = byId("offline-banner");
+  const problem = byId("console-error");
+  const queuesBody = byId("queue-rows");
+  const presenceList = byId("presence-list");
+  const hostLabel = byId("crm-host");
+  const idle = byId("idle-note");
+
+  /** @param {string} message */
+  function report(message) {
+    problem.textContent = message;
+    problem.hidden = !message;
+  }
+
+  /** @param {string|null} queueId */
+  const queueName = (queueId) => (queueId && snapshot?.queues[queueId]?.name) || "";
+
+  const offers = new OfferList(byId("offer-list"), byId("offer-announcer"), {
+    accept: async (id) => {
+      report("");
+      await api.accept(id);
+    },
+    reject: async (id) => {
+      report("");
+      await api.reject(id);
+    },
+    report,
+    queueName,
+  });
+  const board = new InteractionBoard(byId("interaction-list"), {
+    report,
+    queueName,
+    transferQueues: (channel) => Object.values(snapshot?.queues ?? {}).filter((q) => q.channel === channel),
+  });
+  const greetings = new Greetings(byId("greetings-panel"));
+
+  function render() {
+    const t = now();
+    root.dataset.link = linkState;
+    if (!snapshot) return;
+    const me = myAgent(snapshot);
+    if (me) {
+      statusBadge.className = `status ${me.status}`;
+      statusBadge.dataset.status = me.status;
+      setText(statusBadge, statusName(me.status));
+      setText(statusReason, me.reason ? reasonName(me.reason) : "");
+      setText(statusTime, formatDuration(t - me.since));
+      const choice = statusChoice(me.status, me.reason);
+      if (choice && document.activeElement !== statusSelect) statusSelect.value = choice;
+    }
+    // Offline, nothing offered can be trusted: offers come back with the next snapshot if they still stand.
+    const shown = linkState === "connected" ? snapshot : { ...snapshot, interactions: {} };
+    offers.render(shown, t);
+    board.render(snapshot, t);
+    idle.hidden = !(offers.cards.size === 0 && board.cards.size === 0);
+    renderQueues(queuesBody, snapshot, t);
+    renderPresence(presenceList, snapshot, t);
+  }
+
+  const connection = new LiveConnection(options.realtimeUrl, {
+    onSnapshot(fresh) {
+      snapshot = fresh;
+      linkState = "connected";
+      render();
+      board.reload();
+    },
+    onEvent(event) {
+      if (!snapshot) return;
+      if (typeof event.type === "string" && event.type.startsWith("chat.")) {
+        board.chatEvent(event);
+        return;
+      }
+      if (event.type === "screen_pop.requested") {
+        if (event.agent_id === snapshot.me) void screenPop(event);
+        return;
+      }
+      snapshot = applyEvent(snapshot, event);
+      render();
+    },
+    onState(state, detail) {
+      linkState = state;
+      live.dataset.state = state;
+      setText(live, state === "connected" ? "connected" : state === "connecting" ? "connecting…" : state === "signed_out" ? "signed out" : "offline");
+      offlineBanner.hidden = state === "connected" || state === "connecting";
+      setText(
+        offlineBanner,
+        state === "signed_out" ? `Signed out: ${detail}` : `Offline${detail ? ` (${detail})` : ""}. Reconnecting by itself…`,
+      );
+      render();
+    },
+  });
+
+  /** @param {Record<string, any>} event */
+  async function screenPop(event) {
+    if (!host) return;
+    const target = event.target;
+    try {
+      await host.screenPop(
+        {
+          kind: target.kind,
+          url: target.url,
+          objectType: target.object_type || undefined,
+          recordId: target.record_id || undefined,
+          query: target.query || undefined,
+          prefill: target.prefill,
+        },
+        { width: event.window.width ?? 0, height: event.window.height ?? 0, reuse: Boolean(event.window.reuse) },
+      );
+      root.dataset.lastPop = event.interaction_id;
+    } catch (error) {
+      report(`Screen pop: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+
+  /** @param {import('./hosts/host.js').ClickToDialRequest} request */
+  async function dial(request) {
+    report("");
+    /** @type {Record<string, unknown>} */
+    const body = { to_address: request.number };
+    if (request.recordId && request.objectType) {
+      body.record = { object_type: request.objectType, record_id: String(request.recordId), name: request.recordName ?? "" };
+    }
+    try {
+      await api.dial(body);
+    } catch (error) {
+      report(`Could not call ${request.number}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+
+  statusSelect.addEventListener("change", () => {
+    const [status, reason = ""] = statusSelect.value.split(":");
+    report("");
+    api.setStatus(status, reason).catch((/** @type {Error} */ error) => report(`Status: ${error.message}`));
+  });
+  // The first click anywhere allows the offer chime and asks about notifications.
+  document.addEventListener(
+    "pointerdown",
+    () => {
+      unlockAudio();
+      askNotificationPermission();
+    },
+    { once: true },
+  );
+  document.addEventListener(
+    "keydown",
+    () => {
+      unlockAudio();
+    },
+    { once: true },
+  );
+
+  for (const tab of root.querySelectorAll("[role=tab]")) {
+    tab.addEventListener("click", () => selectTab(/** @type {HTMLElement} */ (tab)));
+    tab.addEventListener("keydown", (event) => {
+      const key = /** @type {KeyboardEvent} */ (event).key;
+      if (key !== "ArrowRight" && key !== "ArrowLeft") return;
+      const tabs = [...root.querySelectorAll("[role=tab]")];
+      const index = tabs.indexOf(tab) + (key === "ArrowRight" ? 1 : -1);
+      const next = /** @type {HTMLElement} */ (tabs[(index + tabs.length) % tabs.length]);
+      selectTab(next);
+      next.focus();
+    });
+  }
+  /** @param {HTMLElement} tab */
+  function selectTab(tab) {
+    for (const other of root.querySelectorAll("[role=tab]")) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.setAttribute("tabindex", selected ? "0" : "-1");
+      const panel = document.getElementById(other.getAttribute("aria-controls") ?? "");
+      if (panel) panel.hidden = !selected;
+    }
+    if (tab.getAttribute("aria-controls") === "greetings-panel" && !greetings.loaded) void greetings.load();
+  }
+
+  document.getElementById("sign-out")?.addEventListener("click", async () => {
+    connection.stop();
+    // Tell the CRM page to stop offering click to dial, but never let a host that does not answer
+    // (a page without the CTI protocol, a closed CRM window) keep the agent signed in.
+    const hostDone = host?.disableClickToDial().catch(() => {});
+    await Promise.race([hostDone, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    await options.signOut();
+  });
+
+  setInterval(render, 1000);
+  connection.start();
+
+  createSelectedHost(config.allowedOrigins ?? [])
+    .then(async (found) => {
+      host = found;
+      hostLabel.dataset.host = found.name;
+      hostLabel.dataset.mode = found.consoleMode ? "console" : "non-console";
+      setText(hostLabel, `${HOST_NAMES[found.name] ?? found.name} · ${found.consoleMode ? "console mode" : "own window"}`);
+      await found.enableClickToDial((request) => void dial(request));
+      hostLabel.dataset.clickToDial = "on";
+    })
+    .catch((/** @type {Error} */ error) => {
+      hostLabel.dataset.host = "none";
+      setText(hostLabel, `CRM not connected: ${error.message}`);
+    });
+
+  return { connection, render };
+}

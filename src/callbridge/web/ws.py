@@ -1,0 +1,125 @@
+"""The event WebSocket endpoint (protocol: callbridge.realtime.protocol, docs/events.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from prometheus_client import Gauge
+from sqlalchemy import select
+
+from callbridge.auth.principal import Principal, PrincipalKind
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.realtime.hub import Subscriber
+from callbridge.realtime.protocol import CloseCode, event_frame, init_frame
+from callbridge.services.views import snapshot
+from callbridge.store.tables import tenants
+from callbridge.web.deps import Services
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+CONNECTIONS = Gauge("callbridge_websocket_connections", "Open event WebSockets")
+
+
+def allowed_origin(svc: Services, tenant_id: str, origin: str | None) -> bool:
+    """Browsers always send Origin; it must be Callbridge's own or an allowed CRM origin of the tenant.
+    Non-browser clients (no Origin) cannot be used for cross-site hijacking and are let through."""
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    if origin == svc.settings.effective_public_url().lower():
+        return True
+    with svc.engine.connect() as connection:
+        row = connection.execute(select(tenants.c.allowed_origins).where(tenants.c.id == tenant_id)).first()
+    return row is not None and origin in {o.lower() for o in row.allowed_origins}
+
+
+@router.websocket("/api/v1/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    svc: Services = websocket.app.state.services
+    ticket = websocket.query_params.get("ticket", "")
+    who = svc.tickets.redeem(ticket, svc.clock.now()) if ticket else None
+    if who is None or who.tenant_id is None:
+        await websocket.close(CloseCode.BAD_TICKET, "missing, expired or used ticket: get a new one")
+        return
+    tenant_id = who.tenant_id
+    if not svc.node.has_tenant(tenant_id):
+        await websocket.close(CloseCode.SIGNED_OUT, "unknown tenant")
+        return
+    if not allowed_origin(svc, tenant_id, websocket.headers.get("origin")):
+        await websocket.close(CloseCode.FORBIDDEN_ORIGIN, "this page's origin is not allowed for the tenant")
+        return
+    await websocket.accept()
+    await _serve(websocket, svc, who, tenant_id)
+
+
+async def _serve(websocket: WebSocket, svc: Services, who: Principal, tenant_id: str) -> None:
+    supervisor = who.is_supervisor_of(tenant_id)
+    agent_id = who.subject_id if who.kind is PrincipalKind.AGENT else None
+    subscriber = Subscriber(tenant_id=tenant_id, agent_id=agent_id, supervisor=supervisor)
+    view_of = None if supervisor else agent_id
+
+    def take_snapshot(cc: ContactCenter) -> str:
+        return snapshot(cc, view_of).model_dump_json()
+
+    snapshot_json, unsubscribe = await svc.node.subscribe(subscriber, take_snapshot)
+    CONNECTIONS.inc()
+    if agent_id is not None:
+        svc.node.seen(tenant_id, agent_id)
+    try:
+        await websocket.send_text(init_frame(snapshot_json, svc.settings.heartbeat_interval_seconds))
+        writer = asyncio.create_task(_write_events(websocket, subscriber))
+        try:
+            await _read_frames(websocket, svc, tenant_id, agent_id)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+    except WebSocketDisconnect:
+        pass
+    finally:
+        unsubscribe()
+        CONNECTIONS.dec()
+
+
+async def _write_events(websocket: WebSocket, subscriber: Subscriber) -> None:
+    seq = 0
+    while True:
+        frame = await subscriber.outbox.get()
+        if frame is None:
+            await websocket.close(CloseCode.TOO_SLOW, "too many unread events: reconnect for a fresh snapshot")
+            return
+        seq += 1
+        await websocket.send_text(event_frame(seq, frame))
+
+
+async def _read_frames(websocket: WebSocket, svc: Services, tenant_id: str, agent_id: str | None) -> None:
+    while True:
+        text = await websocket.receive_text()
+        if agent_id is not None:
+            svc.node.seen(tenant_id, agent_id)
+        try:
+            message: Any = json.loads(text)
+            frame_id = message.get("id") if isinstance(message, dict) else None
+            kind = message.get("type") if isinstance(message, dict) else None
+        except ValueError:
+            frame_id, kind = None, None
+        if kind == "ping":
+            await websocket.send_text(json.dumps({"id": frame_id, "type": "result", "result": {"pong": True}}))
+        else:
+            await websocket.send_text(
+                json.dumps(
+                    {
+                        "id": frame_id,
+                        "type": "error",
+                        "error": {
+                            "code": "unknown_type",
+                            "message": "frames must be JSON like {'id': 1, 'type': 'ping'}",
+                        },
+                    }
+                )
+            )
