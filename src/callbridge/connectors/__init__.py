@@ -1,0 +1,1 @@
+"""CRM connectors: one small protocol every CRM implements (see base.py)."""
