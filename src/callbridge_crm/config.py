@@ -1,0 +1,49 @@
+"""Settings of the built-in CRM, read from `CALLBRIDGE_CRM_*` environment variables."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8100
+
+
+class CrmSettings(BaseSettings):
+    """Everything an operator can change; every field maps to `CALLBRIDGE_CRM_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_CRM_", extra="ignore")
+
+    database_url: str = "sqlite:///callbridge-crm.sqlite3"
+    # The CRM's own public URL: the OpenID Connect issuer and the base of every record link.
+    base_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    organization_name: str = "Callbridge Demo Org"
+    # Region used to read phone numbers written without a country code ("(415) 555 0100").
+    default_region: str = "US"
+    comments_max_bytes: int = 4000
+    # Where the agent console lives; its origin is the only one the CTI host talks to.
+    callbridge_console_url: str = "http://127.0.0.1:8000/console?tenant=demo"
+    access_token_lifetime_seconds: int = 3600
+    authorization_code_lifetime_seconds: int = 300
+
+    @property
+    def issuer(self) -> str:
+        return self.base_url.rstrip("/")
+
+    @property
+    def callbridge_origin(self) -> str:
+        return origin_of(self.callbridge_console_url)
+
+
+def origin_of(url: str) -> str:
+    """The origin (`scheme://host[:port]`) of an absolute URL, as browsers report it in `event.origin`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    default_port = 443 if parts.scheme == "https" else 80
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if parts.port is None or parts.port == default_port:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{parts.port}"
