@@ -1,0 +1,186 @@
+"""A real built-in CRM over HTTP, and an in-process Callbridge connected to it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import WebSocketTestSession
+
+from callbridge.auth.credentials import create_admin_user
+from callbridge.config import Settings
+from callbridge.services.outbox import RelaySettings
+from callbridge.store.database import make_engine, upgrade
+from callbridge.web.app import create_app
+from callbridge_crm.config import CrmSettings
+from callbridge_crm.models import Activity
+from callbridge_crm.records import create_record
+from callbridge_crm.server import CrmServer
+from tests.crm.crm_helpers import Crm, access_token_for, start_crm
+from tests.e2e.conftest import Harness
+
+INTEGRATION_USER = "abe@example.com"
+FAST_RELAY = RelaySettings(base_delay_seconds=0.05, max_delay_seconds=0.3, poll_seconds=0.2, lease_seconds=5)
+
+
+@dataclass
+class CrmIds:
+    grace: int
+    twin_a: int
+    twin_b: int
+    account: int
+    case: int
+    case_number: str
+
+
+def seed(crm: Crm) -> CrmIds:
+    engine = create_engine(crm.database_url)
+    with Session(engine) as session:
+        account = create_record(session, "account", {"name": "Globex", "phone": "+1 (212) 555-0199"}, "US")
+        grace = create_record(
+            session,
+            "contact",
+            {
+                "first_name": "Grace",
+                "last_name": "Hopper",
+                "email": "grace@globex.example",
+                "phone": "(415) 555 0100",
+                "account_id": account.id,
+            },
+            "US",
+        )
+        twin_a = create_record(
+            session, "contact", {"first_name": "Ann", "last_name": "Twin", "phone": "650-555-0123"}, "US"
+        )
+        twin_b = create_record(
+            session, "contact", {"first_name": "Bo", "last_name": "Twin", "phone": "+16505550123"}, "US"
+        )
+        case = create_record(session, "case", {"subject": "Router keeps rebooting", "contact_id": grace.id}, "US")
+        session.commit()
+        ids = CrmIds(grace.id, twin_a.id, twin_b.id, account.id, case.id, case.case_number)
+    engine.dispose()
+    return ids
+
+
+def activities(crm: Crm) -> list[Activity]:
+    engine = create_engine(crm.database_url)
+    with Session(engine) as session:
+        found = list(session.scalars(select(Activity).order_by(Activity.id)))
+        session.expunge_all()
+    engine.dispose()
+    return found
+
+
+def activity_count(crm: Crm) -> int:
+    engine = create_engine(crm.database_url)
+    with Session(engine) as session:
+        count = int(session.scalar(select(func.count()).select_from(Activity)) or 0)
+    engine.dispose()
+    return count
+
+
+def restart(crm: Crm) -> None:
+    """Starts the stopped CRM again on the same port and database."""
+    port = int(crm.server.settings.base_url.rsplit(":", 1)[1])
+    crm.server = CrmServer.start(CrmSettings.model_validate(crm.server.settings.model_dump()), port=port)
+
+
+@pytest.fixture(scope="module")
+def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
+    started = start_crm(tmp_path_factory.mktemp("crm"))
+    yield started
+    started.server.stop()
+
+
+@pytest.fixture(scope="module")
+def crm_ids(crm: Crm) -> CrmIds:
+    return seed(crm)
+
+
+def make_crm_harness(tmp_path: Path, relay: RelaySettings = FAST_RELAY) -> Iterator[Harness]:
+    database_url = f"sqlite:///{tmp_path / 'callbridge.db'}"
+    engine = make_engine(database_url)
+    upgrade(engine)
+    create_admin_user(engine, "root@example.com", "correct horse battery")
+    app = create_app(Settings(database_url=database_url, data_dir=tmp_path), engine=engine)
+    app.state.auto_log_relay_settings = relay
+    with TestClient(app) as client:
+        token = client.post(
+            "/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": "correct horse battery"}
+        ).json()["token"]
+        yield Harness(client, {"Authorization": f"Bearer {token}"})
+    engine.dispose()
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    (tmp_path / "cb").mkdir()
+    yield from make_crm_harness(tmp_path / "cb")
+
+
+def connect_crm(harness: Harness, crm: Crm, tenant_id: str = "acme", base_url: str | None = None) -> None:
+    """What an admin does once: the integration user's refresh token (consent with offline access)."""
+    token = access_token_for(crm, INTEGRATION_USER, scope="openid email crm.read crm.write offline_access")
+    body = {
+        "config": {"base_url": base_url or crm.base_url},
+        "credentials": {
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+            "refresh_token": token["refresh_token"],
+        },
+    }
+    response = harness.client.put(
+        f"/api/v1/tenants/{tenant_id}/crm-connections/builtin_crm", json=body, headers=harness.admin
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["has_credentials"] is True
+    assert "refresh_token" not in response.text
+
+
+def configure(harness: Harness, tenant_id: str = "acme", **screen_pop: Any) -> None:
+    body = {"enabled": True, **screen_pop}
+    response = harness.client.put(f"/api/v1/tenants/{tenant_id}/screen-pop", json=body, headers=harness.admin)
+    assert response.status_code == 200, response.text
+
+
+def enable_auto_log(harness: Harness, tenant_id: str = "acme", **media: bool) -> None:
+    body = {"phone": True, "voicemail": True, "chat": True, **media}
+    response = harness.client.put(f"/api/v1/tenants/{tenant_id}/auto-log/settings", json=body, headers=harness.admin)
+    assert response.status_code == 200, response.text
+
+
+def open_events(harness: Harness, headers: dict[str, str]) -> WebSocketTestSession:
+    ticket = harness.client.post("/api/v1/realtime/tickets", headers=headers)
+    assert ticket.status_code == 201, ticket.text
+    ws = harness.client.websocket_connect(ticket.json()["url"])
+    return ws
+
+
+def next_pop(ws: WebSocketTestSession, interaction_id: str, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    for _ in range(100):
+        frame = json.loads(ws.receive_text())
+        if frame.get("type") != "event" or frame["event"]["type"] != "screen_pop.requested":
+            continue
+        event: dict[str, Any] = frame["event"]
+        if seen is not None:
+            seen.append(event)
+        if event["interaction_id"] == interaction_id:
+            return event
+    raise AssertionError(f"no screen pop for {interaction_id}")
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,143 @@
+"""Screen pops end to end: a real built-in CRM over HTTP, Callbridge in process, the agent's WebSocket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.crm.crm_helpers import Crm
+from tests.crm_integration.conftest import CrmIds, configure, connect_crm, next_pop, open_events
+from tests.e2e.conftest import Harness
+
+
+def ready_agent(harness: Harness, crm: Crm) -> tuple[dict[str, str], dict[str, str]]:
+    harness.setup_tenant("acme", agents=1)
+    connect_crm(harness, crm)
+    agent = harness.sign_in("acme", "agent1")
+    assert harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
+    return agent, harness.api_key("acme")
+
+
+def arrive(harness: Harness, pbx: dict[str, str], **body: Any) -> str:
+    response = harness.client.post(
+        "/api/v1/interactions", json={"queue_id": "sales", "channel": "phone", **body}, headers=pbx
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_a_call_from_a_number_stored_in_another_format_pops_the_contact_on_offer(
+    harness: Harness, crm: Crm, crm_ids: CrmIds
+) -> None:
+    agent, pbx = ready_agent(harness, crm)
+    configure(harness, window={"width": 800, "height": 600, "reuse": True})
+    with open_events(harness, agent) as ws:
+        ws.receive_text()  # init
+        iid = arrive(harness, pbx, from_address="+1 415-555-0100")
+        pop = next_pop(ws, iid)
+    assert pop["trigger"] == "offered"
+    assert pop["agent_id"] == "agent1"
+    assert pop["matches"] == 1
+    assert pop["timed_out"] is False
+    assert pop["target"]["kind"] == "record"
+    assert pop["target"]["object_type"] == "contact"
+    assert pop["target"]["record_id"] == str(crm_ids.grace)
+    assert pop["target"]["url"] == f"{crm.base_url}/records/contact/{crm_ids.grace}"
+    assert pop["window"] == {"width": 800, "height": 600, "reuse": True}
+    # the popped record is the one the activity will be linked to
+    harness.client.post(f"/api/v1/me/offers/{iid}/accept", headers=agent)
+    linked = harness.client.get(f"/api/v1/me/interactions/{iid}/crm-record", headers=agent).json()
+    assert linked == {"object_type": "contact", "record_id": str(crm_ids.grace), "name": "Grace Hopper"}
+
+
+def test_several_matches_pop_the_search_results_and_none_a_prefilled_new_contact(
+    harness: Harness, crm: Crm, crm_ids: CrmIds
+) -> None:
+    agent, pbx = ready_agent(harness, crm)
+    configure(harness)
+    with open_events(harness, agent) as ws:
+        ws.receive_text()
+        many = arrive(harness, pbx, from_address="(650) 555-0123")
+        pop = next_pop(ws, many)
+        assert pop["matches"] == 2
+        assert pop["target"]["kind"] == "search"
+        assert pop["target"]["query"] == "(650) 555-0123"
+        assert pop["target"]["url"].startswith(f"{crm.base_url}/search?q=")
+        harness.client.post(f"/api/v1/me/offers/{many}/accept", headers=agent)
+        harness.client.post(f"/api/v1/me/interactions/{many}/complete", json={}, headers=agent)
+        harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
+        none = arrive(
+            harness, pbx, from_address="+1 303 555 0142", data={"name": "Ada Lovelace", "email": "ada@example.com"}
+        )
+        pop = next_pop(ws, none)
+    assert pop["matches"] == 0
+    assert pop["target"]["kind"] == "new_record"
+    assert pop["target"]["object_type"] == "contact"
+    assert pop["target"]["prefill"] == {"phone": "+1 303 555 0142", "name": "Ada Lovelace", "email": "ada@example.com"}
+    assert pop["target"]["url"].startswith(f"{crm.base_url}/new/contact?")
+    assert "name=Ada+Lovelace" in pop["target"]["url"]
+
+
+def test_a_chat_with_a_case_number_pops_the_case(harness: Harness, crm: Crm, crm_ids: CrmIds) -> None:
+    agent, pbx = ready_agent(harness, crm)
+    configure(harness)
+    with open_events(harness, agent) as ws:
+        ws.receive_text()
+        response = harness.client.post(
+            "/api/v1/interactions",
+            json={"queue_id": "support", "channel": "chat", "case_number": str(int(crm_ids.case_number))},
+            headers=pbx,
+        )
+        pop = next_pop(ws, response.json()["id"])
+    assert pop["target"]["kind"] == "record"
+    assert pop["target"]["object_type"] == "case"
+    assert pop["target"]["record_id"] == str(crm_ids.case)
+
+
+def test_a_custom_rule_pops_by_interaction_data(harness: Harness, crm: Crm, crm_ids: CrmIds) -> None:
+    agent, pbx = ready_agent(harness, crm)
+    configure(harness, rules=[{"data_key": "account_phone", "object_type": "account", "field": "phone"}])
+    with open_events(harness, agent) as ws:
+        ws.receive_text()
+        # the caller id matches nobody; the IVR collected the account's number
+        iid = arrive(harness, pbx, from_address="+1 999 555 0000", data={"account_phone": "212.555.0199"})
+        pop = next_pop(ws, iid)
+    assert pop["target"]["kind"] == "record"
+    assert (pop["target"]["object_type"], pop["target"]["record_id"]) == ("account", str(crm_ids.account))
+
+
+def test_triggers_on_accept_only_and_on_complete_only(harness: Harness, crm: Crm, crm_ids: CrmIds) -> None:
+    agent, pbx = ready_agent(harness, crm)
+    configure(harness, triggers=["accepted"])
+    seen: list[dict[str, Any]] = []
+    with open_events(harness, agent) as ws:
+        ws.receive_text()
+        first = arrive(harness, pbx, from_address="+14155550100")
+        harness.client.post(f"/api/v1/me/offers/{first}/accept", headers=agent)
+        pop = next_pop(ws, first, seen)
+        assert [p["trigger"] for p in seen] == ["accepted"]
+        assert pop["target"]["record_id"] == str(crm_ids.grace)
+        configure(harness, triggers=["completed"])
+        harness.client.post(f"/api/v1/me/interactions/{first}/end", json={}, headers=agent)
+        harness.client.post(f"/api/v1/me/interactions/{first}/complete", json={}, headers=agent)
+        seen.clear()
+        pop = next_pop(ws, first, seen)
+        assert [p["trigger"] for p in seen] == ["completed"]
+
+
+def test_settings_are_validated_naming_the_field(harness: Harness) -> None:
+    harness.setup_tenant("acme", agents=1)
+    c, h = harness.client, harness.admin
+    bad = c.put("/api/v1/tenants/acme/screen-pop", json={"triggers": ["ringing"]}, headers=h)
+    assert bad.status_code == 422
+    assert bad.json()["field"].startswith("triggers")
+    bad = c.put("/api/v1/tenants/acme/screen-pop", json={"window": {"width": 5}}, headers=h)
+    assert bad.json()["field"] == "window.width"
+    bad = c.put("/api/v1/tenants/acme/screen-pop", json={"all_agents": False, "agent_ids": ["ghost"]}, headers=h)
+    assert bad.json()["field"] == "agent_ids"
+    bad = c.put("/api/v1/tenants/acme/screen-pop", json={"crm": "nosuchcrm"}, headers=h)
+    assert bad.json()["field"] == "crm"
+    good = c.put(
+        "/api/v1/tenants/acme/screen-pop", json={"enabled": True, "triggers": ["offered", "completed"]}, headers=h
+    )
+    assert good.status_code == 200
+    assert c.get("/api/v1/tenants/acme/screen-pop", headers=h).json()["triggers"] == ["offered", "completed"]

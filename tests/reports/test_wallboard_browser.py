@@ -1,0 +1,170 @@
+"""The live wallboard and the reports page in Debian's chromium, against a real server (uvicorn in a
+thread): a status change reaches the supervisor's page within a second."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from callbridge.auth.credentials import create_admin_user, create_session
+from callbridge.config import Settings
+from callbridge.domain import commands as cmd
+from callbridge.store.database import make_engine, upgrade
+from callbridge.web.app import create_app
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass
+class Site:
+    base_url: str
+    engine: Engine
+    app: Any
+    loop: asyncio.AbstractEventLoop
+    admin: dict[str, str]
+
+    def run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    def session(self, agent_id: str) -> str:
+        node = self.app.state.services.node
+        self.run(node.execute("acme", cmd.SignIn(agent_id)))
+        return create_session(self.engine, "agent", agent_id, "acme", time.time())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("wallboard")
+    url = f"sqlite:///{folder / 'callbridge.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    create_admin_user(engine, "root@example.com", "correct horse battery")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(Settings(database_url=url, data_dir=Path(folder), public_url=base), engine=engine)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    token = httpx.post(
+        f"{base}/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": "correct horse battery"}
+    ).json()["token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=admin) as c:
+        assert c.post("/api/v1/tenants", json={"id": "acme", "name": "Acme"}).status_code == 201
+        for queue_id, channel in (("sales", "phone"), ("support", "chat")):
+            body = {"id": queue_id, "name": queue_id.title(), "channel": channel}
+            assert c.post("/api/v1/tenants/acme/queues", json=body).status_code == 201
+        for agent_id, roles in (("agent1", ["agent"]), ("boss", ["agent", "supervisor"])):
+            body = {
+                "id": agent_id,
+                "email": f"{agent_id}@acme.example",
+                "display_name": agent_id.title(),
+                "roles": roles,
+                "queue_ids": ["sales", "support"],
+            }
+            assert c.post("/api/v1/tenants/acme/agents", json=body).status_code == 201
+        assert c.put("/api/v1/tenants/acme/reports/teams/agent1", json={"team": "North"}).status_code == 200
+    try:
+        yield Site(base, engine, app, loop, admin)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        loop.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def supervisor_page(browser: Any, site: Site, artifacts_dir: Path) -> Iterator[Any]:
+    context = browser.new_context(base_url=site.base_url, viewport={"width": 1400, "height": 900})
+    context.add_cookies([{"name": "callbridge_session", "value": site.session("boss"), "url": site.base_url}])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(artifacts_dir / "last.png"), full_page=True)
+        context.close()
+    assert not errors, errors
+
+
+def test_the_wallboard_follows_a_status_change_within_a_second(supervisor_page: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = supervisor_page
+    agent = {"Authorization": f"Bearer {site.session('agent1')}"}
+    page.goto("/supervisor/wallboard")
+    expect(page.locator("#connection")).to_have_text("Live", timeout=10_000)
+    row = page.locator('tr[data-agent="agent1"]')
+    expect(row.locator('[data-field="status"]')).to_have_text("break")
+    expect(page.locator('tr[data-queue="sales"] [data-field="available"]')).to_have_text("0")
+    started = time.monotonic()
+    assert (
+        httpx.put(f"{site.base_url}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
+    )
+    expect(row.locator('[data-field="status"]')).to_have_text("available", timeout=1000)
+    expect(page.locator('tr[data-queue="sales"] [data-field="available"]')).to_have_text("1", timeout=1000)
+    assert time.monotonic() - started < 1.5
+    # a call: offered today goes up on the queue's row
+    key = httpx.post(f"{site.base_url}/api/v1/tenants/acme/api-keys", json={"name": "pbx"}, headers=site.admin).json()
+    pbx = {"Authorization": f"Bearer {key['secret']}"}
+    call = httpx.post(
+        f"{site.base_url}/api/v1/interactions", json={"queue_id": "sales", "channel": "phone"}, headers=pbx
+    )
+    assert call.status_code == 201
+    httpx.post(f"{site.base_url}/api/v1/me/offers/{call.json()['id']}/accept", headers=agent)
+    expect(page.locator('tr[data-queue="sales"] [data-field="answered"]')).to_have_text("1", timeout=1000)
+    expect(row.locator('[data-field="status"]')).to_have_text("busy", timeout=1000)
+    # the team filter hides agents of other teams
+    page.select_option("#team-filter", "North")
+    expect(page.locator('tr[data-agent="boss"]')).to_have_count(0)
+    expect(row).to_have_count(1)
+
+
+def test_the_reports_page_draws_charts_and_offers_csv(supervisor_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = supervisor_page
+    page.goto("/supervisor/reports?kind=queues")
+    expect(page.locator("#result table").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#chart-hour .uplot")).to_have_count(1)
+    assert "format=csv" in (page.locator("#csv").get_attribute("href") or "")
+    page.select_option("#kind", "agents")
+    page.click("button[type=submit]")
+    expect(page.locator("#result")).to_contain_text("Agent1")
+
+
+def test_agents_cannot_open_the_supervisor_pages(browser: Any, site: Site) -> None:
+    context = browser.new_context(base_url=site.base_url)
+    context.add_cookies([{"name": "callbridge_session", "value": site.session("agent1"), "url": site.base_url}])
+    page = context.new_page()
+    try:
+        for path in ("/supervisor/wallboard", "/supervisor/reports"):
+            assert page.goto(path).status == 403
+    finally:
+        context.close()

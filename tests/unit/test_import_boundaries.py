@@ -1,0 +1,49 @@
+"""Imports point inward: the domain is pure, and Callbridge and the built-in CRM never import each other."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def imported_modules(package: str) -> dict[Path, set[str]]:
+    found: dict[Path, set[str]] = {}
+    for path in (SRC / package.replace(".", "/")).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[path] = names
+    return found
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself() -> None:
+    for path, names in imported_modules("callbridge.domain").items():
+        for name in names:
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or name.startswith("callbridge.domain") or top == "__future__", (
+                f"{path.relative_to(SRC)} imports {name}: the domain must stay pure"
+            )
+            assert top not in {"asyncio", "datetime", "time", "socket", "sqlite3"}, (
+                f"{path} reads the clock or does I/O"
+            )
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [("callbridge", "callbridge_crm"), ("callbridge_crm", "callbridge")])
+def test_callbridge_and_the_builtin_crm_never_import_each_other(package: str, forbidden: str) -> None:
+    for path, names in imported_modules(package).items():
+        for name in names:
+            assert name.split(".")[0] != forbidden, f"{path.relative_to(SRC)} imports {name}"
+
+
+def test_connectors_and_the_domain_know_nothing_of_the_web_layer() -> None:
+    for package in ("callbridge.connectors", "callbridge.domain", "callbridge.store"):
+        for path, names in imported_modules(package).items():
+            assert not any(n.startswith(("callbridge.web", "fastapi", "starlette")) for n in names), path
