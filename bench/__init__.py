@@ -1,0 +1,1 @@
+"""Callbridge benchmarks: `python -m bench NAME [--quick] --json`."""
