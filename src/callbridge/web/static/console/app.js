@@ -197,6 +197,7 @@ export function mount(config, options) {
     report("");
     api.setStatus(status, reason).catch((/** @type {Error} */ error) => report(`Status: ${error.message}`));
   });
+  statusSelect.disabled = false; // served disabled: a control must not look usable before it works
   // The first click anywhere allows the offer chime and asks about notifications.
   document.addEventListener(
     "pointerdown",
@@ -238,7 +239,9 @@ export function mount(config, options) {
     if (tab.getAttribute("aria-controls") === "greetings-panel" && !greetings.loaded) void greetings.load();
   }
 
-  document.getElementById("sign-out")?.addEventListener("click", async () => {
+  const signOutButton = /** @type {HTMLButtonElement} */ (byId("sign-out"));
+  signOutButton.addEventListener("click", async () => {
+    signOutButton.disabled = true;
     connection.stop();
     // Tell the CRM page to stop offering click to dial, but never let a host that does not answer
     // (a page without the CTI protocol, a closed CRM window) keep the agent signed in.
@@ -246,6 +249,7 @@ export function mount(config, options) {
     await Promise.race([hostDone, new Promise((resolve) => setTimeout(resolve, 1000))]);
     await options.signOut();
   });
+  signOutButton.disabled = false;
 
   setInterval(render, 1000);
   connection.start();
