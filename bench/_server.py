@@ -202,6 +202,16 @@ class LoopLag:
         }
 
 
+def server_cpu_seconds(base_url: str) -> float:
+    """CPU time the server process has used so far (all its threads), from its own /metrics.
+
+    CPU per interaction does not depend on what else the machine is running, unlike interactions per second."""
+    for line in httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("process_cpu_seconds_total "):
+            return float(line.rsplit(" ", 1)[1])
+    return float("nan")
+
+
 def commit_summary(base_url: str) -> dict[str, Any]:
     """The server's own view of its group commits (from /metrics): how many, how big, how slow."""
     text = httpx.get(f"{base_url}/metrics", timeout=10).text

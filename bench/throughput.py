@@ -16,7 +16,9 @@ delivery over WebSockets is what `offer_latency` measures), so the server
 runs with a heartbeat timeout longer than the run.
 
 Result: interactions completed per second during the measured window (after
-a warm-up), with per-request latencies and the load generator's own loop lag.
+a warm-up), with per-request latencies, the server's CPU time per interaction (from its
+/metrics; unlike the rate, it does not depend on what else the machine runs) and the load
+generator's own loop lag.
 Environment BENCH_AGENTS, BENCH_WORKERS and BENCH_SECONDS override the sizes.
 """
 
@@ -31,7 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from bench._http import HttpPool
-from bench._server import QUEUE_ID, LoopLag, commit_summary, percentile, progress, provision, serve
+from bench._server import (
+    QUEUE_ID,
+    LoopLag,
+    commit_summary,
+    percentile,
+    progress,
+    provision,
+    serve,
+    server_cpu_seconds,
+)
 
 FULL = {"agents": 400, "workers": 128, "seconds": 20.0, "warmup": 2.0}
 QUICK = {"agents": 200, "workers": 64, "seconds": 5.0, "warmup": 1.0}
@@ -101,6 +112,7 @@ async def _load(base_url: str, api_key: str, tokens: dict[str, str], p: dict[str
     workers = [asyncio.create_task(_pipeline(w, http, api_key, tokens, stats, stop)) for w in range(int(p["workers"]))]
     try:
         await asyncio.sleep(p["warmup"])
+        cpu_before = await asyncio.to_thread(server_cpu_seconds, base_url)
         stats.measuring = True
         begin = time.perf_counter()
         for _ in range(int(p["seconds"])):
@@ -108,6 +120,7 @@ async def _load(base_url: str, api_key: str, tokens: dict[str, str], p: dict[str
             progress(f"{stats.completed} completed, {stats.errors} errors")
         stats.measuring = False
         elapsed = time.perf_counter() - begin
+        server_cpu = await asyncio.to_thread(server_cpu_seconds, base_url) - cpu_before
         stop.set()
         await asyncio.wait(workers, timeout=10)
     finally:
@@ -123,6 +136,9 @@ async def _load(base_url: str, api_key: str, tokens: dict[str, str], p: dict[str
         "workers": int(p["workers"]),
         "http_connections": HTTP_CONNECTIONS,
         "requests_per_s": round(3 * stats.completed / elapsed, 1),
+        # what one node can do per core, whatever else the machine was running
+        "server_cpu_ms_per_interaction": round(1000 * server_cpu / max(1, stats.completed), 3),
+        "server_cpu_share": round(server_cpu / elapsed, 2),
         "create_p50_ms": round(percentile(stats.create_ms, 50), 2),
         "create_p99_ms": round(percentile(stats.create_ms, 99), 2),
         "accept_p50_ms": round(percentile(stats.accept_ms, 50), 2),

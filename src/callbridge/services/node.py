@@ -42,7 +42,13 @@ from callbridge.realtime.wire import (
 )
 from callbridge.services.clock import Clock
 from callbridge.services.views import agent_view, interaction_view, queue_view
-from callbridge.store.live_state import TenantChanges, all_tenant_ids, load_tenant, write_changes
+from callbridge.store.live_state import (
+    TenantChanges,
+    all_tenant_ids,
+    load_tenant,
+    stored_interaction_ids,
+    write_changes,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +68,14 @@ MAX_BATCH = 512
 
 class Refusal(Exception):  # noqa: N818 - it names what happened, like DomainError's subclasses
     """Raised by a work item before it changed anything: passed to the caller as it is."""
+
+
+class InteractionIdTaken(Refusal):
+    """An interaction with this id exists or existed: reusing the id would overwrite its history."""
+
+    def __init__(self, interaction_id: str) -> None:
+        super().__init__(f"interaction {interaction_id!r} already exists")
+        self.interaction_id = interaction_id
 
 
 class StoreUnavailable(Exception):
@@ -105,6 +119,7 @@ class _Work:
     future: asyncio.Future[Any]
     read_only: bool
     write: Writer | None = None
+    new_interaction_id: str | None = None  # must never have been used in this tenant
 
 
 @dataclass
@@ -219,9 +234,14 @@ class ContactCenterNode:
         command: cmd.Command,
         view: Callable[[ContactCenter], T],
         check: Callable[[ContactCenter], None] | None = None,
+        *,
+        new_interaction_id: str | None = None,
     ) -> T:
         """`check` (may raise Refusal or DomainError), the command, and `view` of the state right
-        after it, in one turn of the loop; answered once committed and published."""
+        after it, in one turn of the loop; answered once committed and published.
+
+        `new_interaction_id`: an id chosen by the caller (a telephony system's call id, say). If an
+        interaction ever had it in this tenant, live or ended, the answer is `InteractionIdTaken`."""
 
         def apply(cc: ContactCenter, now: float) -> _Outcome:
             if check is not None:
@@ -229,7 +249,7 @@ class ContactCenterNode:
             events = cc.handle(command, now)
             return _Outcome(events, view(cc))
 
-        outcome: _Outcome = await self._submit(tenant_id, apply, read_only=False)
+        outcome: _Outcome = await self._submit(tenant_id, apply, read_only=False, new_interaction_id=new_interaction_id)
         result: T = outcome.value
         return result
 
@@ -269,11 +289,12 @@ class ContactCenterNode:
         *,
         read_only: bool,
         write: Writer | None = None,
+        new_interaction_id: str | None = None,
     ) -> asyncio.Future[Any]:
         if tenant_id not in self._tenants:
             raise TenantNotLoaded(tenant_id)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inbox.append(_Work(tenant_id, apply, future, read_only, write))
+        self._inbox.append(_Work(tenant_id, apply, future, read_only, write, new_interaction_id))
         self._wakeup.set()
         return future
 
@@ -306,6 +327,7 @@ class ContactCenterNode:
                     _settle(work.future, error=StoreUnavailable("the change could not be applied; try again"))
 
     async def _process(self, batch: list[_Work]) -> None:
+        batch = await self._refuse_taken_interaction_ids(batch)
         now = self.clock.now()
         for work in batch:
             if work.read_only:
@@ -386,6 +408,28 @@ class ContactCenterNode:
             task.add_done_callback(self._background.discard)
         for work, result in applied:
             _settle(work.future, result=result)
+
+    async def _refuse_taken_interaction_ids(self, batch: list[_Work]) -> list[_Work]:
+        """Ended interactions live only in the database: one query per batch finds reused ids, after every
+        earlier batch has committed, so no id can slip between the check and the write."""
+        wanted = {(w.tenant_id, w.new_interaction_id) for w in batch if w.new_interaction_id is not None}
+        if not wanted:
+            return batch
+        taken = await asyncio.to_thread(self._stored_interaction_ids, wanted)
+        if not taken:
+            return batch
+        kept: list[_Work] = []
+        for work in batch:
+            if work.new_interaction_id is not None and (work.tenant_id, work.new_interaction_id) in taken:
+                COMMANDS.labels("refused").inc()
+                _settle(work.future, error=InteractionIdTaken(work.new_interaction_id))
+            else:
+                kept.append(work)
+        return kept
+
+    def _stored_interaction_ids(self, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        with self.engine.connect() as connection:
+            return stored_interaction_ids(connection, wanted)
 
     def _run_read(self, work: _Work) -> None:
         try:

@@ -305,6 +305,20 @@ def load_tenant(engine: Engine, tenant_id: str) -> SavedTenant:
     )
 
 
+def stored_interaction_ids(connection: Connection, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (tenant id, interaction id) pairs already have a row (live or ended)."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant_id, interaction_id in wanted:
+        by_tenant.setdefault(tenant_id, []).append(interaction_id)
+    found: set[tuple[str, str]] = set()
+    for tenant_id, ids in by_tenant.items():
+        rows = connection.execute(
+            select(interactions.c.id).where(interactions.c.tenant_id == tenant_id, interactions.c.id.in_(ids))
+        )
+        found.update((tenant_id, row.id) for row in rows)
+    return found
+
+
 def all_tenant_ids(connection: Connection) -> Iterable[str]:
     from callbridge.store.tables import tenants
 

@@ -110,12 +110,13 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_static_files(app)
+    # routes are matched in order: the busiest (agents' and integrations' calls) come first
     for router in (
+        agent.router,
+        integrations.router,
         health.router,
         auth.router,
         admin.router,
-        agent.router,
-        integrations.router,
         reports.router,
         crm_integration.router,
         ws.router,

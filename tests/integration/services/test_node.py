@@ -1,19 +1,22 @@
-"""The node answers every caller once, in order, and survives callers that stop waiting."""
+"""The node answers every caller once, in order, survives callers that stop waiting, and never lets an
+interaction id be used twice."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import Engine, insert, select
 
 from callbridge.domain import commands as cmd
+from callbridge.domain.errors import InvalidTransition
 from callbridge.domain.model import AgentProfile, Channel, Queue
 from callbridge.realtime.hub import Hub
 from callbridge.services.clock import ManualClock
-from callbridge.services.node import ContactCenterNode
+from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.store.database import make_engine, upgrade
-from callbridge.store.tables import tenants
+from callbridge.store.tables import interactions, tenants
 from tests.conftest import run_coroutine
 
 
@@ -56,3 +59,55 @@ async def callers_that_stop_waiting(tmp_path: Path) -> None:
     finally:
         await node.stop()
         engine.dispose()
+
+
+def test_an_interaction_id_is_never_used_twice(engine: Engine) -> None:
+    run_coroutine(ids_used_twice(engine))
+
+
+async def ids_used_twice(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for tenant_id in ("acme", "globex"):
+            connection.execute(
+                insert(tenants).values(id=tenant_id, name=tenant_id, created_at=0.0, allowed_origins=[], settings={})
+            )
+    node = ContactCenterNode(engine, Hub(), ManualClock())
+    await node.start()
+    try:
+        queue = Queue("sales", "Sales", Channel.PHONE)
+        for tenant_id in ("acme", "globex"):
+            await node.configure(tenant_id, lambda cc, now: cc.upsert_queue(queue, now), lambda connection: None)
+
+        def submit(tenant_id: str, interaction_id: str) -> asyncio.Future[str]:
+            command = cmd.SubmitInteraction(interaction_id, "sales", Channel.PHONE, from_address=tenant_id)
+            return asyncio.ensure_future(
+                node.execute_and_read(
+                    tenant_id,
+                    command,
+                    lambda cc: cc.interactions[interaction_id].state.value,
+                    new_interaction_id=interaction_id,
+                )
+            )
+
+        assert await submit("acme", "call-1") == "queued"
+        await node.execute("acme", cmd.EndInteraction("call-1", "caller hung up"))
+        # the ended call lives only in the database now; a second one in the same batch is refused as well
+        again, twice = submit("acme", "call-1"), submit("acme", "call-2")
+        also_twice = submit("acme", "call-2")
+        with pytest.raises(InteractionIdTaken):
+            await again
+        assert await twice == "queued"
+        with pytest.raises(InvalidTransition, match="already exists"):  # the live one: the rules refuse it
+            await also_twice
+        assert await submit("globex", "call-1") == "queued", "ids are per tenant"
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(interactions.c.tenant_id, interactions.c.id, interactions.c.state, interactions.c.from_address)
+            ).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("acme", "call-1", "abandoned", "acme"),
+            ("acme", "call-2", "queued", "acme"),
+            ("globex", "call-1", "queued", "globex"),
+        ], "the ended call's record was not overwritten"
+    finally:
+        await node.stop()

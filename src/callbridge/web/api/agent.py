@@ -99,7 +99,7 @@ async def _hold(svc: ServicesDep, request: Request, who: AgentDep, interaction_i
     try:
         view = await (holds.hold if held else holds.resume)(tenant_id, interaction_id, who.subject_id)
     except NotFound as error:
-        raise explain(svc, tenant_id, error) from None
+        raise await explain(svc, tenant_id, error) from None
     except CommandFailed as error:
         return error_response(503, "telephony_unavailable", str(error))
     return JSONResponse(view.model_dump(mode="json"))
@@ -220,6 +220,6 @@ async def _owned(svc: ServicesDep, tenant_id: str, interaction_id: str, agent_id
     try:
         view = await _interaction(svc, tenant_id, interaction_id)
     except NotFound as error:
-        raise explain(svc, tenant_id, error) from None
+        raise await explain(svc, tenant_id, error) from None
     if view.agent_id != agent_id:
         raise InvalidTransition(f"interaction {interaction_id!r} is not handled by you")

@@ -138,7 +138,7 @@ async def _handled_by(svc: Services, tenant_id: str, interaction_id: str, agent_
 
     live, holder_id, channel = await svc.node.read(tenant_id, holder)
     if not live:
-        row = stored_interaction(svc, tenant_id, interaction_id)
+        row = await stored_interaction(svc, tenant_id, interaction_id)
         holder_id, channel = (row.agent_id, row.channel) if row is not None else (None, None)
     if holder_id != agent_id or channel != "chat":
         raise NotFound("chat", interaction_id)

@@ -13,6 +13,7 @@ from callbridge.domain.errors import NotFound
 from callbridge.logging import bind_interaction
 from callbridge.realtime.wire import InteractionView
 from callbridge.services.configuration import Conflict, UnknownReference
+from callbridge.services.node import InteractionIdTaken
 from callbridge.services.views import interaction_view
 from callbridge.store.live_state import interaction_from_row
 from callbridge.web.api.lookups import execute, stored_interaction
@@ -44,9 +45,6 @@ async def create_interaction(body: InteractionIn, svc: ServicesDep, who: Integra
         if interaction_id in cc.interactions:
             raise Conflict(f"interaction {interaction_id!r} already exists", "id")
 
-    # an ended interaction is only in the database: its id must not be reused (that would overwrite it)
-    if body.id is not None and stored_interaction(svc, tenant_id, body.id) is not None:
-        raise Conflict(f"interaction {body.id!r} already exists", "id")
     command = cmd.SubmitInteraction(
         interaction_id,
         body.queue_id,
@@ -59,9 +57,16 @@ async def create_interaction(body: InteractionIn, svc: ServicesDep, who: Integra
     )
     bind_interaction(interaction_id)
     # one turn of the loop: check, route, and read what the caller gets back
-    view = await svc.node.execute_and_read(
-        tenant_id, command, lambda cc: interaction_view(cc.interactions[interaction_id]), check
-    )
+    try:
+        view = await svc.node.execute_and_read(
+            tenant_id,
+            command,
+            lambda cc: interaction_view(cc.interactions[interaction_id]),
+            check,
+            new_interaction_id=body.id,
+        )
+    except InteractionIdTaken as taken:
+        raise Conflict(str(taken), "id") from None
     log.info("interaction created", channel=view.channel, queue_id=view.queue_id, state=view.state)
     return view
 
@@ -84,7 +89,7 @@ async def get_interaction(interaction_id: str, svc: ServicesDep, who: Integratio
     view = await svc.node.read(tenant_id, live)
     if view is not None:
         return view
-    row = stored_interaction(svc, tenant_id, interaction_id)
+    row = await stored_interaction(svc, tenant_id, interaction_id)
     if row is None:
         raise NotFound("interaction", interaction_id)
     return interaction_view(interaction_from_row(row))

@@ -8,9 +8,10 @@ body is an invalid field (422, `queue_id`), not a missing resource.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
@@ -19,21 +20,29 @@ from callbridge.services.configuration import UnknownReference
 from callbridge.store.tables import interactions
 from callbridge.web.deps import Services
 
-
-def stored_interaction(svc: Services, tenant_id: str, interaction_id: str) -> Any:
-    """The interaction's row in this tenant, or None."""
-    with svc.engine.connect() as connection:
-        return connection.execute(
-            select(interactions).where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id)
-        ).first()
+_INTERACTION_ROW = select(interactions).where(
+    interactions.c.tenant_id == bindparam("tenant_id"), interactions.c.id == bindparam("interaction_id")
+)
 
 
-def explain(svc: Services, tenant_id: str, error: NotFound, *, queue_field: str | None = None) -> Exception:
+async def stored_interaction(svc: Services, tenant_id: str, interaction_id: str) -> Any:
+    """The interaction's row in this tenant, or None (read in a worker thread: the event loop never waits on I/O)."""
+
+    def read() -> Any:
+        with svc.engine.connect() as connection:
+            return connection.execute(
+                _INTERACTION_ROW, {"tenant_id": tenant_id, "interaction_id": interaction_id}
+            ).first()
+
+    return await asyncio.to_thread(read)
+
+
+async def explain(svc: Services, tenant_id: str, error: NotFound, *, queue_field: str | None = None) -> Exception:
     """The error to answer with instead of `error`."""
     if error.kind == "queue" and queue_field is not None:
         return UnknownReference(f"queue {error.identifier!r} does not exist: create it first", queue_field)
     if error.kind == "interaction":
-        row = stored_interaction(svc, tenant_id, error.identifier)
+        row = await stored_interaction(svc, tenant_id, error.identifier)
         if row is not None:
             return InvalidTransition(f"interaction {error.identifier!r} has already ended ({row.state})")
     return error
@@ -45,4 +54,4 @@ async def execute(
     try:
         return await svc.node.execute(tenant_id, command)
     except NotFound as error:
-        raise explain(svc, tenant_id, error, queue_field=queue_field) from None
+        raise await explain(svc, tenant_id, error, queue_field=queue_field) from None

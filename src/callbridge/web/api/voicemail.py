@@ -182,7 +182,7 @@ async def _for_agent(request: Request, svc: ServicesDep, who: AgentDep, interact
 
     agent_id = await svc.node.read(tenant_id, holder)
     if agent_id is None:
-        row = stored_interaction(svc, tenant_id, interaction_id)
+        row = await stored_interaction(svc, tenant_id, interaction_id)
         agent_id = row.agent_id if row is not None else None
     voicemail = _service(request).find(tenant_id, interaction_id) if agent_id == who.subject_id else None
     if voicemail is None:
