@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
@@ -103,6 +106,67 @@ def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
 @pytest.fixture(scope="module")
 def crm_ids(crm: Crm) -> CrmIds:
     return seed(crm)
+
+
+class CrmProxy:
+    """Forwards HTTP requests to the CRM, as a network between Callbridge and the CRM would.
+
+    `drops`: the first so many activity writes reach the CRM, but their answers are thrown away and the
+    connection closed (the CRM wrote, the client never heard). `search_delay_seconds`: searches answer that
+    much later (a slow CRM)."""
+
+    def __init__(self, upstream: str, drops: int = 0, search_delay_seconds: float = 0.0) -> None:
+        self.upstream = upstream
+        self.drops = drops
+        self.search_delay_seconds = search_delay_seconds
+        self.dropped = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self._http = httpx.Client(base_url=upstream)
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _version = lines[0].split(" ", 2)
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
+            while len(body) < length:
+                body += connection.recv(65536)
+            forward = {k: v for k, v in headers.items() if k.lower() in ("authorization", "content-type", "accept")}
+            if "/search/" in target:
+                time.sleep(self.search_delay_seconds)
+            response = self._http.request(method, target, content=body, headers=forward)
+            with self._lock:
+                drop = method == "PUT" and "/activities/by-external-id/" in target and self.dropped < self.drops
+                if drop:
+                    self.dropped += 1
+            if drop:
+                return  # closes the connection without an answer
+            reply = f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n"
+            reply += f"Content-Type: {response.headers.get('content-type', 'application/json')}\r\n"
+            reply += f"Content-Length: {len(response.content)}\r\nConnection: close\r\n\r\n"
+            connection.sendall(reply.encode("latin-1") + response.content)
+
+    def close(self) -> None:
+        self.listener.close()
+        self._http.close()
 
 
 def make_crm_harness(tmp_path: Path, relay: RelaySettings = FAST_RELAY) -> Iterator[Harness]:

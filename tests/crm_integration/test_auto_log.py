@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.crm.crm_helpers import Crm, access_token_for
 from tests.crm_integration.conftest import (
     CrmIds,
+    CrmProxy,
     activities,
     configure,
     connect_crm,
@@ -61,6 +64,28 @@ def test_a_completed_call_becomes_exactly_one_activity_with_the_right_fields(
     # the relay ran again: still one activity
     harness.client.post(f"/api/v1/tenants/acme/auto-log/{iid}/retry", headers=harness.admin)
     assert len([a for a in activities(crm) if a.external_id == iid]) == 1
+
+
+def test_a_call_completed_while_the_pop_still_searches_is_logged_against_the_record_it_finds(
+    harness: Harness, crm: Crm, crm_ids: CrmIds
+) -> None:
+    proxy = CrmProxy(crm.base_url, search_delay_seconds=0.8)  # a slow CRM: the agent is quicker than the search
+    try:
+        harness.setup_tenant("acme", agents=1)
+        connect_crm(harness, crm, base_url=proxy.url)
+        enable_auto_log(harness)
+        configure(harness, search_timeout_ms=3000)
+        agent = harness.sign_in("acme", "agent1")
+        harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
+        started = time.monotonic()
+        iid = handle(harness, agent, harness.api_key("acme"), from_address="415.555.0100")
+        assert time.monotonic() - started < 0.8, "completed before the search answered"
+        row = sent(harness, iid)
+        activity = next(a for a in activities(crm) if a.external_id == iid)
+        assert str(activity.id) == row["activity_id"]
+        assert activity.contact_id == crm_ids.grace, "the log waited for the pop's search and links its record"
+    finally:
+        proxy.close()
 
 
 def test_a_long_multibyte_log_is_cut_at_a_character_boundary_and_kept_whole(harness: Harness, crm: Crm) -> None:

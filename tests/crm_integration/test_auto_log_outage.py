@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from callbridge.services.outbox import RelaySettings
 from tests.crm.crm_helpers import Crm
 from tests.crm_integration.conftest import (
+    CrmProxy,
     activities,
     connect_crm,
     enable_auto_log,
@@ -22,61 +20,6 @@ from tests.crm_integration.conftest import (
 )
 from tests.crm_integration.flows import handle, outbox
 from tests.e2e.conftest import Harness
-
-
-class DroppingProxy:
-    """Forwards HTTP requests to the CRM; the first `drops` activity writes reach the CRM, but their
-    answers are thrown away and the connection closed (the CRM wrote, the client never heard)."""
-
-    def __init__(self, upstream: str, drops: int) -> None:
-        self.upstream = upstream
-        self.drops = drops
-        self.dropped = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self._http = httpx.Client(base_url=upstream)
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        with connection:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, _version = lines[0].split(" ", 2)
-            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-            length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
-            while len(body) < length:
-                body += connection.recv(65536)
-            forward = {k: v for k, v in headers.items() if k.lower() in ("authorization", "content-type", "accept")}
-            response = self._http.request(method, target, content=body, headers=forward)
-            with self._lock:
-                drop = method == "PUT" and "/activities/by-external-id/" in target and self.dropped < self.drops
-                if drop:
-                    self.dropped += 1
-            if drop:
-                return  # closes the connection without an answer
-            reply = f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n"
-            reply += f"Content-Type: {response.headers.get('content-type', 'application/json')}\r\n"
-            reply += f"Content-Length: {len(response.content)}\r\nConnection: close\r\n\r\n"
-            connection.sendall(reply.encode("latin-1") + response.content)
-
-    def close(self) -> None:
-        self.listener.close()
-        self._http.close()
 
 
 @pytest.fixture
@@ -119,7 +62,7 @@ def test_a_write_whose_answer_is_lost_is_written_once(
     harness: Harness, crm: Crm, ready: tuple[dict[str, str], dict[str, str]]
 ) -> None:
     agent, pbx = ready
-    proxy = DroppingProxy(crm.base_url, drops=5)
+    proxy = CrmProxy(crm.base_url, drops=5)
     try:
         connect_crm(harness, crm, base_url=proxy.url)
         before = len(activities(crm))

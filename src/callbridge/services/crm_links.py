@@ -3,6 +3,8 @@ record a click to dial started from. Auto log links the activity to it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 
 from sqlalchemy import Connection, Engine, select
@@ -69,3 +71,38 @@ def read_link(connection: Connection, tenant_id: str, interaction_id: str) -> Cr
     if row is None:
         return None
     return CrmRecord(object_type=row.object_type, record_id=row.record_id, name=row.name)
+
+
+class PendingLinks:
+    """Screen-pop searches still running, per interaction: what one finds becomes the interaction's link.
+
+    An agent may complete a call while the pop's CRM search is still out (a slow CRM); the auto log waits
+    for those searches (each is time-boxed) so that the activity is linked to the record they find."""
+
+    def __init__(self) -> None:
+        self._searches: dict[tuple[str, str], tuple[int, asyncio.Event]] = {}
+
+    def begin(self, tenant_id: str, interaction_id: str) -> None:
+        key = (tenant_id, interaction_id)
+        count, done = self._searches.get(key, (0, asyncio.Event()))
+        self._searches[key] = (count + 1, done)
+
+    def end(self, tenant_id: str, interaction_id: str) -> None:
+        key = (tenant_id, interaction_id)
+        found = self._searches.get(key)
+        if found is None:
+            return
+        count, done = found
+        if count > 1:
+            self._searches[key] = (count - 1, done)
+            return
+        del self._searches[key]
+        done.set()
+
+    async def settled(self, tenant_id: str, interaction_id: str, timeout_seconds: float) -> None:
+        """Returns once no search is running for the interaction, or after `timeout_seconds`."""
+        found = self._searches.get((tenant_id, interaction_id))
+        if found is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(found[1].wait(), timeout_seconds)

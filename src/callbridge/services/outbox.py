@@ -31,7 +31,7 @@ from callbridge.connectors.base import CrmError, CrmRateLimited
 from callbridge.services.audit import Actor, record
 from callbridge.services.auto_log import activity_log, record_from_json
 from callbridge.services.crm_connections import CrmConnections
-from callbridge.services.crm_links import read_link
+from callbridge.services.crm_links import PendingLinks, read_link
 from callbridge.store.crm_tables import crm_outbox
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class RelaySettings:
     batch_size: int = 50
     concurrency: int = 8
     write_timeout_seconds: float = 60.0
+    # longest wait for a screen pop still searching for the record to link the log to (searches are time-boxed)
+    link_wait_seconds: float = 10.0
 
 
 def backoff(attempts: int, settings: RelaySettings, rng: random.Random) -> float:
@@ -79,11 +81,13 @@ class AutoLogRelay:
         connections: CrmConnections,
         settings: RelaySettings | None = None,
         *,
+        pending_links: PendingLinks | None = None,
         now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.connections = connections
+        self.pending_links = pending_links or PendingLinks()
         self.settings = settings or RelaySettings()
         self.now = now
         self.rng = rng or random.Random()
@@ -187,6 +191,7 @@ class AutoLogRelay:
             return
         link = record_from_json(row.payload.get("link"))
         if link is None:
+            await self.pending_links.settled(row.tenant_id, row.interaction_id, self.settings.link_wait_seconds)
             link = await asyncio.to_thread(self._link, row.tenant_id, row.interaction_id)
         try:
             async with asyncio.timeout(self.settings.write_timeout_seconds):

@@ -34,7 +34,7 @@ from callbridge.realtime.audience import AgentAudience
 from callbridge.realtime.hub import Delivery, Hub
 from callbridge.realtime.wire import PopTargetView, PopWindowView, ScreenPopRequestedEvent
 from callbridge.services.crm_connections import CrmConnections
-from callbridge.services.crm_links import CLICKED_RECORD_ID, save_link
+from callbridge.services.crm_links import CLICKED_RECORD_ID, PendingLinks, save_link
 from callbridge.services.crm_settings import CrmSettingsStore, ScreenPopSettings, Trigger
 from callbridge.services.node import BatchEffects
 
@@ -138,11 +138,13 @@ class ScreenPopService:
         hub: Hub,
         settings: CrmSettingsStore,
         connections: CrmConnections,
+        pending_links: PendingLinks | None = None,
     ) -> None:
         self.engine = engine
         self.hub = hub
         self.settings = settings
         self.connections = connections
+        self.pending_links = pending_links or PendingLinks()
 
     # ------------------------------------------------------------- node listener
 
@@ -174,10 +176,14 @@ class ScreenPopService:
         return effects
 
     async def _pop_after_commit(self, request: PopRequest, started: float) -> None:
+        # Before the first await: this task starts before the relay hears of any later batch's completion.
+        self.pending_links.begin(request.tenant_id, request.interaction_id)
         try:
             await self.pop(request, started)
         except Exception:  # a pop is best effort: it must never break the node's after-commit work
             log.exception("screen pop failed", extra={"interaction_id": request.interaction_id})
+        finally:
+            self.pending_links.end(request.tenant_id, request.interaction_id)
 
     # ------------------------------------------------------------------- the pop
 

@@ -21,7 +21,7 @@ from callbridge.services import outbox
 from callbridge.services.auto_log import AutoLogService
 from callbridge.services.configuration import UnknownReference
 from callbridge.services.crm_connections import Cipher, CrmConnections, UnknownConnector
-from callbridge.services.crm_links import read_link, save_link
+from callbridge.services.crm_links import PendingLinks, read_link, save_link
 from callbridge.services.crm_settings import AutoLogSettings, CrmSettingsStore, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
 from callbridge.services.outbox import AutoLogRelay, RelaySettings
@@ -97,8 +97,9 @@ async def start(
     http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60))
     connections = CrmConnections(engine, _cipher(settings), http)
     relay_settings = relay or getattr(app.state, "auto_log_relay_settings", None)
-    auto_log_relay = AutoLogRelay(engine, connections, relay_settings)
-    screen_pop = ScreenPopService(engine, node.hub, store, connections)
+    pending_links = PendingLinks()
+    auto_log_relay = AutoLogRelay(engine, connections, relay_settings, pending_links=pending_links)
+    screen_pop = ScreenPopService(engine, node.hub, store, connections, pending_links)
     auto_log = AutoLogService(store, auto_log_relay.wake)
     node.add_listener(screen_pop.listener)
     node.add_listener(auto_log.listener)
