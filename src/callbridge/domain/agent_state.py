@@ -8,8 +8,13 @@ only wrapping up, otherwise the presence.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from callbridge.domain.errors import InvalidTransition
 from callbridge.domain.model import AgentProfile, AgentStatus, Channel, Interaction, InteractionState
+
+if TYPE_CHECKING:
+    from callbridge.domain.routing import QueueIndexes
 
 SELECTABLE_PRESENCES = frozenset({AgentStatus.AVAILABLE, AgentStatus.BREAK, AgentStatus.WORKING_OFFLINE})
 
@@ -28,11 +33,11 @@ class AgentState:
 
     __slots__ = (
         "connected",
-        "eligible_by_channel",
         "eligible_queue_ids",
         "holding",
         "id",
         "idle_since",
+        "indexes_by_channel",
         "presence",
         "profile",
         "reason",
@@ -57,8 +62,9 @@ class AgentState:
         self.connected = 0
         self.wrapping = 0
         self.eligible_queue_ids: tuple[str, ...] = ()
-        # the same queues grouped by their channel, so routing skips a full channel in one step
-        self.eligible_by_channel: dict[Channel, tuple[str, ...]] = {}
+        # the routing indexes of the same queues, grouped by their channel, so routing skips a full
+        # channel in one step and reaches each queue's indexes without looking them up
+        self.indexes_by_channel: tuple[tuple[Channel, tuple[QueueIndexes, ...]], ...] = ()
 
     def free_capacity(self, channel: Channel) -> int:
         return self.profile.capacity.get(channel, 0) - len(self.holding[channel])

@@ -42,7 +42,7 @@ from callbridge.domain.model import (
     OfferOutcome,
     Queue,
 )
-from callbridge.domain.routing import ReadyAgents, WaitingInteractions
+from callbridge.domain.routing import QueueIndexes, WaitingInteractions, ready_entry
 
 _HELD_STATES = frozenset({InteractionState.OFFERED, InteractionState.CONNECTED, InteractionState.WRAP_UP})
 _OFFER_TIMER = "offer"
@@ -86,8 +86,7 @@ class ContactCenter:
         self.queues: dict[str, Queue] = {}
         self.interactions: dict[str, Interaction] = {}
         self._members: dict[str, set[str]] = {}
-        self._waiting: dict[str, WaitingInteractions] = {}
-        self._ready: dict[str, ReadyAgents] = {}
+        self._indexes: dict[str, QueueIndexes] = {}
         self._timers: list[tuple[float, str, str, str]] = []
         self._sequence = 0
         self._events: list[Event] = []
@@ -212,9 +211,10 @@ class ContactCenter:
             )
         )
         self._events.append(InteractionQueued(self.tenant_id, now, interaction.id, queue.id, False))
-        agent = self._ready[queue.id].pop_best(self.agents, queue)
+        indexes = self._indexes[queue.id]
+        agent = indexes.ready.pop_best(queue)
         if agent is None:
-            self._waiting[queue.id].push(interaction)
+            indexes.waiting.push(interaction)
         else:
             self._offer(interaction, agent, now)
 
@@ -282,7 +282,7 @@ class ContactCenter:
         interaction = self._interaction(c.interaction_id)
         state = interaction.state
         if state is InteractionState.QUEUED:
-            self._waiting[interaction.queue_id or ""].discard()
+            self._indexes[interaction.queue_id or ""].waiting.discard()
             self._finish(interaction, InteractionState.ABANDONED, now)
             self._events.append(InteractionAbandoned(self.tenant_id, now, interaction.id, c.reason))
             self._compact_waiting(interaction.queue_id or "")
@@ -366,7 +366,7 @@ class ContactCenter:
             InteractionTransferred(self.tenant_id, now, interaction.id, agent.id, previous_queue, target.id)
         )
         self._events.append(InteractionQueued(self.tenant_id, now, interaction.id, target.id, True))
-        self._waiting[target.id].push(interaction)
+        self._indexes[target.id].waiting.push(interaction)
         agent.idle_since = now  # just freed, like after completing an interaction
         self._touch(agent, now)
         # the agent may now be ready for queues where better heads wait than the transferred one
@@ -378,7 +378,7 @@ class ContactCenter:
             raise InvalidTransition(f"interaction {interaction.id!r} has already ended ({interaction.state})")
         agent = self.agents.get(interaction.agent_id or "")
         if interaction.state is InteractionState.QUEUED:
-            self._waiting[interaction.queue_id or ""].discard()
+            self._indexes[interaction.queue_id or ""].waiting.discard()
         elif agent is not None:
             if interaction.state is InteractionState.OFFERED:
                 offer_id = interaction.offer_id or ""
@@ -419,8 +419,11 @@ class ContactCenter:
                 f"queue {queue.id!r} still holds {existing.channel} interactions: its channel cannot change"
             )
         self.queues[queue.id] = queue
-        self._waiting.setdefault(queue.id, WaitingInteractions())
-        self._ready.setdefault(queue.id, ReadyAgents())
+        indexes = self._indexes.get(queue.id)
+        if indexes is None:
+            self._indexes[queue.id] = QueueIndexes(queue)
+        else:
+            indexes.queue = queue
         for agent_id in list(self._members.get(queue.id, ())):
             agent = self.agents[agent_id]
             self._refresh_eligibility(agent)
@@ -434,8 +437,7 @@ class ContactCenter:
         if self._active_in_queue(queue_id):
             raise InvalidTransition(f"queue {queue_id!r} still holds interactions: wait until they end")
         del self.queues[queue_id]
-        del self._waiting[queue_id]
-        del self._ready[queue_id]
+        del self._indexes[queue_id]
         for agent_id in self._members.get(queue_id, set()):
             agent = self.agents[agent_id]
             self._refresh_eligibility(agent)
@@ -470,6 +472,8 @@ class ContactCenter:
         for queue_id in agent.profile.queue_ids:
             self._members.get(queue_id, set()).discard(agent_id)
         del self.agents[agent_id]
+        for indexes in self._indexes.values():
+            indexes.ready.forget(agent)
 
     # ----------------------------------------------------------------- restoring
 
@@ -494,8 +498,8 @@ class ContactCenter:
         for interaction in interactions:
             self.interactions[interaction.id] = interaction
             self._sequence = max(self._sequence, interaction.sequence)
-            if interaction.state is InteractionState.QUEUED and interaction.queue_id in self._waiting:
-                self._waiting[interaction.queue_id].push(interaction)
+            if interaction.state is InteractionState.QUEUED and interaction.queue_id in self._indexes:
+                self._indexes[interaction.queue_id].waiting.push(interaction)
             elif interaction.state in _HELD_STATES and interaction.agent_id in self.agents:
                 holder = self.agents[interaction.agent_id]
                 if interaction.id not in holder.holding[interaction.channel]:
@@ -554,7 +558,7 @@ class ContactCenter:
         interactions = self.interactions
         waiting = [
             i
-            for iid in set(self._waiting[queue_id].waiting_ids())
+            for iid in set(self._indexes[queue_id].waiting.waiting_ids())
             if (i := interactions.get(iid)) is not None
             and i.queue_id == queue_id
             and i.state is InteractionState.QUEUED
@@ -628,10 +632,10 @@ class ContactCenter:
             for queue_id in profile.queue_ids
             if (queue := self.queues.get(queue_id)) is not None and profile.has_skills(queue.required_skills)
         )
-        by_channel: dict[Channel, list[str]] = {}
+        by_channel: dict[Channel, list[QueueIndexes]] = {}
         for queue_id in agent.eligible_queue_ids:
-            by_channel.setdefault(self.queues[queue_id].channel, []).append(queue_id)
-        agent.eligible_by_channel = {channel: tuple(ids) for channel, ids in by_channel.items()}
+            by_channel.setdefault(self.queues[queue_id].channel, []).append(self._indexes[queue_id])
+        agent.indexes_by_channel = tuple((channel, tuple(indexes)) for channel, indexes in by_channel.items())
 
     def _timer_is_live(self, deadline: float, kind: str, interaction_id: str, token: str) -> bool:
         interaction = self.interactions.get(interaction_id)
@@ -679,15 +683,14 @@ class ContactCenter:
             return
         capacity = agent.profile.capacity
         holding = agent.holding
-        ready_in = self._ready
-        entry = (agent.idle_since, agent.version, agent.id)
-        for channel, queue_ids in agent.eligible_by_channel.items():
+        entry = ready_entry(agent)
+        for channel, indexes_of_queues in agent.indexes_by_channel:
             if len(holding[channel]) >= capacity.get(channel, 0):
                 continue
-            for queue_id in queue_ids:
-                ready = ready_in[queue_id]
-                if ready.push_entry(entry):
-                    ready.compact(self.agents, self.queues[queue_id], len(self._members.get(queue_id, ())))
+            for indexes in indexes_of_queues:
+                if indexes.ready.push_entry(entry):
+                    queue = indexes.queue
+                    indexes.ready.compact(queue, len(self._members.get(queue.id, ())))
 
     def _freed(self, agent: AgentState, now: float) -> None:
         """The agent let go of an interaction: routes them, then re-indexes them once.
@@ -708,7 +711,6 @@ class ContactCenter:
         Returns whether any offer was made.
         """
         interactions = self.interactions
-        waiting_in = self._waiting
         capacity = agent.profile.capacity
         holding = agent.holding
         offered = False
@@ -716,37 +718,38 @@ class ContactCenter:
         while agent.presence is AgentStatus.AVAILABLE and agent.profile.enabled:
             best: Interaction | None = None
             best_key: tuple[int, float, int] | None = None
-            best_queue = ""
-            for channel, queue_ids in agent.eligible_by_channel.items():
+            best_waiting: WaitingInteractions | None = None
+            for channel, indexes_of_queues in agent.indexes_by_channel:
                 if len(holding[channel]) >= capacity.get(channel, 0):
                     continue
-                for queue_id in queue_ids:
-                    waiting = waiting_in[queue_id]
+                for indexes in indexes_of_queues:
+                    waiting = indexes.waiting
                     if not waiting.live:
                         continue
-                    head = waiting.head(interactions, queue_id)
+                    head = waiting.head(interactions, indexes.queue.id)
                     if head is None:
                         continue
                     key = (-head.priority, head.enqueued_at, head.sequence)
                     if best_key is None or key < best_key:
-                        best, best_key, best_queue = head, key, queue_id
-            if best is None:
+                        best, best_key, best_waiting = head, key, waiting
+            if best is None or best_waiting is None:
                 return offered
-            waiting_in[best_queue].pop()
+            best_waiting.pop()
             self._offer(best, agent, now)
             offered = True
         return offered
 
     def _drain_queue(self, queue_id: str, now: float) -> None:
         """Offers waiting interactions of one queue to ready agents until one side runs out."""
-        queue = self.queues[queue_id]
-        waiting = self._waiting[queue_id]
-        ready = self._ready[queue_id]
+        indexes = self._indexes[queue_id]
+        queue = indexes.queue
+        waiting = indexes.waiting
+        ready = indexes.ready
         while True:
             head = waiting.head(self.interactions, queue_id)
             if head is None:
                 return
-            agent = ready.pop_best(self.agents, queue)
+            agent = ready.pop_best(queue)
             if agent is None:
                 return
             waiting.pop()
@@ -763,7 +766,7 @@ class ContactCenter:
         interactions = self.interactions
         heads: list[tuple[int, float, int, str]] = []
         for queue_id in dict.fromkeys(queue_ids):
-            head = self._waiting[queue_id].head(interactions, queue_id)
+            head = self._indexes[queue_id].waiting.head(interactions, queue_id)
             if head is not None:
                 heads.append((-head.priority, head.enqueued_at, head.sequence, queue_id))
         if len(heads) == 1:
@@ -772,9 +775,10 @@ class ContactCenter:
         heapq.heapify(heads)
         while heads:
             queue_id = heads[0][3]
-            waiting = self._waiting[queue_id]
+            indexes = self._indexes[queue_id]
+            waiting = indexes.waiting
             head = waiting.head(interactions, queue_id)
-            agent = self._ready[queue_id].pop_best(self.agents, self.queues[queue_id])
+            agent = indexes.ready.pop_best(indexes.queue)
             if head is None or agent is None:
                 heapq.heappop(heads)
                 continue
@@ -818,7 +822,7 @@ class ContactCenter:
         self._dirty_interactions.add(interaction.id)
         queue_id = interaction.queue_id or ""
         self._events.append(InteractionQueued(self.tenant_id, now, interaction.id, queue_id, True))
-        self._waiting[queue_id].push(interaction)
+        self._indexes[queue_id].waiting.push(interaction)
 
     def _missed(self, interaction: Interaction, agent: AgentState, outcome: OfferOutcome, now: float) -> None:
         """A rejected or unanswered offer: the interaction goes back, the agent to break."""
@@ -874,7 +878,8 @@ class ContactCenter:
         self._dirty_interactions.add(interaction.id)
 
     def _compact_waiting(self, queue_id: str) -> None:
-        waiting = self._waiting.get(queue_id)
+        indexes = self._indexes.get(queue_id)
+        waiting = None if indexes is None else indexes.waiting
         if waiting is not None and waiting.needs_compaction():
             interactions = self.interactions
             waiting.compact(

@@ -2,13 +2,14 @@
 
 Routing order, as in TaskRouter and mod_callcenter's default strategy:
 interactions by priority (higher first), then by their place in the queue
-(oldest first); agents by idle time (longest idle first). Both indexes are
-heaps with lazy deletion: an entry is checked when it reaches the top and
-dropped if it no longer holds, which keeps every change O(log n).
+(oldest first); agents by idle time (longest idle first). Both indexes use
+lazy deletion: an entry is checked when it reaches the front and dropped if
+it no longer holds, so a change never has to find the entries it outdates.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Callable
 
@@ -16,6 +17,9 @@ from callbridge.domain.agent_state import AgentState
 from callbridge.domain.model import Interaction, InteractionState, Queue
 
 WaitKey = tuple[int, float, int]
+# (idle_since, version, agent_id, agent): the agent rides along so checking an entry needs no lookup;
+# comparisons never reach it, as every re-index moves the version on (and `forget` covers re-created ids)
+ReadyEntry = tuple[float, int, str, AgentState]
 
 
 def wait_key(interaction: Interaction) -> WaitKey:
@@ -76,51 +80,70 @@ class WaitingInteractions:
 
 
 class ReadyAgents:
-    """Agents who could take an interaction from one queue now, longest idle first."""
+    """Agents who could take an interaction from one queue now, longest idle first.
 
-    __slots__ = ("_check_at", "_heap")
+    A list kept sorted, best first, rather than a heap: an agent is re-indexed
+    with the time of their last offer or completion, which is almost always
+    the latest key so far, so inserting is usually an append, and taking the
+    best (after skipping stale entries) is one slice deletion instead of a
+    sift per entry.
+    """
+
+    __slots__ = ("_check_at", "_entries")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, str]] = []
-        # heap size beyond which `compact` is worth calling; set from the member count at each call
+        self._entries: list[ReadyEntry] = []
+        # list size beyond which `compact` is worth calling; set from the member count at each call
         self._check_at = 64
 
-    def push(self, agent: AgentState) -> None:
-        heapq.heappush(self._heap, (agent.idle_since, agent.version, agent.profile.id))
+    def push_entry(self, entry: ReadyEntry) -> bool:
+        """Adds an entry made by `ready_entry`; True when `compact` should be called."""
+        entries = self._entries
+        if not entries or entries[-1] < entry:
+            entries.append(entry)
+        else:
+            bisect.insort(entries, entry)
+        return len(entries) > self._check_at
 
-    def push_entry(self, entry: tuple[float, int, str]) -> bool:
-        """Pushes `(idle_since, version, agent_id)`; True when `compact` should be called."""
-        heap = self._heap
-        heapq.heappush(heap, entry)
-        return len(heap) > self._check_at
-
-    def pop_best(self, agents: dict[str, AgentState], queue: Queue) -> AgentState | None:
-        heap = self._heap
+    def pop_best(self, queue: Queue) -> AgentState | None:
+        entries = self._entries
         channel = queue.channel
-        while heap:
-            _idle_since, version, agent_id = heapq.heappop(heap)
-            agent = agents.get(agent_id)
-            if (
-                agent is not None
-                and agent.version == version
-                and agent.is_ready_for(channel)
-                and queue.id in agent.eligible_queue_ids
-            ):
+        for index, (_idle_since, version, _agent_id, agent) in enumerate(entries):
+            if agent.version == version and agent.is_ready_for(channel) and queue.id in agent.eligible_queue_ids:
+                del entries[: index + 1]
                 return agent
+        entries.clear()
         return None
 
-    def compact(self, agents: dict[str, AgentState], queue: Queue, members: int) -> None:
+    def compact(self, queue: Queue, members: int) -> None:
         """Drops stale entries once they outnumber the members (status flips with no traffic)."""
         self._check_at = 2 * members + 64
-        if len(self._heap) <= self._check_at:
+        if len(self._entries) <= self._check_at:
             return
         channel = queue.channel
-        self._heap = [
-            entry
-            for entry in self._heap
-            if (agent := agents.get(entry[2])) is not None and agent.version == entry[1] and agent.is_ready_for(channel)
+        self._entries = [
+            entry for entry in self._entries if (agent := entry[3]).version == entry[1] and agent.is_ready_for(channel)
         ]
-        heapq.heapify(self._heap)
+
+    def forget(self, agent: AgentState) -> None:
+        """Drops a removed agent's entries, so that a new agent with the same id never ties with them."""
+        self._entries = [entry for entry in self._entries if entry[3] is not agent]
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._entries)
+
+
+def ready_entry(agent: AgentState) -> ReadyEntry:
+    """The agent's entry in the ready indexes: longest idle first, ties broken by version, then id."""
+    return (agent.idle_since, agent.version, agent.id, agent)
+
+
+class QueueIndexes:
+    """Both routing indexes of one queue, held by the queue's eligible agents so they skip the lookups."""
+
+    __slots__ = ("queue", "ready", "waiting")
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.waiting = WaitingInteractions()
+        self.ready = ReadyAgents()
