@@ -43,10 +43,12 @@ from callbridge.domain.model import (
     Queue,
 )
 from callbridge.domain.routing import QueueIndexes, WaitingInteractions, ready_entry
+from callbridge.domain.timers import Timer, Timers
 
 _HELD_STATES = frozenset({InteractionState.OFFERED, InteractionState.CONNECTED, InteractionState.WRAP_UP})
 _OFFER_TIMER = "offer"
 _WRAP_UP_TIMER = "wrap_up"
+_RESTORED_TIMERS = "restored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,7 @@ class ContactCenter:
         self.interactions: dict[str, Interaction] = {}
         self._members: dict[str, set[str]] = {}
         self._indexes: dict[str, QueueIndexes] = {}
-        self._timers: list[tuple[float, str, str, str]] = []
+        self._timers = Timers()
         self._sequence = 0
         self._events: list[Event] = []
         self._dirty_interactions: set[str] = set()
@@ -120,11 +122,10 @@ class ContactCenter:
     def next_deadline(self) -> float | None:
         """When the next offer or wrap-up expires, so the caller knows when to send Tick."""
         timers = self._timers
-        while timers:
-            deadline, kind, interaction_id, token = timers[0]
-            if self._timer_is_live(deadline, kind, interaction_id, token):
-                return deadline
-            heapq.heappop(timers)
+        while (timer := timers.first()) is not None:
+            if self._timer_is_live(*timer):
+                return timer[0]
+            timers.pop_first()
         return None
 
     def _sign_in(self, c: cmd.SignIn, now: float) -> None:
@@ -312,7 +313,7 @@ class ContactCenter:
             agent.hold_state(interaction, InteractionState.WRAP_UP)
             deadline = now + interaction.wrap_up_seconds
             interaction.wrap_up_deadline = deadline
-            heapq.heappush(self._timers, (deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
+            self._timers.add(interaction.wrap_up_seconds, (deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
             self._dirty_interactions.add(interaction.id)
             self._events.append(
                 InteractionWrapUpStarted(self.tenant_id, now, interaction.id, agent.id, deadline, c.reason)
@@ -392,10 +393,10 @@ class ContactCenter:
             self._freed(agent, now)
 
     def _tick(self, _c: cmd.Tick, now: float) -> None:
-        timers = self._timers
+        pop_due = self._timers.pop_due
         interactions = self.interactions
-        while timers and timers[0][0] <= now:
-            deadline, kind, interaction_id, token = heapq.heappop(timers)
+        while (timer := pop_due(now)) is not None:
+            deadline, kind, interaction_id, token = timer
             interaction = interactions.get(interaction_id)
             # most offer timers belong to offers answered long ago: dropped here without the full check
             if interaction is None or (kind == _OFFER_TIMER and interaction.state is not InteractionState.OFFERED):
@@ -495,6 +496,7 @@ class ContactCenter:
             agent.status_reason = snapshot.status_reason
             agent.status_since = snapshot.status_since
             agent.idle_since = snapshot.idle_since
+        timers: list[Timer] = []
         for interaction in interactions:
             self.interactions[interaction.id] = interaction
             self._sequence = max(self._sequence, interaction.sequence)
@@ -506,13 +508,15 @@ class ContactCenter:
                     holder.holding[interaction.channel].add(interaction.id)
                     holder.count_held(interaction.state, 1)
                 if interaction.state is InteractionState.OFFERED and interaction.offer_deadline is not None:
-                    heapq.heappush(
-                        self._timers,
-                        (interaction.offer_deadline, _OFFER_TIMER, interaction.id, interaction.offer_id or ""),
+                    timers.append(
+                        (interaction.offer_deadline, _OFFER_TIMER, interaction.id, interaction.offer_id or "")
                     )
                 elif interaction.state is InteractionState.WRAP_UP and interaction.wrap_up_deadline is not None:
                     deadline = interaction.wrap_up_deadline
-                    heapq.heappush(self._timers, (deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
+                    timers.append((deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
+        # their durations are not saved: in one FIFO of their own, added in order
+        for timer in sorted(timers):
+            self._timers.add(_RESTORED_TIMERS, timer)
         self._dirty_interactions.clear()
         self._dirty_agents.clear()
         self._events = []
@@ -801,7 +805,7 @@ class ContactCenter:
         interaction.offer_deadline = deadline
         agent.holding[interaction.channel].add(interaction.id)
         agent.idle_since = now
-        heapq.heappush(self._timers, (deadline, _OFFER_TIMER, interaction.id, offer_id))
+        self._timers.add(queue.offer_timeout_seconds, (deadline, _OFFER_TIMER, interaction.id, offer_id))
         self._dirty_interactions.add(interaction.id)
         self.decisions += 1
         self._events.append(
