@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from callbridge.domain.routing import QueueIndexes
 
 SELECTABLE_PRESENCES = frozenset({AgentStatus.AVAILABLE, AgentStatus.BREAK, AgentStatus.WORKING_OFFLINE})
+# read on every routing decision, and an enum member read as a class attribute is slow on Python 3.11
+_AVAILABLE = AgentStatus.AVAILABLE
+_CONNECTED = InteractionState.CONNECTED
+_IN_WRAP_UP = InteractionState.WRAP_UP
 
 
 class AgentState:
@@ -72,7 +76,7 @@ class AgentState:
     def is_ready_for(self, channel: Channel) -> bool:
         """May be offered an interaction on this channel right now."""
         return (
-            self.presence is AgentStatus.AVAILABLE
+            self.presence is _AVAILABLE
             and self.profile.enabled
             and len(self.holding[channel]) < self.profile.capacity.get(channel, 0)
         )
@@ -82,9 +86,9 @@ class AgentState:
 
     def count_held(self, state: InteractionState, delta: int) -> None:
         """Adds `delta` to the count of held interactions in `state` (offered ones are not counted)."""
-        if state is InteractionState.CONNECTED:
+        if state is _CONNECTED:
             self.connected += delta
-        elif state is InteractionState.WRAP_UP:
+        elif state is _IN_WRAP_UP:
             self.wrapping += delta
 
     def hold_state(self, interaction: Interaction, state: InteractionState) -> None:

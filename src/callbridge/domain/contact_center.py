@@ -49,6 +49,16 @@ _HELD_STATES = frozenset({InteractionState.OFFERED, InteractionState.CONNECTED, 
 _OFFER_TIMER = "offer"
 _WRAP_UP_TIMER = "wrap_up"
 _RESTORED_TIMERS = "restored"
+# Reading an enum member as a class attribute costs ~70 ns on Python 3.11 (`EnumType.__getattr__`
+# sends every attribute read down the slow path), and routing reads these on every decision.
+_QUEUED = InteractionState.QUEUED
+_OFFERED = InteractionState.OFFERED
+_CONNECTED = InteractionState.CONNECTED
+_IN_WRAP_UP = InteractionState.WRAP_UP
+_AVAILABLE = AgentStatus.AVAILABLE
+_BUSY = AgentStatus.BUSY
+_WRAP_UP = AgentStatus.WRAP_UP
+_STATUSES_WITH_REASON = frozenset({AgentStatus.BREAK, AgentStatus.LOGGED_OUT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +149,7 @@ class ContactCenter:
 
     def _sign_out(self, c: cmd.SignOut, now: float) -> None:
         agent = self._agent(c.agent_id)
-        busy = [
-            iid for iid in agent.held_interaction_ids() if self.interactions[iid].state is not InteractionState.OFFERED
-        ]
+        busy = [iid for iid in agent.held_interaction_ids() if self.interactions[iid].state is not _OFFERED]
         if busy:
             raise InvalidTransition(
                 f"agent {agent.id!r} still handles {len(busy)} interaction(s): complete them before signing out"
@@ -156,7 +164,7 @@ class ContactCenter:
         reason = c.reason if presence is AgentStatus.BREAK else ""
         if agent.presence is presence and agent.reason == reason:
             return
-        if presence is AgentStatus.AVAILABLE:
+        if presence is _AVAILABLE:
             agent.presence = presence
             agent.reason = ""
             agent.idle_since = now
@@ -241,14 +249,14 @@ class ContactCenter:
             wrap_up_seconds=c.wrap_up_seconds,
             enqueued_at=now,
             sequence=self._sequence,
-            state=InteractionState.CONNECTED,
+            state=_CONNECTED,
             agent_id=agent.id,
             connected_at=now,
         )
         self.interactions[interaction.id] = interaction
         self._dirty_interactions.add(interaction.id)
         agent.holding[Channel.PHONE].add(interaction.id)
-        agent.count_held(InteractionState.CONNECTED, 1)
+        agent.count_held(_CONNECTED, 1)
         self._events.append(
             InteractionCreated(
                 self.tenant_id,
@@ -267,7 +275,7 @@ class ContactCenter:
     def _accept(self, c: cmd.AcceptOffer, now: float) -> None:
         interaction, agent = self._pending_offer(c.agent_id, c.interaction_id, now)
         offer_id = interaction.offer_id or ""
-        agent.hold_state(interaction, InteractionState.CONNECTED)
+        agent.hold_state(interaction, _CONNECTED)
         interaction.connected_at = now
         interaction.offer_deadline = None
         self._dirty_interactions.add(interaction.id)
@@ -282,12 +290,12 @@ class ContactCenter:
     def _end(self, c: cmd.EndInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
         state = interaction.state
-        if state is InteractionState.QUEUED:
+        if state is _QUEUED:
             self._indexes[interaction.queue_id or ""].waiting.discard()
             self._finish(interaction, InteractionState.ABANDONED, now)
             self._events.append(InteractionAbandoned(self.tenant_id, now, interaction.id, c.reason))
             self._compact_waiting(interaction.queue_id or "")
-        elif state is InteractionState.OFFERED:
+        elif state is _OFFERED:
             agent = self.agents[interaction.agent_id or ""]
             self._events.append(
                 OfferEnded(
@@ -303,14 +311,14 @@ class ContactCenter:
             self._finish(interaction, InteractionState.ABANDONED, now)
             self._events.append(InteractionAbandoned(self.tenant_id, now, interaction.id, c.reason))
             self._freed(agent, now)
-        elif state is InteractionState.CONNECTED:
+        elif state is _CONNECTED:
             agent = self.agents[interaction.agent_id or ""]
             interaction.ended_at = now
             interaction.end_reason = c.reason
             if interaction.wrap_up_seconds <= 0:
                 self._complete_held(interaction, agent, "", "", by_timer=True, now=now)
                 return
-            agent.hold_state(interaction, InteractionState.WRAP_UP)
+            agent.hold_state(interaction, _IN_WRAP_UP)
             deadline = now + interaction.wrap_up_seconds
             interaction.wrap_up_deadline = deadline
             self._timers.add(interaction.wrap_up_seconds, (deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
@@ -324,7 +332,7 @@ class ContactCenter:
 
     def _complete(self, c: cmd.CompleteInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
-        if interaction.state not in (InteractionState.CONNECTED, InteractionState.WRAP_UP):
+        if interaction.state not in (_CONNECTED, _IN_WRAP_UP):
             raise InvalidTransition(
                 f"interaction {interaction.id!r} is {interaction.state}: only a connected interaction "
                 "or one in wrap-up can be completed"
@@ -340,7 +348,7 @@ class ContactCenter:
     def _transfer(self, c: cmd.TransferToQueue, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
         target = self._queue(c.queue_id)
-        if interaction.state is not InteractionState.CONNECTED or interaction.agent_id != c.agent_id:
+        if interaction.state is not _CONNECTED or interaction.agent_id != c.agent_id:
             raise InvalidTransition(
                 f"interaction {interaction.id!r} is not connected to agent {c.agent_id!r}: nothing to transfer"
             )
@@ -353,7 +361,7 @@ class ContactCenter:
         previous_queue = interaction.queue_id
         self._sequence += 1
         interaction.queue_id = target.id
-        interaction.state = InteractionState.QUEUED
+        interaction.state = _QUEUED
         interaction.agent_id = None
         interaction.offer_id = None
         interaction.offer_deadline = None
@@ -378,10 +386,10 @@ class ContactCenter:
         if interaction.is_final:
             raise InvalidTransition(f"interaction {interaction.id!r} has already ended ({interaction.state})")
         agent = self.agents.get(interaction.agent_id or "")
-        if interaction.state is InteractionState.QUEUED:
+        if interaction.state is _QUEUED:
             self._indexes[interaction.queue_id or ""].waiting.discard()
         elif agent is not None:
-            if interaction.state is InteractionState.OFFERED:
+            if interaction.state is _OFFERED:
                 offer_id = interaction.offer_id or ""
                 self._events.append(
                     OfferEnded(self.tenant_id, now, interaction.id, agent.id, offer_id, OfferOutcome.CANCELLED)
@@ -399,7 +407,7 @@ class ContactCenter:
             deadline, kind, interaction_id, token = timer
             interaction = interactions.get(interaction_id)
             # most offer timers belong to offers answered long ago: dropped here without the full check
-            if interaction is None or (kind == _OFFER_TIMER and interaction.state is not InteractionState.OFFERED):
+            if interaction is None or (kind == _OFFER_TIMER and interaction.state is not _OFFERED):
                 continue
             if not self._timer_is_live(deadline, kind, interaction_id, token):
                 continue
@@ -500,18 +508,18 @@ class ContactCenter:
         for interaction in interactions:
             self.interactions[interaction.id] = interaction
             self._sequence = max(self._sequence, interaction.sequence)
-            if interaction.state is InteractionState.QUEUED and interaction.queue_id in self._indexes:
+            if interaction.state is _QUEUED and interaction.queue_id in self._indexes:
                 self._indexes[interaction.queue_id].waiting.push(interaction)
             elif interaction.state in _HELD_STATES and interaction.agent_id in self.agents:
                 holder = self.agents[interaction.agent_id]
                 if interaction.id not in holder.holding[interaction.channel]:
                     holder.holding[interaction.channel].add(interaction.id)
                     holder.count_held(interaction.state, 1)
-                if interaction.state is InteractionState.OFFERED and interaction.offer_deadline is not None:
+                if interaction.state is _OFFERED and interaction.offer_deadline is not None:
                     timers.append(
                         (interaction.offer_deadline, _OFFER_TIMER, interaction.id, interaction.offer_id or "")
                     )
-                elif interaction.state is InteractionState.WRAP_UP and interaction.wrap_up_deadline is not None:
+                elif interaction.state is _IN_WRAP_UP and interaction.wrap_up_deadline is not None:
                     deadline = interaction.wrap_up_deadline
                     timers.append((deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
         # their durations are not saved: in one FIFO of their own, added in order
@@ -563,9 +571,7 @@ class ContactCenter:
         waiting = [
             i
             for iid in set(self._indexes[queue_id].waiting.waiting_ids())
-            if (i := interactions.get(iid)) is not None
-            and i.queue_id == queue_id
-            and i.state is InteractionState.QUEUED
+            if (i := interactions.get(iid)) is not None and i.queue_id == queue_id and i.state is _QUEUED
         ]
         ready = sum(
             1
@@ -581,9 +587,7 @@ class ContactCenter:
 
     def waiting_in(self, queue_id: str) -> list[Interaction]:
         """The interactions waiting in a queue, in the order they will be offered."""
-        waiting = [
-            i for i in self.interactions.values() if i.queue_id == queue_id and i.state is InteractionState.QUEUED
-        ]
+        waiting = [i for i in self.interactions.values() if i.queue_id == queue_id and i.state is _QUEUED]
         return sorted(waiting, key=lambda i: (-i.priority, i.enqueued_at, i.sequence))
 
     def queue_members(self, queue_id: str) -> frozenset[str]:
@@ -617,7 +621,7 @@ class ContactCenter:
     def _pending_offer(self, agent_id: str, interaction_id: str, now: float) -> tuple[Interaction, AgentState]:
         agent = self._agent(agent_id)
         interaction = self._interaction(interaction_id)
-        if interaction.state is not InteractionState.OFFERED or interaction.agent_id != agent_id:
+        if interaction.state is not _OFFERED or interaction.agent_id != agent_id:
             raise InvalidTransition(
                 f"interaction {interaction_id!r} is not offered to agent {agent_id!r} "
                 "(the offer may have expired or been withdrawn)"
@@ -648,11 +652,11 @@ class ContactCenter:
         if kind == _OFFER_TIMER:
             # offer ids restart at ".1" when an id is reused after the old interaction was forgotten
             return (
-                interaction.state is InteractionState.OFFERED
+                interaction.state is _OFFERED
                 and interaction.offer_id == token
                 and interaction.offer_deadline == deadline
             )
-        return interaction.state is InteractionState.WRAP_UP and repr(interaction.wrap_up_deadline) == token
+        return interaction.state is _IN_WRAP_UP and repr(interaction.wrap_up_deadline) == token
 
     def _touch(self, agent: AgentState, now: float, *, reindex: bool = True) -> None:
         """Re-derives the agent's status (emitting a change) and re-indexes it for routing.
@@ -663,12 +667,12 @@ class ContactCenter:
         """
         # busy while connected to an interaction, wrap_up while only wrapping up, else the presence
         if agent.connected:
-            status = AgentStatus.BUSY
+            status = _BUSY
         elif agent.wrapping:
-            status = AgentStatus.WRAP_UP
+            status = _WRAP_UP
         else:
             status = agent.presence
-        reason = agent.reason if status in (AgentStatus.BREAK, AgentStatus.LOGGED_OUT) else ""
+        reason = agent.reason if status in _STATUSES_WITH_REASON else ""
         if status is not agent.status or reason != agent.status_reason:
             self._events.append(
                 AgentStatusChanged(self.tenant_id, now, agent.id, status, reason, agent.status, agent.status_since)
@@ -683,7 +687,7 @@ class ContactCenter:
 
     def _push_ready(self, agent: AgentState) -> None:
         """Indexes the agent in every queue they could take an interaction from now."""
-        if agent.presence is not AgentStatus.AVAILABLE or not agent.profile.enabled:
+        if agent.presence is not _AVAILABLE or not agent.profile.enabled:
             return
         capacity = agent.profile.capacity
         holding = agent.holding
@@ -719,7 +723,7 @@ class ContactCenter:
         holding = agent.holding
         offered = False
         # the presence and the capacity used are what `is_ready_for` checks; each offer changes them
-        while agent.presence is AgentStatus.AVAILABLE and agent.profile.enabled:
+        while agent.presence is _AVAILABLE and agent.profile.enabled:
             best: Interaction | None = None
             best_key: tuple[int, float, int] | None = None
             best_waiting: WaitingInteractions | None = None
@@ -799,7 +803,7 @@ class ContactCenter:
         interaction.offer_attempts += 1
         offer_id = f"{interaction.id}.{interaction.offer_attempts}"
         deadline = now + queue.offer_timeout_seconds
-        interaction.state = InteractionState.OFFERED
+        interaction.state = _OFFERED
         interaction.agent_id = agent.id
         interaction.offer_id = offer_id
         interaction.offer_deadline = deadline
@@ -819,7 +823,7 @@ class ContactCenter:
         self._events.append(
             OfferEnded(self.tenant_id, now, interaction.id, agent.id, interaction.offer_id or "", outcome)
         )
-        interaction.state = InteractionState.QUEUED
+        interaction.state = _QUEUED
         interaction.agent_id = None
         interaction.offer_id = None
         interaction.offer_deadline = None
@@ -855,7 +859,7 @@ class ContactCenter:
         requeued = list(requeued or ())
         for interaction_id in agent.held_interaction_ids():
             interaction = self.interactions[interaction_id]
-            if interaction.state is InteractionState.OFFERED:
+            if interaction.state is _OFFERED:
                 self._requeue(interaction, agent, outcome, now)
                 requeued.append(interaction.queue_id or "")
         self._touch(agent, now)
@@ -889,7 +893,7 @@ class ContactCenter:
             waiting.compact(
                 lambda iid, seq: (
                     (i := interactions.get(iid)) is not None
-                    and i.state is InteractionState.QUEUED
+                    and i.state is _QUEUED
                     and i.queue_id == queue_id
                     and i.sequence == seq
                 )

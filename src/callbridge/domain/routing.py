@@ -16,6 +16,9 @@ from collections.abc import Callable
 from callbridge.domain.agent_state import AgentState
 from callbridge.domain.model import Interaction, InteractionState, Queue
 
+# read for every waiting entry looked at, and an enum member read as a class attribute is slow on 3.11
+_QUEUED = InteractionState.QUEUED
+
 WaitKey = tuple[int, float, int]
 # (idle_since, version, agent_id, agent): the agent rides along so checking an entry needs no lookup;
 # comparisons never reach it, as every re-index moves the version on (and `forget` covers re-created ids)
@@ -54,7 +57,7 @@ class WaitingInteractions:
             found = interactions.get(interaction_id)
             if (
                 found is not None
-                and found.state is InteractionState.QUEUED
+                and found.state is _QUEUED
                 and found.queue_id == queue_id
                 and found.sequence == sequence
                 and found.priority == -priority
