@@ -93,9 +93,17 @@ class AgentState:
 
     def hold_state(self, interaction: Interaction, state: InteractionState) -> None:
         """Moves a held interaction to another held state, keeping the counts."""
-        self.count_held(interaction.state, -1)
+        # `count_held` spelled out: this runs on every accepted offer and ended interaction
+        previous = interaction.state
+        if previous is _CONNECTED:
+            self.connected -= 1
+        elif previous is _IN_WRAP_UP:
+            self.wrapping -= 1
         interaction.state = state
-        self.count_held(state, 1)
+        if state is _CONNECTED:
+            self.connected += 1
+        elif state is _IN_WRAP_UP:
+            self.wrapping += 1
 
     def release(self, interaction: Interaction) -> None:
         """The interaction no longer uses the agent's capacity (its state is left to the caller)."""

@@ -42,7 +42,7 @@ from callbridge.domain.model import (
     OfferOutcome,
     Queue,
 )
-from callbridge.domain.routing import QueueIndexes, WaitingInteractions, ready_entry
+from callbridge.domain.routing import QueueIndexes, ready_entry
 from callbridge.domain.timers import Timer, Timers
 
 _HELD_STATES = frozenset({InteractionState.OFFERED, InteractionState.CONNECTED, InteractionState.WRAP_UP})
@@ -55,10 +55,13 @@ _QUEUED = InteractionState.QUEUED
 _OFFERED = InteractionState.OFFERED
 _CONNECTED = InteractionState.CONNECTED
 _IN_WRAP_UP = InteractionState.WRAP_UP
+_COMPLETED = InteractionState.COMPLETED
 _AVAILABLE = AgentStatus.AVAILABLE
 _BUSY = AgentStatus.BUSY
 _WRAP_UP = AgentStatus.WRAP_UP
 _STATUSES_WITH_REASON = frozenset({AgentStatus.BREAK, AgentStatus.LOGGED_OUT})
+_INBOUND = Direction.INBOUND
+_ACCEPTED = OfferOutcome.ACCEPTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +196,7 @@ class ContactCenter:
         interaction = Interaction(
             id=c.interaction_id,
             channel=queue.channel,
-            direction=Direction.INBOUND,
+            direction=_INBOUND,
             queue_id=queue.id,
             created_at=now,
             from_address=c.from_address,
@@ -225,7 +228,7 @@ class ContactCenter:
         if agent is None:
             indexes.waiting.push(interaction)
         else:
-            self._offer(interaction, agent, now)
+            self._offer(interaction, agent, queue, now)
 
     def _start_outbound(self, c: cmd.StartOutbound, now: float) -> None:
         agent = self._agent(c.agent_id)
@@ -279,7 +282,7 @@ class ContactCenter:
         interaction.connected_at = now
         interaction.offer_deadline = None
         self._dirty_interactions.add(interaction.id)
-        self._events.append(OfferEnded(self.tenant_id, now, interaction.id, agent.id, offer_id, OfferOutcome.ACCEPTED))
+        self._events.append(OfferEnded(self.tenant_id, now, interaction.id, agent.id, offer_id, _ACCEPTED))
         self._events.append(InteractionConnected(self.tenant_id, now, interaction.id, agent.id))
         self._touch(agent, now, reindex=False)
 
@@ -726,7 +729,7 @@ class ContactCenter:
         while agent.presence is _AVAILABLE and agent.profile.enabled:
             best: Interaction | None = None
             best_key: tuple[int, float, int] | None = None
-            best_waiting: WaitingInteractions | None = None
+            best_indexes: QueueIndexes | None = None
             for channel, indexes_of_queues in agent.indexes_by_channel:
                 if len(holding[channel]) >= capacity.get(channel, 0):
                     continue
@@ -739,11 +742,11 @@ class ContactCenter:
                         continue
                     key = (-head.priority, head.enqueued_at, head.sequence)
                     if best_key is None or key < best_key:
-                        best, best_key, best_waiting = head, key, waiting
-            if best is None or best_waiting is None:
+                        best, best_key, best_indexes = head, key, indexes
+            if best is None or best_indexes is None:
                 return offered
-            best_waiting.pop()
-            self._offer(best, agent, now)
+            best_indexes.waiting.pop()
+            self._offer(best, agent, best_indexes.queue, now)
             offered = True
         return offered
 
@@ -761,7 +764,7 @@ class ContactCenter:
             if agent is None:
                 return
             waiting.pop()
-            self._offer(head, agent, now)
+            self._offer(head, agent, queue, now)
 
     def _drain_queues(self, queue_ids: Iterable[str], now: float) -> None:
         """Drains several queues at once, the best waiting interaction across them first.
@@ -791,15 +794,15 @@ class ContactCenter:
                 heapq.heappop(heads)
                 continue
             waiting.pop()
-            self._offer(head, agent, now)
+            self._offer(head, agent, indexes.queue, now)
             head = waiting.head(interactions, queue_id)
             if head is None:
                 heapq.heappop(heads)
             else:
                 heapq.heapreplace(heads, (-head.priority, head.enqueued_at, head.sequence, queue_id))
 
-    def _offer(self, interaction: Interaction, agent: AgentState, now: float) -> None:
-        queue = self.queues[interaction.queue_id or ""]
+    def _offer(self, interaction: Interaction, agent: AgentState, queue: Queue, now: float) -> None:
+        """Offers the interaction, which waits in `queue`, to the agent."""
         interaction.offer_attempts += 1
         offer_id = f"{interaction.id}.{interaction.offer_attempts}"
         deadline = now + queue.offer_timeout_seconds
@@ -872,7 +875,7 @@ class ContactCenter:
         interaction.disposition = disposition
         interaction.notes = notes
         interaction.wrap_up_deadline = None
-        self._finish(interaction, InteractionState.COMPLETED, now)
+        self._finish(interaction, _COMPLETED, now)
         self._events.append(InteractionCompleted(self.tenant_id, now, interaction.id, agent.id, disposition, by_timer))
         agent.idle_since = now
         self._freed(agent, now)
