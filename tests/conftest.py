@@ -1,6 +1,6 @@
 """Fixtures shared by every suite: the real services the tests talk to.
 
-PostgreSQL, Redis and Debian's chromium are real. When one is missing the
+PostgreSQL and Debian's chromium are real. When one is missing the
 tests that need it are skipped with a message saying how to get it, except
 under CI=true, where a missing service is a failure: CI must never pass by
 skipping.
@@ -73,14 +73,6 @@ def postgres_url() -> str:
     url = os.environ.get("CALLBRIDGE_TEST_PG_URL", "")
     if not url or not _reachable(url, 5432):
         missing_service("PostgreSQL", "run scripts/test, which starts it, or set CALLBRIDGE_TEST_PG_URL")
-    return url
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = os.environ.get("CALLBRIDGE_TEST_REDIS_URL", "")
-    if not url or not _reachable(url, 6379):
-        missing_service("Redis", "run scripts/test, which starts it, or set CALLBRIDGE_TEST_REDIS_URL")
     return url
 
 

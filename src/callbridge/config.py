@@ -35,7 +35,6 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=5, description="How often colleagues' presence and queue summaries are pushed."
     )
     default_wrap_up_seconds: int = Field(default=30, ge=0, description="Wrap-up time of calls outside any queue.")
-    redis_url: str = Field(default="", description="Redis URL to fan events out across nodes; empty: in-process.")
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = Field(default="INFO")
     ws_ticket_seconds: float = Field(default=30.0, gt=0)
