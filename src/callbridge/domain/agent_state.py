@@ -93,7 +93,7 @@ class AgentState:
 
     def hold_state(self, interaction: Interaction, state: InteractionState) -> None:
         """Moves a held interaction to another held state, keeping the counts."""
-        # `count_held` spelled out: this runs on every accepted offer and ended interaction
+        # `count_held` spelled out here and in `release`: they run on every accepted offer and ended interaction
         previous = interaction.state
         if previous is _CONNECTED:
             self.connected -= 1
@@ -110,7 +110,11 @@ class AgentState:
         held = self.holding[interaction.channel]
         if interaction.id in held:
             held.discard(interaction.id)
-            self.count_held(interaction.state, -1)
+            state = interaction.state
+            if state is _CONNECTED:
+                self.connected -= 1
+            elif state is _IN_WRAP_UP:
+                self.wrapping -= 1
 
 
 def derive_status(presence: AgentStatus, held_states: list[InteractionState]) -> AgentStatus:

@@ -46,10 +46,14 @@ class Timers:
 
     def pop_due(self, now: float) -> Timer | None:
         """Removes and returns the soonest timer if it is due at `now`, else returns None."""
-        fifo = self._soonest()
-        if fifo is None or fifo[0][0] > now:
+        # `_soonest` spelled out: a Tick calls this once for every timer set since the last one
+        soonest: deque[Timer] | None = None
+        for fifo in self._by_duration.values():
+            if fifo and (soonest is None or fifo[0] < soonest[0]):
+                soonest = fifo
+        if soonest is None or soonest[0][0] > now:
             return None
-        return fifo.popleft()
+        return soonest.popleft()
 
     def pop_first(self) -> None:
         """Removes the soonest timer (the one `first` returns)."""
