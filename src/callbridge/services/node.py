@@ -78,6 +78,12 @@ class InteractionIdTaken(Refusal):
         self.interaction_id = interaction_id
 
 
+class _InteractionIdsTaken(Exception):  # noqa: N818 - internal signal from the writer to the loop
+    def __init__(self, ids: set[tuple[str, str]]) -> None:
+        super().__init__(f"{len(ids)} interaction ids already used")
+        self.ids = ids
+
+
 class StoreUnavailable(Exception):
     """The database refused a write; nothing was applied. Try again."""
 
@@ -327,7 +333,6 @@ class ContactCenterNode:
                     _settle(work.future, error=StoreUnavailable("the change could not be applied; try again"))
 
     async def _process(self, batch: list[_Work]) -> None:
-        batch = await self._refuse_taken_interaction_ids(batch)
         now = self.clock.now()
         for work in batch:
             if work.read_only:
@@ -385,8 +390,19 @@ class ContactCenterNode:
                         writes.extend(effects.writes)
                         after_commit.extend(effects.after_commit)
                 changes.append(TenantChanges(tenant_id, cc.take_changes(), events))
+            fresh_ids = {(w.tenant_id, w.new_interaction_id) for w, _ in applied if w.new_interaction_id is not None}
             with COMMIT_SECONDS.time():
-                await asyncio.to_thread(self._write, changes, writes)
+                await asyncio.to_thread(self._write, changes, writes, fresh_ids)
+        except _InteractionIdsTaken as taken:
+            # rare (a caller reused the id of an ended interaction): undo the batch, refuse those, redo the rest
+            for tenant_id in touched:
+                self._reload(tenant_id)
+            for work, _ in applied:
+                if (work.tenant_id, work.new_interaction_id) in taken.ids:
+                    COMMANDS.labels("refused").inc()
+                    _settle(work.future, error=InteractionIdTaken(str(work.new_interaction_id)))
+            await self._process([w for w in batch if not w.future.done()])
+            return
         except Exception as error:
             log.exception("writing a batch failed; reloading the tenants it touched")
             for tenant_id in touched:
@@ -409,28 +425,6 @@ class ContactCenterNode:
         for work, result in applied:
             _settle(work.future, result=result)
 
-    async def _refuse_taken_interaction_ids(self, batch: list[_Work]) -> list[_Work]:
-        """Ended interactions live only in the database: one query per batch finds reused ids, after every
-        earlier batch has committed, so no id can slip between the check and the write."""
-        wanted = {(w.tenant_id, w.new_interaction_id) for w in batch if w.new_interaction_id is not None}
-        if not wanted:
-            return batch
-        taken = await asyncio.to_thread(self._stored_interaction_ids, wanted)
-        if not taken:
-            return batch
-        kept: list[_Work] = []
-        for work in batch:
-            if work.new_interaction_id is not None and (work.tenant_id, work.new_interaction_id) in taken:
-                COMMANDS.labels("refused").inc()
-                _settle(work.future, error=InteractionIdTaken(work.new_interaction_id))
-            else:
-                kept.append(work)
-        return kept
-
-    def _stored_interaction_ids(self, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        with self.engine.connect() as connection:
-            return stored_interaction_ids(connection, wanted)
-
     def _run_read(self, work: _Work) -> None:
         try:
             result = work.apply(self._tenants[work.tenant_id].cc, self.clock.now())
@@ -439,8 +433,14 @@ class ContactCenterNode:
         else:
             _settle(work.future, result=result)
 
-    def _write(self, changes: list[TenantChanges], writes: Iterable[Writer]) -> None:
+    def _write(
+        self, changes: list[TenantChanges], writes: Iterable[Writer], fresh_ids: set[tuple[str, str]] | None = None
+    ) -> None:
         with self.engine.begin() as connection:
+            # Ended interactions live only in the database. Checked in the batch's own transaction, after every
+            # earlier batch has committed: no id slips between check and write, and no extra round trip.
+            if fresh_ids and (taken := stored_interaction_ids(connection, fresh_ids)):
+                raise _InteractionIdsTaken(taken)
             for write in writes:
                 write(connection)
             write_changes(connection, changes)

@@ -16,7 +16,7 @@ from callbridge.realtime.hub import Hub
 from callbridge.services.clock import ManualClock
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.store.database import make_engine, upgrade
-from callbridge.store.tables import interactions, tenants
+from callbridge.store.tables import interactions, queues, tenants
 from tests.conftest import run_coroutine
 
 
@@ -71,12 +71,12 @@ async def ids_used_twice(engine: Engine) -> None:
             connection.execute(
                 insert(tenants).values(id=tenant_id, name=tenant_id, created_at=0.0, allowed_origins=[], settings={})
             )
+            connection.execute(
+                insert(queues).values(tenant_id=tenant_id, id="sales", name="Sales", channel="phone", created_at=0.0)
+            )
     node = ContactCenterNode(engine, Hub(), ManualClock())
     await node.start()
     try:
-        queue = Queue("sales", "Sales", Channel.PHONE)
-        for tenant_id in ("acme", "globex"):
-            await node.configure(tenant_id, lambda cc, now: cc.upsert_queue(queue, now), lambda connection: None)
 
         def submit(tenant_id: str, interaction_id: str) -> asyncio.Future[str]:
             command = cmd.SubmitInteraction(interaction_id, "sales", Channel.PHONE, from_address=tenant_id)
