@@ -1,4 +1,7 @@
-"""Commands: what someone asks the contact center to do, as verbs."""
+"""Commands: what someone asks the contact center to do, as verbs.
+
+Nobody changes a command once made; like events, they are not declared frozen only because a frozen
+dataclass costs three times as much to build, and every request and timer builds one."""
 
 from __future__ import annotations
 
@@ -8,22 +11,22 @@ from dataclasses import dataclass, field
 from callbridge.domain.model import AgentStatus, Channel
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Command:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SignIn(Command):
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SignOut(Command):
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetPresence(Command):
     """The agent picks available, break (with a reason) or working offline."""
 
@@ -32,12 +35,12 @@ class SetPresence(Command):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReportConnectionLost(Command):
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubmitInteraction(Command):
     """An inbound interaction arrives in a queue."""
 
@@ -51,7 +54,7 @@ class SubmitInteraction(Command):
     priority: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartOutbound(Command):
     """Click to dial: the agent places a call; it is connected to them at once."""
 
@@ -64,19 +67,19 @@ class StartOutbound(Command):
     wrap_up_seconds: int = 30
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AcceptOffer(Command):
     agent_id: str
     interaction_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RejectOffer(Command):
     agent_id: str
     interaction_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EndInteraction(Command):
     """The conversation is over (hang-up, chat closed) or the customer left the queue."""
 
@@ -84,7 +87,7 @@ class EndInteraction(Command):
     reason: str = "ended"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CompleteInteraction(Command):
     """The agent finishes wrap-up with a disposition and notes."""
 
@@ -94,19 +97,19 @@ class CompleteInteraction(Command):
     notes: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TransferToQueue(Command):
     agent_id: str
     interaction_id: str
     queue_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FailInteraction(Command):
     interaction_id: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tick(Command):
     """Time has passed: expire offers and wrap-ups that are due."""
