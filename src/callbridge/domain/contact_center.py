@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from callbridge.domain import commands as cmd
@@ -547,7 +547,7 @@ class ContactCenter:
             interaction = self.interactions.get(interaction_id)
             if interaction is None:
                 continue
-            interactions.append(replace(interaction, data=dict(interaction.data)))
+            interactions.append(interaction.copy())
             if interaction.is_final:
                 del self.interactions[interaction_id]
         agents = [self.agent_snapshot(agent_id) for agent_id in self._dirty_agents if agent_id in self.agents]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 
 
 class Channel(StrEnum):
@@ -144,3 +145,13 @@ class Interaction:
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    def copy(self) -> Interaction:
+        """An independent copy, its data included. Built positionally: `dataclasses.replace` costs
+        five times as much, and every changed interaction is copied once per batch."""
+        copied = Interaction(*_interaction_values(self))
+        copied.data = dict(self.data)
+        return copied
+
+
+_interaction_values = attrgetter(*(f.name for f in fields(Interaction)))  # in the constructor's order
