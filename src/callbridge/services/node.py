@@ -64,6 +64,8 @@ OFFERS = Counter("callbridge_offers_total", "Offers made")
 LIVE_INTERACTIONS = Gauge("callbridge_live_interactions", "Interactions not yet ended, all tenants")
 
 MAX_BATCH = 512
+# ids of interactions that ended while this node ran: a reused one is refused without touching the database
+ENDED_IDS_KEPT = 200_000
 
 
 class Refusal(Exception):  # noqa: N818 - it names what happened, like DomainError's subclasses
@@ -165,6 +167,7 @@ class ContactCenterNode:
         self._stopping = False
         self._listeners: list[BatchListener] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._ended_ids: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -346,6 +349,10 @@ class ContactCenterNode:
         for work in batch:
             if work.read_only:
                 continue
+            if work.new_interaction_id is not None and (work.tenant_id, work.new_interaction_id) in self._ended_ids:
+                COMMANDS.labels("refused").inc()
+                _settle(work.future, error=InteractionIdTaken(work.new_interaction_id))
+                continue
             runtime = self._tenants[work.tenant_id]
             try:
                 result = work.apply(runtime.cc, now)
@@ -394,7 +401,9 @@ class ContactCenterNode:
             with COMMIT_SECONDS.time():
                 await asyncio.to_thread(self._write, changes, writes, fresh_ids)
         except _InteractionIdsTaken as taken:
-            # rare (a caller reused the id of an ended interaction): undo the batch, refuse those, redo the rest
+            # rare (a caller reused the id of an interaction that ended before this node started): undo the batch,
+            # refuse those, redo the rest; remembered, so the same id never costs a reload again
+            self._remember_ended(taken.ids)
             for tenant_id in touched:
                 self._reload(tenant_id)
             for work, _ in applied:
@@ -413,6 +422,7 @@ class ContactCenterNode:
             for work, _ in applied:
                 _settle(work.future, error=failure)
             return
+        self._remember_ended((c.tenant_id, i.id) for c in changes for i in c.changes.interactions if i.is_final)
         for tenant_id, tenant_deliveries in deliveries.items():
             runtime = self._tenants[tenant_id]
             self.hub.publish(tenant_id, tenant_deliveries, runtime.cc.queue_members)
@@ -424,6 +434,13 @@ class ContactCenterNode:
             task.add_done_callback(self._background.discard)
         for work, result in applied:
             _settle(work.future, result=result)
+
+    def _remember_ended(self, ids: Iterable[tuple[str, str]]) -> None:
+        ended = self._ended_ids
+        for key in ids:
+            ended[key] = None
+        while len(ended) > ENDED_IDS_KEPT:
+            ended.popitem(last=False)
 
     def _run_read(self, work: _Work) -> None:
         try:

@@ -74,40 +74,56 @@ async def ids_used_twice(engine: Engine) -> None:
             connection.execute(
                 insert(queues).values(tenant_id=tenant_id, id="sales", name="Sales", channel="phone", created_at=0.0)
             )
+
+    def submit(node: ContactCenterNode, tenant_id: str, interaction_id: str) -> asyncio.Future[str]:
+        command = cmd.SubmitInteraction(interaction_id, "sales", Channel.PHONE, from_address=tenant_id)
+        return asyncio.ensure_future(
+            node.execute_and_read(
+                tenant_id,
+                command,
+                lambda cc: cc.interactions[interaction_id].state.value,
+                new_interaction_id=interaction_id,
+            )
+        )
+
     node = ContactCenterNode(engine, Hub(), ManualClock())
     await node.start()
     try:
-
-        def submit(tenant_id: str, interaction_id: str) -> asyncio.Future[str]:
-            command = cmd.SubmitInteraction(interaction_id, "sales", Channel.PHONE, from_address=tenant_id)
-            return asyncio.ensure_future(
-                node.execute_and_read(
-                    tenant_id,
-                    command,
-                    lambda cc: cc.interactions[interaction_id].state.value,
-                    new_interaction_id=interaction_id,
-                )
-            )
-
-        assert await submit("acme", "call-1") == "queued"
+        assert await submit(node, "acme", "call-1") == "queued"
         await node.execute("acme", cmd.EndInteraction("call-1", "caller hung up"))
-        # the ended call lives only in the database now; a second one in the same batch is refused as well
-        again, twice = submit("acme", "call-1"), submit("acme", "call-2")
-        also_twice = submit("acme", "call-2")
+        # ended while this node runs: it remembers; a second live one in the same batch is refused by the rules
+        again, twice = submit(node, "acme", "call-1"), submit(node, "acme", "call-2")
+        also_twice = submit(node, "acme", "call-2")
         with pytest.raises(InteractionIdTaken):
             await again
         assert await twice == "queued"
-        with pytest.raises(InvalidTransition, match="already exists"):  # the live one: the rules refuse it
+        with pytest.raises(InvalidTransition, match="already exists"):
             await also_twice
-        assert await submit("globex", "call-1") == "queued", "ids are per tenant"
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(interactions.c.tenant_id, interactions.c.id, interactions.c.state, interactions.c.from_address)
-            ).all()
-        assert sorted(tuple(r) for r in rows) == [
-            ("acme", "call-1", "abandoned", "acme"),
-            ("acme", "call-2", "queued", "acme"),
-            ("globex", "call-1", "queued", "globex"),
-        ], "the ended call's record was not overwritten"
+        assert await submit(node, "globex", "call-1") == "queued", "ids are per tenant"
+        await node.execute("acme", cmd.EndInteraction("call-2", "caller hung up"))
     finally:
         await node.stop()
+
+    restarted = ContactCenterNode(engine, Hub(), ManualClock())  # knows nothing of what ended before
+    await restarted.start()
+    try:
+        # the database refuses the old id inside the batch's transaction; the batch is redone without it
+        reused, fresh = submit(restarted, "acme", "call-2"), submit(restarted, "acme", "call-3")
+        with pytest.raises(InteractionIdTaken):
+            await reused
+        assert await fresh == "queued"
+        with pytest.raises(InteractionIdTaken):
+            await submit(restarted, "acme", "call-2")
+        assert await restarted.read("acme", lambda cc: sorted(cc.interactions)) == ["call-3"]
+    finally:
+        await restarted.stop()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(interactions.c.tenant_id, interactions.c.id, interactions.c.state, interactions.c.from_address)
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("acme", "call-1", "abandoned", "acme"),
+        ("acme", "call-2", "abandoned", "acme"),
+        ("acme", "call-3", "queued", "acme"),
+        ("globex", "call-1", "queued", "globex"),
+    ], "no ended call's record was overwritten"
