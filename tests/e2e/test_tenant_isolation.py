@@ -379,3 +379,16 @@ def test_a_websocket_of_a_sees_nothing_of_b(world: World) -> None:
             before_marker = [f for f in frames if not f["event"]["type"].startswith("wallboard.")]
             assert before_marker == [], f"{who} received events of tenant B: {before_marker}"
         assert c.put("/api/v1/me/status", json={"status": "available"}, headers=sup).status_code == 200
+
+
+TENANT_ROUTES = [(m, p) for m, p in OPERATIONS if p.startswith(f"{T}/{{tenant_id}}")]
+
+
+@pytest.mark.parametrize(("method", "path"), TENANT_ROUTES, ids=[f"{m} {p}" for m, p in TENANT_ROUTES])
+def test_a_callbridge_admin_naming_a_tenant_that_does_not_exist_gets_404(world: World, method: str, path: str) -> None:
+    """Callbridge administrators may act on any tenant, so the tenant itself must be checked: a route that
+    wrote settings for a missing tenant used to fail on the database's foreign key (500)."""
+    url = _fill(path, {**B_IDS, "tenant_id": "no-such-tenant"}).replace("b-key_id", "no-such-key")
+    response = world.h.client.request(method, url, json=_body(method, path), headers=world.h.admin)
+    assert response.status_code == 404, f"{method} {url} -> {response.status_code} {response.text}"
+    assert "no-such-tenant" in error_of(response, 404)["message"]

@@ -76,17 +76,21 @@ async def log_context(connection: HTTPConnection) -> None:
         structlog.contextvars.bind_contextvars(**ids)
 
 
-async def tenant_admin(tenant_id: str, who: PrincipalDep) -> Principal:
-    if who.tenant_id not in (None, tenant_id):
+def _known_tenant(tenant_id: str, who: Principal, svc: Services) -> None:
+    """A tenant-bound caller sees only its own tenant; a Callbridge administrator only tenants that exist."""
+    if who.tenant_id not in (None, tenant_id) or not svc.node.has_tenant(tenant_id):
         raise HTTPException(404, f"tenant {tenant_id!r} does not exist")
+
+
+async def tenant_admin(tenant_id: str, who: PrincipalDep, svc: ServicesDep) -> Principal:
+    _known_tenant(tenant_id, who, svc)
     if not who.is_admin_of(tenant_id):
         raise HTTPException(403, "only an admin of this tenant may do this")
     return who
 
 
-async def tenant_supervisor(tenant_id: str, who: PrincipalDep) -> Principal:
-    if who.tenant_id not in (None, tenant_id):
-        raise HTTPException(404, f"tenant {tenant_id!r} does not exist")
+async def tenant_supervisor(tenant_id: str, who: PrincipalDep, svc: ServicesDep) -> Principal:
+    _known_tenant(tenant_id, who, svc)
     if not who.is_supervisor_of(tenant_id):
         raise HTTPException(403, "only supervisors and admins of this tenant may see this")
     return who
