@@ -16,8 +16,10 @@ from typing import Any, NoReturn, ParamSpec
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from .app import core, db, release_core, state
+from .db import MAX_RECORD_ID
 from .models import Activity, Attachment, User
 from .oidc import access_grant
 from .openapi import openapi_document
@@ -44,6 +46,25 @@ def _errors(status: int, code: str, message: str, fields: list[str] | None = Non
     response = jsonify([{"errorCode": code, "message": message, "fields": fields or []}])
     response.status_code = status
     return response
+
+
+@blueprint.app_errorhandler(NotFound)
+def _no_such_route(error: NotFound) -> Response | NotFound:
+    """Unknown API paths answer in the API's error shape, as Salesforce's REST API does; pages keep HTML."""
+    if request.path.startswith(f"{blueprint.url_prefix}/"):
+        return _errors(404, "NOT_FOUND", "The requested resource does not exist")
+    return error
+
+
+@blueprint.app_errorhandler(MethodNotAllowed)
+def _method_not_allowed(error: MethodNotAllowed) -> Response | MethodNotAllowed:
+    if request.path.startswith(f"{blueprint.url_prefix}/"):
+        allowed = ",".join(sorted(error.valid_methods or []))
+        message = f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}"
+        response = _errors(405, "METHOD_NOT_ALLOWED", message)
+        response.headers["Allow"] = allowed
+        return response
+    return error
 
 
 @dataclass(frozen=True)
@@ -181,9 +202,13 @@ def read_record(object_type: str, record_id: int) -> Response:
 @requires(READ)
 def list_activities() -> Response:
     for object_type in ("contact", "account", "case", "lead"):
-        record_id = request.args.get(f"{object_type}Id", type=int)
-        if record_id is not None:
-            return _records_response(activities_for(db(), object_type, record_id))
+        name = f"{object_type}Id"
+        raw = request.args.get(name)
+        if raw is None:
+            continue
+        if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_RECORD_ID:
+            return _errors(400, "INVALID_FIELD", f"{name}: a record id (a positive whole number) is expected", [name])
+        return _records_response(activities_for(db(), object_type, int(raw)))
     recent = list(db().scalars(select(Activity).order_by(Activity.id.desc()).limit(50)))
     return _records_response(recent)
 

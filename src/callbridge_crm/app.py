@@ -9,6 +9,7 @@ from flask import Flask, Request, g
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from . import db as database
 from .config import CrmSettings
@@ -68,6 +69,13 @@ def _close_session(_exc: BaseException | None) -> None:
     release_core()
 
 
+class RecordIdConverter(IntegerConverter):
+    """`<int:…>` in every route: at most 18 digits, always within the database's integer range, so a longer id
+    matches no route (404), where Werkzeug's unbounded converter would pass it to a query that fails."""
+
+    regex = r"\d{1,18}"
+
+
 class _CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions; a request without the cookie (every API call) skips building
     the signer, and gets the same empty session Flask would give it."""
@@ -104,6 +112,7 @@ def create_app(settings: CrmSettings | None = None, engine: Engine | None = None
         OAUTH2_SCOPES_SUPPORTED=["openid", "email", "profile", "crm.read", "crm.write", "offline_access"],
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
     )
+    app.url_map.converters["int"] = RecordIdConverter
     app.session_interface = _CookieSessions()
     app.extensions["callbridge_crm"] = CrmState(settings, engine, sessions, region)
     app.teardown_appcontext(_close_session)

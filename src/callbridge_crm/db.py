@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Base, Organization, SigningKey
 
+MAX_RECORD_ID = 2**63 - 1  # the database's integer range: no id or whole number beyond it can be stored
+
 
 def make_engine(database_url: str) -> Engine:
     is_sqlite = database_url.startswith("sqlite")

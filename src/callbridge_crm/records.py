@@ -13,6 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from .db import MAX_RECORD_ID
 from .models import Account, Activity, Attachment, Case, Contact, Lead, PhoneIndex, utcnow
 from .phones import to_e164
 
@@ -489,6 +490,7 @@ ACTIVITY_FIELDS = {
     "leadId": "lead_id",
     "externalId": "external_id",
 }
+MAX_DURATION_SECONDS = 2**31 - 1  # about 68 years: the column is a 32-bit integer in most databases
 _LINKS = {"contactId": Contact, "accountId": Account, "caseId": Case, "leadId": Lead}
 
 
@@ -558,11 +560,13 @@ def validate_activity(session: Session, body: Any, comments_max_bytes: int, *, p
                 )
             )
     duration = body.get("durationSeconds")
-    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool) or duration < 0):
+    if duration is not None and (
+        not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= MAX_DURATION_SECONDS
+    ):
         errors.append(
             FieldError(
                 "INVALID_TYPE_ON_FIELD_IN_RECORD",
-                "durationSeconds: value must be a whole number of seconds >= 0",
+                f"durationSeconds: value must be a whole number of seconds from 0 to {MAX_DURATION_SECONDS}",
                 ["durationSeconds"],
             )
         )
@@ -570,7 +574,12 @@ def validate_activity(session: Session, body: Any, comments_max_bytes: int, *, p
         value = body.get(key)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or session.get(model, value) is None:
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 0 < value <= MAX_RECORD_ID
+            or session.get(model, value) is None
+        ):
             errors.append(
                 FieldError(
                     "INVALID_CROSS_REFERENCE_KEY",

@@ -109,6 +109,29 @@ def test_read_record(api: httpx.Client, records: dict[str, int]) -> None:
     assert missing.json()[0]["errorCode"] == "NOT_FOUND"
 
 
+def test_ids_beyond_the_databases_range_are_not_found_or_refused_by_name(api: httpx.Client) -> None:
+    huge = "99999999999999999999999"
+    for path in (f"/records/contact/{huge}", f"/activities/{huge}/attachments", f"/attachments/{huge}/body"):
+        response = api.get(path)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()[0]["errorCode"] == "NOT_FOUND"
+    unknown = api.get("/no-such-resource")
+    assert (unknown.status_code, unknown.json()[0]["errorCode"]) == (404, "NOT_FOUND")
+    wrong_method = api.delete("/activities")
+    assert (wrong_method.status_code, wrong_method.json()[0]["errorCode"]) == (405, "METHOD_NOT_ALLOWED")
+    assert set(wrong_method.headers["Allow"].split(",")) >= {"GET", "POST"}
+    for value in (huge, "abc", "-3", "0", "1.5"):
+        response = api.get("/activities", params={"contactId": value})
+        assert response.status_code == 400, (value, response.text)
+        assert response.json() == [
+            {
+                "errorCode": "INVALID_FIELD",
+                "message": "contactId: a record id (a positive whole number) is expected",
+                "fields": ["contactId"],
+            }
+        ]
+
+
 def _activity(records: dict[str, int], **fields: object) -> dict[str, object]:
     return {
         "subject": "Inbound call",
@@ -170,6 +193,20 @@ def test_activity_validation_names_every_problem(api: httpx.Client, records: dic
     assert ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ("type",)) in codes
     assert ("INVALID_CROSS_REFERENCE_KEY", ("contactId",)) in codes
     assert ("INVALID_FIELD", ("colour",)) in codes
+    # numbers no database column can hold are refused by name too, never a server error
+    huge = 10**22
+    response = api.post(
+        "/activities",
+        json=_activity(records, caseId=huge, accountId=-huge, leadId=-1, durationSeconds=huge),
+    )
+    assert response.status_code == 400, response.text
+    codes = {(e["errorCode"], tuple(e["fields"])) for e in response.json()}
+    assert codes == {
+        ("INVALID_CROSS_REFERENCE_KEY", ("caseId",)),
+        ("INVALID_CROSS_REFERENCE_KEY", ("accountId",)),
+        ("INVALID_CROSS_REFERENCE_KEY", ("leadId",)),
+        ("INVALID_TYPE_ON_FIELD_IN_RECORD", ("durationSeconds",)),
+    }
 
 
 def test_full_log_can_be_attached(api: httpx.Client, records: dict[str, int]) -> None:
