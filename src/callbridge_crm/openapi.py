@@ -107,10 +107,15 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "get": {
                     "summary": "Activities of one record (newest first), or the 50 newest",
                     "parameters": [
-                        {"name": f"{kind}Id", "in": "query", "required": False, "schema": {"type": "integer"}}
+                        {
+                            "name": f"{kind}Id",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                        }
                         for kind in ("contact", "account", "case", "lead")
                     ],
-                    "responses": {"200": _json(records, "Activities"), **_error_responses(401, 403)},
+                    "responses": {"200": _json(records, "Activities"), **_error_responses(400, 401, 403)},
                 },
                 "post": {
                     "summary": "Create an activity",

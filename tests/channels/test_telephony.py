@@ -75,6 +75,11 @@ def test_a_call_rings_is_answered_and_ends_in_wrap_up(tenant: Tenant) -> None:
     assert late.status_code == 200
     assert late.json()["applied"] is False
     assert late.json()["interaction"]["state"] == "completed"
+    # the PBX reuses the call id for a new call: refused by name, the ended call's record untouched
+    reused = send(tenant, **incoming(event_id="e5"))
+    assert (reused.status_code, reused.json()["field"]) == (409, "call_id")
+    after = send(tenant, event_id="e6", type="call.ended", call_id="call-1").json()
+    assert after["interaction"]["state"] == "completed"
 
 
 def test_a_caller_who_hangs_up_while_waiting_is_abandoned(tenant: Tenant) -> None:

@@ -141,6 +141,7 @@ def test_auto_login_off_shows_a_link(browser: Any, site: tuple[Callbridge, Crm])
         popup.click("button[value=allow]")
         until_closed(popup)
         frame = signed_in_frame(crm_page, cb)
+        frame.wait_for_selector("#sign-out:enabled")  # enabled by the console once its handler is attached
         frame.click("#sign-out")
         console_frame(crm_page, cb).wait_for_selector("#sign-in")
 

@@ -104,6 +104,9 @@ def test_first_sign_in_links_by_verified_email_and_puts_the_agent_on_break(
     page = browser.get(f"/console?tenant={TENANT}")
     assert "Abe" in page.text
     assert 'data-status="break"' in page.text
+    # controls that need the console's script are served disabled; the browser tests see it enable them
+    assert '<button type="button" id="sign-out" class="quiet" disabled>' in page.text
+    assert '<select id="status-select" name="status" disabled>' in page.text
 
 
 def test_tokens_are_kept_encrypted_and_given_to_connectors_decrypted(cb: Callbridge, crm: Crm) -> None:

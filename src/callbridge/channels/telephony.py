@@ -28,10 +28,10 @@ from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import Channel, Direction, InteractionState
 from callbridge.services.configuration import Conflict, UnknownReference
-from callbridge.services.node import ContactCenterNode
+from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.services.views import interaction_view
-from callbridge.store.live_state import interaction_from_row
-from callbridge.store.tables import interactions, processed_requests
+from callbridge.store.live_state import interaction_from_row, stored_interaction_row
+from callbridge.store.tables import processed_requests
 
 KEY_PREFIX = "telephony:"
 ENDING = frozenset({"call.ended", "call.abandoned", "outbound.ended"})
@@ -94,17 +94,11 @@ class TelephonyService:
             ).first()
         return None if row is None else dict(row.response)
 
-    def _ended_row(self, tenant_id: str, call_id: str) -> Any:
-        with self.engine.connect() as connection:
-            return connection.execute(
-                select(interactions).where(interactions.c.tenant_id == tenant_id, interactions.c.id == call_id)
-            ).first()
-
     async def _apply(self, tenant_id: str, event: TelephonyEvent, key: str, fingerprint: str) -> TelephonyOutcome:
         plan = await self.node.read(tenant_id, lambda cc: self._plan(cc, event))
         row = None
         if plan == "not_live":
-            row = await asyncio.to_thread(self._ended_row, tenant_id, event.call_id)
+            row = await asyncio.to_thread(stored_interaction_row, self.engine, tenant_id, event.call_id)
             if event.type == "call.incoming" or event.type == "outbound.requested":
                 if row is not None:
                     raise Conflict(
@@ -163,7 +157,14 @@ class TelephonyService:
                 )
             )
 
-        await self.node.configure(tenant_id, change, write)
+        creates = plan == "apply" and event.type in ("call.incoming", "outbound.requested")
+        try:
+            # the read above saw no stored call; the node checks again in the transaction that writes it
+            await self.node.configure(tenant_id, change, write, new_interaction_id=event.call_id if creates else None)
+        except InteractionIdTaken:
+            raise Conflict(
+                f"call {event.call_id!r} already exists (it has ended): use a new call_id", "call_id"
+            ) from None
         if hold_writes:  # no domain event carries a hold: send the interaction as it is now
             await self.node.read(tenant_id, lambda cc: publish(self.node, cc, event.call_id))
         return TelephonyOutcome(dict(result), replayed=False)

@@ -263,10 +263,18 @@ class ContactCenterNode:
         return result
 
     async def configure(
-        self, tenant_id: str, change: Callable[[ContactCenter, float], list[ev.Event]], write: Writer
+        self,
+        tenant_id: str,
+        change: Callable[[ContactCenter, float], list[ev.Event]],
+        write: Writer,
+        *,
+        new_interaction_id: str | None = None,
     ) -> list[ev.Event]:
-        """A configuration change: `change` updates the domain, `write` the rows, in one transaction."""
-        events: list[ev.Event] = await self._submit(tenant_id, change, read_only=False, write=write)
+        """A change with rows of its own: `change` updates the domain, `write` the rows, in one transaction.
+        `new_interaction_id` as in `execute_and_read`."""
+        events: list[ev.Event] = await self._submit(
+            tenant_id, change, read_only=False, write=write, new_interaction_id=new_interaction_id
+        )
         return events
 
     async def read(self, tenant_id: str, view: Callable[[ContactCenter], T]) -> T:

@@ -305,6 +305,17 @@ def load_tenant(engine: Engine, tenant_id: str) -> SavedTenant:
     )
 
 
+_ROW_BY_ID = select(interactions).where(
+    interactions.c.tenant_id == bindparam("tenant_id"), interactions.c.id == bindparam("interaction_id")
+)
+
+
+def stored_interaction_row(engine: Engine, tenant_id: str, interaction_id: str) -> Any:
+    """The interaction's row (live or ended) in this tenant, or None. Blocking: call it off the event loop."""
+    with engine.connect() as connection:
+        return connection.execute(_ROW_BY_ID, {"tenant_id": tenant_id, "interaction_id": interaction_id}).first()
+
+
 def stored_interaction_ids(connection: Connection, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (tenant id, interaction id) pairs already have a row (live or ended)."""
     by_tenant: dict[str, list[str]] = {}

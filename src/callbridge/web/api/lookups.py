@@ -11,30 +11,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.services.configuration import UnknownReference
-from callbridge.store.tables import interactions
+from callbridge.store.live_state import stored_interaction_row
 from callbridge.web.deps import Services
-
-_INTERACTION_ROW = select(interactions).where(
-    interactions.c.tenant_id == bindparam("tenant_id"), interactions.c.id == bindparam("interaction_id")
-)
 
 
 async def stored_interaction(svc: Services, tenant_id: str, interaction_id: str) -> Any:
     """The interaction's row in this tenant, or None (read in a worker thread: the event loop never waits on I/O)."""
-
-    def read() -> Any:
-        with svc.engine.connect() as connection:
-            return connection.execute(
-                _INTERACTION_ROW, {"tenant_id": tenant_id, "interaction_id": interaction_id}
-            ).first()
-
-    return await asyncio.to_thread(read)
+    return await asyncio.to_thread(stored_interaction_row, svc.engine, tenant_id, interaction_id)
 
 
 async def explain(svc: Services, tenant_id: str, error: NotFound, *, queue_field: str | None = None) -> Exception:
