@@ -288,6 +288,11 @@ class ContactCenterNode:
         """Takes a snapshot and subscribes in one step, so no event falls between them."""
 
         def both(cc: ContactCenter) -> tuple[T, Callable[[], None]]:
+            runtime = self._tenants.get(subscriber.tenant_id)
+            if runtime is not None:
+                # The snapshot may hold a summary that changed since the last digest; if it changes back before
+                # the next one, "equal to the last published" would hide that from this subscriber: resend.
+                runtime.published.clear()
             return snapshot(cc), self.hub.subscribe(subscriber)
 
         return await self.read(subscriber.tenant_id, both)

@@ -4,6 +4,7 @@ interaction id be used twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from sqlalchemy import Engine, insert, select
 
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition
-from callbridge.domain.model import AgentProfile, Channel, Queue
-from callbridge.realtime.hub import Hub
+from callbridge.domain.model import AgentProfile, AgentStatus, Channel, Queue
+from callbridge.realtime.hub import Hub, Subscriber
 from callbridge.services.clock import ManualClock
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.store.database import make_engine, upgrade
@@ -127,3 +128,45 @@ async def ids_used_twice(engine: Engine) -> None:
         ("acme", "call-3", "queued", "acme"),
         ("globex", "call-1", "queued", "globex"),
     ], "no ended call's record was overwritten"
+
+
+def test_a_subscriber_gets_a_summary_that_changed_back_after_its_snapshot(tmp_path: Path) -> None:
+    run_coroutine(summary_changed_back(tmp_path))
+
+
+async def summary_changed_back(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
+        )
+        connection.execute(
+            insert(queues).values(tenant_id="acme", id="support", name="Support", channel="chat", created_at=0.0)
+        )
+    node = ContactCenterNode(engine, Hub(), ManualClock())
+    await node.start()
+    try:
+        profile = AgentProfile("a1", "a1@acme.example", "A1", queue_ids=("support",))
+        await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
+        await node.execute("acme", cmd.SignIn("a1"))
+        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.AVAILABLE))
+        await node.publish_summaries_once()  # everyone has seen: one agent ready for support
+        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.BREAK, "coffee"))
+
+        subscriber = Subscriber(tenant_id="acme", agent_id=None, supervisor=True)
+        ready, unsubscribe = await node.subscribe(subscriber, lambda cc: cc.queue_snapshot("support").ready_agents)
+        assert ready == 0  # the snapshot holds a change no digest has carried yet
+        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.AVAILABLE))  # back as last published
+        await node.publish_summaries_once()
+
+        frames = []
+        while not subscriber.outbox.empty():
+            frames.append(json.loads(subscriber.outbox.get_nowait() or "null"))
+        queue_frames = [f for f in frames if f and f.get("type") == "queue.changed"]
+        assert queue_frames, f"the subscriber was left with ready_agents 0: {frames}"
+        assert queue_frames[-1]["queue"]["ready_agents"] == 1
+        unsubscribe()
+    finally:
+        await node.stop()
+        engine.dispose()
