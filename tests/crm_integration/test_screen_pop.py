@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.crm.crm_helpers import Crm
-from tests.crm_integration.conftest import CrmIds, configure, connect_crm, next_pop, open_events
+from tests.crm_integration.conftest import CrmIds, configure, connect_crm, next_pop, open_events, wait_until
 from tests.e2e.conftest import Harness
 
 
@@ -45,7 +45,13 @@ def test_a_call_from_a_number_stored_in_another_format_pops_the_contact_on_offer
     assert pop["window"] == {"width": 800, "height": 600, "reuse": True}
     # the popped record is the one the activity will be linked to
     harness.client.post(f"/api/v1/me/offers/{iid}/accept", headers=agent)
-    linked = harness.client.get(f"/api/v1/me/interactions/{iid}/crm-record", headers=agent).json()
+    # the link is stored just after the pop goes out (the pop is not held up by the write)
+
+    def linked_record() -> Any:
+        return harness.client.get(f"/api/v1/me/interactions/{iid}/crm-record", headers=agent).json()
+
+    wait_until(lambda: linked_record() is not None)
+    linked = linked_record()
     assert linked == {"object_type": "contact", "record_id": str(crm_ids.grace), "name": "Grace Hopper"}
 
 
