@@ -114,6 +114,13 @@ def test_agent_activity_across_midnight_and_spring_forward(engine: Engine) -> No
     assert whole["sign_ins"] == 1
 
 
+ZERO_FIGURES = {
+    "offered": 0, "answered": 0, "abandoned": 0, "answered_in_sl": 0, "abandoned_in_sl": 0,
+    "average_wait_seconds": None, "average_answer_seconds": None, "longest_wait_seconds": 0.0,
+    "service_level": None, "service_level_with_abandoned": None,
+}  # fmt: skip
+
+
 def test_queue_performance_and_both_service_levels(engine: Engine) -> None:
     log = Log(engine)
     spring(log)
@@ -133,7 +140,15 @@ def test_queue_performance_and_both_service_levels(engine: Engine) -> None:
     assert support["service_level"] is None
     assert support["service_level_with_abandoned"] == 0.0
     assert support["longest_wait_seconds"] == 60.0
-    assert [h["label"] for h in spring_report["all"]["by_hour"]] == ["2026-03-08 01:00 EST"]
+    # every local hour of the day is there, the quiet ones with zeros: the spring day has 23
+    spring_hours = spring_report["all"]["by_hour"]
+    assert len(spring_hours) == 23
+    assert [h["label"] for h in spring_hours if h["offered"]] == ["2026-03-08 01:00 EST"]
+    assert spring_hours[0]["label"] == "2026-03-08 00:00 EST"
+    assert spring_hours[2]["label"] == "2026-03-08 03:00 EDT"
+    assert spring_hours[5] == {"start": ny("2026-03-08 06:00"), "label": "2026-03-08 06:00 EDT", **ZERO_FIGURES}
+    assert (spring_report["start"], spring_report["end"]) == (ny("2026-03-08 00:00"), ny("2026-03-09 00:00"))
+    assert spring_report["all"]["by_day"][0]["start"] == spring_report["start"]
     (sales,) = autumn_report["queues"]
     assert (sales["offered"], sales["answered"], sales["abandoned"]) == (3, 1, 2)
     assert (sales["answered_in_sl"], sales["abandoned_in_sl"]) == (1, 1)
@@ -141,7 +156,12 @@ def test_queue_performance_and_both_service_levels(engine: Engine) -> None:
     assert sales["service_level_with_abandoned"] == 0.6667  # (1 answered + 1 abandoned within 20 s) / 3
     assert sales["average_wait_seconds"] == 21.7  # (10 + 50 + 5) / 3
     assert sales["longest_wait_seconds"] == 50.0
-    hours = [(h["label"], h["offered"], h["answered"], h["abandoned"]) for h in sales["by_hour"]]
+    assert len(sales["by_hour"]) == 25  # the autumn day's repeated hour is its own bucket
+    hours = [
+        (h["label"], h["offered"], h["answered"], h["abandoned"])
+        for h in sales["by_hour"]
+        if h["offered"] or h["abandoned"]
+    ]
     assert hours == [
         ("2026-11-01 01:00 EDT", 1, 1, 0),
         ("2026-11-01 01:00 EST", 1, 0, 1),  # the repeated hour is its own bucket

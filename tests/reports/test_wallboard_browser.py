@@ -4,6 +4,8 @@ thread): a status change reaches the supervisor's page within a second."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import socket
 import threading
 import time
@@ -157,6 +159,60 @@ def test_the_reports_page_draws_charts_and_offers_csv(supervisor_page: Any) -> N
     page.select_option("#kind", "agents")
     page.click("button[type=submit]")
     expect(page.locator("#result")).to_contain_text("Agent1")
+
+
+def test_charts_cover_the_period_asked_for_hour_by_hour_and_export_as_csv(supervisor_page: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = supervisor_page
+    report = httpx.get(f"{site.base_url}/api/v1/tenants/acme/reports/queues", headers=site.admin).json()
+    hours = len(report["all"]["by_hour"])
+    assert hours in (23, 24, 25)  # every local hour of today, the quiet ones too
+    page.goto("/supervisor/reports?kind=queues")
+    hour_chart, day_chart = page.locator("#chart-hour"), page.locator("#chart-day")
+    expect(hour_chart).to_have_attribute("data-points", str(hours), timeout=10_000)
+    # the x axis runs over the day asked for, not years around a single point
+    assert float(hour_chart.get_attribute("data-x-min") or 0) == report["start"]
+    assert float(hour_chart.get_attribute("data-x-max") or 0) == report["end"]
+    expect(day_chart).to_have_attribute("data-points", "1")
+    assert float(day_chart.get_attribute("data-x-min") or 0) == report["start"]
+    # each chart downloads as CSV: every queue's hours, then all queues together
+    href = page.locator("#csv-hour").get_attribute("href") or ""
+    assert "group=hour" in href
+    exported = page.request.get(href)
+    assert exported.ok
+    rows = list(csv.DictReader(io.StringIO(exported.text())))
+    assert len(rows) == 3 * hours
+    assert {r["queue"] for r in rows} == {"Sales", "Support", "All queues"}
+    day_rows = list(
+        csv.DictReader(io.StringIO(page.request.get(page.locator("#csv-day").get_attribute("href") or "").text()))
+    )
+    assert [r["queue"] for r in day_rows] == ["Sales", "Support", "All queues"]
+
+
+def test_report_filters_are_pickers_of_names(supervisor_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = supervisor_page
+    page.goto("/supervisor/reports?kind=queues")
+    expect(page.locator("#queue_id option")).to_have_text(["All queues", "Sales", "Support"], timeout=10_000)
+    page.select_option("#queue_id", label="Sales")
+    page.click("button[type=submit]")
+    expect(page.locator("#result table").first).to_contain_text("Sales")
+    expect(page.locator("#result table").first).not_to_contain_text("Support")
+    assert "queue_id=sales" in (page.locator("#csv").get_attribute("href") or "")
+    page.select_option("#kind", "agents")
+    expect(page.locator("#team option")).to_have_text(["All teams", "North"])
+    page.select_option("#kind", "timeline")
+    expect(page.locator("#agent_id option")).to_have_text(["All agents", "Agent1", "Boss"])
+    page.click("button[type=submit]")
+    expect(page.locator("#message")).to_have_text("Choose the agent whose day to show.")
+    page.select_option("#agent_id", label="Agent1")
+    page.click("button[type=submit]")
+    expect(page.locator("#result h2").first).to_contain_text("Agent1")
+    # reasons in words, not codes
+    expect(page.locator("#result table").first).to_contain_text("just signed in")
+    expect(page.locator("#result table").first).not_to_contain_text("signed_in")
 
 
 def test_agents_cannot_open_the_supervisor_pages(browser: Any, site: Site) -> None:

@@ -3,7 +3,7 @@ agent rows), over a range of local days in the tenant's time zone."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, func, or_, select
 
-from callbridge.reports.calendar import day_bounds, hour_label, hour_start, local_day, zone
+from callbridge.reports.calendar import day_bounds, day_start, hour_label, hour_start, local_day, zone
 from callbridge.reports.facts import SLOT_SECONDS, STATUS_COLUMNS
 from callbridge.store.report_tables import (
     AGENT_DAY_SUMS,
@@ -221,7 +221,8 @@ def queue_performance(
     hours_per_queue: bool | None = None,
 ) -> dict[str, Any]:
     """Per queue: totals and by local day (and by local hour when `hours_per_queue`, by default when
-    queues are chosen); all queues together: totals, by local day and by local hour.
+    queues are chosen); all queues together: totals, by local day and by local hour. Every day and every
+    hour of the range is there, the quiet ones with zeros; `start` and `end` bound the range.
 
     The database does the summing: by queue and local day (one query per stretch of constant UTC
     offset, where a local day is `(slot + offset) // 86400`), and by local hour for all queues together
@@ -274,10 +275,15 @@ def queue_performance(
         )
     ).all()
     days = [(period.first + timedelta(days=n)).isoformat() for n in range((period.last - period.first).days + 1)]
-    labels = {hour: hour_label(hour, tz) for hour in all_hour}
+    day_starts = {day: day_start(date.fromisoformat(day), tz) for day in days}
+    every_hour = local_hours(period)
+    labels = {hour: hour_label(hour, tz) for hour in every_hour}
 
     def hours(buckets: dict[float, list[float]]) -> list[dict[str, Any]]:
-        return [{"start": h, "label": labels[h], **_figures(v)} for h, v in sorted(buckets.items())]
+        return [{"start": h, "label": labels[h], **_figures(buckets.get(h))} for h in every_hour]
+
+    def by_day(buckets: Mapping[str, list[float] | None]) -> list[dict[str, Any]]:
+        return [{"day": day, "start": day_starts[day], **_figures(buckets.get(day))} for day in days]
 
     out = []
     for q in sorted(queue_rows, key=lambda r: str(r.name).lower()):
@@ -289,17 +295,31 @@ def queue_performance(
             "channel": q.channel,
             "service_level_seconds": q.service_level_seconds,
             **_figures(queue_total.get(q.id)),
-            "by_day": [{"day": day, **_figures(queue_day.get((q.id, day)))} for day in days],
+            "by_day": by_day({day: queue_day.get((q.id, day)) for day in days}),
         }
         if hours_per_queue:
             entry["by_hour"] = hours({h: v for (qid, h), v in queue_hour.items() if qid == q.id})
         out.append(entry)
     whole = {
         **_figures(all_total.get(None)),
-        "by_day": [{"day": day, **_figures(all_day.get(day))} for day in days],
+        "by_day": by_day(all_day),
         "by_hour": hours(all_hour),
     }
-    return {"queues": out, "all": whole}
+    return {"start": start, "end": end, "queues": out, "all": whole}
+
+
+def local_hours(period: Range) -> list[float]:
+    """Every local hour of the range, as the epoch second it begins (at the autumn change the repeated
+    hour is two hours; in spring the skipped one is none), so a report shows the quiet hours too."""
+    start, end = period.bounds
+    found: list[float] = []
+    at = start
+    while at < end:  # every zone's hours are made of 15-minute slots
+        hour = hour_start(at, period.tz)
+        if not found or hour != found[-1]:
+            found.append(hour)
+        at += SLOT_SECONDS
+    return found
 
 
 def queue_today(connection: Connection, tenant_id: str, tz: ZoneInfo, now: float) -> dict[str, dict[str, Any]]:

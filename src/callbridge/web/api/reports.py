@@ -145,7 +145,13 @@ QUEUE_FIGURES = [
 ]  # fmt: skip
 
 
-@router.get("/queues", summary="Queue performance over a range of local days, by day and by hour")
+@router.get(
+    "/queues",
+    summary="Queue performance over a range of local days, by day and by hour",
+    description="Every local day and hour of the range is listed, quiet ones with zeros; `start` and `end` (epoch "
+    "seconds) bound the range. The CSV has a row per queue and `group` (total, day or hour), then the same rows "
+    "for all queues together (queue_id empty).",
+)
 def queue_performance(
     tenant_id: str,
     svc: ServicesDep,
@@ -167,7 +173,8 @@ def queue_performance(
         )
     if format == "csv":
         rows: list[list[Any]] = []
-        for q in report["queues"]:
+        # each queue, then all queues together (what the page's charts draw), queue_id empty
+        for q in [*report["queues"], {**report["all"], "queue_id": "", "name": "All queues"}]:
             if group == "total":
                 rows.append([q["queue_id"], q["name"], "", *(q[k] for k in QUEUE_FIGURES)])
             elif group == "day":
@@ -215,7 +222,12 @@ def search(
             SEARCH_HEADER,
             [[_iso(r[k], period) if k in times else r[k] for k in SEARCH_HEADER] for r in rows],
         )
-    return {"from": period.first.isoformat(), "to": period.last.isoformat(), "interactions": rows}
+    return {
+        "from": period.first.isoformat(),
+        "to": period.last.isoformat(),
+        "time_zone": str(period.tz),
+        "interactions": rows,
+    }
 
 
 class TeamIn(BaseModel):
