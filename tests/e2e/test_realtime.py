@@ -167,3 +167,50 @@ def test_a_silent_agent_loses_the_offer_and_goes_on_break(quick_heartbeat: Harne
     snapshot = c.get("/api/v1/tenants/acme/snapshot", headers=harness.admin).json()
     assert snapshot["agents"]["agent1"]["status"] == "break"
     assert snapshot["agents"]["agent1"]["reason"] == "connection_lost"
+
+
+def test_an_agent_who_is_also_a_supervisor_gets_an_agents_view_and_their_offers(harness: Harness) -> None:
+    """The demo's first account is agent, supervisor and admin: its console must show its own status and
+    offers (`me` set), while the wallboard asks for the tenant's view."""
+    harness.setup_tenant("acme")
+    boss = {
+        "email": "agent1@acme.example",
+        "display_name": "Agent 1",
+        "roles": ["agent", "supervisor", "admin"],
+        "queue_ids": ["sales", "support", "messages"],
+    }
+    made = harness.client.put("/api/v1/tenants/acme/agents/agent1", json=boss, headers=harness.admin)
+    assert made.status_code == 200, made.text
+    agent = harness.sign_in("acme", "agent1")
+    pbx = harness.api_key("acme")
+    harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
+    with open_events(harness, agent) as ws:
+        init = receive(ws)
+        assert init["snapshot"]["me"] == "agent1"
+        assert set(init["snapshot"]["queues"]) == {"sales", "support", "messages"}
+        created = harness.client.post(
+            "/api/v1/interactions", json={"queue_id": "sales", "channel": "phone"}, headers=pbx
+        ).json()
+        offer = next_event(ws, "interaction.changed", id=created["id"])
+        assert offer["interaction"]["state"] == "offered"
+        assert offer["interaction"]["agent_id"] == "agent1"
+    url = harness.client.post("/api/v1/realtime/tickets", headers=agent).json()["url"]
+    with harness.client.websocket_connect(url + "&view=tenant") as ws:
+        assert receive(ws)["snapshot"]["me"] is None, "the wallboard's view of the same person"
+
+
+def test_a_view_the_principal_may_not_have_is_refused(harness: Harness) -> None:
+    harness.setup_tenant("acme")
+    agent = harness.sign_in("acme", "agent1")
+    for view in ("tenant", "everything"):
+        url = harness.client.post("/api/v1/realtime/tickets", headers=agent).json()["url"]
+        with pytest.raises(WebSocketDisconnect) as refused, harness.client.websocket_connect(f"{url}&view={view}"):
+            pass
+        assert refused.value.code == 4005, view
+    url = harness.client.post("/api/v1/realtime/tickets", headers=harness.admin, params={"tenant_id": "acme"})
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        harness.client.websocket_connect(url.json()["url"] + "&view=agent"),
+    ):
+        pass
+    assert refused.value.code == 4005

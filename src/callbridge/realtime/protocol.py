@@ -1,7 +1,7 @@
 """The event WebSocket protocol, in one place (documented in docs/events.md).
 
 1. The client gets a ticket (POST /api/v1/realtime/tickets) and opens
-   /api/v1/realtime?ticket=…. The Origin header, when present, must be
+   /api/v1/realtime?ticket=…[&view=agent|tenant]. The Origin header, when present, must be
    Callbridge itself or one of the tenant's allowed CRM origins.
 2. The server sends `{"type": "init", "version": 1, "heartbeat_seconds": …,
    "snapshot": {…}}`, then `{"type": "event", "seq": n, "event": {…}}` frames
@@ -25,6 +25,7 @@ class CloseCode(IntEnum):
     BAD_TICKET = 4001  # missing, expired or already used ticket: get a new one
     FORBIDDEN_ORIGIN = 4003  # the page's origin is not an allowed CRM origin of the tenant
     SIGNED_OUT = 4004  # the agent or tenant no longer exists / was disabled
+    BAD_VIEW = 4005  # view= names no view this principal may have (agent: an agent's own; tenant: supervisors)
     TOO_SLOW = 4009  # the client did not read events fast enough: reconnect for a fresh snapshot
     SHUTTING_DOWN = 4010  # the server is restarting: reconnect
 

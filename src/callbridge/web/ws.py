@@ -53,28 +53,43 @@ async def realtime(websocket: WebSocket) -> None:
     if not allowed_origin(svc, tenant_id, websocket.headers.get("origin")):
         await websocket.close(CloseCode.FORBIDDEN_ORIGIN, "this page's origin is not allowed for the tenant")
         return
+    view = websocket.query_params.get("view") or ("agent" if who.kind is PrincipalKind.AGENT else "tenant")
+    if view not in ("agent", "tenant"):
+        await websocket.close(CloseCode.BAD_VIEW, "view: 'agent' (my console) or 'tenant' (the wallboard)")
+        return
+    if view == "agent" and who.kind is not PrincipalKind.AGENT:
+        await websocket.close(CloseCode.BAD_VIEW, "view: only an agent has an agent's view; ask for view=tenant")
+        return
+    if view == "tenant" and who.kind is PrincipalKind.AGENT and not who.is_supervisor_of(tenant_id):
+        await websocket.close(CloseCode.BAD_VIEW, "view: the tenant's view is for supervisors and admins")
+        return
     await websocket.accept()
-    await _serve(websocket, svc, who, tenant_id)
+    await _serve(websocket, svc, who, tenant_id, tenant_view=view == "tenant")
 
 
-async def _serve(websocket: WebSocket, svc: Services, who: Principal, tenant_id: str) -> None:
-    supervisor = who.is_supervisor_of(tenant_id)
+async def _serve(websocket: WebSocket, svc: Services, who: Principal, tenant_id: str, *, tenant_view: bool) -> None:
+    """An agent's view (`me` set: their status, offers and interactions, their queues) or the tenant's view
+    (`me` null: every queue and live interaction, the wallboard's figures). The view is what the page asks
+    for, not the role: an agent who is also a supervisor needs an agent's view in the console."""
     agent_id = who.subject_id if who.kind is PrincipalKind.AGENT else None
-    subscriber = Subscriber(tenant_id=tenant_id, agent_id=agent_id, supervisor=supervisor)
-    view_of = None if supervisor else agent_id
+    heartbeat_of = None if tenant_view else agent_id  # the wallboard left open is not the agent at their desk
+    subscriber = Subscriber(
+        tenant_id=tenant_id, agent_id=agent_id, supervisor=tenant_view and who.is_supervisor_of(tenant_id)
+    )
+    view_of = None if tenant_view else agent_id
 
     def take_snapshot(cc: ContactCenter) -> str:
         return snapshot(cc, view_of).model_dump_json()
 
     snapshot_json, unsubscribe = await svc.node.subscribe(subscriber, take_snapshot)
     CONNECTIONS.inc()
-    if agent_id is not None:
-        svc.node.seen(tenant_id, agent_id)
+    if heartbeat_of is not None:
+        svc.node.seen(tenant_id, heartbeat_of)
     try:
         await websocket.send_text(init_frame(snapshot_json, svc.settings.heartbeat_interval_seconds))
         writer = asyncio.create_task(_write_events(websocket, subscriber))
         try:
-            await _read_frames(websocket, svc, tenant_id, agent_id)
+            await _read_frames(websocket, svc, tenant_id, heartbeat_of)
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -107,7 +107,7 @@ export async function realtimeUrl() {
   if (!response.ok) throw new Error(`ticket refused: ${response.status}`);
   const body = await response.json();
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${window.location.host}${body.url}`;
+  return `${scheme}//${window.location.host}${body.url}&view=agent`; // my own view, even as a supervisor
 }
 
 /** Ends the session here and at the provider, then shows the signed-out console. */

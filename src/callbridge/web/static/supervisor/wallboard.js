@@ -134,7 +134,7 @@ async function connect() {
   try {
     const ticket = await getJson(`/api/v1/realtime/tickets`, { method: "POST" });
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/realtime?ticket=${encodeURIComponent(ticket.ticket)}`);
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/realtime?ticket=${encodeURIComponent(ticket.ticket)}&view=tenant`);
     let heartbeat = 0;
     socket.addEventListener("message", (message) => {
       const frame = JSON.parse(String(message.data));
