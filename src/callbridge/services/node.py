@@ -86,6 +86,10 @@ class _InteractionIdsTaken(Exception):  # noqa: N818 - internal signal from the 
         self.ids = ids
 
 
+class AgentSeenSince(Refusal):
+    """The heartbeat sweep found an agent silent, but the agent was seen before the news was applied."""
+
+
 class StoreUnavailable(Exception):
     """The database refused a write; nothing was applied. Try again."""
 
@@ -519,7 +523,7 @@ class ContactCenterNode:
         """Agents whose console has been silent too long: offers back to the queue, agent to break."""
         now = self.clock.now()
         limit = now - self.heartbeat_timeout_seconds
-        lost: list[tuple[str, str]] = []
+        lost: list[tuple[str, str, float]] = []
         for tenant_id, runtime in self._tenants.items():
             for agent_id, agent in runtime.cc.agents.items():
                 if agent.presence is AgentStatus.LOGGED_OUT or agent_id in runtime.lost:
@@ -527,13 +531,31 @@ class ContactCenterNode:
                 last = runtime.last_seen.setdefault(agent_id, now)
                 if last < limit:
                     runtime.lost.add(agent_id)
-                    lost.append((tenant_id, agent_id))
-        for tenant_id, agent_id in lost:
-            log.info("agent connection lost", extra={"tenant_id": tenant_id, "agent_id": agent_id})
+                    lost.append((tenant_id, agent_id, last))
+        for tenant_id, agent_id, last in lost:
+            # The list is news from before the first of these commands ran: an agent may have been seen since
+            # (and made a request that was applied). Whether they are still silent is decided at apply time.
             try:
-                await self.execute(tenant_id, cmd.ReportConnectionLost(agent_id))
+                await self._submit(tenant_id, self._connection_lost(tenant_id, agent_id, last), read_only=False)
+            except AgentSeenSince:
+                continue
             except (DomainError, StoreUnavailable):
                 self._tenants[tenant_id].lost.discard(agent_id)
+                continue
+            log.info("agent connection lost", extra={"tenant_id": tenant_id, "agent_id": agent_id})
+
+    def _connection_lost(
+        self, tenant_id: str, agent_id: str, last_seen: float
+    ) -> Callable[[ContactCenter, float], list[ev.Event]]:
+        """ReportConnectionLost, unless the agent was seen after `last_seen`, which the sweep observed."""
+
+        def apply(cc: ContactCenter, now: float) -> list[ev.Event]:
+            runtime = self._tenants.get(tenant_id)
+            if runtime is not None and runtime.last_seen.get(agent_id, last_seen) > last_seen:
+                raise AgentSeenSince(agent_id)
+            return cc.handle(cmd.ReportConnectionLost(agent_id), now)
+
+        return apply
 
 
 def _settle(future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:

@@ -170,3 +170,47 @@ async def summary_changed_back(tmp_path: Path) -> None:
     finally:
         await node.stop()
         engine.dispose()
+
+
+def test_the_heartbeat_sweep_spares_an_agent_seen_after_it_looked(tmp_path: Path) -> None:
+    run_coroutine(sweep_on_stale_news(tmp_path))
+
+
+async def sweep_on_stale_news(tmp_path: Path) -> None:
+    """The sweep finds two silent agents, then applies one command per agent: the second agent's console
+    comes back between the two (its ping and its own request are applied first), and must not be benched."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
+        )
+        connection.execute(
+            insert(queues).values(tenant_id="acme", id="sales", name="Sales", channel="phone", created_at=0.0)
+        )
+    clock = ManualClock()
+    node = ContactCenterNode(engine, Hub(), clock, heartbeat_timeout_seconds=30)
+    await node.start()
+    try:
+        for agent_id in ("a1", "a2"):
+            profile = AgentProfile(agent_id, f"{agent_id}@acme.example", agent_id, queue_ids=("sales",))
+            await node.configure("acme", lambda cc, now, p=profile: cc.upsert_agent(p, now), lambda connection: None)
+            await node.execute("acme", cmd.SignIn(agent_id))
+            await node.execute("acme", cmd.SetPresence(agent_id, AgentStatus.AVAILABLE))
+            node.seen("acme", agent_id)
+        clock.advance(31)  # both consoles silent past the timeout
+
+        sweep = asyncio.ensure_future(node.sweep_heartbeats_once())
+        await asyncio.sleep(0)  # the sweep has made its list and waits for the first agent's command
+        assert not sweep.done()
+        node.seen("acme", "a2")  # a2's console is back, and a2 asks to be available (again)
+        answer = asyncio.ensure_future(node.execute("acme", cmd.SetPresence("a2", AgentStatus.AVAILABLE)))
+        await asyncio.wait_for(asyncio.gather(sweep, answer), timeout=10)
+
+        statuses = await node.read(
+            "acme", lambda cc: {a: (s.status.value, s.status_reason) for a, s in cc.agents.items()}
+        )
+        assert statuses == {"a1": ("break", "connection_lost"), "a2": ("available", "")}
+    finally:
+        await node.stop()
+        engine.dispose()
