@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.services.audit import Actor, list_entries
 from callbridge.store.tables import admin_users, agents, api_keys
+from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.deps import ServicesDep, TenantAdminDep
 from callbridge.web.errors import ERROR_RESPONSES
 
@@ -70,7 +71,8 @@ def audit_log(
     since: Annotated[datetime | None, Query(description="ISO 8601 date-time with a UTC offset")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601 date-time with a UTC offset (excluded)")] = None,
     before_id: Annotated[
-        int | None, Query(description="Next page: the id of the last entry of the previous page")
+        int | None,
+        Query(ge=1, le=DB_INT_MAX, description="Next page: the id of the last entry of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:

@@ -16,7 +16,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -26,7 +26,7 @@ from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError, NotFound
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.lookups import stored_interaction
-from callbridge.web.api.schemas import Email, Identifier, Input, Origin, SkillName
+from callbridge.web.api.schemas import DB_INT_MAX, Email, Identifier, Input, Origin, SkillName
 from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 
@@ -72,6 +72,9 @@ class TranscriptOut(BaseModel):
     messages: list[MessageOut]
 
 
+AfterSeq = Annotated[int, Query(ge=0, le=DB_INT_MAX, description="Only the messages after this seq")]
+
+
 class MessageIn(Input):
     text: str = Field(description="Plain text; control characters are removed; at most the configured length")
 
@@ -81,7 +84,9 @@ class TypingIn(Input):
 
 
 class DeliveredIn(Input):
-    up_to_seq: int = Field(ge=1, description="The customer's messages up to this seq are shown in the console")
+    up_to_seq: int = Field(
+        ge=1, le=DB_INT_MAX, description="The customer's messages up to this seq are shown in the console"
+    )
 
 
 class FormFieldIn(Input):
@@ -158,7 +163,7 @@ def _transcript(chat: ChatService, tenant_id: str, interaction_id: str, after_se
 
 @router.get("/me/chats/{interaction_id}/messages")
 async def my_chat_transcript(
-    interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep, after_seq: int = 0
+    interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep, after_seq: AfterSeq = 0
 ) -> TranscriptOut:
     """The transcript of a chat offered to you, held by you or handled by you (messages after `after_seq`)."""
     tenant_id = who.tenant_id or ""
@@ -202,7 +207,7 @@ async def chat_delivered(
 
 @router.get("/tenants/{tenant_id}/chats/{interaction_id}/messages")
 def tenant_chat_transcript(
-    tenant_id: str, interaction_id: str, request: Request, who: TenantSupervisorDep, after_seq: int = 0
+    tenant_id: str, interaction_id: str, request: Request, who: TenantSupervisorDep, after_seq: AfterSeq = 0
 ) -> TranscriptOut:
     """Any chat's transcript (supervisors and admins); kept after the chat has ended."""
     return _transcript(_chat(request.app.state), tenant_id, interaction_id, after_seq)

@@ -24,6 +24,7 @@ from callbridge.services.audit import record
 from callbridge.store.report_tables import report_agent_teams
 from callbridge.store.tables import agents
 from callbridge.web.api.audit import actor_of
+from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.deps import ServicesDep, TenantAdminDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 
@@ -208,7 +209,7 @@ def search(
     channel: Literal["phone", "chat", "voicemail"] | None = None,
     disposition: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     format: Format = "json",  # noqa: A002
 ) -> Any:
     period = _period(svc, tenant_id, first, last)

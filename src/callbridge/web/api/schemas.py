@@ -41,6 +41,10 @@ def _origin(value: str) -> str:
 
 Origin = Annotated[str, AfterValidator(_origin)]
 
+# The largest integer the databases hold (SQLite INTEGER, PostgreSQL BIGINT): ids, sequence numbers and
+# offsets beyond it are refused by name (422) instead of failing in the query.
+DB_INT_MAX = 2**63 - 1
+
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from callbridge.services.audit import list_entries, target_types
+from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.pages.admin.common import TenantPage
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +33,7 @@ def audit_page(
     target_id: str = "",
     since: str = "",
     until: str = "",
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
 ) -> Response:
     assert page.tenant is not None
     zone = ZoneInfo(page.tenant.time_zone)
