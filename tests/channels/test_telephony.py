@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, insert
 
+from callbridge.channels.base import TelephonyEvent
+from callbridge.channels.telephony import TelephonyService, body_fingerprint
+from callbridge.domain import commands as cmd
+from callbridge.domain.model import AgentProfile, AgentStatus, Channel
+from callbridge.realtime.hub import Hub
+from callbridge.services.clock import ManualClock
+from callbridge.services.node import ContactCenterNode
+from callbridge.store.database import make_engine, upgrade
+from callbridge.store.tables import queues, tenants
 from tests.channels.conftest import Tenant, new_tenant
+from tests.conftest import run_coroutine
 from tests.e2e.conftest import Harness
 
 
@@ -165,3 +178,52 @@ def test_unknown_calls_are_404_and_tenants_never_see_each_others_calls(harness: 
 def test_only_integrations_post_telephony_events(tenant: Tenant) -> None:
     agent = tenant.agent("agent1", available=False)
     assert send(tenant, agent, **incoming()).status_code == 403
+
+
+def test_a_hang_up_that_races_the_end_of_wrap_up_answers_with_the_interaction(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
+        )
+        connection.execute(
+            insert(queues).values(
+                tenant_id="acme", id="sales", name="Sales", channel="phone", created_at=0.0, wrap_up_seconds=5
+            )
+        )
+    try:
+        run_coroutine(hang_up_racing_wrap_up(engine))
+    finally:
+        engine.dispose()
+
+
+async def hang_up_racing_wrap_up(engine: Engine) -> None:
+    """The carrier's `call.abandoned` is planned on the state of one batch, in which the wrap-up ends (the call
+    completes and leaves memory); it is applied in the next batch. Its answer must still show the interaction."""
+    clock = ManualClock()
+    node = ContactCenterNode(engine, Hub(), clock)
+    service = TelephonyService(engine, node, default_wrap_up_seconds=5)
+    await node.start()
+    try:
+        profile = AgentProfile("a1", "a1@acme.example", "A1", queue_ids=("sales",))
+        await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
+        await node.execute("acme", cmd.SignIn("a1"))
+        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.AVAILABLE))
+        await node.execute("acme", cmd.SubmitInteraction("call-1", "sales", Channel.PHONE))
+        await node.execute("acme", cmd.AcceptOffer("a1", "call-1"))
+        await node.execute("acme", cmd.EndInteraction("call-1", "agent hung up"))  # wrap-up, 5 s
+        await node.publish_summaries_once()  # nothing left for the digest task to read meanwhile
+        clock.advance(6)  # the wrap-up is due: the next batch ends it, after the plan's read
+
+        event = TelephonyEvent("e1", "call.abandoned", "call-1")
+        fingerprint = body_fingerprint({"event_id": "e1"})
+        first = await asyncio.wait_for(service.handle("acme", event, fingerprint), timeout=10)
+        again = await asyncio.wait_for(service.handle("acme", event, fingerprint), timeout=10)
+        assert first.body["applied"] is False
+        assert first.body["interaction"] is not None, "the answer shows the interaction, as docs/channels.md says"
+        assert first.body["interaction"]["state"] == "completed"
+        assert again.replayed
+        assert again.body == first.body
+    finally:
+        await node.stop()

@@ -30,7 +30,7 @@ from callbridge.domain.model import Channel, Direction, InteractionState
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.services.views import interaction_view
-from callbridge.store.live_state import interaction_from_row, stored_interaction_row
+from callbridge.store.live_state import interaction_from_row, stored_interaction_row, stored_interaction_row_in
 from callbridge.store.tables import processed_requests
 
 KEY_PREFIX = "telephony:"
@@ -148,6 +148,12 @@ class TelephonyService:
         def write(connection: Connection) -> None:
             for hold_write in hold_writes:
                 hold_write(connection)
+            if result.get("interaction") is None:
+                # it ended (and left memory) between the plan and the change, e.g. the agent completed it:
+                # the answer, and every replay of it, still shows the interaction, as it is stored
+                ended = stored_interaction_row_in(connection, tenant_id, event.call_id)
+                if ended is not None:
+                    result["interaction"] = interaction_view(interaction_from_row(ended)).model_dump(mode="json")
             connection.execute(
                 insert(processed_requests).values(
                     tenant_id=tenant_id,

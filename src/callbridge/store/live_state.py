@@ -313,7 +313,12 @@ _ROW_BY_ID = select(interactions).where(
 def stored_interaction_row(engine: Engine, tenant_id: str, interaction_id: str) -> Any:
     """The interaction's row (live or ended) in this tenant, or None. Blocking: call it off the event loop."""
     with engine.connect() as connection:
-        return connection.execute(_ROW_BY_ID, {"tenant_id": tenant_id, "interaction_id": interaction_id}).first()
+        return stored_interaction_row_in(connection, tenant_id, interaction_id)
+
+
+def stored_interaction_row_in(connection: Connection, tenant_id: str, interaction_id: str) -> Any:
+    """The interaction's row (live or ended) in this tenant, or None."""
+    return connection.execute(_ROW_BY_ID, {"tenant_id": tenant_id, "interaction_id": interaction_id}).first()
 
 
 def stored_interaction_ids(connection: Connection, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
