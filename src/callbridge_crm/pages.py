@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import posixpath
 import re
 import secrets
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -158,11 +159,27 @@ def _frameable_by_self(response: Response) -> Response:
     return response
 
 
+# Control characters, spaces and backslashes: browsers drop tabs and newlines from URLs and read "\" as "/",
+# so "/\t/evil.example" would become "//evil.example", another site.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
+
+
 def _safe_next(value: str | None) -> str:
-    # Only paths on this site: "//evil.example" and absolute URLs would be an open redirect.
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """A path of this site to return to after signing in, normalised (percent-decoded, dot segments and
+    repeated slashes resolved) before it is checked, so what is checked is what the browser opens; "/" for
+    anything else (another host, a scheme, characters browsers drop)."""
+    if not value or not value.startswith("/") or _UNSAFE_IN_PATH.search(value):
+        return "/"
+    parts = urlsplit(value)
+    decoded = unquote(parts.path)
+    if parts.scheme or parts.netloc or _UNSAFE_IN_PATH.search(decoded):
+        return "/"
+    path = posixpath.normpath(decoded)
+    if path.startswith("//"):
+        return "/"
+    if decoded.endswith("/") and not path.endswith("/"):
+        path += "/"
+    return quote(path, safe="/:@!$&'()*+,;=~") + (f"?{parts.query}" if parts.query else "")
 
 
 def login_required(view: Callable[P, R]) -> Callable[P, R | BaseResponse]:

@@ -30,6 +30,7 @@ from callbridge.web.api.audit import actor_of
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, ServicesDep, TenantAdminDep, bearer
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 from callbridge.web.pages import templates
+from callbridge.web.security import local_path
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["single sign-on"])
@@ -38,7 +39,7 @@ LOGIN_COOKIE = "callbridge_sso_login"  # binds a pending sign-in to the browser 
 AUTO_LOGIN_COOKIE = "callbridge_sso_auto"  # the agent's "auto login" preference, remembered per CRM site
 SIGNED_OUT_COOKIE = "callbridge_signed_out"  # after a sign-out, no automatic sign-in until the agent asks
 SSO_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
-NEXT_ALLOWED_PREFIXES = ("/console",)
+NEXT_SECTION = "/console"
 
 ADVICE: dict[str, str] = {
     "unknown_tenant": "Check the link your CRM opened, or ask your admin for your company's Callbridge launch URL.",
@@ -145,21 +146,10 @@ def refused(request: Request, code: str, message: str, status: int = 403) -> HTM
 
 
 def safe_next(value: str, tenant_id: str) -> str | None:
-    """Only Callbridge's own pages, as a path: never another host (no open redirect)."""
+    """Only the console, as a path of this site: never another page or host (no open redirect)."""
     if not value:
         return f"/console?tenant={tenant_id}"
-    parts = urlsplit(value)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or any(ord(c) < 32 for c in value)
-        or not parts.path.startswith(NEXT_ALLOWED_PREFIXES)
-    ):
-        return None
-    return value
+    return local_path(value, NEXT_SECTION)
 
 
 def check_origin(request: Request, svc: Any) -> None:

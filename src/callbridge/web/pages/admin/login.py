@@ -26,15 +26,14 @@ from callbridge.web.pages.admin.common import (
     text,
     validation_errors,
 )
+from callbridge.web.security import local_path
 
 router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(value: str) -> str:
     """Only a path of the admin pages: never another site (no open redirect)."""
-    if value.startswith("/admin/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/admin/"
+    return local_path(value, "/admin") or "/admin/"
 
 
 def _login_page(request: Request, next_path: str, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:
