@@ -69,9 +69,15 @@ def _method_not_allowed(error: MethodNotAllowed) -> Response | MethodNotAllowed:
 
 @dataclass(frozen=True)
 class ApiUser:
-    """The user a request's bearer token belongs to (views need only the id)."""
+    """The user a request's bearer token belongs to. `admin`: the CRM's admin role, which here stands for
+    Salesforce's "View All Users" and "Modify All Data" permissions."""
 
     id: int
+    admin: bool = False
+
+    def may_edit(self, activity: Activity) -> bool:
+        """As in Salesforce, an activity is changed by its owner or by an admin, not by any colleague."""
+        return self.admin or activity.owner_id == self.id
 
 
 def _bearer_token() -> str | None:
@@ -105,7 +111,7 @@ def _authorise(scope: str) -> Response | None:
             "API_DISABLED_FOR_USER",
             "The REST API is not enabled for this user. An admin must grant the 'API Enabled' permission.",
         )
-    g.api_user = ApiUser(grant.user_id)
+    g.api_user = ApiUser(grant.user_id, grant.user_admin)
     return None
 
 
@@ -224,11 +230,22 @@ def post_activity() -> Response:
 @blueprint.put("/activities/by-external-id/<path:external_id>")
 @requires(WRITE)
 def upsert_activity(external_id: str) -> Response:
+    existing = db().scalar(select(Activity).where(Activity.external_id == external_id))
+    if existing is not None and not g.api_user.may_edit(existing):
+        return _not_yours(existing.id)
     activity, created = upsert_activity_by_external_id(
         db(), external_id, request.get_json(silent=True), state().settings.comments_max_bytes, g.api_user.id
     )
     db().commit()
     return _created(activity, 201 if created else 200, created=created)
+
+
+def _not_yours(activity_id: int) -> Response:
+    return _errors(
+        403,
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        f"Insufficient access rights on activity {activity_id}: only its owner or an admin may change it",
+    )
 
 
 def _created(activity: Activity, status: int, created: bool = True) -> Response:
@@ -251,6 +268,8 @@ def attach(activity_id: int) -> Response:
     activity = db().get(Activity, activity_id)
     if activity is None:
         return _errors(404, "NOT_FOUND", f"The requested activity {activity_id} does not exist")
+    if not g.api_user.may_edit(activity):
+        return _not_yours(activity_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("body"), str):
         return _errors(400, "JSON_PARSER_ERROR", 'The body must be {"name", "contentType", "body": <base64>}', ["body"])
@@ -299,7 +318,12 @@ def _attachment_json(attachment: Attachment) -> dict[str, Any]:
 @blueprint.get("/users")
 @requires(READ)
 def list_users() -> Response:
-    users = db().scalars(select(User).order_by(User.id))
+    """Admins see every user; others see themselves only (Salesforce with private user sharing: seeing
+    colleagues' e-mail addresses takes "View All Users")."""
+    query = select(User).order_by(User.id)
+    if not g.api_user.admin:
+        query = query.where(User.id == g.api_user.id)
+    users = db().scalars(query)
     return jsonify(
         {
             "records": [

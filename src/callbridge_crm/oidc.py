@@ -207,6 +207,7 @@ class AccessGrant:
     revoked: bool
     user_active: bool
     user_api_enabled: bool
+    user_admin: bool = False
 
     def is_expired(self) -> bool:
         # The same rule as TokenAdapter.is_expired.
@@ -225,6 +226,7 @@ _GRANT_BY_ACCESS_HASH = (
         _token_table.c.access_token_revoked,
         _user_table.c.active,
         _user_table.c.api_enabled,
+        _user_table.c.roles,
     )
     .select_from(_token_table.join(_user_table, _user_table.c.id == _token_table.c.user_id))
     .where(_token_table.c.access_token_hash == bindparam("digest"))
@@ -239,9 +241,16 @@ def access_grant(connection: Connection, access_token: str) -> AccessGrant | Non
     row = connection.execute(_GRANT_BY_ACCESS_HASH, {"digest": hash_token(access_token)}).first()
     if row is None:
         return None
-    user_id, scope, issued_at, expires_in, revoked, active, api_enabled = row
+    user_id, scope, issued_at, expires_in, revoked, active, api_enabled, roles = row
     return AccessGrant(
-        int(user_id), scope or "", int(issued_at), int(expires_in), bool(revoked), bool(active), bool(api_enabled)
+        int(user_id),
+        scope or "",
+        int(issued_at),
+        int(expires_in),
+        bool(revoked),
+        bool(active),
+        bool(api_enabled),
+        "admin" in (roles or "").split(),
     )
 
 

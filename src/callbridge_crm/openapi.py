@@ -135,7 +135,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "summary": "Create or update the activity with this external id (idempotent)",
                     "description": "The same external id twice leaves one activity. On update, fields not sent "
                     "keep their value. comments longer than the configured byte limit (default 4000 bytes "
-                    "of UTF-8) are refused with STRING_TOO_LONG and nothing is saved.",
+                    "of UTF-8) are refused with STRING_TOO_LONG and nothing is saved. An existing activity is "
+                    "changed only by its owner or an admin (403 INSUFFICIENT_ACCESS_OR_READONLY otherwise).",
                     "security": write,
                     "parameters": [_path("externalId", "string")],
                     "requestBody": {
@@ -152,6 +153,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "/activities/{id}/attachments": {
                 "post": {
                     "summary": "Attach a file (e.g. the full log whose comments had to be cut)",
+                    "description": "Only the activity's owner or an admin may attach (403 "
+                    "INSUFFICIENT_ACCESS_OR_READONLY otherwise).",
                     "security": write,
                     "parameters": [_path("id")],
                     "requestBody": {
@@ -190,6 +193,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "/users": {
                 "get": {
                     "summary": "CRM users",
+                    "description": "Admins see every user; other users see only themselves.",
                     "responses": {
                         "200": _json(
                             {

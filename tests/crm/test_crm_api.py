@@ -7,10 +7,11 @@ import uuid
 
 import httpx
 import pytest
-from crm_helpers import Crm, access_token_for
+from crm_helpers import PASSWORD, Crm, access_token_for
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from callbridge_crm import admin
 from callbridge_crm.models import Activity
 from callbridge_crm.records import create_record
 
@@ -223,10 +224,42 @@ def test_full_log_can_be_attached(api: httpx.Client, records: dict[str, int]) ->
     assert api.get(f"/attachments/{listed[0]['id']}/body").content == full_log
 
 
-def test_users_are_listed(api: httpx.Client) -> None:
-    users = {u["email"]: u for u in api.get("/users").json()["records"]}
+def test_admins_see_every_user_and_others_only_themselves(crm: Crm, api: httpx.Client) -> None:
+    admin_token = access_token_for(crm, "ann@example.com")["access_token"]
+    listed = httpx.get(f"{crm.base_url}/api/v1/users", headers={"Authorization": f"Bearer {admin_token}"})
+    users = {u["email"]: u for u in listed.json()["records"]}
     assert users["ann@example.com"]["roles"] == ["admin", "user"]
     assert users["nia@example.com"]["apiEnabled"] is False
+    # as Salesforce with private user sharing: colleagues' e-mail addresses take "View All Users"
+    assert [u["email"] for u in api.get("/users").json()["records"]] == ["abe@example.com"]
+
+
+def test_only_the_owner_or_an_admin_changes_an_activity(crm: Crm, api: httpx.Client, records: dict[str, int]) -> None:
+    external_id = "owned-by-abe"
+    created = api.put(f"/activities/by-external-id/{external_id}", json=_activity(records, subject="Abe's call"))
+    assert created.status_code == 201, created.text
+    activity_id = created.json()["id"]
+    admin.create_user(crm.database_url, email="cole@example.com", name="Cole Colleague", password=PASSWORD)
+    colleague = {"Authorization": f"Bearer {access_token_for(crm, 'cole@example.com')['access_token']}"}
+    base = f"{crm.base_url}/api/v1"
+    overwrite = httpx.put(
+        f"{base}/activities/by-external-id/{external_id}", json={"subject": "Overwritten"}, headers=colleague
+    )
+    assert overwrite.status_code == 403, overwrite.text
+    assert overwrite.json()[0]["errorCode"] == "INSUFFICIENT_ACCESS_OR_READONLY"
+    attach = {"name": "x.txt", "contentType": "text/plain", "body": base64.b64encode(b"x").decode()}
+    refused = httpx.post(f"{base}/activities/{activity_id}/attachments", json=attach, headers=colleague)
+    assert refused.status_code == 403
+    assert api.get(f"/records/activity/{activity_id}").json()["subject"] == "Abe's call"
+    assert api.get(f"/activities/{activity_id}/attachments").json()["records"] == []
+    # reading stays open to colleagues (activities follow their parent record), and admins may change it
+    assert httpx.get(f"{base}/records/activity/{activity_id}", headers=colleague).status_code == 200
+    admin_headers = {"Authorization": f"Bearer {access_token_for(crm, 'ann@example.com')['access_token']}"}
+    fixed = httpx.put(
+        f"{base}/activities/by-external-id/{external_id}", json={"subject": "Fixed by admin"}, headers=admin_headers
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert api.put(f"/activities/by-external-id/{external_id}", json={"subject": "Abe again"}).status_code == 200
 
 
 def test_missing_or_bad_token_is_invalid_session(crm: Crm) -> None:

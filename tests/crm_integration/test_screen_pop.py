@@ -147,3 +147,29 @@ def test_settings_are_validated_naming_the_field(harness: Harness) -> None:
     )
     assert good.status_code == 200
     assert c.get("/api/v1/tenants/acme/screen-pop", headers=h).json()["triggers"] == ["offered", "completed"]
+
+
+def test_an_agent_cannot_read_the_record_a_colleague_was_popped(harness: Harness, crm: Crm, crm_ids: CrmIds) -> None:
+    harness.setup_tenant("acme", agents=2)
+    connect_crm(harness, crm)
+    configure(harness)
+    owner, colleague = harness.sign_in("acme", "agent1"), harness.sign_in("acme", "agent2")
+    assert harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=owner).status_code == 200
+    pbx = harness.api_key("acme")
+    iid = arrive(harness, pbx, from_address="+1 415-555-0100")
+    assert harness.client.post(f"/api/v1/me/offers/{iid}/accept", headers=owner).status_code == 200
+
+    def record(headers: dict[str, str]) -> Any:
+        return harness.client.get(f"/api/v1/me/interactions/{iid}/crm-record", headers=headers)
+
+    wait_until(lambda: record(owner).json() is not None)
+    refused = record(colleague)
+    assert refused.status_code == 404, refused.text
+    assert "record_id" not in refused.text
+    # once the call has ended, it is still the owner's and still not the colleague's
+    assert harness.client.post(f"/api/v1/me/interactions/{iid}/end", json={}, headers=owner).status_code == 200
+    done = harness.client.post(f"/api/v1/me/interactions/{iid}/complete", json={}, headers=owner)
+    assert done.status_code == 204, done.text
+    assert record(owner).json()["record_id"] == str(crm_ids.grace)
+    assert record(colleague).status_code == 404
+    assert harness.client.get("/api/v1/me/interactions/nobody/crm-record", headers=owner).status_code == 404

@@ -81,7 +81,6 @@ NOT_TENANT_DATA = {
 # (checked: B's id gets the same answer as an id nobody uses).
 READS_UNKNOWN_AS_EMPTY = {
     ("GET", f"{T}/{{tenant_id}}/reports/agents/{{agent_id}}/timeline"): "history of any agent id, deleted ones too",
-    ("GET", "/api/v1/me/interactions/{interaction_id}/crm-record"): "answers null for an unknown interaction",
 }
 PUBLIC_PREFIXES = ("/chat/v1/{tenant_id}/",)  # the customer chat widget: public by design
 

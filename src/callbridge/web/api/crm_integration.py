@@ -4,6 +4,7 @@ screen-pop and auto-log services into the node (`start` / `stop`, called by the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -28,7 +29,8 @@ from callbridge.services.outbox import AutoLogRelay, RelaySettings
 from callbridge.services.screen_pop import ScreenPopService
 from callbridge.store.crm_tables import crm_outbox
 from callbridge.web.api.audit import actor_of
-from callbridge.web.deps import AgentDep, ServicesDep, TenantAdminDep, TenantSupervisorDep
+from callbridge.web.api.lookups import stored_interaction
+from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["crm integration"])
@@ -346,6 +348,20 @@ class RecordIn(BaseModel):
     name: Annotated[str, Field(max_length=300)] = ""
 
 
+async def _held_by(svc: Services, tenant_id: str, interaction_id: str, agent_id: str) -> bool:
+    """Whether the interaction is (or was, once ended) this agent's: colleagues' records are not theirs to read."""
+
+    def holder(cc: ContactCenter) -> tuple[bool, str | None]:
+        interaction = cc.interactions.get(interaction_id)
+        return (interaction is not None, interaction.agent_id if interaction is not None else None)
+
+    live, holder_id = await svc.node.read(tenant_id, holder)
+    if not live:
+        row = await stored_interaction(svc, tenant_id, interaction_id)
+        holder_id = row.agent_id if row is not None else None
+    return holder_id is not None and holder_id == agent_id
+
+
 @router.put("/me/interactions/{interaction_id}/crm-record", status_code=204)
 async def choose_record(interaction_id: str, body: RecordIn, svc: ServicesDep, who: AgentDep) -> Response:
     """The record the agent chose (e.g. one of several search results): auto log links the activity to it."""
@@ -364,10 +380,19 @@ async def choose_record(interaction_id: str, body: RecordIn, svc: ServicesDep, w
 
 
 @router.get("/me/interactions/{interaction_id}/crm-record")
-def my_record(interaction_id: str, svc: ServicesDep, who: AgentDep) -> RecordIn | None:
-    assert who.tenant_id is not None
-    with svc.engine.connect() as connection:
-        record = read_link(connection, who.tenant_id, interaction_id)
+async def my_record(interaction_id: str, svc: ServicesDep, who: AgentDep) -> RecordIn | None:
+    """The CRM record your interaction is linked to (null until the screen pop or you choose one).
+    404 for an interaction that is not, and never was, yours."""
+    tenant_id = who.tenant_id
+    assert tenant_id is not None
+    if not await _held_by(svc, tenant_id, interaction_id, who.subject_id):
+        raise NotFound("interaction", interaction_id)
+
+    def read() -> CrmRecord | None:
+        with svc.engine.connect() as connection:
+            return read_link(connection, tenant_id, interaction_id)
+
+    record = await asyncio.to_thread(read)
     if record is None:
         return None
     return RecordIn(object_type=record.object_type, record_id=record.record_id, name=record.name)
