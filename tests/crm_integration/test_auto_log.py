@@ -176,3 +176,26 @@ def test_click_to_dial_creates_an_outbound_call_logged_against_the_clicked_recor
     # the old body (no record) still works
     plain = c.post("/api/v1/me/calls", json={"to_address": "+14155550100"}, headers=agent)
     assert plain.status_code in (201, 409)
+
+
+def test_notes_saved_during_wrap_up_reach_the_crm_when_the_wrap_up_time_runs_out(harness: Harness, crm: Crm) -> None:
+    """The agent types, the wrap-up time ends before Complete: the interaction completes with what they typed."""
+    agent, pbx = ready(harness, crm)
+    c = harness.client
+    queue = {"name": "Sales", "channel": "phone", "wrap_up_seconds": 4}
+    assert c.put("/api/v1/tenants/acme/queues/sales", json=queue, headers=harness.admin).status_code == 200
+    iid = c.post("/api/v1/interactions", json={"queue_id": "sales", "channel": "phone"}, headers=pbx).json()["id"]
+    assert c.post(f"/api/v1/me/offers/{iid}/accept", headers=agent).status_code == 200
+    draft = {"disposition": "Follow-up needed", "notes": "Call back on Friday about the invoice."}
+    assert c.put(f"/api/v1/me/interactions/{iid}/wrap-up", json=draft, headers=agent).status_code == 200
+    assert c.post(f"/api/v1/me/interactions/{iid}/end", json={}, headers=agent).status_code == 200
+    draft["notes"] += " Prefers e-mail."
+    assert c.put(f"/api/v1/me/interactions/{iid}/wrap-up", json=draft, headers=agent).status_code == 200
+    assert c.get(f"/api/v1/me/interactions/{iid}/wrap-up", headers=agent).json() == draft
+    sent(harness, iid)  # completed by the timer, then logged
+    activity = next(a for a in activities(crm) if a.external_id == iid)
+    assert activity.disposition == "Follow-up needed"
+    assert activity.comments is not None
+    assert "Call back on Friday about the invoice. Prefers e-mail." in activity.comments
+    late = c.put(f"/api/v1/me/interactions/{iid}/wrap-up", json=draft, headers=agent)
+    assert late.status_code in (404, 409), late.text

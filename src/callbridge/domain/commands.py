@@ -88,6 +88,17 @@ class EndInteraction(Command):
 
 
 @dataclass(slots=True)
+class SaveWrapUp(Command):
+    """The agent's disposition and notes so far, kept as they type: a wrap-up that ends by its timer
+    completes with them, so nothing the agent wrote is lost."""
+
+    agent_id: str
+    interaction_id: str
+    disposition: str = ""
+    notes: str = ""
+
+
+@dataclass(slots=True)
 class CompleteInteraction(Command):
     """The agent finishes wrap-up with a disposition and notes."""
 

@@ -18,6 +18,7 @@ from callbridge.domain import commands as cmd
 from callbridge.domain.agent_state import AgentState, check_presence_change
 from callbridge.domain.errors import InvalidTransition, NoCapacity, NotFound
 from callbridge.domain.events import (
+    AgentPresenceChanged,
     AgentStatusChanged,
     Event,
     InteractionAbandoned,
@@ -118,6 +119,7 @@ class ContactCenter:
             cmd.AcceptOffer: self._accept,
             cmd.RejectOffer: self._reject,
             cmd.EndInteraction: self._end,
+            cmd.SaveWrapUp: self._save_wrap_up,
             cmd.CompleteInteraction: self._complete,
             cmd.TransferToQueue: self._transfer,
             cmd.FailInteraction: self._fail,
@@ -168,10 +170,12 @@ class ContactCenter:
         if agent.presence is presence and agent.reason == reason:
             return
         if presence is _AVAILABLE:
+            status, status_reason = agent.status, agent.status_reason
             agent.presence = presence
             agent.reason = ""
             agent.idle_since = now
             self._touch(agent, now)
+            self._announce_presence(agent, status, status_reason, now)
             self._route_agent(agent, now)
         else:
             self._leave(agent, presence, reason, OfferOutcome.AGENT_LEFT, now)
@@ -319,7 +323,9 @@ class ContactCenter:
             interaction.ended_at = now
             interaction.end_reason = c.reason
             if interaction.wrap_up_seconds <= 0:
-                self._complete_held(interaction, agent, "", "", by_timer=True, now=now)
+                self._complete_held(
+                    interaction, agent, interaction.disposition, interaction.notes, by_timer=True, now=now
+                )
                 return
             agent.hold_state(interaction, _IN_WRAP_UP)
             deadline = now + interaction.wrap_up_seconds
@@ -332,6 +338,19 @@ class ContactCenter:
             self._touch(agent, now)
         else:
             raise InvalidTransition(f"interaction {interaction.id!r} has already ended ({state})")
+
+    def _save_wrap_up(self, c: cmd.SaveWrapUp, now: float) -> None:
+        interaction = self._interaction(c.interaction_id)
+        if interaction.state not in (_CONNECTED, _IN_WRAP_UP):
+            raise InvalidTransition(
+                f"interaction {interaction.id!r} is {interaction.state}: notes are kept until it is completed"
+            )
+        if interaction.agent_id != c.agent_id:
+            raise InvalidTransition(f"interaction {interaction.id!r} is not handled by agent {c.agent_id!r}")
+        if interaction.disposition != c.disposition or interaction.notes != c.notes:
+            interaction.disposition = c.disposition
+            interaction.notes = c.notes
+            self._dirty_interactions.add(interaction.id)
 
     def _complete(self, c: cmd.CompleteInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
@@ -417,8 +436,10 @@ class ContactCenter:
             agent = self.agents[interaction.agent_id or ""]
             if kind == _OFFER_TIMER:
                 self._missed(interaction, agent, OfferOutcome.TIMED_OUT, now)
-            else:
-                self._complete_held(interaction, agent, "", "", by_timer=True, now=now)
+            else:  # the wrap-up timer: what the agent saved so far is the log's disposition and notes
+                self._complete_held(
+                    interaction, agent, interaction.disposition, interaction.notes, by_timer=True, now=now
+                )
 
     # ------------------------------------------------------------- configuration
 
@@ -857,6 +878,8 @@ class ContactCenter:
         requeued: list[str] | None = None,
     ) -> None:
         """The agent stops being available: pending offers go back to their queues."""
+        status, status_reason = agent.status, agent.status_reason
+        changed = agent.presence is not presence or agent.reason != reason
         agent.presence = presence
         agent.reason = reason
         requeued = list(requeued or ())
@@ -866,7 +889,14 @@ class ContactCenter:
                 self._requeue(interaction, agent, outcome, now)
                 requeued.append(interaction.queue_id or "")
         self._touch(agent, now)
+        if changed:
+            self._announce_presence(agent, status, status_reason, now)
         self._drain_queues(requeued, now)
+
+    def _announce_presence(self, agent: AgentState, status: AgentStatus, status_reason: str, now: float) -> None:
+        """A presence chosen while busy or in wrap-up changes no status: say so, for the agent's console."""
+        if agent.status is status and agent.status_reason == status_reason and agent.status is not agent.presence:
+            self._events.append(AgentPresenceChanged(self.tenant_id, now, agent.id, agent.presence, agent.reason))
 
     def _complete_held(
         self, interaction: Interaction, agent: AgentState, disposition: str, notes: str, *, by_timer: bool, now: float

@@ -29,6 +29,16 @@ class AgentStatusChanged(Event):
 
 
 @dataclass(slots=True)
+class AgentPresenceChanged(Event):
+    """The agent chose another presence while their status stays (busy or wrap_up): it is where they
+    go once free. Not a status change, so the status log does not record it."""
+
+    agent_id: str
+    presence: AgentStatus
+    reason: str
+
+
+@dataclass(slots=True)
 class InteractionCreated(Event):
     interaction_id: str
     channel: Channel

@@ -47,6 +47,8 @@ class AgentView(Strict):
     reason: str
     since: float
     interaction_ids: list[str]
+    presence: str = ""  # what the agent chose (available, break, working_offline): where they go once free
+    presence_reason: str = ""
 
 
 class QueueView(Strict):

@@ -581,7 +581,7 @@ def _deliveries(cc: ContactCenter, events: list[ev.Event], runtime: _Runtime) ->
     involved_agents: dict[str, None] = {}
     offers_ended: list[ev.OfferEnded] = []
     for event in events:
-        if isinstance(event, ev.AgentStatusChanged):
+        if isinstance(event, ev.AgentStatusChanged | ev.AgentPresenceChanged):
             involved_agents[event.agent_id] = None
             continue
         interaction_id = getattr(event, "interaction_id", None)

@@ -41,6 +41,8 @@ def agent_view(cc: ContactCenter, agent_id: str) -> AgentView:
         reason=agent.status_reason,
         since=agent.status_since,
         interaction_ids=sorted(agent.held_interaction_ids()),
+        presence=agent.presence.value,
+        presence_reason=agent.reason,
     )
 
 

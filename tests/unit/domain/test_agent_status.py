@@ -7,7 +7,7 @@ from domain_builders import T0, agent, center, make_available, of_type, offers, 
 
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition
-from callbridge.domain.events import AgentStatusChanged, InteractionQueued, OfferEnded
+from callbridge.domain.events import AgentPresenceChanged, AgentStatusChanged, InteractionQueued, OfferEnded
 from callbridge.domain.model import AgentStatus, Channel, InteractionState, OfferOutcome
 
 
@@ -96,7 +96,8 @@ def test_break_chosen_during_a_call_shows_after_the_call() -> None:
     submit(cc, "c1", "sales", T0)
     cc.handle(cmd.AcceptOffer("ann", "c1"), T0 + 1)
 
-    assert cc.handle(cmd.SetPresence("ann", AgentStatus.BREAK, "coffee"), T0 + 2) == []
+    chosen = cc.handle(cmd.SetPresence("ann", AgentStatus.BREAK, "coffee"), T0 + 2)
+    assert chosen == [AgentPresenceChanged("acme", T0 + 2, "ann", AgentStatus.BREAK, "coffee")], "no status change"
     assert cc.agents["ann"].status is AgentStatus.BUSY
 
     events = cc.handle(cmd.EndInteraction("c1"), T0 + 3)

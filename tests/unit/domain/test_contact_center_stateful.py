@@ -20,6 +20,7 @@ from callbridge.domain import commands as cmd
 from callbridge.domain.contact_center import AgentSnapshot, ContactCenter
 from callbridge.domain.errors import DomainError
 from callbridge.domain.events import (
+    AgentPresenceChanged,
     AgentStatusChanged,
     Event,
     InteractionAbandoned,
@@ -213,6 +214,11 @@ class ContactCenterMachine(RuleBasedStateMachine):
                 assert e.previous_status is self.reported[e.agent_id], e
                 assert e.status is not e.previous_status or e.status in (AgentStatus.BREAK, AgentStatus.LOGGED_OUT)
                 self.reported[e.agent_id] = e.status
+            elif isinstance(e, AgentPresenceChanged):
+                # a presence chosen while working: announced, and no status change with it
+                assert e.presence is self.presence[e.agent_id], e
+                assert self.reported[e.agent_id] in (AgentStatus.BUSY, AgentStatus.WRAP_UP), e
+                assert not any(isinstance(o, AgentStatusChanged) and o.agent_id == e.agent_id for o in events), e
             elif isinstance(e, InteractionCreated):
                 iid = e.interaction_id
                 assert iid not in self.state or iid in self.forgotten, f"{iid} created twice"

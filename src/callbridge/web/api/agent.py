@@ -84,6 +84,32 @@ async def end_interaction(interaction_id: str, body: EndIn, svc: ServicesDep, wh
     return await _interaction(svc, tenant_id, interaction_id)
 
 
+@router.put("/me/interactions/{interaction_id}/wrap-up", tags=["agent"])
+async def save_wrap_up(interaction_id: str, body: CompleteIn, svc: ServicesDep, who: AgentDep) -> CompleteIn:
+    """Keeps the disposition and notes typed so far (the console saves as the agent types). When the
+    wrap-up time runs out before Complete, the interaction completes with them and its auto log carries them.
+    409 once the interaction is completed or when it is not yours."""
+    tenant_id = _tenant(who)
+    await execute(svc, tenant_id, cmd.SaveWrapUp(who.subject_id, interaction_id, body.disposition, body.notes))
+    return body
+
+
+@router.get("/me/interactions/{interaction_id}/wrap-up", tags=["agent"])
+async def read_wrap_up(interaction_id: str, svc: ServicesDep, who: AgentDep) -> CompleteIn:
+    """The disposition and notes saved so far (a console that reloads shows them again)."""
+
+    def saved(cc: ContactCenter) -> CompleteIn:
+        interaction = cc.interactions.get(interaction_id)
+        if interaction is None or interaction.agent_id != who.subject_id:
+            raise NotFound("interaction", interaction_id)
+        return CompleteIn(disposition=interaction.disposition, notes=interaction.notes)
+
+    try:
+        return await svc.node.read(_tenant(who), saved)
+    except NotFound as error:
+        raise await explain(svc, _tenant(who), error) from None
+
+
 @router.post("/me/interactions/{interaction_id}/complete", status_code=204, tags=["agent"])
 async def complete_interaction(interaction_id: str, body: CompleteIn, svc: ServicesDep, who: AgentDep) -> Response:
     """Finish wrap-up with a disposition and notes."""

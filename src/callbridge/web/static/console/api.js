@@ -50,6 +50,11 @@ export const api = {
   /** @param {string} id @param {string} disposition @param {string} notes */
   complete: (id, disposition, notes) =>
     request(`/api/v1/me/interactions/${enc(id)}/complete`, { method: "POST", json: { disposition, notes } }),
+  /** Keeps the wrap-up typed so far. @param {string} id @param {string} disposition @param {string} notes */
+  saveWrapUp: (id, disposition, notes) =>
+    request(`/api/v1/me/interactions/${enc(id)}/wrap-up`, { method: "PUT", json: { disposition, notes } }),
+  /** @param {string} id */
+  wrapUp: (id) => request(`/api/v1/me/interactions/${enc(id)}/wrap-up`),
   /** @param {string} id @param {string} queueId */
   transfer: (id, queueId) =>
     request(`/api/v1/me/interactions/${enc(id)}/transfer`, { method: "POST", json: { queue_id: queueId } }),

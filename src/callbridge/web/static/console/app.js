@@ -63,6 +63,7 @@ export function mount(config, options) {
   const statusReason = byId("agent-status-reason");
   const statusTime = byId("status-time");
   const statusSelect = /** @type {HTMLSelectElement} */ (byId("status-select"));
+  const statusPlaceholder = /** @type {HTMLOptionElement} */ (statusSelect.options[0]);
   const live = byId("live-state");
   const offlineBanner = byId("offline-banner");
   const problem = byId("console-error");
@@ -110,8 +111,14 @@ export function mount(config, options) {
       setText(statusBadge, statusName(me.status));
       setText(statusReason, me.reason ? reasonName(me.reason) : "");
       setText(statusTime, formatDuration(t - me.since));
-      const choice = statusChoice(me.status, me.reason);
-      if (choice && document.activeElement !== statusSelect) statusSelect.value = choice;
+      // The menu shows the agent's own choice (presence), which they return to once free: never
+      // "Available" beside a Busy badge without saying it comes next.
+      const presence = me.presence || me.status;
+      const choice = statusChoice(presence, me.presence_reason ?? me.reason);
+      const working = me.status !== presence; // busy or in wrap-up: the menu says what comes after
+      const next = [...statusSelect.options].find((o) => o.value === choice && choice !== "");
+      setText(statusPlaceholder, working ? `After this: ${next?.textContent ?? statusName(presence)}` : "Set status…");
+      if (!picking) statusSelect.value = working ? "" : choice;
     }
     // Offline, nothing offered can be trusted: offers come back with the next snapshot if they still stand.
     const shown = linkState === "connected" ? snapshot : { ...snapshot, interactions: {} };
@@ -192,7 +199,13 @@ export function mount(config, options) {
     }
   }
 
+  // while the agent has the menu open, the page does not change it under them
+  let picking = false;
+  statusSelect.addEventListener("pointerdown", () => (picking = true));
+  statusSelect.addEventListener("keydown", () => (picking = true));
+  statusSelect.addEventListener("blur", () => (picking = false));
   statusSelect.addEventListener("change", () => {
+    picking = false;
     const [status, reason = ""] = statusSelect.value.split(":");
     report("");
     api.setStatus(status, reason).catch((/** @type {Error} */ error) => report(`Status: ${error.message}`));

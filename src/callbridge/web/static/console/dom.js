@@ -1,6 +1,8 @@
 // A small helper to build DOM nodes. Text is always set with textContent: nothing from the wire is
 // ever parsed as HTML.
 
+import { agentMessage } from "./words.js";
+
 /**
  * @typedef {Record<string, string|number|boolean|null|undefined|((event: any) => void)>} Attributes
  */
@@ -40,7 +42,8 @@ export function setText(element, text) {
 }
 
 /**
- * Runs an action from a button: disables it meanwhile and shows a failure next to it.
+ * Runs an action from a button: disables it meanwhile and reports a failure in the agent's words
+ * (by the button's `data-action`, see words.js).
  * @param {HTMLButtonElement} button
  * @param {() => Promise<unknown>} action
  * @param {(message: string) => void} report
@@ -51,7 +54,7 @@ export async function busyWhile(button, action, report) {
   try {
     await action();
   } catch (error) {
-    report(error instanceof Error ? error.message : String(error));
+    report(agentMessage(button.dataset.action, error));
   } finally {
     button.disabled = false;
     button.removeAttribute("aria-busy");

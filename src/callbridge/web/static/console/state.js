@@ -10,6 +10,8 @@
  * @property {string} reason
  * @property {number} since
  * @property {string[]} interaction_ids
+ * @property {string} [presence]       what the agent chose; their status once free of work
+ * @property {string} [presence_reason]
  */
 
 /**

@@ -1,4 +1,5 @@
-// Wrap-up: a disposition and notes, then Complete (the interaction's auto log takes both).
+// Wrap-up: a disposition and notes, then Complete (the interaction's auto log takes both). What the agent
+// types is saved to the server as they type, so a wrap-up that runs out of time completes with it.
 
 import { api } from "./api.js";
 import { busyWhile, h, setText } from "./dom.js";
@@ -8,10 +9,13 @@ import { secondsLeft } from "./state.js";
 
 export const DISPOSITIONS = ["Resolved", "Follow-up needed", "Information given", "Escalated", "No answer", "Wrong number"];
 
+/** How long typing must pause before the notes are saved (ms). */
+export const SAVE_AFTER_MS = 600;
+
 /**
  * @param {InteractionView} interaction
  * @param {(message: string) => void} report
- * @returns {{element: HTMLElement, update: (interaction: InteractionView, now: number) => void}}
+ * @returns {{element: HTMLElement, update: (interaction: InteractionView, now: number) => void, flush: () => Promise<void>}}
  */
 export function createWrapUp(interaction, report) {
   const dispositionId = `disposition-${interaction.id}`;
@@ -24,6 +28,7 @@ export function createWrapUp(interaction, report) {
   );
   const notes = h("textarea", { id: notesId, name: "notes", rows: 3, maxlength: 32000 });
   const left = h("span", { class: "wrap-left muted" });
+  const saved = h("span", { class: "wrap-saved muted", role: "status" });
   const complete = h("button", { type: "submit", class: "primary", "data-action": "complete" }, "Complete");
   const form = h(
     "form",
@@ -33,10 +38,59 @@ export function createWrapUp(interaction, report) {
     disposition,
     h("label", { for: notesId }, "Notes"),
     notes,
-    h("div", { class: "actions" }, complete),
+    h("div", { class: "actions" }, complete, saved),
   );
+
+  let lastSaved = { disposition: "", notes: "" };
+  let typed = false; // once the agent has typed, the server's copy never overwrites the form
+  /** @type {number|undefined} */
+  let timer;
+  /** @type {Promise<void>} */
+  let saving = Promise.resolve();
+
+  const save = () => {
+    window.clearTimeout(timer);
+    timer = undefined;
+    const draft = { disposition: disposition.value, notes: notes.value };
+    if (draft.disposition === lastSaved.disposition && draft.notes === lastSaved.notes) return saving;
+    setText(saved, "Saving…");
+    saving = saving
+      .then(() => api.saveWrapUp(interaction.id, draft.disposition, draft.notes))
+      .then(
+        () => {
+          lastSaved = draft;
+          if (draft.disposition === disposition.value && draft.notes === notes.value) setText(saved, "Notes saved");
+        },
+        () => setText(saved, "Not saved yet: your notes stay here; Complete sends them"),
+      );
+    return saving;
+  };
+  const typing = () => {
+    typed = true;
+    setText(saved, "");
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => void save(), SAVE_AFTER_MS);
+  };
+  notes.addEventListener("input", typing);
+  notes.addEventListener("blur", () => void save());
+  disposition.addEventListener("change", () => {
+    typed = true;
+    void save();
+  });
+  // a console that reloads during wrap-up shows what was saved before
+  void api.wrapUp(interaction.id).then(
+    (/** @type {{disposition: string, notes: string}} */ draft) => {
+      lastSaved = draft;
+      if (typed) return;
+      disposition.value = draft.disposition;
+      notes.value = draft.notes;
+    },
+    () => undefined,
+  );
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    window.clearTimeout(timer);
     void busyWhile(complete, () => api.complete(interaction.id, disposition.value, notes.value), report);
   });
   return {
@@ -44,6 +98,9 @@ export function createWrapUp(interaction, report) {
     update(current, now) {
       const deadline = current.wrap_up_deadline;
       setText(left, deadline === null ? "" : `${secondsLeft(deadline, now)} s left`);
+      // typing right up to the end: save at once rather than after the pause
+      if (timer !== undefined && deadline !== null && secondsLeft(deadline, now) <= 2) void save();
     },
+    flush: () => save(),
   };
 }
