@@ -1,53 +1,41 @@
-"""Each tenant's CRM connections: settings and encrypted credentials in `crm_connections`,
-turned into live `CrmConnector`s by the connector plugins' factories.
+"""Each tenant's CRM connections: settings and encrypted credentials in `crm_connections`
+(`store/crm_connections.py`), turned into live `CrmConnector`s by the connector plugins.
 
-A connector plugin package (found through the `callbridge.connectors` entry
-points) offers `from_settings(config, secrets, http, save_secrets)`; the
-built-in CRM's does. Credentials are stored encrypted; a connector that
-receives new credentials (a rotated refresh token) hands them to
-`save_secrets`, which stores them before they are used.
+Each connector package exports a `ConnectorPlugin` (`connectors/plugin.py`) through the
+`callbridge.connectors` entry points; its models validate what admins enter and its
+`from_settings` builds the tenant's connector. Credentials are stored encrypted; a connector
+that receives new credentials (a rotated refresh token) hands them to `save_secrets`, which
+stores them before they are used. `connected` / `disconnected` store or forget the refresh
+token an admin's Connect obtained (`services/crm_oauth.py`) and who the integration user is.
 
-A plugin may also offer `for_agent(connector, config, http, agent)`: a connector
-acting as one agent, with the provider tokens single sign-on keeps for that
-agent (`agent_tokens`, e.g. `SsoService`), or None when the connection is set
-to use the integration user only. Those connectors are kept per (tenant, CRM,
-agent), at most `max_agent_connectors` of them.
+A plugin may also build a connector acting as one agent (`ConnectorPlugin.for_agent`), with
+the provider tokens single sign-on keeps for that agent (`agent_tokens`, e.g. `SsoService`),
+or None when the connection is set to use the integration user only. Those connectors are
+kept per (tenant, CRM, agent), at most `max_agent_connectors` of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine
 
 from callbridge.auth.oidc import SignInRefused
 from callbridge.auth.secrets import DecryptionFailed
 from callbridge.connectors.base import CrmConnector
+from callbridge.connectors.plugin import AnyPlugin, SaveSecrets, discover
 from callbridge.services.audit import Actor, record
-from callbridge.store.crm_tables import crm_connections
+from callbridge.store import crm_connections as connections_store
 
 log = logging.getLogger(__name__)
 
-SaveSecrets = Callable[[dict[str, str]], Awaitable[None]]
-
-
-class ConnectorFactory(Protocol):
-    def __call__(
-        self, config: Mapping[str, Any], secrets: Mapping[str, str], http: httpx.AsyncClient, save_secrets: SaveSecrets
-    ) -> CrmConnector: ...
-
-
-class ConfigValidator(Protocol):
-    def __call__(self, config: Mapping[str, Any], secrets: Mapping[str, str] | None) -> dict[str, Any]: ...
+__all__ = ["AgentAccess", "AgentTokens", "CrmConnections", "SaveSecrets", "UnknownConnector", "discover_plugins"]
 
 
 class ProviderToken(Protocol):
@@ -102,25 +90,9 @@ class Cipher(Protocol):
     def decrypt(self, ciphertext: bytes) -> str: ...
 
 
-# Built-in plugins, found even before the package's entry points are (re)installed.
-BUILT_IN_PLUGINS = {"builtin_crm": "callbridge.connectors.builtin_crm"}
-
-
-def discover_plugins() -> dict[str, Any]:
-    """Connector plugin packages that can be configured from settings, by entry-point name."""
-    modules: dict[str, str] = dict(BUILT_IN_PLUGINS)
-    for entry in entry_points(group="callbridge.connectors"):
-        modules[entry.name] = entry.module
-    found: dict[str, Any] = {}
-    for name, module_name in modules.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            log.exception("connector plugin %s cannot be imported", name)
-            continue
-        if callable(getattr(module, "from_settings", None)):
-            found[name] = module
-    return found
+def discover_plugins() -> dict[str, AnyPlugin]:
+    """Connector plugins installed (entry points, and the built-in ones), by name."""
+    return discover()
 
 
 class UnknownConnector(Exception):
@@ -135,7 +107,7 @@ class CrmConnections:
         engine: Engine,
         cipher: Cipher,
         http: httpx.AsyncClient,
-        plugins: Mapping[str, Any] | None = None,
+        plugins: Mapping[str, AnyPlugin] | None = None,
         *,
         agent_tokens: AgentTokens | None = None,
         max_agent_connectors: int = 1000,
@@ -143,7 +115,7 @@ class CrmConnections:
         self.engine = engine
         self.cipher = cipher
         self.http = http
-        self.plugins = dict(discover_plugins() if plugins is None else plugins)
+        self.plugins: dict[str, AnyPlugin] = dict(discover_plugins() if plugins is None else plugins)
         self.agent_tokens = agent_tokens
         self.max_agent_connectors = max_agent_connectors
         self._live: dict[tuple[str, str], CrmConnector] = {}
@@ -154,12 +126,19 @@ class CrmConnections:
     def names(self) -> list[str]:
         return sorted(self.plugins)
 
-    def validate(self, crm: str, config: Mapping[str, Any], secrets: Mapping[str, str] | None) -> dict[str, Any]:
-        plugin = self.plugins.get(crm)
-        if plugin is None:
+    def plugin(self, crm: str) -> AnyPlugin:
+        found = self.plugins.get(crm)
+        if found is None:
             raise UnknownConnector(crm)
-        validated: dict[str, Any] = plugin.validate_settings(config, secrets)
-        return validated
+        return found
+
+    def label(self, crm: str) -> str:
+        """The words admins read for a connector: its plugin's label, or its name when it is not installed."""
+        found = self.plugins.get(crm)
+        return found.label if found is not None else crm
+
+    def validate(self, crm: str, config: Mapping[str, Any], secrets: Mapping[str, str] | None) -> dict[str, Any]:
+        return self.plugin(crm).validate(config, secrets)
 
     def save(
         self,
@@ -177,51 +156,100 @@ class CrmConnections:
         `keep_missing_secrets`: a secret left out of `secrets` keeps its stored value (a form's "leave empty
         to keep"). With an `actor`, the change is audited in the same transaction, credentials only as changed.
         """
-        plugin = self.plugins.get(crm)
-        if plugin is None:
-            raise UnknownConnector(crm)
-        stored = self._row(tenant_id, crm)
-        stored_secrets: dict[str, str] = {}
-        if stored is not None and stored.secrets:
-            stored_secrets = json.loads(self.cipher.decrypt(stored.secrets.encode("ascii")))
+        self.plugin(crm)
+        stored = connections_store.read(self.engine, tenant_id, crm)
+        stored_secrets = self._decrypt(stored)
         if secrets is not None and keep_missing_secrets:
             secrets = {**stored_secrets, **{k: v for k, v in secrets.items() if v}}
         self.validate(crm, config, secrets)
         values: dict[str, Any] = {"tenant_id": tenant_id, "crm": crm, "config": dict(config), "updated_at": now}
         if secrets is not None:
-            values["secrets"] = self.cipher.encrypt(json.dumps(dict(secrets))).decode("ascii")
-        with self.engine.begin() as connection:
+            values["secrets"] = self._encrypt(secrets)
+            if not secrets.get("refresh_token"):
+                values["connected_as"], values["connected_at"] = "", None
+
+        def audit(connection: Connection) -> None:
+            if actor is None:
+                return
+            after_secrets = stored_secrets if secrets is None else dict(secrets)
+            record(
+                connection,
+                tenant_id=tenant_id,
+                actor=actor,
+                action="crm_connection.created" if stored is None else "crm_connection.updated",
+                target_type="crm_connection",
+                target_id=crm,
+                before=None if stored is None else _audited(stored.config, stored_secrets),
+                after=_audited(dict(config), after_secrets),
+                at=now,
+            )
+
+        connections_store.save(self.engine, values, also=audit)
+        self._forget(tenant_id, crm)
+
+    def describe(self, tenant_id: str, crm: str) -> dict[str, Any] | None:
+        row = connections_store.read(self.engine, tenant_id, crm)
+        if row is None:
+            return None
+        secrets = self._decrypt(row)
+        return {
+            "crm": crm,
+            "config": row.config,
+            "has_credentials": bool(row.secrets),
+            "connected": bool(secrets.get("refresh_token")),
+            "connected_as": row.connected_as,
+            "connected_at": row.connected_at,
+            "updated_at": row.updated_at,
+        }
+
+    def credentials(self, tenant_id: str, crm: str) -> dict[str, str]:
+        """The stored credentials, decrypted (empty when there are none)."""
+        return self._decrypt(connections_store.read(self.engine, tenant_id, crm))
+
+    def connected(
+        self, tenant_id: str, crm: str, refresh_token: str, connected_as: str, now: float, *, actor: Actor | None
+    ) -> None:
+        """Stores the integration user's refresh token an admin's Connect obtained, and who that user is."""
+        self._replace_refresh_token(tenant_id, crm, refresh_token, (connected_as, now), now, actor, "connected")
+
+    def disconnected(self, tenant_id: str, crm: str, now: float, *, actor: Actor | None) -> None:
+        """Forgets the integration user's refresh token (after an admin's Revoke)."""
+        self._replace_refresh_token(tenant_id, crm, None, ("", None), now, actor, "disconnected")
+
+    def _replace_refresh_token(
+        self,
+        tenant_id: str,
+        crm: str,
+        refresh_token: str | None,
+        connected: tuple[str, float | None],
+        now: float,
+        actor: Actor | None,
+        verb: str,
+    ) -> None:
+        secrets = self.credentials(tenant_id, crm)
+        secrets.pop("refresh_token", None)
+        if refresh_token is not None:
+            secrets["refresh_token"] = refresh_token
+
+        def audit(connection: Connection) -> None:
             if actor is not None:
-                after_secrets = stored_secrets if secrets is None else dict(secrets)
                 record(
                     connection,
                     tenant_id=tenant_id,
                     actor=actor,
-                    action="crm_connection.created" if stored is None else "crm_connection.updated",
+                    action=f"crm_connection.{verb}",
                     target_type="crm_connection",
                     target_id=crm,
-                    before=None if stored is None else _audited(stored.config, stored_secrets),
-                    after=_audited(dict(config), after_secrets),
+                    before=None,
+                    after={"connected_as": connected[0]},
                     at=now,
                 )
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-            statement = insert(crm_connections).values(**{"secrets": "", **values})
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["tenant_id", "crm"],
-                    set_={k: statement.excluded[k] for k in values if k not in ("tenant_id", "crm")},
-                )
-            )
-        self._forget(tenant_id, crm)
 
-    def describe(self, tenant_id: str, crm: str) -> dict[str, Any] | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(crm_connections).where(crm_connections.c.tenant_id == tenant_id, crm_connections.c.crm == crm)
-            ).first()
-        if row is None:
-            return None
-        return {"crm": crm, "config": row.config, "has_credentials": bool(row.secrets), "updated_at": row.updated_at}
+        if not connections_store.update_secrets(
+            self.engine, tenant_id, crm, self._encrypt(secrets), connected=connected, also=audit
+        ):
+            raise UnknownConnector(crm)
+        self._forget(tenant_id, crm)
 
     async def get(self, tenant_id: str, crm: str, *, agent_id: str | None = None) -> CrmConnector | None:
         """The tenant's live connector for `crm`, or None when it is not connected.
@@ -229,10 +257,10 @@ class CrmConnections:
         With `agent_id`, and a connection set to act as the agent (`token_source: agent_sso`), a connector
         using that agent's single sign-on tokens (the integration user's when the agent has none)."""
         connector = await self._tenant_connector(tenant_id, crm)
-        if connector is None or not agent_id or self.agent_tokens is None:
+        plugin = self.plugins.get(crm)
+        if connector is None or not agent_id or self.agent_tokens is None or plugin is None:
             return connector
-        for_agent = getattr(self.plugins.get(crm), "for_agent", None)
-        if for_agent is None:
+        if plugin.agent_connector is None:
             return connector
         key = (tenant_id, crm, agent_id)
         found = self._agents.get(key)
@@ -242,7 +270,7 @@ class CrmConnections:
         config = self._configs.get((tenant_id, crm))
         if config is None:
             return connector
-        acting: CrmConnector | None = for_agent(
+        acting: CrmConnector | None = plugin.for_agent(
             connector, config, self.http, AgentAccess(self.agent_tokens, tenant_id, agent_id)
         )
         if acting is None:
@@ -271,35 +299,31 @@ class CrmConnections:
             plugin = self.plugins.get(crm)
             if plugin is None:
                 return None
-            row = await asyncio.to_thread(self._row, tenant_id, crm)
+            row = await asyncio.to_thread(connections_store.read, self.engine, tenant_id, crm)
             if row is None:
                 return None
-            secrets = json.loads(self.cipher.decrypt(row.secrets.encode("ascii"))) if row.secrets else {}
+            secrets = self._decrypt(row)
 
             async def save_secrets(new: dict[str, str]) -> None:
                 merged = {**secrets, **new}
                 secrets.update(new)
-                ciphertext = self.cipher.encrypt(json.dumps(merged)).decode("ascii")
-                await asyncio.to_thread(self._store_secrets, tenant_id, crm, ciphertext)
+                await asyncio.to_thread(
+                    connections_store.update_secrets, self.engine, tenant_id, crm, self._encrypt(merged)
+                )
 
             connector: CrmConnector = plugin.from_settings(row.config, secrets, self.http, save_secrets)
             self._configs[key] = dict(row.config)
             self._live[key] = connector
             return connector
 
-    def _row(self, tenant_id: str, crm: str) -> Any:
-        with self.engine.connect() as connection:
-            return connection.execute(
-                select(crm_connections).where(crm_connections.c.tenant_id == tenant_id, crm_connections.c.crm == crm)
-            ).first()
+    def _decrypt(self, row: Any) -> dict[str, str]:
+        if row is None or not row.secrets:
+            return {}
+        found: dict[str, str] = json.loads(self.cipher.decrypt(row.secrets.encode("ascii")))
+        return found
 
-    def _store_secrets(self, tenant_id: str, crm: str, ciphertext: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(crm_connections)
-                .where(crm_connections.c.tenant_id == tenant_id, crm_connections.c.crm == crm)
-                .values(secrets=ciphertext)
-            )
+    def _encrypt(self, secrets: Mapping[str, str]) -> str:
+        return self.cipher.encrypt(json.dumps(dict(secrets))).decode("ascii")
 
 
 def _audited(config: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:

@@ -30,6 +30,9 @@ crm_connections = Table(
     Column("config", JSON, nullable=False),  # the connector's settings, nothing secret
     Column("secrets", Text, nullable=False, default=""),  # encrypted (Fernet) JSON
     Column("updated_at", Float, nullable=False),
+    # who the integration user is, as the CRM said when an admin pressed Connect, and since when
+    Column("connected_as", String(300), nullable=False, default="", server_default=""),
+    Column("connected_at", Float, nullable=True),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
 )
 

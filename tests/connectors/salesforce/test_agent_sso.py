@@ -257,11 +257,11 @@ def test_connectors_acting_as_agents_are_kept_per_agent_within_a_bound(setup: Se
 
 
 def test_token_source_is_validated_naming_the_field(setup: Setup) -> None:
-    assert salesforce.validate_settings({"instance_url": INSTANCE_URL}, None)["token_source"] == "integration_user"
-    validated = salesforce.validate_settings({"instance_url": INSTANCE_URL, "token_source": "agent_sso"}, None)
+    assert salesforce.plugin.validate({"instance_url": INSTANCE_URL}, None)["token_source"] == "integration_user"
+    validated = salesforce.plugin.validate({"instance_url": INSTANCE_URL, "token_source": "agent_sso"}, None)
     assert validated["token_source"] == "agent_sso"
     with pytest.raises(ValidationError) as refused:
-        salesforce.validate_settings({"instance_url": INSTANCE_URL, "token_source": "the_agent"}, None)
+        salesforce.plugin.validate({"instance_url": INSTANCE_URL, "token_source": "the_agent"}, None)
     assert [e["loc"] for e in refused.value.errors()] == [("token_source",)]
 
     body = {"config": {"instance_url": INSTANCE_URL, "token_source": "the_agent"}, "credentials": CREDENTIALS}

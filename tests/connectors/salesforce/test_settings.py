@@ -36,7 +36,7 @@ def error_locations(error: ValidationError) -> list[str]:
 
 def test_the_plugin_is_found_through_its_entry_point() -> None:
     plugins = discover_plugins()
-    assert plugins["salesforce"] is salesforce
+    assert plugins["salesforce"] is salesforce.plugin
 
 
 @pytest.mark.parametrize(
@@ -66,11 +66,11 @@ def test_the_plugin_is_found_through_its_entry_point() -> None:
     ],
 )
 def test_good_settings_are_accepted_and_normalised(config: dict[str, Any], expected: dict[str, Any]) -> None:
-    validated = salesforce.validate_settings(config, SECRETS)
+    validated = salesforce.plugin.validate(config, SECRETS)
     assert validated["instance_url"] == config["instance_url"].rstrip("/")
     for key, value in expected.items():
         assert validated[key] == value
-    assert salesforce.validate_settings(config, None) == validated  # stored credentials kept
+    assert salesforce.plugin.validate(config, None) == validated  # stored credentials kept
 
 
 @pytest.mark.parametrize(
@@ -98,16 +98,16 @@ def test_good_settings_are_accepted_and_normalised(config: dict[str, Any], expec
 )
 def test_bad_settings_name_their_field(config: dict[str, Any], secrets: dict[str, str], field: str) -> None:
     with pytest.raises(ValidationError) as raised:
-        salesforce.validate_settings(config, secrets)
+        salesforce.plugin.validate(config, secrets)
     assert error_locations(raised.value) == [field]
 
 
 def test_secrets_never_appear_in_the_validated_settings_or_errors() -> None:
-    validated = salesforce.validate_settings(CONFIG, SECRETS)
+    validated = salesforce.plugin.validate(CONFIG, SECRETS)
     assert CLIENT_SECRET not in repr(validated)
     assert REFRESH_TOKEN not in repr(validated)
     with pytest.raises(ValidationError) as raised:
-        salesforce.validate_settings({"instance_url": "http://x"}, {**SECRETS, "client_id": ""})
+        salesforce.plugin.validate({"instance_url": "http://x"}, {**SECRETS, "client_id": ""})
     assert REFRESH_TOKEN not in str(raised.value)
     assert CLIENT_SECRET not in str(raised.value)
 
@@ -151,7 +151,7 @@ async def test_from_settings_signs_in_with_the_refresh_token_and_writes_a_task(
     org: SalesforceRestStandin, http: httpx.AsyncClient
 ) -> None:
     org.token_instance_url = "https://callbridge-test.my.salesforce.com"
-    connector = salesforce.from_settings(
+    connector = salesforce.plugin.from_settings(
         {"instance_url": "https://callbridge-test.my.salesforce.com"}, SECRETS, http, SavedSecrets()
     )
     assert isinstance(connector, CrmConnector)
@@ -178,7 +178,7 @@ async def test_rest_calls_go_to_the_instance_url_salesforce_answers_with(
     org: SalesforceRestStandin, http: httpx.AsyncClient
 ) -> None:
     """An admin who entered the Lightning host still reaches the REST API on the org's My Domain."""
-    connector = salesforce.from_settings(
+    connector = salesforce.plugin.from_settings(
         {"instance_url": "https://callbridge-test.lightning.force.com"}, SECRETS, http, SavedSecrets()
     )
     await connector.search_by_case_number("00001026")
@@ -203,7 +203,7 @@ async def test_rest_calls_go_to_the_instance_url_salesforce_answers_with(
 async def test_the_token_endpoint_is_on_the_environments_login_host(
     org: SalesforceRestStandin, http: httpx.AsyncClient, config: dict[str, Any], token_url: str
 ) -> None:
-    connector = salesforce.from_settings(config, SECRETS, http, SavedSecrets())
+    connector = salesforce.plugin.from_settings(config, SECRETS, http, SavedSecrets())
     assert await connector.check_connection() == []
     assert [str(r.url) for r in org.token_requests] == [token_url]
 
@@ -213,7 +213,7 @@ async def test_invalid_session_refreshes_once_and_a_rotated_refresh_token_is_sav
 ) -> None:
     org.rotate_refresh_tokens = True
     saved = SavedSecrets()
-    connector = salesforce.from_settings(CONFIG, SECRETS, http, saved)
+    connector = salesforce.plugin.from_settings(CONFIG, SECRETS, http, saved)
     await connector.write_activity(a_log("a"))
     assert saved.saved == [{"refresh_token": "5Aep861rotated1"}]
 
@@ -230,7 +230,7 @@ async def test_invalid_session_refreshes_once_and_a_rotated_refresh_token_is_sav
 async def test_a_burst_of_invalid_sessions_costs_one_refresh(
     org: SalesforceRestStandin, http: httpx.AsyncClient
 ) -> None:
-    connector = salesforce.from_settings(CONFIG, SECRETS, http, SavedSecrets())
+    connector = salesforce.plugin.from_settings(CONFIG, SECRETS, http, SavedSecrets())
     await connector.list_users()
     org.expire_sessions()
     await asyncio.gather(*(connector.search_by_case_number(str(n)) for n in range(5)))
@@ -248,7 +248,7 @@ async def test_a_burst_of_invalid_sessions_costs_one_refresh(
 async def test_a_refused_grant_is_a_precise_problem_and_not_retryable(
     org: SalesforceRestStandin, http: httpx.AsyncClient, change: dict[str, str], code: str, words: str
 ) -> None:
-    connector = salesforce.from_settings(CONFIG, {**SECRETS, **change}, http, SavedSecrets())
+    connector = salesforce.plugin.from_settings(CONFIG, {**SECRETS, **change}, http, SavedSecrets())
 
     problems = await connector.check_connection()
 
@@ -264,7 +264,7 @@ async def test_a_refused_grant_is_a_precise_problem_and_not_retryable(
 
 async def test_a_token_endpoint_outage_is_retryable(org: SalesforceRestStandin, http: httpx.AsyncClient) -> None:
     org.token_endpoint_status = 503
-    connector = salesforce.from_settings(CONFIG, SECRETS, http, SavedSecrets())
+    connector = salesforce.plugin.from_settings(CONFIG, SECRETS, http, SavedSecrets())
     with pytest.raises(CrmUnavailable) as raised:
         await connector.write_activity(a_log())
     assert raised.value.retryable
@@ -272,7 +272,7 @@ async def test_a_token_endpoint_outage_is_retryable(org: SalesforceRestStandin, 
 
 
 async def test_a_connection_saved_without_credentials_says_what_to_enter(http: httpx.AsyncClient) -> None:
-    connector = salesforce.from_settings(CONFIG, {}, http, SavedSecrets())
+    connector = salesforce.plugin.from_settings(CONFIG, {}, http, SavedSecrets())
     problems = await connector.check_connection()
     assert [p.code for p in problems] == ["missing_credentials"]
     assert "client_id" in problems[0].message
@@ -283,7 +283,7 @@ async def test_api_disabled_for_the_integration_user_is_named(
     org: SalesforceRestStandin, http: httpx.AsyncClient
 ) -> None:
     org.api_disabled = True
-    connector = salesforce.from_settings(CONFIG, SECRETS, http, SavedSecrets())
+    connector = salesforce.plugin.from_settings(CONFIG, SECRETS, http, SavedSecrets())
     problems = await connector.check_connection()
     assert [p.code for p in problems] == ["api_disabled"]
     assert '"API Enabled"' in problems[0].message
@@ -301,7 +301,7 @@ async def test_no_access_token_is_used_before_a_rotated_refresh_token_is_stored(
             raise OSError("disk full")
         stored.append(new["refresh_token"])
 
-    connector = salesforce.from_settings(CONFIG, SECRETS, http, save_secrets)
+    connector = salesforce.plugin.from_settings(CONFIG, SECRETS, http, save_secrets)
     with pytest.raises(OSError, match="disk full"):
         await connector.write_activity(a_log())
     assert org.requests == []

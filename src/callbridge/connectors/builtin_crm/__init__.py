@@ -1,26 +1,27 @@
 """The built-in CRM connector: Callbridge's CRM connector for its own embedded CRM.
 
-`BuiltinCrmConnector` is the entry-point class (`callbridge.connectors` group,
-name `builtin_crm`); `setup(deps)` builds one for a tenant. The wire protocol
-(REST API, OAuth token endpoint) is in `client.py`, the mapping to
+`plugin` is what the `callbridge.connectors` entry point (name `builtin_crm`)
+names; `setup(deps)` builds a `BuiltinCrmConnector` for a tenant. The wire
+protocol (REST API, OAuth token endpoint) is in `client.py`, the mapping to
 Callbridge's connector protocol in `connector.py`, the admin's settings in
 `schema.py`.
 
 Tokens: any `AccessTokenSource` plugs in (for example the tokens kept after an
 agent's single sign-on). `refresh_token_source()` builds the one Callbridge
-uses for auto log: an integration user's refresh token, exchanged at the
-CRM's token endpoint, rotated tokens handed to `save`.
+uses for auto log: an integration user's refresh token (from the admin page's
+Connect, or entered), exchanged at the CRM's token endpoint, rotated tokens
+handed to `save`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from callbridge.connectors.base import AccessTokenSource
+from callbridge.connectors.plugin import AdminForm, ConnectorPlugin, OAuthEndpoints
 
 from .client import BuiltinCrmClient, RefreshTokenGrant, StaticToken
 from .connector import BuiltinCrmConnector
@@ -32,10 +33,9 @@ __all__ = [
     "BuiltinCrmCredentials",
     "BuiltinCrmDeps",
     "StaticToken",
-    "from_settings",
+    "plugin",
     "refresh_token_source",
     "setup",
-    "validate_settings",
 ]
 
 
@@ -64,41 +64,45 @@ def refresh_token_source(
     http: httpx.AsyncClient,
     save: Callable[[str], Awaitable[None]] | None = None,
 ) -> AccessTokenSource:
+    refresh_token = credentials.refresh_token
     return RefreshTokenGrant(
         token_url=config.token_url,
         client_id=credentials.client_id,
         client_secret=credentials.client_secret.get_secret_value(),
-        refresh_token=credentials.refresh_token.get_secret_value(),
+        refresh_token=refresh_token.get_secret_value() if refresh_token is not None else "",
         http=http,
         save=save,
         timeout_seconds=config.request_timeout_seconds,
     )
 
 
-def validate_settings(config: Mapping[str, Any], secrets: Mapping[str, str] | None) -> dict[str, Any]:
-    """Checks an admin's settings (raises pydantic's ValidationError naming the field)."""
-    validated = BuiltinCrmConfig.model_validate(dict(config))
-    if secrets is not None:
-        BuiltinCrmCredentials.model_validate(dict(secrets))
-    return validated.model_dump(mode="json")
+def _connector(config: BuiltinCrmConfig, tokens: AccessTokenSource, http: httpx.AsyncClient) -> BuiltinCrmConnector:
+    return setup(BuiltinCrmDeps(config=config, tokens=tokens, http=http))
 
 
-def from_settings(
-    config: Mapping[str, Any],
-    secrets: Mapping[str, str],
-    http: httpx.AsyncClient,
-    save_secrets: Callable[[dict[str, str]], Awaitable[None]],
-) -> BuiltinCrmConnector:
-    """A connector from stored settings: the integration user's refresh token, rotated tokens saved back."""
-    settings = BuiltinCrmConfig.model_validate(dict(config))
-    tokens: AccessTokenSource
-    if "refresh_token" in secrets:
-        credentials = BuiltinCrmCredentials.model_validate(dict(secrets))
+def _oauth(config: BuiltinCrmConfig) -> OAuthEndpoints:
+    return OAuthEndpoints(
+        authorize_url=f"{config.base_url}/oauth2/authorize",
+        token_url=config.token_url,
+        scope="openid email profile crm.read crm.write offline_access",
+        userinfo_url=f"{config.base_url}/oauth2/userinfo",
+        revoke_url=f"{config.base_url}/oauth2/revoke",
+    )
 
-        async def save(refresh_token: str) -> None:
-            await save_secrets({"refresh_token": refresh_token})
 
-        tokens = refresh_token_source(settings, credentials, http, save)
-    else:
-        tokens = StaticToken(str(secrets.get("access_token", "")))
-    return setup(BuiltinCrmDeps(config=settings, tokens=tokens, http=http))
+plugin: ConnectorPlugin[BuiltinCrmConfig, BuiltinCrmCredentials, BuiltinCrmConnector] = ConnectorPlugin(
+    name="builtin_crm",
+    label="Built-in CRM",
+    config_model=BuiltinCrmConfig,
+    credentials_model=BuiltinCrmCredentials,
+    connector=_connector,
+    refresh_tokens=refresh_token_source,
+    oauth=_oauth,
+    admin=AdminForm(
+        credentials_help=(
+            "The OAuth client registered in the CRM for Callbridge (callbridge-crm client create): its "
+            "client_id and client_secret. Its redirect URIs must include this page's Connect address (shown "
+            "below). Scopes: crm.read crm.write offline_access."
+        ),
+    ),
+)

@@ -221,7 +221,8 @@ class BuiltinCrmConnector:
             code = "api_disabled" if error.permission == "API Enabled" else "permission_missing"
             return [ConnectionProblem(code, str(error))]
         except CrmAuthError as error:
-            return [ConnectionProblem("bad_credentials", str(error))]
+            code = "missing_credentials" if error.code == "missing_credentials" else "bad_credentials"
+            return [ConnectionProblem(code, str(error))]
         except CrmUnavailable as error:
             return [ConnectionProblem("unreachable", str(error))]
         except CrmError as error:

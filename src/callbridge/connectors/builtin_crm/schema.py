@@ -33,12 +33,18 @@ class BuiltinCrmConfig(BaseModel):
 class BuiltinCrmCredentials(BaseModel):
     """The integration user's OAuth client and refresh token (kept encrypted by Callbridge).
 
-    The refresh token comes from one authorization-code grant with the `offline_access`,
-    `crm.read` and `crm.write` scopes, signed in as the CRM user that auto log writes as.
+    The refresh token comes from one authorization-code grant (the admin page's Connect) with the
+    `offline_access`, `crm.read` and `crm.write` scopes, signed in as the CRM user that auto log writes as.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    client_id: Annotated[str, Field(min_length=1, max_length=200)]
-    client_secret: SecretStr
-    refresh_token: SecretStr
+    client_id: Annotated[str, Field(min_length=1, max_length=200, title="OAuth client id")]
+    client_secret: Annotated[SecretStr, Field(title="OAuth client secret")]
+    refresh_token: Annotated[
+        SecretStr | None,
+        Field(
+            title="Refresh token of the integration user (optional)",
+            description="Leave empty and press Connect to sign in as the integration user instead.",
+        ),
+    ] = None

@@ -1,16 +1,16 @@
 """The Salesforce connector: Callbridge's CRM connector for a Salesforce org.
 
-`SalesforceConnector` is the entry-point class
-(`callbridge.connectors` group, name `salesforce`); `setup(deps)` builds one
-for a tenant. The wire protocol is in `client.py`, the mapping to Callbridge's
-connector protocol in `connector.py`, the admin's settings in `schema.py`,
-and the Open CTI call-center definition in `call_center.py`. Open CTI itself
-is used only by the console host modules `hosts/lightning.js` and
+`setup(deps)` builds a `SalesforceConnector` for a tenant. The wire protocol
+is in `client.py`, the mapping to Callbridge's connector protocol in
+`connector.py`, the admin's settings in `schema.py`, and the Open CTI
+call-center definition in `call_center.py`. Open CTI itself is used only by
+the console host modules `hosts/lightning.js` and
 `hosts/classic.js`: nothing else depends on it.
 
-A tenant connects through `validate_settings` and `from_settings`, which
-Callbridge's CRM connections call: the connected app's consumer key and secret
-and an integration user's refresh token, exchanged at the login host's token
+`plugin` is what the `callbridge.connectors` entry point names: Callbridge's CRM
+connections validate and build from it (`ConnectorPlugin.from_settings`): the
+connected app's consumer key and secret and an integration user's refresh token
+(from the admin page's Connect, or entered), exchanged at the login host's token
 endpoint (`refresh_token_source`). Any other `AccessTokenSource` plugs into
 `setup` the same way. With `token_source: agent_sso`, `for_agent` builds a
 connector acting as one agent with the tokens kept after the agent's single
@@ -19,16 +19,16 @@ sign-on (`agent_tokens.py`), falling back to the integration user's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from callbridge.connectors.base import AccessTokenSource
+from callbridge.connectors.plugin import AdminForm, ConnectorPlugin, OAuthEndpoints
 
 from .agent_tokens import AgentAccess, AgentSsoTokens
-from .client import RefreshTokenGrant, SalesforceClient, SalesforceTokenRefused
+from .client import RefreshTokenGrant, SalesforceClient
 from .connector import SalesforceConnector
 from .schema import SalesforceConfig, SalesforceCredentials, TokenSource
 
@@ -41,10 +41,9 @@ __all__ = [
     "SalesforceDeps",
     "TokenSource",
     "for_agent",
-    "from_settings",
+    "plugin",
     "refresh_token_source",
     "setup",
-    "validate_settings",
 ]
 
 
@@ -75,69 +74,45 @@ def refresh_token_source(
     save: Callable[[str], Awaitable[None]] | None = None,
 ) -> RefreshTokenGrant:
     """The integration user's tokens: its refresh token exchanged at `config.token_url`."""
+    refresh_token = credentials.refresh_token
     return RefreshTokenGrant(
         token_url=config.token_url,
         client_id=credentials.client_id,
         client_secret=credentials.client_secret.get_secret_value(),
-        refresh_token=credentials.refresh_token.get_secret_value(),
+        refresh_token=refresh_token.get_secret_value() if refresh_token is not None else "",
         http=http,
         save=save,
         timeout_seconds=config.request_timeout_seconds,
     )
 
 
-class NoCredentials:
-    """The connection was saved without credentials: every call says what to enter."""
-
-    async def access_token(self) -> str:
-        raise SalesforceTokenRefused(
-            "Salesforce is not connected yet: enter the connected app's consumer key (client_id) and secret "
-            "(client_secret) and the integration user's refresh token (refresh_token).",
-            status=0,
-            error_code="missing_credentials",
-        )
-
-    async def refresh(self) -> str:
-        return await self.access_token()
+def _connector(config: SalesforceConfig, tokens: AccessTokenSource, http: httpx.AsyncClient) -> SalesforceConnector:
+    return setup(SalesforceDeps(config=config, tokens=tokens, http=http))
 
 
-def validate_settings(config: Mapping[str, Any], secrets: Mapping[str, str] | None) -> dict[str, Any]:
-    """Checks an admin's settings (raises pydantic's ValidationError naming the field)."""
-    validated = SalesforceConfig.model_validate(dict(config))
-    if secrets is not None:
-        SalesforceCredentials.model_validate(dict(secrets))
-    return validated.model_dump(mode="json")
+def _follow_instance_url(connector: SalesforceConnector, tokens: AccessTokenSource) -> None:
+    """REST calls go to the `instance_url` each token answer names."""
+    if isinstance(tokens, RefreshTokenGrant):
+        tokens.on_instance_url = connector.client.use_instance_url
 
 
-def from_settings(
-    config: Mapping[str, Any],
-    secrets: Mapping[str, str],
-    http: httpx.AsyncClient,
-    save_secrets: Callable[[dict[str, str]], Awaitable[None]],
-) -> SalesforceConnector:
-    """A connector from stored settings, acting as the integration user; a rotated refresh token is saved
-    back before it is used, and REST calls go to the `instance_url` Salesforce answers with."""
-    settings = SalesforceConfig.model_validate(dict(config))
-    if not secrets:
-        return setup(SalesforceDeps(config=settings, tokens=NoCredentials(), http=http))
-    credentials = SalesforceCredentials.model_validate(dict(secrets))
-
-    async def save(refresh_token: str) -> None:
-        await save_secrets({"refresh_token": refresh_token})
-
-    tokens = refresh_token_source(settings, credentials, http, save)
-    connector = setup(SalesforceDeps(config=settings, tokens=tokens, http=http))
-    tokens.on_instance_url = connector.client.use_instance_url
-    return connector
+def _oauth(config: SalesforceConfig) -> OAuthEndpoints:
+    oauth = f"{config.login_host}/services/oauth2"
+    return OAuthEndpoints(
+        authorize_url=f"{oauth}/authorize",
+        token_url=config.token_url,
+        scope="openid email profile api refresh_token",
+        userinfo_url=f"{oauth}/userinfo",
+        revoke_url=f"{oauth}/revoke",
+    )
 
 
 def for_agent(
-    connector: SalesforceConnector, config: Mapping[str, Any], http: httpx.AsyncClient, agent: AgentAccess
+    connector: SalesforceConnector, settings: SalesforceConfig, http: httpx.AsyncClient, agent: AgentAccess
 ) -> SalesforceConnector | None:
     """A connector acting as one agent, or None when the connection uses the integration user only
     (`token_source: integration_user`). `connector` is the tenant's connector from `from_settings`:
     its tokens (the integration user's) are the fallback when the agent has none."""
-    settings = SalesforceConfig.model_validate(dict(config))
     if settings.token_source is not TokenSource.AGENT_SSO:
         return None
     tokens = AgentSsoTokens(agent, fallback=connector.client.tokens)
@@ -145,3 +120,28 @@ def for_agent(
     agent_connector.client.use_instance_url(connector.client.instance_url)
     tokens.on_instance_url = agent_connector.client.use_instance_url
     return agent_connector
+
+
+plugin: ConnectorPlugin[SalesforceConfig, SalesforceCredentials, SalesforceConnector] = ConnectorPlugin(
+    name="salesforce",
+    label="Salesforce",
+    config_model=SalesforceConfig,
+    credentials_model=SalesforceCredentials,
+    connector=_connector,
+    refresh_tokens=refresh_token_source,
+    oauth=_oauth,
+    agent_connector=for_agent,
+    connected=_follow_instance_url,
+    admin=AdminForm(
+        option_labels={
+            "production": "Production (login.salesforce.com)",
+            "sandbox": "Sandbox (test.salesforce.com)",
+            "my_domain": "My Domain (the org's own login host)",
+        },
+        credentials_help=(
+            "The connected app's consumer key (client_id) and consumer secret (client_secret), from Setup → "
+            "App Manager. Its callback URL must include this page's Connect address (shown below); "
+            "OAuth scopes: api, refresh_token (offline_access), openid."
+        ),
+    ),
+)

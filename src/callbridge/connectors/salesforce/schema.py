@@ -171,9 +171,15 @@ class SalesforceCredentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    client_id: str
-    client_secret: SecretStr
-    refresh_token: SecretStr
+    client_id: Annotated[str, Field(title="Consumer key (client_id)")]
+    client_secret: Annotated[SecretStr, Field(title="Consumer secret (client_secret)")]
+    refresh_token: Annotated[
+        SecretStr | None,
+        Field(
+            title="Refresh token of the integration user (optional)",
+            description="Leave empty and press Connect to sign in as the integration user instead.",
+        ),
+    ] = None
 
     @field_validator("client_id", "client_secret", "refresh_token", mode="before")
     @classmethod

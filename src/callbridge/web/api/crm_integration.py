@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, select
 
+from callbridge.auth.secrets import TokenCipher, load_secret_key
 from callbridge.config import Settings
 from callbridge.connectors.base import CrmRecord
 from callbridge.domain.contact_center import ContactCenter
@@ -55,39 +56,7 @@ class CrmIntegration:
 
 def _cipher(settings: Settings) -> Cipher:
     """CRM credentials are encrypted at rest with the installation's secret key (callbridge.auth.secrets)."""
-    try:
-        from callbridge.auth.secrets import TokenCipher, load_secret_key
-    except ImportError:  # an installation without the single sign-on module: same key file, same derivation
-        return _FallbackCipher(settings)
     return TokenCipher(load_secret_key(settings))
-
-
-class _FallbackCipher:
-    def __init__(self, settings: Settings) -> None:
-        import base64
-        import secrets
-        from pathlib import Path
-
-        from cryptography.fernet import Fernet
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-        key = settings.secret_key
-        if not key:
-            path = Path(settings.data_dir) / "secret_key"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
-                path.chmod(0o600)
-            key = path.read_text(encoding="utf-8").strip()
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"callbridge:tokens-at-rest")
-        self._fernet = Fernet(base64.urlsafe_b64encode(hkdf.derive(key.encode("utf-8"))))
-
-    def encrypt(self, plaintext: str) -> bytes:
-        return self._fernet.encrypt(plaintext.encode("utf-8"))
-
-    def decrypt(self, ciphertext: bytes) -> str:
-        return self._fernet.decrypt(ciphertext).decode("utf-8")
 
 
 async def start(
@@ -177,8 +146,9 @@ class ConnectionIn(BaseModel):
     config: dict[str, Any]
     credentials: dict[str, str] | None = Field(
         default=None,
-        description="Write-only; omit to keep the stored ones. Built-in CRM: client_id, client_secret, "
-        "refresh_token (of the integration user, scopes crm.read crm.write offline_access).",
+        description="Write-only; omit to keep the stored ones. The connector's credentials model: for the "
+        "built-in CRM and Salesforce client_id, client_secret and, unless the admin page's Connect obtains it, "
+        "refresh_token (of the integration user).",
     )
 
 
@@ -186,6 +156,9 @@ class ConnectionOut(BaseModel):
     crm: str
     config: dict[str, Any]
     has_credentials: bool
+    connected: bool = Field(description="An integration user's refresh token is stored")
+    connected_as: str = Field(description="Who the integration user is, as the CRM said at Connect ('' if unknown)")
+    connected_at: float | None = Field(description="When an admin last pressed Connect (None: never)")
     updated_at: float
 
 

@@ -104,7 +104,8 @@ class SalesforceRestStandin:
         return self._json(status, body)
 
     def _new_id(self, prefix: str) -> str:
-        return f"{prefix}5g00000{next(self._ids):08d}"[:15] + "AAA"
+        """A distinct 18-character id: key prefix, then a counter (15 characters), then the checksum suffix."""
+        return f"{prefix}5g0{next(self._ids):09d}" + "AAA"
 
     def expire_sessions(self) -> None:
         """Every access token handed out so far stops working (session timeout, password change)."""

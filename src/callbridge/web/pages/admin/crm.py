@@ -1,10 +1,10 @@
-"""CRM connection: the built-in CRM or Salesforce (production, sandbox or My Domain), each with the settings its
-connector declares (its typed config model, checked by the plugin's `validate_settings`), the OAuth client and
-the integration user's refresh token (write-only: "leave empty to keep"), and "Test connection".
+"""CRM connection: one panel per installed connector plugin (`ConnectorPlugin`: the built-in CRM, Salesforce,
+any other), each rendered from the plugin: its label, its settings model's fields, its credentials model's
+fields (write-only: "leave empty to keep"), its words for choices and where its credentials come from; and
+"Test connection".
 
 Saved through `CrmConnections.save`, the service behind `PUT /api/v1/tenants/{id}/crm-connections/{crm}`,
-which audits the change (credentials only as changed). A connector that is not installed with a way to be
-built from saved settings (`from_settings`) is shown as not available, with that reason.
+which validates with the plugin's models and audits the change (credentials only as changed).
 """
 
 from __future__ import annotations
@@ -20,18 +20,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from callbridge.connectors.base import CrmError
-from callbridge.connectors.builtin_crm.schema import BuiltinCrmConfig
+from callbridge.connectors.plugin import AnyPlugin
 from callbridge.services.crm_connections import UnknownConnector
 from callbridge.web.pages.admin.common import TenantPage, text, validation_errors
 
 router = APIRouter(include_in_schema=False)
 
-LABELS = {"builtin_crm": "Built-in CRM", "salesforce": "Salesforce"}
-CREDENTIALS = (
-    ("client_id", "OAuth client id (Salesforce: the connected app's consumer key)"),
-    ("client_secret", "OAuth client secret (consumer secret)"),
-    ("refresh_token", "Refresh token of the integration user"),
-)
 # What each problem code from the connector's check means, said plainly before the connector's own words.
 PROBLEM_TITLES = {
     "ok": "Connected",
@@ -42,18 +36,8 @@ PROBLEM_TITLES = {
     "permission_missing": "A permission is missing",
     "field_missing": "Call-log field missing or not visible",
     "field_not_visible": "Call-log field not visible",
-    "missing_credentials": "No credentials entered",
+    "missing_credentials": "Not connected",
 }
-
-
-def _config_model(crm: str) -> type[BaseModel] | None:
-    if crm == "builtin_crm":
-        return BuiltinCrmConfig
-    if crm == "salesforce":
-        from callbridge.connectors.salesforce.schema import SalesforceConfig
-
-        return SalesforceConfig
-    return None
 
 
 def _fields(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -62,7 +46,13 @@ def _fields(model: type[BaseModel]) -> list[dict[str, Any]]:
     for name, info in model.model_fields.items():
         annotation = info.annotation
         origin = typing.get_origin(annotation)
-        field: dict[str, Any] = {"name": name, "help": info.description or "", "required": info.is_required()}
+        label = info.title or name.replace("_", " ").capitalize()
+        field: dict[str, Any] = {
+            "name": name,
+            "label": label,
+            "help": info.description or "",
+            "required": info.is_required(),
+        }
         if isinstance(annotation, type) and issubclass(annotation, Enum):
             field.update(kind="select", options=[m.value for m in annotation])
         elif annotation in (int, float):
@@ -118,19 +108,28 @@ def _read(fields: list[dict[str, Any]], form: FormData) -> tuple[dict[str, Any],
     return config, errors
 
 
-def _connectors(page: TenantPage, integration: Any) -> list[dict[str, Any]]:
-    available = set(integration.connections.names())
+def _credentials(plugin: AnyPlugin) -> list[dict[str, Any]]:
+    """The credentials form: each field of the plugin's credentials model; secrets as password fields."""
+    secret = plugin.secret_names()
     shown = []
-    for crm in sorted(available | {"builtin_crm", "salesforce"}):
-        model = _config_model(crm)
-        entry: dict[str, Any] = {"crm": crm, "label": LABELS.get(crm, crm), "available": crm in available}
-        if crm not in available:
-            entry["reason"] = (
-                f"this installation cannot build a {entry['label']} connector from saved settings "
-                "(its plugin is not installed, or has no from_settings)"
-            )
-        entry["fields"] = _fields(model) if model is not None else []
-        entry["saved"] = integration.connections.describe(page.tenant_id, crm) if crm in available else None
+    for name, info in plugin.credentials_model.model_fields.items():
+        label = info.title or name.replace("_", " ").capitalize()
+        shown.append({"name": name, "label": label, "help": info.description or "", "secret": name in secret})
+    return shown
+
+
+def _connectors(page: TenantPage, integration: Any) -> list[dict[str, Any]]:
+    shown = []
+    for crm, plugin in sorted(integration.connections.plugins.items(), key=lambda item: item[1].label):
+        entry: dict[str, Any] = {
+            "crm": crm,
+            "label": plugin.label,
+            "fields": _fields(plugin.config_model),
+            "credentials": _credentials(plugin),
+            "credentials_help": plugin.admin.credentials_help,
+            "options": plugin.admin.option_labels,
+            "saved": integration.connections.describe(page.tenant_id, crm),
+        }
         shown.append(entry)
     return shown
 
@@ -160,7 +159,7 @@ def _render(
         section="crm",
         available=True,
         connectors=connectors,
-        credentials=CREDENTIALS,
+        labels={c["crm"]: c["label"] for c in connectors},
         problems=problems or {},
         titles=PROBLEM_TITLES,
         editing=editing,
@@ -178,16 +177,16 @@ def crm_connection(page: TenantPage) -> Response:
 @router.post("/admin/{tenant_id}/crm/{crm}")
 def save_crm_connection(page: TenantPage, crm: str) -> Response:
     integration = getattr(page.request.app.state, "crm_integration", None)
-    model = _config_model(crm)
-    if integration is None or crm not in integration.connections.names():
-        return _render(page, errors={"form": f"{LABELS.get(crm, crm)} cannot be set up on this server."}, editing=crm)
-    fields = _fields(model) if model is not None else []
+    plugin = integration.connections.plugins.get(crm) if integration is not None else None
+    if integration is None or plugin is None:
+        return _render(page, errors={"form": f"{crm} cannot be set up on this server."}, editing=crm)
+    fields = _fields(plugin.config_model)
     config, errors = _read(fields, page.form)
     submitted = {f["name"]: str(page.form.get(f"config.{f['name']}", "")) for f in fields}
     for f in fields:
         if f["kind"] == "checkbox":
             submitted[f["name"]] = config.get(f["name"], False)
-    secrets = {name: str(page.form.get(f"credentials.{name}", "")).strip() for name, _ in CREDENTIALS}
+    secrets = {name: str(page.form.get(f"credentials.{name}", "")).strip() for name in plugin.credential_names()}
     if errors:
         return _render(page, values={crm: submitted}, errors=errors, editing=crm)
     try:
@@ -227,7 +226,8 @@ async def test_crm_connection(page: TenantPage, crm: str) -> Response:
     try:
         connector = await integration.connections.get(page.tenant_id, crm) if integration else None
         if connector is None:
-            found = [{"code": "not_configured", "message": f"No {crm} connection is saved for this tenant yet."}]
+            label = integration.connections.label(crm) if integration else crm
+            found = [{"code": "not_configured", "message": f"No {label} connection is saved for this tenant yet."}]
         else:
             found = [{"code": p.code, "message": p.message} for p in await connector.check_connection()]
             found = found or [{"code": "ok", "message": "Connected: everything Callbridge needs is in place."}]

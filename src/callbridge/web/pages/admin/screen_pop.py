@@ -132,6 +132,9 @@ def _render(
         log=log,
         rules=rules,
         crms=integration.connections.names() if integration else [],
+        crm_labels={name: integration.connections.label(name) for name in integration.connections.names()}
+        if integration
+        else {},
         agents=page.svc.configuration.list_agent_rows(page.tenant_id),
         triggers=TRIGGERS,
         channels=CHANNELS,
