@@ -121,8 +121,10 @@ class AutoLogRelay:
             if done:
                 continue  # there may be more due
             self._wakeup.clear()
+            # the time-out first: a stop while it is read must not leave a wait() coroutine never awaited
+            sleep_seconds = await self._sleep_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), await self._sleep_seconds())
+                await asyncio.wait_for(self._wakeup.wait(), sleep_seconds)
 
     async def _sleep_seconds(self) -> float:
         due = await asyncio.to_thread(self._next_due)
