@@ -423,6 +423,11 @@ class ContactCenter:
             self._freed(agent, now)
 
     def _tick(self, _c: cmd.Tick, now: float) -> None:
+        self._expire(now, restarted=False)
+
+    def _expire(self, now: float, *, restarted: bool) -> None:
+        """Ends offers and wrap-ups that are due. `restarted`: they fell due while the node was down, when no
+        agent could answer an offer: it goes back to its place in the queue, and its agent is not benched."""
         pop_due = self._timers.pop_due
         interactions = self.interactions
         while (timer := pop_due(now)) is not None:
@@ -434,7 +439,10 @@ class ContactCenter:
             if not self._timer_is_live(deadline, kind, interaction_id, token):
                 continue
             agent = self.agents[interaction.agent_id or ""]
-            if kind == _OFFER_TIMER:
+            if kind == _OFFER_TIMER and restarted:
+                self._requeue(interaction, agent, OfferOutcome.NODE_RESTARTED, now)
+                self._touch(agent, now)
+            elif kind == _OFFER_TIMER:
                 self._missed(interaction, agent, OfferOutcome.TIMED_OUT, now)
             else:  # the wrap-up timer: what the agent saved so far is the log's disposition and notes
                 self._complete_held(
@@ -555,7 +563,7 @@ class ContactCenter:
         for agent in self.agents.values():
             agent.version += 1
             self._push_ready(agent)
-        self._tick(cmd.Tick(), now)
+        self._expire(now, restarted=True)
         self._drain_queues(self.queues, now)
         return self._events
 

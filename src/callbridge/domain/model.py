@@ -73,6 +73,7 @@ class OfferOutcome(StrEnum):
     CONNECTION_LOST = "connection_lost"
     AGENT_LEFT = "agent_left"
     CANCELLED = "cancelled"
+    NODE_RESTARTED = "node_restarted"  # expired while the node was down: nobody could have answered it
 
 
 DEFAULT_CAPACITY: Mapping[Channel, int] = {Channel.PHONE: 1, Channel.CHAT: 3, Channel.VOICEMAIL: 1}

@@ -86,7 +86,7 @@ def test_restore_continues_sequence_after_the_saved_ones() -> None:
     assert [i.id for i in restored.waiting_in("sales")] == ["p1", "p0"]
 
 
-def test_restore_expires_offers_whose_deadline_passed_meanwhile() -> None:
+def test_restore_ends_offers_that_expired_meanwhile_without_benching_their_agents() -> None:
     cc, store = _running()
     make_available(cc, "bob", T0)
     make_available(cc, "cat", T0)
@@ -97,13 +97,18 @@ def test_restore_expires_offers_whose_deadline_passed_meanwhile() -> None:
 
     restored, events = store.restart(QUEUES, PROFILES, T0 + 60)
 
+    # nobody could answer while the node was down: not a missed offer, and the agents stay available
     ended = {(e.interaction_id, e.agent_id, e.outcome) for e in of_type(events, OfferEnded)}
-    assert ended == {("p0", "bob", OfferOutcome.TIMED_OUT), ("c1", "cat", OfferOutcome.TIMED_OUT)}
+    assert ended == {("p0", "bob", OfferOutcome.NODE_RESTARTED), ("c1", "cat", OfferOutcome.NODE_RESTARTED)}
     for name in ("bob", "cat"):
-        assert restored.agents[name].status is AgentStatus.BREAK
-        assert restored.agents[name].status_reason == "missed_offer"
-    assert [i.id for i in restored.waiting_in("sales")] == ["p0", "p1"]
-    assert [i.id for i in restored.waiting_in("support")] == ["c1"]
+        assert restored.agents[name].status is AgentStatus.AVAILABLE
+        assert restored.agents[name].status_reason == ""
+    # back in their original place, so offered again first, to the same agents (still the longest idle)
+    assert restored.interactions["p0"].offer_id == "p0.2"
+    assert restored.interactions["p0"].agent_id == "bob"
+    assert restored.interactions["c1"].agent_id == "cat"
+    assert [i.id for i in restored.waiting_in("sales")] == ["p1"]
+    assert restored.next_deadline() == T0 + 60 + 20
 
 
 def test_restore_keeps_offers_still_running_and_their_timers() -> None:
