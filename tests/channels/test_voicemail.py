@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import wave
 from typing import Any
 
@@ -168,3 +169,52 @@ def test_a_used_id_is_refused(tenant: Tenant) -> None:
     assert (
         tenant.harness.client.get("/api/v1/voicemails/vm-9", headers=tenant.pbx).json()["content_type"] == "audio/mpeg"
     )
+
+
+def test_an_upload_the_client_abandons_is_one_line_in_the_log(tenant: Tenant, caplog: pytest.LogCaptureFixture) -> None:
+    """The PBX hangs up mid-upload: no unhandled exception (and its traceback), one line saying what happened."""
+    boundary = "cut-here"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="queue_id"\r\n\r\nmessages\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="vm.wav"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode() + wav_bytes()[:2000]
+    messages = [
+        {"type": "http.request", "body": head, "more_body": True},
+        {"type": "http.disconnect"},  # the rest never comes
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/voicemails",
+        "raw_path": b"/api/v1/voicemails",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+            (b"content-length", b"900000"),
+            (b"authorization", tenant.pbx["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    app = tenant.harness.client.app
+    with caplog.at_level(logging.INFO):
+        tenant.harness.client.portal.call(app, scope, receive, send)  # type: ignore[union-attr]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO and "abandoned" in r.getMessage()] == [
+        "voicemail upload abandoned: the client disconnected before sending all of it"
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert tenant.snapshot()["interactions"] == {}, "nothing was deposited"

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import delete, func, insert, select, update
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from callbridge.channels.voicemail import UnsupportedAudio, sniff_audio
 from callbridge.domain.errors import NotFound
@@ -28,7 +29,7 @@ from callbridge.store.greeting_tables import agent_greetings
 from callbridge.web.api.schemas import Input
 from callbridge.web.deps import AgentDep, Services, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES, error_response
-from callbridge.web.uploads import UploadTooLarge, limited
+from callbridge.web.uploads import UploadTooLarge, abandoned, limited
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["greetings"])
 
@@ -147,6 +148,8 @@ async def add_greeting(request: Request, svc: ServicesDep, who: AgentDep) -> Res
     )
     try:
         form = await parser.parse()
+    except ClientDisconnect:
+        return abandoned("greeting")
     except UploadTooLarge:
         return _too_large()
     except MultiPartException as error:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from callbridge.channels.voicemail import UnsupportedAudio, Voicemail, VoicemailService, VoicemailTooLarge
 from callbridge.channels.voicemail.service import Deposit
@@ -22,7 +23,7 @@ from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.api.schemas import Address, Identifier, Input
 from callbridge.web.deps import AgentDep, IntegrationDep, ServicesDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, error_response
-from callbridge.web.uploads import UploadTooLarge, limited
+from callbridge.web.uploads import UploadTooLarge, abandoned, limited
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["voicemail"])
 FORM_OVERHEAD = 64 * 1024  # room for the other fields and the multipart framing
@@ -100,6 +101,8 @@ async def deposit_voicemail(request: Request, who: IntegrationDep) -> Response:
     )
     try:
         form = await parser.parse()
+    except ClientDisconnect:
+        return abandoned("voicemail")
     except UploadTooLarge:
         return _too_large(limit)
     except MultiPartException as error:
