@@ -515,8 +515,10 @@ def authorize() -> Any:
     server = _server()
     user = current_user()
     prompts = set(request.values.get("prompt", "").split())
-    # prompt=login asks for a fresh sign-in even when one exists: honour it once per request.
-    if user is not None and "login" in prompts and not session.pop("fresh_login", False):
+    # prompt=login asks for a fresh sign-in even when one exists: honour it once per authorization request,
+    # not again when the person who just signed in answers the consent form (which carries the same query).
+    deciding = request.method == "POST" and "decision" in request.form
+    if user is not None and "login" in prompts and not deciding and not session.pop("fresh_login", False):
         session.pop("user_id", None)
         user = None
     try:

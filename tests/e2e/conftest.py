@@ -85,18 +85,28 @@ class Harness:
 @contextlib.contextmanager
 def running_server(tmp: Path, admin_email: str, admin_password: str, **settings: Any) -> Iterator[str]:
     """A real Callbridge (uvicorn on a free loopback port, SQLite in `tmp`) with a local admin; yields its URL."""
+    with running_app(tmp, admin_email, admin_password, **settings) as (base, _app):
+        yield base
+
+
+@contextlib.contextmanager
+def running_app(tmp: Path, admin_email: str, admin_password: str, **settings: Any) -> Iterator[tuple[str, Any]]:
+    """`running_server`, also yielding the app (its state holds the live services). `public_url="auto"`: the
+    server's own URL, as a deployment would set it."""
     database_url = f"sqlite:///{tmp / 'callbridge.db'}"
     engine = make_engine(database_url)
     upgrade(engine)
     create_admin_user(engine, admin_email, admin_password)
-    app = create_app(Settings(database_url=database_url, data_dir=tmp, **settings), engine=engine)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    if settings.get("public_url") == "auto":
+        settings["public_url"] = base
+    app = create_app(Settings(database_url=database_url, data_dir=tmp, **settings), engine=engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 15
     while time.time() < deadline:
         try:
@@ -105,7 +115,7 @@ def running_server(tmp: Path, admin_email: str, admin_password: str, **settings:
         except httpx.HTTPError:
             time.sleep(0.05)
     try:
-        yield base
+        yield base, app
     finally:
         server.should_exit = True
         thread.join(10)

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -54,6 +54,8 @@ class OAuthEndpoints:
     scope: str  # space-separated, including what yields a refresh token (offline_access, refresh_token)
     userinfo_url: str = ""  # OpenID Connect userinfo: who the integration user is
     revoke_url: str = ""  # RFC 7009 token revocation
+    # how the client authenticates at the token and revocation endpoints
+    client_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_post"
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ def _oauth(config: BuiltinCrmConfig) -> OAuthEndpoints:
         scope="openid email profile crm.read crm.write offline_access",
         userinfo_url=f"{config.base_url}/oauth2/userinfo",
         revoke_url=f"{config.base_url}/oauth2/revoke",
+        client_auth="client_secret_basic",
     )
 
 
@@ -100,9 +101,9 @@ plugin: ConnectorPlugin[BuiltinCrmConfig, BuiltinCrmCredentials, BuiltinCrmConne
     oauth=_oauth,
     admin=AdminForm(
         credentials_help=(
-            "The OAuth client registered in the CRM for Callbridge (callbridge-crm client create): its "
-            "client_id and client_secret. Its redirect URIs must include this page's Connect address (shown "
-            "below). Scopes: crm.read crm.write offline_access."
+            "The OAuth client registered in the CRM for Callbridge (callbridge-crm clients create): its "
+            "client_id and client_secret. Its redirect URIs must include the Connect address shown above. "
+            "Scopes: crm.read crm.write offline_access."
         ),
     ),
 )

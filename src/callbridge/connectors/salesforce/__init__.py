@@ -140,7 +140,7 @@ plugin: ConnectorPlugin[SalesforceConfig, SalesforceCredentials, SalesforceConne
         },
         credentials_help=(
             "The connected app's consumer key (client_id) and consumer secret (client_secret), from Setup → "
-            "App Manager. Its callback URL must include this page's Connect address (shown below); "
+            "App Manager. Its callback URL must include the Connect address shown above; "
             "OAuth scopes: api, refresh_token (offline_access), openid."
         ),
     ),

@@ -24,6 +24,7 @@ from callbridge.services.auto_log import AutoLogService
 from callbridge.services.configuration import UnknownReference
 from callbridge.services.crm_connections import Cipher, CrmConnections, UnknownConnector
 from callbridge.services.crm_links import PendingLinks, read_link, save_link
+from callbridge.services.crm_oauth import CrmAuthorizations
 from callbridge.services.crm_settings import AutoLogSettings, CrmSettingsStore, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
 from callbridge.services.outbox import AutoLogRelay, RelaySettings
@@ -48,6 +49,7 @@ class CrmIntegration:
     auto_log: AutoLogService
     relay: AutoLogRelay
     http: httpx.AsyncClient
+    authorizations: CrmAuthorizations
 
     async def stop(self) -> None:
         await self.relay.stop()
@@ -75,7 +77,8 @@ async def start(
     node.add_listener(screen_pop.listener)
     node.add_listener(auto_log.listener)
     await auto_log_relay.start()
-    integration = CrmIntegration(store, connections, screen_pop, auto_log, auto_log_relay, http)
+    authorizations = CrmAuthorizations(connections)
+    integration = CrmIntegration(store, connections, screen_pop, auto_log, auto_log_relay, http, authorizations)
     app.state.crm_integration = integration
     return integration
 

@@ -8,8 +8,11 @@ envelope, `Sforce-Limit-Info`). Where Salesforce's behaviour is not
 documented (how SOSL tokenises phone numbers) it does something plausible and
 says so. The data lives in `fixtures/*.json`.
 
-It also plays the OAuth 2.0 token endpoint, `POST https://<login host>/services/oauth2/token`
-with `grant_type=refresh_token` (salesforce.md section 4): the answer carries
+It also plays the OAuth 2.0 endpoints of the login host: the web-server flow's authorization page
+(`GET /services/oauth2/authorize`, with PKCE: the integration user is signed in and clicks Allow, which
+redirects to the `redirect_uri` with `code` and `state`), `userinfo`, `revoke`, and the token endpoint,
+`POST https://<login host>/services/oauth2/token` with `grant_type=authorization_code` (the code and its
+`code_verifier`) or `grant_type=refresh_token` (salesforce.md section 4): the answer carries
 `access_token`, `instance_url`, `id`, `token_type`, `issued_at`, `signature` and `scope`
 (a `refresh_token` only when the connected app rotates them), and refusals are
 `{"error", "error_description"}` with HTTP 400. Only `invalid_grant`'s shape is in the
@@ -22,6 +25,7 @@ import base64
 import copy
 import hashlib
 import hmac
+import html
 import itertools
 import json
 import re
@@ -29,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 import httpx
 
@@ -41,6 +45,8 @@ CLIENT_SECRET = "consumer-secret-1"
 REFRESH_TOKEN = "5Aep861integrationUserRefresh1"
 ORG_ID = "00D5g00000ORGIDAA1"
 INTEGRATION_USER_ID = "0055g00000INTEGAA1"
+INTEGRATION_USER_NAME = "Integration User"
+INTEGRATION_USER_EMAIL = "integration@callbridge-test.example"
 
 
 def fixture(name: str) -> Any:
@@ -71,6 +77,11 @@ class SalesforceRestStandin:
     token_instance_url: str = INSTANCE_URL
     token_endpoint_status: int | None = None  # e.g. 503: the endpoint answers that instead
     token_requests: list[httpx.Request] = field(default_factory=list)
+    # the web-server flow: the connected app's callback URLs, codes handed out, what was revoked
+    callback_urls: set[str] = field(default_factory=set)
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    authorize_requests: list[httpx.Request] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _issued: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -117,6 +128,11 @@ class SalesforceRestStandin:
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/services/oauth2/token":
             return self._token(request)
+        if request.url.path in ("/services/oauth2/authorize", "/services/oauth2/userinfo", "/services/oauth2/revoke"):
+            if request.url.host not in LOGIN_HOSTS:
+                raise httpx.ConnectError(f"unknown host {request.url.host}", request=request)
+            route = {"authorize": self._authorize, "userinfo": self._userinfo, "revoke": self._revoke}
+            return route[request.url.path.rsplit("/", 1)[1]](request)
         self.requests.append(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token not in self.valid_tokens:
@@ -161,13 +177,15 @@ class SalesforceRestStandin:
         def refuse(error: str, description: str) -> httpx.Response:
             return httpx.Response(400, json={"error": error, "error_description": description})
 
-        if form.get("grant_type") != "refresh_token":
+        if form.get("grant_type") not in ("refresh_token", "authorization_code"):
             return refuse("unsupported_grant_type", "grant type not supported")
         client_id = form.get("client_id", "")
         if client_id not in self.oauth_clients:
             return refuse("invalid_client_id", "client identifier invalid")
         if form.get("client_secret") != self.oauth_clients[client_id]:
             return refuse("invalid_client", "invalid client credentials")
+        if form["grant_type"] == "authorization_code":
+            return self._code_grant(request, form, refuse)
         refresh_token = form.get("refresh_token", "")
         if refresh_token not in self.refresh_tokens:
             return refuse("invalid_grant", "expired access/refresh token")
@@ -193,6 +211,92 @@ class SalesforceRestStandin:
             body["refresh_token"] = f"5Aep861rotated{n}"
             self.refresh_tokens.add(body["refresh_token"])
         return httpx.Response(200, json=body)
+
+    def _code_grant(
+        self, request: httpx.Request, form: dict[str, str], refuse: Callable[[str, str], httpx.Response]
+    ) -> httpx.Response:
+        """The web-server flow's second leg: the code, once, from the same app and callback, with the PKCE
+        verifier whose S256 hash was sent to the authorization page; the answer adds a refresh token."""
+        issued = self.codes.pop(form.get("code", ""), None)
+        if issued is None or issued["client_id"] != form["client_id"]:
+            return refuse("invalid_grant", "invalid authorization code")
+        if issued["redirect_uri"] != form.get("redirect_uri"):
+            return refuse("redirect_uri_mismatch", "redirect_uri must match configuration")
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != issued["code_challenge"]:
+            return refuse("invalid_grant", "invalid code verifier")
+        n = next(self._issued)
+        access_token = f"{ORG_ID}!issued-{n}"
+        refresh_token = f"5Aep861connected{n}"
+        self.valid_tokens.add(access_token)
+        self.refresh_tokens.add(refresh_token)
+        return httpx.Response(
+            200,
+            json={
+                "access_token": access_token,
+                "refresh_token": refresh_token,
+                "signature": "",
+                "scope": issued["scope"],
+                "instance_url": self.token_instance_url,
+                "id": f"https://{request.url.host}/id/{ORG_ID}/{INTEGRATION_USER_ID}",
+                "token_type": "Bearer",
+                "issued_at": str(1_764_000_000_000 + n),
+            },
+        )
+
+    def _authorize(self, request: httpx.Request) -> httpx.Response:
+        """The authorization page, the integration user already signed in: one Allow link to the callback.
+        Refusals (unknown app, callback URL not registered) are shown on the page, never redirected."""
+        self.authorize_requests.append(request)
+        params = dict(request.url.params)
+        client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
+        if client_id not in self.oauth_clients:
+            return httpx.Response(400, text="error=invalid_client_id: client identifier invalid")
+        if redirect_uri not in self.callback_urls:
+            return httpx.Response(400, text="error=redirect_uri_mismatch: redirect_uri must match configuration")
+        if params.get("response_type") != "code" or params.get("code_challenge_method") != "S256":
+            return httpx.Response(400, text="error=invalid_request: response_type code with a S256 code_challenge")
+        code = f"aPrx{len(self.codes) + len(self.authorize_requests):04d}code"
+        self.codes[code] = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": params.get("code_challenge", ""),
+            "scope": params.get("scope", ""),
+        }
+        target = redirect_uri + "?" + urlencode({"code": code, "state": params.get("state", "")})
+        page = (
+            "<!doctype html><title>Allow Access?</title><h1>Allow Access?</h1>"
+            f"<p>Signed in as {INTEGRATION_USER_NAME} ({INTEGRATION_USER_EMAIL})</p>"
+            f'<a id="allow" href="{html.escape(target)}">Allow</a>'
+        )
+        return httpx.Response(200, text=page, headers={"Content-Type": "text/html"})
+
+    def _userinfo(self, request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.valid_tokens:
+            return httpx.Response(403, text="Bad_OAuth_Token")
+        return httpx.Response(
+            200,
+            json={
+                "sub": f"https://{request.url.host}/id/{ORG_ID}/{INTEGRATION_USER_ID}",
+                "user_id": INTEGRATION_USER_ID,
+                "organization_id": ORG_ID,
+                "preferred_username": INTEGRATION_USER_EMAIL,
+                "name": INTEGRATION_USER_NAME,
+                "email": INTEGRATION_USER_EMAIL,
+                "email_verified": True,
+            },
+        )
+
+    def _revoke(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        token = form.get("token", "")
+        if token not in self.refresh_tokens and token not in self.valid_tokens:
+            return httpx.Response(400, json={"error": "unsupported_token_type", "error_description": "invalid token"})
+        self.refresh_tokens.discard(token)
+        self.valid_tokens.discard(token)
+        self.revoked.append(token)
+        return httpx.Response(200)
 
     # ---------------------------------------------------------------- GET
 

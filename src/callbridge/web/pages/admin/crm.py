@@ -14,15 +14,17 @@ import typing
 from enum import Enum
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from callbridge.connectors.base import CrmError
 from callbridge.connectors.plugin import AnyPlugin
 from callbridge.services.crm_connections import UnknownConnector
-from callbridge.web.pages.admin.common import TenantPage, text, validation_errors
+from callbridge.services.crm_oauth import ConnectRefused
+from callbridge.web.deps import ServicesDep
+from callbridge.web.pages.admin.common import Page, PageRefused, TenantPage, tenant_page, text, validation_errors
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,6 +39,7 @@ PROBLEM_TITLES = {
     "field_missing": "Call-log field missing or not visible",
     "field_not_visible": "Call-log field not visible",
     "missing_credentials": "Not connected",
+    "not_revoked": "Forgotten here, not revoked in the CRM",
 }
 
 
@@ -160,6 +163,7 @@ def _render(
         available=True,
         connectors=connectors,
         labels={c["crm"]: c["label"] for c in connectors},
+        redirect_uri=connect_redirect_uri(page),
         problems=problems or {},
         titles=PROBLEM_TITLES,
         editing=editing,
@@ -172,6 +176,68 @@ def _render(
 @router.get("/admin/{tenant_id}/crm")
 def crm_connection(page: TenantPage) -> Response:
     return _render(page)
+
+
+CONNECTED_PATH = "/admin/crm/connected"
+
+
+def connect_redirect_uri(page: Page) -> str:
+    """Where the CRM sends the admin back after Connect: one URL for every tenant and CRM (register it in
+    the CRM's OAuth client)."""
+    public_url: str = page.svc.settings.effective_public_url()
+    return public_url + CONNECTED_PATH
+
+
+@router.post("/admin/{tenant_id}/crm/{crm}/connect")
+def connect_crm(page: TenantPage, crm: str) -> Response:
+    """Connect: to the CRM's sign-in as the integration user (authorization code with PKCE)."""
+    integration = getattr(page.request.app.state, "crm_integration", None)
+    if integration is None or crm not in integration.connections.plugins:
+        return _render(page, errors={"form": f"{crm} cannot be set up on this server."}, editing=crm)
+    try:
+        url = integration.authorizations.start(page.tenant_id, crm, page.who.subject_id, connect_redirect_uri(page))
+    except ConnectRefused as error:
+        return _render(page, errors={"form": str(error)}, editing=crm)
+    return RedirectResponse(url, 303)
+
+
+@router.get(CONNECTED_PATH)
+async def crm_connected(
+    request: Request, svc: ServicesDep, state: str = "", code: str = "", error: str = "", error_description: str = ""
+) -> Response:
+    """The CRM sends the admin back here: the code is traded for tokens and the integration user named."""
+    integration = getattr(request.app.state, "crm_integration", None)
+    pending = integration.authorizations.take(state) if integration is not None and state else None
+    if integration is None or pending is None:
+        raise PageRefused(
+            400, "This sign-in is unknown or has expired (Connect waits 10 minutes). Press Connect again."
+        )
+    page = await tenant_page(pending.tenant_id, request, svc)
+    if page.who.subject_id != pending.subject_id:
+        raise PageRefused(403, "Another admin started this Connect. Press Connect yourself.")
+    if error or not code:
+        said = error_description or error or "no authorization code"
+        return _render(page, errors={"form": f"The CRM did not connect ({said}). Press Connect to try again."})
+    try:
+        await integration.authorizations.finish(pending, code, page.actor)
+    except ConnectRefused as refused:
+        return _render(page, errors={"form": str(refused)}, editing=pending.crm)
+    return page.back("crm", "crm_connected")
+
+
+@router.post("/admin/{tenant_id}/crm/{crm}/revoke")
+async def revoke_crm(page: TenantPage, crm: str) -> Response:
+    """Revoke: the integration user's refresh token is revoked at the CRM and forgotten here."""
+    integration = getattr(page.request.app.state, "crm_integration", None)
+    if integration is None or crm not in integration.connections.plugins:
+        return _render(page, errors={"form": f"{crm} cannot be set up on this server."}, editing=crm)
+    try:
+        problem = await integration.authorizations.revoke(page.tenant_id, crm, page.actor)
+    except ConnectRefused as error:
+        return _render(page, errors={"form": str(error)}, editing=crm)
+    if problem:
+        return _render(page, problems={crm: [{"code": "not_revoked", "message": problem}]})
+    return page.back("crm", "crm_revoked")
 
 
 @router.post("/admin/{tenant_id}/crm/{crm}")
@@ -230,7 +296,7 @@ async def test_crm_connection(page: TenantPage, crm: str) -> Response:
             found = [{"code": "not_configured", "message": f"No {label} connection is saved for this tenant yet."}]
         else:
             found = [{"code": p.code, "message": p.message} for p in await connector.check_connection()]
-            found = found or [{"code": "ok", "message": "Connected: everything Callbridge needs is in place."}]
+            found = found or [{"code": "ok", "message": "Everything Callbridge needs is in place."}]
     except CrmError as error:
         found = [{"code": error.code or "error", "message": str(error)}]
     except ValidationError as error:  # settings saved by an older version that the connector now refuses
