@@ -20,11 +20,18 @@ Set-up (configuration, sign-in) is not timed. Reported:
 - decisions_per_s: offers made / wall time of the timed loop
 - commands_per_s: commands handled / the same time
 - p50_us, p99_us, max_us: latency of one command (all kinds), from its own timer
+
+BENCH_BACKLOG=N (environment) adds what a busy day looks like to the node: N interactions waiting in the
+queues before the stream starts (at a priority below all of it, so they stay waiting while the stream is
+served), and the summaries the node publishes: every DIGEST_EVERY commands, `queue_snapshot` of every
+queue a command touched, as the digest of queue summaries does (timed, and counted in `seconds`; reported
+as digest_us_mean and digest_ms_total). BENCH_BACKLOG=0 gives the digests without a backlog.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import random
 import sys
 import time
@@ -42,6 +49,7 @@ SKILLS = 60
 BUSY_SHARE = 0.9
 BACKLOG_SHARE = 0.05
 TICK_EVERY = 1_000
+DIGEST_EVERY = 1_000  # about what a node handles between two digests (every 0.5 s) on a busy day
 CHANNEL_MIX = [(Channel.PHONE, 0.70), (Channel.CHAT, 0.25), (Channel.VOICEMAIL, 0.05)]
 
 
@@ -130,6 +138,25 @@ def run(quick: bool) -> dict[str, Any]:
     decisions_before = cc.decisions
     commands = 0
     store_s = 0.0
+    backlog = int(os.environ.get("BENCH_BACKLOG", "-1"))
+    digests = backlog >= 0
+    queue_of: dict[str, str] = {}
+    touched: set[str] = set()
+    digest_ns: list[int] = []
+    if backlog > 0:
+        _progress(f"queueing a backlog of {backlog} interactions")
+        for n, queue_id in enumerate(rng.choices(queue_ids, weights, k=backlog)):
+            interaction_id = f"b{n}"
+            queue_of[interaction_id] = queue_id
+            for event in cc.handle(
+                cmd.SubmitInteraction(interaction_id, queue_id, channels[queue_id], priority=-1), now
+            ):
+                if type(event) is InteractionOffered:  # the free agents take some: they stay connected for now
+                    cc.handle(cmd.AcceptOffer(event.agent_id, event.interaction_id), now)
+                    connected.append((event.agent_id, event.interaction_id))
+        cc.take_changes()
+    backlog = max(backlog, 0)
+    decisions_at_start = cc.decisions  # offers made to the backlog before timing are not counted
 
     def apply(command: cmd.Command, at: float) -> list[Any]:
         nonlocal commands
@@ -137,6 +164,16 @@ def run(quick: bool) -> dict[str, Any]:
         events = handle(command, at)
         record(clock() - t)
         commands += 1
+        if digests:
+            queue_id = getattr(command, "queue_id", None) or queue_of.get(getattr(command, "interaction_id", ""))
+            if queue_id:
+                touched.add(queue_id)
+            if commands % DIGEST_EVERY == 0:
+                t = clock()
+                for queue_id in touched:
+                    cc.queue_snapshot(queue_id)
+                digest_ns.append(clock() - t)
+                touched.clear()
         return events
 
     gc.collect()
@@ -145,6 +182,8 @@ def run(quick: bool) -> dict[str, Any]:
     try:
         for n, submit in enumerate(submits):
             now += 0.001
+            if digests:
+                queue_of[submit.interaction_id] = submit.queue_id
             pending = apply(submit, now)
             on_arrival += len(pending) > 2  # created, queued, then offered at once
             while pending:
@@ -154,7 +193,8 @@ def run(quick: bool) -> dict[str, Any]:
                     apply(cmd.AcceptOffer(offer.agent_id, offer.interaction_id), now)
                     connected.append((offer.agent_id, offer.interaction_id))
                 while connected and (
-                    len(connected) > busy_limit or n + 1 - (cc.decisions - decisions_before) > backlog_limit
+                    len(connected) > busy_limit
+                    or n + 1 + backlog - (cc.decisions - decisions_before) > backlog_limit + backlog
                 ):
                     agent_id, interaction_id = connected.popleft()
                     pending += apply(cmd.CompleteInteraction(agent_id, interaction_id, "done"), now)
@@ -170,10 +210,10 @@ def run(quick: bool) -> dict[str, Any]:
     finally:
         gc.enable()
     elapsed = time.perf_counter() - loop_started - store_s
-    decisions = cc.decisions - decisions_before
+    decisions = cc.decisions - decisions_at_start
     latencies.sort()
-    waiting = sum(len(cc.waiting_in(q)) for q in queue_ids) if quick else None
-    return {
+    waiting = sum(len(cc.waiting_in(q)) for q in queue_ids) if quick and not backlog else None
+    result: dict[str, Any] = {
         "agents": agents,
         "queues": queues,
         "interactions": interactions,
@@ -192,3 +232,12 @@ def run(quick: bool) -> dict[str, Any]:
         "still_waiting": waiting,
         "python": sys.version.split()[0],
     }
+    if digests:
+        result.update(
+            backlog=backlog,
+            waiting_at_end=sum(cc.queue_snapshot(q).waiting for q in queue_ids),
+            digests=len(digest_ns),
+            digest_us_mean=round(sum(digest_ns) / max(len(digest_ns), 1) / 1000, 1),
+            digest_ms_total=round(sum(digest_ns) / 1e6, 1),
+        )
+    return result

@@ -37,6 +37,7 @@ class AgentState:
 
     __slots__ = (
         "connected",
+        "counted_ready_in",
         "eligible_queue_ids",
         "holding",
         "id",
@@ -69,6 +70,8 @@ class AgentState:
         # the routing indexes of the same queues, grouped by their channel, so routing skips a full
         # channel in one step and reaches each queue's indexes without looking them up
         self.indexes_by_channel: tuple[tuple[Channel, tuple[QueueIndexes, ...]], ...] = ()
+        # the queues whose `ready_count` counts this agent (see ContactCenter._count_ready)
+        self.counted_ready_in: tuple[QueueIndexes, ...] = ()
 
     def free_capacity(self, channel: Channel) -> int:
         return self.profile.capacity.get(channel, 0) - len(self.holding[channel])

@@ -462,7 +462,7 @@ class ContactCenter:
         self.queues[queue.id] = queue
         indexes = self._indexes.get(queue.id)
         if indexes is None:
-            self._indexes[queue.id] = QueueIndexes(queue)
+            self._indexes[queue.id] = QueueIndexes(queue, self.interactions)
         else:
             indexes.queue = queue
         for agent_id in list(self._members.get(queue.id, ())):
@@ -512,6 +512,9 @@ class ContactCenter:
             raise InvalidTransition(f"agent {agent_id!r} is signed in: sign them out or disable them first")
         for queue_id in agent.profile.queue_ids:
             self._members.get(queue_id, set()).discard(agent_id)
+        for indexes in agent.counted_ready_in:
+            indexes.ready_count -= 1
+        agent.counted_ready_in = ()
         del self.agents[agent_id]
         for indexes in self._indexes.values():
             indexes.ready.forget(agent)
@@ -562,6 +565,7 @@ class ContactCenter:
         self._events = []
         for agent in self.agents.values():
             agent.version += 1
+            self._count_ready(agent)
             self._push_ready(agent)
         self._expire(now, restarted=True)
         self._drain_queues(self.queues, now)
@@ -598,23 +602,14 @@ class ContactCenter:
         )
 
     def queue_snapshot(self, queue_id: str) -> QueueSnapshot:
-        queue = self._queue(queue_id)
-        interactions = self.interactions
-        waiting = [
-            i
-            for iid in set(self._indexes[queue_id].waiting.waiting_ids())
-            if (i := interactions.get(iid)) is not None and i.queue_id == queue_id and i.state is _QUEUED
-        ]
-        ready = sum(
-            1
-            for agent_id in self._members.get(queue_id, ())
-            if (agent := self.agents[agent_id]).is_ready_for(queue.channel) and queue_id in agent.eligible_queue_ids
-        )
+        """The queue's summary, kept up to date as things change: O(1) amortised, whatever waits in it."""
+        self._queue(queue_id)
+        indexes = self._indexes[queue_id]
         return QueueSnapshot(
             queue_id=queue_id,
-            waiting=len(waiting),
-            oldest_enqueued_at=min((i.enqueued_at for i in waiting), default=None),
-            ready_agents=ready,
+            waiting=indexes.waiting.live,
+            oldest_enqueued_at=indexes.waiting.oldest(),
+            ready_agents=indexes.ready_count,
         )
 
     def waiting_in(self, queue_id: str) -> list[Interaction]:
@@ -713,9 +708,30 @@ class ContactCenter:
             agent.status_reason = reason
             agent.status_since = now
         self._dirty_agents.add(agent.id)
+        self._count_ready(agent)
         if reindex:
             agent.version += 1
             self._push_ready(agent)
+
+    def _count_ready(self, agent: AgentState) -> None:
+        """Moves the agent's contribution to the queues' ready counts to what it is now (O(their queues))."""
+        if agent.presence is _AVAILABLE and agent.profile.enabled:
+            now_in = tuple(
+                indexes
+                for channel, indexes_of_queues in agent.indexes_by_channel
+                if agent.is_ready_for(channel)
+                for indexes in indexes_of_queues
+            )
+        else:
+            now_in = ()
+        before = agent.counted_ready_in
+        if now_in == before:
+            return
+        for indexes in before:
+            indexes.ready_count -= 1
+        for indexes in now_in:
+            indexes.ready_count += 1
+        agent.counted_ready_in = now_in
 
     def _push_ready(self, agent: AgentState) -> None:
         """Indexes the agent in every queue they could take an interaction from now."""

@@ -31,17 +31,55 @@ def wait_key(interaction: Interaction) -> WaitKey:
 
 
 class WaitingInteractions:
-    """Interactions waiting in one queue, best first."""
+    """Interactions waiting in one queue, best first; and by age, for the queue's longest wait.
 
-    __slots__ = ("_heap", "live")
+    `live` counts the waiting interactions. The age heap, (enqueued_at, sequence, id), is kept the same lazy
+    way: its entries are checked when they reach the top (see `oldest`), and it is compacted when stale
+    entries outnumber live ones, so the summary of a queue costs O(1) amortised per change, whatever the
+    backlog, instead of a pass over every waiting interaction.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_by_age", "_heap", "_interactions", "_queue_id", "live")
+
+    def __init__(self, interactions: dict[str, Interaction], queue_id: str) -> None:
         self._heap: list[tuple[int, float, int, str]] = []
+        self._by_age: list[tuple[float, int, str]] = []
+        self._interactions = interactions
+        self._queue_id = queue_id
         self.live = 0
 
     def push(self, interaction: Interaction) -> None:
         heapq.heappush(self._heap, (*wait_key(interaction), interaction.id))
         self.live += 1
+        by_age = self._by_age
+        heapq.heappush(by_age, (interaction.enqueued_at, interaction.sequence, interaction.id))
+        if len(by_age) > 2 * self.live + 64:
+            self._compact_by_age()
+
+    def oldest(self) -> float | None:
+        """When the interaction waiting longest was queued, or None when none waits."""
+        by_age = self._by_age
+        while by_age:
+            _enqueued_at, sequence, interaction_id = by_age[0]
+            if self._is_waiting(interaction_id, sequence):
+                return by_age[0][0]
+            heapq.heappop(by_age)
+        return None
+
+    def _is_waiting(self, interaction_id: str, sequence: int) -> bool:
+        found = self._interactions.get(interaction_id)
+        return (
+            found is not None
+            and found.state is _QUEUED
+            and found.queue_id == self._queue_id
+            and found.sequence == sequence
+        )
+
+    def _compact_by_age(self) -> None:
+        # an interaction offered and put back has two entries with the same key: keep one
+        kept = {entry[2]: entry for entry in self._by_age if self._is_waiting(entry[2], entry[1])}
+        self._by_age = list(kept.values())
+        heapq.heapify(self._by_age)
 
     def discard(self) -> None:
         """One interaction left the queue by another way than `pop` (its entry goes lazily)."""
@@ -77,6 +115,7 @@ class WaitingInteractions:
     def compact(self, is_valid: Callable[[str, int], bool]) -> None:
         self._heap = [entry for entry in self._heap if is_valid(entry[3], entry[2])]
         heapq.heapify(self._heap)
+        self._compact_by_age()
 
     def __len__(self) -> int:
         return self.live
@@ -142,11 +181,15 @@ def ready_entry(agent: AgentState) -> ReadyEntry:
 
 
 class QueueIndexes:
-    """Both routing indexes of one queue, held by the queue's eligible agents so they skip the lookups."""
+    """Both routing indexes of one queue, held by the queue's eligible agents so they skip the lookups.
 
-    __slots__ = ("queue", "ready", "waiting")
+    `ready_count`: how many agents are ready for the queue now (for its summary; the ready index itself
+    holds stale entries). Each agent remembers the queues it is counted in (`AgentState.counted_ready_in`)."""
 
-    def __init__(self, queue: Queue) -> None:
+    __slots__ = ("queue", "ready", "ready_count", "waiting")
+
+    def __init__(self, queue: Queue, interactions: dict[str, Interaction]) -> None:
         self.queue = queue
-        self.waiting = WaitingInteractions()
+        self.waiting = WaitingInteractions(interactions, queue.id)
         self.ready = ReadyAgents()
+        self.ready_count = 0

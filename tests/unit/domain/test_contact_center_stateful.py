@@ -552,6 +552,17 @@ class ContactCenterMachine(RuleBasedStateMachine):
                 assert not ready, f"{ready} ready for {queue_id} while {waiting} wait"
 
     @invariant()
+    def queue_summaries_kept_as_things_change_equal_the_recomputed_ones(self) -> None:
+        for queue_id in QUEUE_IDS:
+            waiting = self._waiting(queue_id)
+            summary = self.cc.queue_snapshot(queue_id)
+            assert summary.waiting == len(waiting), (queue_id, summary, waiting)
+            oldest = min((self.cc.interactions[i].enqueued_at for i in waiting), default=None)
+            assert summary.oldest_enqueued_at == oldest, (queue_id, summary, oldest)
+            ready = [a for a in AGENT_IDS if self._ready(a, queue_id)]
+            assert summary.ready_agents == len(ready), (queue_id, summary, ready)
+
+    @invariant()
     def statuses_follow_presence_and_held_interactions(self) -> None:
         for agent_id in AGENT_IDS:
             expected = self._expected_status(agent_id)
