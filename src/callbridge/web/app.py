@@ -1,33 +1,26 @@
-"""The FastAPI application factory (the composition root of the web process)."""
+"""The FastAPI application factory: the ASGI app, its middleware, error pages and routes. What the routes
+use (store, node, connectors, channels) is built by the composition root, `callbridge.bootstrap`, when the
+app starts (its lifespan)."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from callbridge.auth.credentials import TicketBook
-from callbridge.auth.secrets import TokenCipher, load_secret_key
-from callbridge.channels.services import ChannelServices
+from callbridge import bootstrap
 from callbridge.config import Settings
 from callbridge.logging import RequestContextMiddleware
-from callbridge.realtime.hub import Hub
-from callbridge.reports.live import ReportsService
-from callbridge.services.clock import Clock, SystemClock
-from callbridge.services.configuration import ConfigurationService
-from callbridge.services.node import ContactCenterNode
-from callbridge.services.sso import SsoService
-from callbridge.store.database import make_engine, upgrade
+from callbridge.services.clock import Clock
 from callbridge.web import health, sso, ws
 from callbridge.web.api import admin, agent, audit, auth, crm_integration, integrations, reports, telephony_settings
 from callbridge.web.api import chat as chat_api
 from callbridge.web.api import greetings as greetings_api
 from callbridge.web.api import telephony as telephony_api
 from callbridge.web.api import voicemail as voicemail_api
-from callbridge.web.deps import Services, log_context
+from callbridge.web.deps import log_context
 from callbridge.web.errors import install_error_handlers
 from callbridge.web.pages import admin as admin_pages
 from callbridge.web.pages import chat_demo, console
@@ -54,50 +47,18 @@ def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or Settings()
-    clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = engine or make_engine(settings.database_url)
-        upgrade(db)
-        node = ContactCenterNode(
-            db,
-            Hub(),
-            clock,
-            heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
-            sweep_interval_seconds=min(1.0, settings.heartbeat_timeout_seconds / 5),
-            summary_interval_seconds=settings.summary_interval_seconds,
+        # everything the routes use is wired in callbridge.bootstrap; tests may set the relay's pace
+        runtime = await bootstrap.start(
+            settings, engine=engine, clock=clock, relay=getattr(app.state, "auto_log_relay_settings", None)
         )
-        app.state.reports = ReportsService(db, node, clock)
-        node.add_listener(app.state.reports)
-        crm = await crm_integration.start(app, db, node, settings)
-        # connectors set to act as the agent take the agent's tokens from single sign-on
-        app.state.sso = SsoService(db, node, clock, TokenCipher(load_secret_key(settings)))
-        crm.connections.agent_tokens = app.state.sso
-        await node.start()
-        app.state.services = Services(
-            settings=settings,
-            engine=db,
-            clock=clock,
-            node=node,
-            configuration=ConfigurationService(db, node),
-            tickets=TicketBook(settings.ws_ticket_seconds),
-        )
-        app.state.channels = ChannelServices.build(settings, db, node)
-        # What start-up built lives as long as the process: keep it out of the collector's full
-        # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
-        gc.collect()
-        gc.freeze()
+        runtime.expose(app.state)
         try:
             yield
         finally:
-            gc.unfreeze()
-            await app.state.channels.stop()
-            await crm.stop()
-            await app.state.reports.stop()
-            await node.stop()
-            if engine is None:
-                db.dispose()
+            await runtime.stop()
 
     app = FastAPI(
         title="Callbridge",

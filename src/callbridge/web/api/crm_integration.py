@@ -1,34 +1,27 @@
 """CRM integration API: screen-pop and auto-log settings, CRM connections, the auto-log outbox,
-the full log of an interaction, and the agent's choice of record. Also the wiring of the
-screen-pop and auto-log services into the node (`start` / `stop`, called by the app's lifespan)."""
+the full log of an interaction, and the agent's choice of record. The services behind it are wired
+by `callbridge.bootstrap` (`CrmIntegration`, at `app.state.crm_integration`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import httpx
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, select
 
-from callbridge.auth.secrets import TokenCipher, load_secret_key
-from callbridge.config import Settings
 from callbridge.connectors.base import CrmRecord
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import NotFound
 from callbridge.services import outbox
-from callbridge.services.auto_log import AutoLogService
 from callbridge.services.configuration import UnknownReference
-from callbridge.services.crm_connections import Cipher, CrmConnections, UnknownConnector
-from callbridge.services.crm_links import PendingLinks, read_link, save_link
-from callbridge.services.crm_oauth import CrmAuthorizations
-from callbridge.services.crm_settings import AutoLogSettings, CrmSettingsStore, ScreenPopSettings
+from callbridge.services.crm_connections import UnknownConnector
+from callbridge.services.crm_integration import CrmIntegration
+from callbridge.services.crm_links import read_link, save_link
+from callbridge.services.crm_settings import AutoLogSettings, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
-from callbridge.services.outbox import AutoLogRelay, RelaySettings
-from callbridge.services.screen_pop import ScreenPopService
 from callbridge.store.crm_tables import crm_outbox
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.lookups import stored_interaction
@@ -36,51 +29,6 @@ from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep,
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["crm integration"])
-
-
-# ------------------------------------------------------------------------ wiring
-
-
-@dataclass
-class CrmIntegration:
-    settings: CrmSettingsStore
-    connections: CrmConnections
-    screen_pop: ScreenPopService
-    auto_log: AutoLogService
-    relay: AutoLogRelay
-    http: httpx.AsyncClient
-    authorizations: CrmAuthorizations
-
-    async def stop(self) -> None:
-        await self.relay.stop()
-        await self.http.aclose()
-
-
-def _cipher(settings: Settings) -> Cipher:
-    """CRM credentials are encrypted at rest with the installation's secret key (callbridge.auth.secrets)."""
-    return TokenCipher(load_secret_key(settings))
-
-
-async def start(
-    app: FastAPI, engine: Engine, node: ContactCenterNode, settings: Settings, relay: RelaySettings | None = None
-) -> CrmIntegration:
-    """Loads the settings, plugs the listeners into the node and starts the relay (before `node.start()`)."""
-    store = CrmSettingsStore(engine)
-    store.load()
-    http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60))
-    connections = CrmConnections(engine, _cipher(settings), http)
-    relay_settings = relay or getattr(app.state, "auto_log_relay_settings", None)
-    pending_links = PendingLinks()
-    auto_log_relay = AutoLogRelay(engine, connections, relay_settings, pending_links=pending_links)
-    screen_pop = ScreenPopService(engine, node.hub, store, connections, pending_links)
-    auto_log = AutoLogService(store, auto_log_relay.wake)
-    node.add_listener(screen_pop.listener)
-    node.add_listener(auto_log.listener)
-    await auto_log_relay.start()
-    authorizations = CrmAuthorizations(connections)
-    integration = CrmIntegration(store, connections, screen_pop, auto_log, auto_log_relay, http, authorizations)
-    app.state.crm_integration = integration
-    return integration
 
 
 def _integration(request: Request) -> CrmIntegration:

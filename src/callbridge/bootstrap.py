@@ -1,0 +1,136 @@
+"""The composition root: what one Callbridge process runs, wired in one readable place.
+
+    settings ──▶ store: engine, migrations
+             ──▶ node: the pure domain behind one loop, its hub (real-time audiences), its clock
+             ──▶ listeners of the node's committed events: reports, screen pop, auto log
+             ──▶ connectors: the installed CRM plugins (`callbridge.connectors` entry points) behind
+                 CrmConnections, the auto-log relay, Connect; single sign-on lends agents' tokens
+             ──▶ channels: telephony, voicemail, chat
+             ──▶ web: `web/app.py` builds the ASGI app; its lifespan calls `start` and hands the
+                 `Runtime` to the routes through `app.state`
+
+Start order matters: listeners are plugged in and the relay started before `node.start()`, so no
+committed event is missed; `Runtime.stop` stops in the reverse order.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import Engine
+
+from callbridge.auth.credentials import TicketBook
+from callbridge.auth.secrets import TokenCipher, load_secret_key
+from callbridge.channels.services import ChannelServices
+from callbridge.config import Settings
+from callbridge.realtime.hub import Hub
+from callbridge.reports.live import ReportsService
+from callbridge.services.auto_log import AutoLogService
+from callbridge.services.clock import Clock, SystemClock
+from callbridge.services.configuration import ConfigurationService
+from callbridge.services.crm_connections import CrmConnections
+from callbridge.services.crm_integration import CrmIntegration
+from callbridge.services.crm_links import PendingLinks
+from callbridge.services.crm_oauth import CrmAuthorizations
+from callbridge.services.crm_settings import CrmSettingsStore
+from callbridge.services.node import ContactCenterNode
+from callbridge.services.outbox import AutoLogRelay, RelaySettings
+from callbridge.services.screen_pop import ScreenPopService
+from callbridge.services.sso import SsoService
+from callbridge.store.database import make_engine, upgrade
+from callbridge.web.deps import Services
+
+
+@dataclass
+class Runtime:
+    """Everything `start` built, as the web layer reaches it (`expose`)."""
+
+    services: Services
+    reports: ReportsService
+    crm: CrmIntegration
+    sso: SsoService
+    channels: ChannelServices
+    owns_engine: bool
+
+    def expose(self, state: object) -> None:
+        """Puts the parts where the routes look for them (`request.app.state`)."""
+        for name, part in (
+            ("services", self.services),
+            ("reports", self.reports),
+            ("crm_integration", self.crm),
+            ("sso", self.sso),
+            ("channels", self.channels),
+        ):
+            setattr(state, name, part)
+
+    async def stop(self) -> None:
+        gc.unfreeze()
+        await self.channels.stop()
+        await self.crm.stop()
+        await self.reports.stop()
+        await self.services.node.stop()
+        if self.owns_engine:
+            self.services.engine.dispose()
+
+
+async def start(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    relay: RelaySettings | None = None,
+) -> Runtime:
+    clock = clock or SystemClock()
+    db = engine or make_engine(settings.database_url)
+    upgrade(db)
+    cipher = TokenCipher(load_secret_key(settings))  # CRM and provider tokens at rest
+    node = ContactCenterNode(
+        db,
+        Hub(),
+        clock,
+        heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
+        sweep_interval_seconds=min(1.0, settings.heartbeat_timeout_seconds / 5),
+        summary_interval_seconds=settings.summary_interval_seconds,
+    )
+    reports = ReportsService(db, node, clock)
+    node.add_listener(reports)
+    crm = await start_crm_integration(db, node, cipher, relay)
+    sso = SsoService(db, node, clock, cipher)
+    crm.connections.agent_tokens = sso  # connectors set to act as the agent take the agent's SSO tokens
+    await node.start()
+    services = Services(
+        settings=settings,
+        engine=db,
+        clock=clock,
+        node=node,
+        configuration=ConfigurationService(db, node),
+        tickets=TicketBook(settings.ws_ticket_seconds),
+    )
+    channels = ChannelServices.build(settings, db, node)
+    # What start-up built lives as long as the process: keep it out of the collector's full
+    # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
+    gc.collect()
+    gc.freeze()
+    return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None)
+
+
+async def start_crm_integration(
+    engine: Engine, node: ContactCenterNode, cipher: TokenCipher, relay: RelaySettings | None = None
+) -> CrmIntegration:
+    """Loads the CRM settings, discovers the connector plugins, plugs screen pop and auto log into the node
+    and starts the auto-log relay (before `node.start()`)."""
+    settings = CrmSettingsStore(engine)
+    settings.load()
+    http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60))
+    connections = CrmConnections(engine, cipher, http)
+    pending_links = PendingLinks()
+    auto_log_relay = AutoLogRelay(engine, connections, relay, pending_links=pending_links)
+    screen_pop = ScreenPopService(engine, node.hub, settings, connections, pending_links)
+    auto_log = AutoLogService(settings, auto_log_relay.wake)
+    node.add_listener(screen_pop.listener)
+    node.add_listener(auto_log.listener)
+    await auto_log_relay.start()
+    authorizations = CrmAuthorizations(connections)
+    return CrmIntegration(settings, connections, screen_pop, auto_log, auto_log_relay, http, authorizations)
