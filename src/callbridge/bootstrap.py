@@ -18,13 +18,13 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import Engine
 
 from callbridge.auth.credentials import TicketBook
 from callbridge.auth.secrets import TokenCipher, load_secret_key
 from callbridge.channels.services import ChannelServices
 from callbridge.config import Settings
+from callbridge.outbound import OutboundPolicy
 from callbridge.realtime.hub import Hub
 from callbridge.reports.live import ReportsService
 from callbridge.services.auto_log import AutoLogService
@@ -96,8 +96,9 @@ async def start(
     )
     reports = ReportsService(db, node, clock)
     node.add_listener(reports)
-    crm = await start_crm_integration(db, node, cipher, relay)
-    sso = SsoService(db, node, clock, cipher)
+    policy = settings.outbound_policy()  # every outbound client of a tenant's URLs goes through it
+    crm = await start_crm_integration(db, node, cipher, relay, policy)
+    sso = SsoService(db, node, clock, cipher, policy=policy)
     crm.connections.agent_tokens = sso  # connectors set to act as the agent take the agent's SSO tokens
     await node.start()
     services = Services(
@@ -117,14 +118,19 @@ async def start(
 
 
 async def start_crm_integration(
-    engine: Engine, node: ContactCenterNode, cipher: TokenCipher, relay: RelaySettings | None = None
+    engine: Engine,
+    node: ContactCenterNode,
+    cipher: TokenCipher,
+    relay: RelaySettings | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> CrmIntegration:
     """Loads the CRM settings, discovers the connector plugins, plugs screen pop and auto log into the node
     and starts the auto-log relay (before `node.start()`)."""
     settings = CrmSettingsStore(engine)
     settings.load()
-    http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60))
-    connections = CrmConnections(engine, cipher, http)
+    policy = policy or OutboundPolicy()
+    http = policy.client()
+    connections = CrmConnections(engine, cipher, http, policy=policy)
     pending_links = PendingLinks()
     auto_log_relay = AutoLogRelay(engine, connections, relay, pending_links=pending_links)
     screen_pop = ScreenPopService(engine, node.hub, settings, connections, pending_links)

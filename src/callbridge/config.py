@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+if TYPE_CHECKING:
+    from callbridge.outbound import OutboundPolicy
 
 
 class Settings(BaseSettings):
@@ -54,6 +58,24 @@ class Settings(BaseSettings):
     chat_reconnect_grace_seconds: float = Field(
         default=30.0, ge=0, description="A customer whose chat connection drops and stays away this long has left."
     )
+    outbound_allowed_networks: str = Field(
+        default="",
+        description="Internal address ranges Callbridge may connect to for a tenant's URLs (CRM, webhook, single "
+        "sign-on), comma-separated, e.g. 127.0.0.0/8 for a built-in CRM on this machine. Empty: public addresses only.",
+    )
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from callbridge.outbound import parse_networks
+
+        parse_networks(value)
+        return value
+
+    def outbound_policy(self) -> OutboundPolicy:
+        from callbridge.outbound import OutboundPolicy
+
+        return OutboundPolicy.from_setting(self.outbound_allowed_networks)
 
     @classmethod
     def settings_customise_sources(

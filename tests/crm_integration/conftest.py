@@ -28,7 +28,7 @@ from callbridge_crm.models import Activity
 from callbridge_crm.records import create_record
 from callbridge_crm.server import CrmServer
 from tests.crm.crm_helpers import Crm, access_token_for, start_crm
-from tests.e2e.conftest import Harness
+from tests.e2e.conftest import LOCAL_SERVICES, Harness
 
 INTEGRATION_USER = "abe@example.com"
 FAST_RELAY = RelaySettings(base_delay_seconds=0.05, max_delay_seconds=0.3, poll_seconds=0.2, lease_seconds=5)
@@ -174,7 +174,8 @@ def make_crm_harness(tmp_path: Path, relay: RelaySettings = FAST_RELAY) -> Itera
     engine = make_engine(database_url)
     upgrade(engine)
     create_admin_user(engine, "root@example.com", "correct horse battery")
-    app = create_app(Settings(database_url=database_url, data_dir=tmp_path), engine=engine)
+    settings = Settings(database_url=database_url, data_dir=tmp_path, outbound_allowed_networks=LOCAL_SERVICES)
+    app = create_app(settings, engine=engine)
     app.state.auto_log_relay_settings = relay
     with TestClient(app) as client:
         token = client.post(

@@ -82,6 +82,11 @@ class Harness:
             assert response.status_code == 201, response.text
 
 
+# The tests' built-in CRM, PBX and identity-provider stand-ins listen on this machine: allowed explicitly, as an
+# installation with its CRM on the same host allows it (CALLBRIDGE_OUTBOUND_ALLOWED_NETWORKS).
+LOCAL_SERVICES = "127.0.0.0/8,::1/128"
+
+
 @contextlib.contextmanager
 def running_server(tmp: Path, admin_email: str, admin_password: str, **settings: Any) -> Iterator[str]:
     """A real Callbridge (uvicorn on a free loopback port, SQLite in `tmp`) with a local admin; yields its URL."""
@@ -97,6 +102,7 @@ def running_app(tmp: Path, admin_email: str, admin_password: str, **settings: An
     engine = make_engine(database_url)
     upgrade(engine)
     create_admin_user(engine, admin_email, admin_password)
+    settings.setdefault("outbound_allowed_networks", LOCAL_SERVICES)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -127,6 +133,7 @@ def make_harness(tmp_path: Path, **settings: Any) -> Iterator[Harness]:
     engine = make_engine(database_url)
     upgrade(engine)
     create_admin_user(engine, "root@example.com", "correct horse battery")
+    settings.setdefault("outbound_allowed_networks", LOCAL_SERVICES)
     app = create_app(Settings(database_url=database_url, data_dir=tmp_path, **settings), engine=engine)
     with TestClient(app) as client:
         token = client.post(

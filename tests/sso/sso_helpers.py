@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
+from tests.e2e.conftest import LOCAL_SERVICES
 
 from callbridge.auth.credentials import create_admin_user
 from callbridge.config import Settings
@@ -98,7 +99,13 @@ def start_callbridge(directory: Path) -> Callbridge:
     upgrade(engine)
     create_admin_user(engine, "root@example.com", PASSWORD)
     app = create_app(
-        Settings(database_url=database_url, data_dir=directory, public_url=base_url, heartbeat_timeout_seconds=600),
+        Settings(
+            database_url=database_url,
+            data_dir=directory,
+            public_url=base_url,
+            heartbeat_timeout_seconds=600,
+            outbound_allowed_networks=LOCAL_SERVICES,
+        ),
         engine=engine,
     )
 

@@ -26,6 +26,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from callbridge.outbound import OutboundPolicy
+
 with warnings.catch_warnings():
     # Authlib prefers the `httpx2` package when it is installed and falls back to httpx with a notice.
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -134,12 +136,14 @@ def _email_verified(value: Any) -> bool:
 class RelyingParty:
     """Talks to identity providers; caches discovery documents and key sets for a few minutes."""
 
-    def __init__(self, clock: Any = time.time) -> None:
+    def __init__(self, clock: Any = time.time, policy: OutboundPolicy | None = None) -> None:
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.policy = policy or OutboundPolicy()
 
     def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=10, follow_redirects=False)
+        """Every request to the provider goes through the outbound policy and follows no redirect."""
+        return self.policy.client()
 
     async def _get_json(self, url: str, what: str, *, fresh: bool = False) -> dict[str, Any]:
         now = self._clock()
@@ -190,6 +194,9 @@ class RelyingParty:
             code_challenge_method="S256",
             token_endpoint_auth_method=auth_method,
             timeout=10,
+            transport=self.policy.oauth_transport(),
+            follow_redirects=False,
+            trust_env=False,
         )
 
     async def authorization_url(

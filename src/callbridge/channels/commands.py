@@ -30,6 +30,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from callbridge.auth.secrets import TokenCipher
 from callbridge.channels.base import CommandFailed, OutboundCall
 from callbridge.domain.errors import NotFound
+from callbridge.outbound import DestinationRefused, OutboundPolicy
 from callbridge.services.audit import Actor, record
 from callbridge.services.clock import Clock
 from callbridge.store.tables import tenants
@@ -87,10 +88,11 @@ def check_webhook_url(url: str) -> str:
 class CommandSettingsStore:
     """Each tenant's webhook, with its secret encrypted at rest; changes are audited."""
 
-    def __init__(self, engine: Engine, cipher: TokenCipher, clock: Clock) -> None:
+    def __init__(self, engine: Engine, cipher: TokenCipher, clock: Clock, policy: OutboundPolicy | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
         self.clock = clock
+        self.policy = policy or OutboundPolicy()
 
     def load(self, tenant_id: str) -> CommandSettings | None:
         with self.engine.connect() as connection:
@@ -122,6 +124,12 @@ class CommandSettingsStore:
         actor: Actor | None = None,
     ) -> None:
         """Stores the webhook (`signing_secret` None keeps the stored one); `webhook_url` None removes it."""
+        if webhook_url is not None:
+            check_webhook_url(webhook_url)
+            try:  # resolves the host: before the transaction, not inside it
+                self.policy.check_url(webhook_url, "webhook_url")
+            except DestinationRefused as refused:
+                raise InvalidSetting(f"webhook_url: {refused.message}", "webhook_url") from None
         with self.engine.begin() as connection:
             if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
                 raise NotFound("tenant", tenant_id)
@@ -190,7 +198,7 @@ class WebhookTelephony:
     def __init__(self, settings: CommandSettingsStore, clock: Clock, http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.http = http or httpx.AsyncClient(follow_redirects=False)
+        self.http = http or OutboundPolicy().client()
 
     async def configured(self, tenant_id: str) -> bool:
         return await asyncio.to_thread(self.settings.load, tenant_id) is not None

@@ -36,8 +36,9 @@ class ChannelServices:
             starts_per_minute=settings.chat_starts_per_minute,
             reconnect_grace_seconds=settings.chat_reconnect_grace_seconds,
         )
-        command_settings = CommandSettingsStore(engine, TokenCipher(load_secret_key(settings)), node.clock)
-        commands = WebhookTelephony(command_settings, node.clock)
+        policy = settings.outbound_policy()
+        command_settings = CommandSettingsStore(engine, TokenCipher(load_secret_key(settings)), node.clock, policy)
+        commands = WebhookTelephony(command_settings, node.clock, policy.client())
         return cls(
             telephony=TelephonyService(engine, node, default_wrap_up_seconds=settings.default_wrap_up_seconds),
             voicemail=VoicemailService(engine, node, settings.data_dir, max_bytes=settings.voicemail_max_bytes),

@@ -30,6 +30,7 @@ from callbridge.auth.oidc import SignInRefused
 from callbridge.auth.secrets import DecryptionFailed
 from callbridge.connectors.base import CrmConnector
 from callbridge.connectors.plugin import AnyPlugin, SaveSecrets, discover
+from callbridge.outbound import OutboundPolicy
 from callbridge.services.audit import Actor, record
 from callbridge.store import crm_connections as connections_store
 
@@ -111,8 +112,10 @@ class CrmConnections:
         *,
         agent_tokens: AgentTokens | None = None,
         max_agent_connectors: int = 1000,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self.engine = engine
+        self.policy = policy or OutboundPolicy()
         self.cipher = cipher
         self.http = http
         self.plugins: dict[str, AnyPlugin] = dict(discover_plugins() if plugins is None else plugins)
@@ -138,7 +141,12 @@ class CrmConnections:
         return found.label if found is not None else crm
 
     def validate(self, crm: str, config: Mapping[str, Any], secrets: Mapping[str, str] | None) -> dict[str, Any]:
-        return self.plugin(crm).validate(config, secrets)
+        validated = self.plugin(crm).validate(config, secrets)
+        # Every URL the connector will call must be one Callbridge may connect to (DestinationRefused names it).
+        for key, value in validated.items():
+            if key.endswith("_url") and isinstance(value, str) and value:
+                self.policy.check_url(value, key)
+        return validated
 
     def save(
         self,

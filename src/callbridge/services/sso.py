@@ -33,6 +33,7 @@ from callbridge.auth.oidc import (
     token_set,
 )
 from callbridge.auth.secrets import DecryptionFailed, TokenCipher
+from callbridge.outbound import OutboundPolicy
 from callbridge.services.agent_sessions import sign_in_agent, sign_out_agent
 from callbridge.services.audit import Actor, record
 from callbridge.services.clock import Clock
@@ -119,12 +120,14 @@ class SsoService:
         clock: Clock,
         cipher: TokenCipher,
         relying_party: RelyingParty | None = None,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.node = node
         self.clock = clock
         self.cipher = cipher
-        self.rp = relying_party or RelyingParty(clock=clock.now)
+        self.policy = policy or OutboundPolicy()
+        self.rp = relying_party or RelyingParty(clock=clock.now, policy=self.policy)
 
     # ------------------------------------------------------------------ configuration
 
@@ -169,9 +172,13 @@ class SsoService:
                         require_secure_url(url, field_name)
                 except ValueError as error:
                     raise ValueError(f"{field_name}: {error}") from error
+                if url:  # fetched by the server, on an anonymous GET /sso/login: never an internal address
+                    self.policy.check_url(url, field_name)
         for field_name, host in (("login_host", wanted.login_host), ("sandbox_login_host", wanted.sandbox_login_host)):
             if host and (not _is_host(host) or kind is not ProviderKind.SALESFORCE):
                 raise ValueError(f"{field_name}: a host name such as mycompany.my.salesforce.com, for Salesforce only")
+            if host:
+                self.policy.check_url(f"https://{host.strip()}", field_name)
         if not wanted.client_id.strip():
             raise ValueError("client_id: the client id (consumer key) the provider gave Callbridge is required")
         now = self.clock.now()

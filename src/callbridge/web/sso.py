@@ -64,7 +64,7 @@ def sso_service(request: Request) -> SsoService:
     if found is None:
         svc = request.app.state.services
         cipher = TokenCipher(load_secret_key(svc.settings))
-        found = SsoService(svc.engine, svc.node, svc.clock, cipher)
+        found = SsoService(svc.engine, svc.node, svc.clock, cipher, policy=svc.settings.outbound_policy())
         request.app.state.sso = found
     return found
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from callbridge.connectors.refresh_tokens import RefreshTokenSource
+from callbridge.outbound import UNREACHABLE
 
 JsonObject = dict[str, Any]
 
@@ -97,7 +98,8 @@ class RefreshTokenGrant(RefreshTokenSource):
                 timeout=self._timeout,
             )
         except httpx.HTTPError as error:
-            raise CrmUnreachable(f"token endpoint unreachable: {error!r}", status=0) from error
+            # one message whatever failed (refused, time-out, unknown name): a connection test is no port scanner
+            raise CrmUnreachable(f"its token endpoint {UNREACHABLE}", status=0) from error
         if response.status_code >= 500:
             raise CrmUnreachable(f"token endpoint answered {response.status_code}", status=response.status_code)
         body = _json(response)
@@ -161,7 +163,7 @@ class BuiltinCrmClient:
                     timeout=self.timeout_seconds,
                 )
             except httpx.HTTPError as error:
-                raise CrmUnreachable(f"{method} {path}: {error.__class__.__name__}", status=0) from error
+                raise CrmUnreachable(f"{method} {path}: the CRM {UNREACHABLE}", status=0) from error
             if response.status_code == 401 and attempt == 0:
                 continue
             return self._check(method, path, response)

@@ -40,6 +40,7 @@ from urllib.parse import quote
 import httpx
 
 from callbridge.connectors.refresh_tokens import RefreshTokenSource
+from callbridge.outbound import UNREACHABLE
 
 JsonObject = dict[str, Any]
 
@@ -184,9 +185,8 @@ class SalesforceClient:
                 method, self._url(path), params=params, json=json, headers=headers, timeout=self.timeout_seconds
             )
         except httpx.TransportError as exc:
-            raise SalesforceUnreachable(
-                f"Salesforce could not be reached: {exc.__class__.__name__}", status=0, error_code="UNREACHABLE"
-            ) from exc
+            # one message whatever failed (refused, time-out, unknown name): a connection test is no port scanner
+            raise SalesforceUnreachable(f"Salesforce {UNREACHABLE}", status=0, error_code="UNREACHABLE") from exc
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info", ""))
         if usage is not None:
             self.api_usage = usage
@@ -317,7 +317,7 @@ class RefreshTokenGrant(RefreshTokenSource):
             )
         except httpx.TransportError as exc:
             raise SalesforceUnreachable(
-                f"Salesforce's token endpoint {self.token_url} could not be reached: {exc.__class__.__name__}",
+                f"Salesforce's token endpoint {self.token_url} {UNREACHABLE}",
                 status=0,
                 error_code="UNREACHABLE",
             ) from exc

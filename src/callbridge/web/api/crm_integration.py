@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from callbridge.connectors.base import CrmRecord
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import NotFound
+from callbridge.outbound import DestinationRefused
 from callbridge.services import outbox
 from callbridge.services.configuration import UnknownReference
 from callbridge.services.crm_connections import UnknownConnector
@@ -119,10 +120,15 @@ async def put_connection(
 ) -> ConnectionOut:
     """Connects the tenant to a CRM. Credentials are stored encrypted and never shown again."""
     connections = _integration(request).connections
-    try:
-        connections.save(tenant_id, crm, body.config, body.credentials, time.time(), actor=actor_of(svc.engine, who))
+    actor = actor_of(svc.engine, who)
+    try:  # in a worker thread: the URL check resolves host names
+        await asyncio.to_thread(
+            connections.save, tenant_id, crm, body.config, body.credentials, time.time(), actor=actor
+        )
     except UnknownConnector as error:
         raise NotFound("connector", crm) from error
+    except DestinationRefused as error:
+        raise InvalidField(error.message, f"config.{error.field}") from error
     except ValidationError as error:
         first = error.errors()[0]
         where = (

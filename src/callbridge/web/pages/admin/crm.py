@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from callbridge.connectors.base import CrmError
 from callbridge.connectors.plugin import AnyPlugin
+from callbridge.outbound import DestinationRefused
 from callbridge.services.crm_connections import UnknownConnector
 from callbridge.services.crm_oauth import ConnectRefused
 from callbridge.web.deps import ServicesDep
@@ -260,6 +261,8 @@ def save_crm_connection(page: TenantPage, crm: str) -> Response:
     except ValidationError as error:
         found = validation_errors(error)
         return _render(page, values={crm: submitted}, errors={f"config.{k}": m for k, m in found.items()}, editing=crm)
+    except DestinationRefused as refused:
+        return _render(page, values={crm: submitted}, errors={f"config.{refused.field}": refused.message}, editing=crm)
     saved = integration.connections.describe(page.tenant_id, crm)
     # "leave empty to keep": blanks keep the stored credentials; the first connection needs all of them
     given = {k: v for k, v in secrets.items() if v}
