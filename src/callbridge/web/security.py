@@ -1,17 +1,94 @@
-"""Web security policy in one place: where a browser may be sent back to after signing in.
+"""Web security policy in one place: which browser requests may change anything, and where a browser may be
+sent back to after signing in.
 
-(Security headers, the cross-site request check and cookie flags join this module as they are built.)
+Cross-site request forgery. Agents' session cookie is `SameSite=None` (it must be: the console runs inside
+the CRM's pages, another site), so a browser attaches it to requests any site makes. Every state-changing
+request (any method but GET, HEAD and OPTIONS) that a browser could send with that cookie must therefore
+prove it came from a Callbridge page: its `Origin` (or, when a browser sends none, `Sec-Fetch-Site`) must
+be Callbridge's own. `CrossSiteRequestGuard` checks it before any route runs, for every route there is and
+will be. Exempt: requests carrying an `Authorization` header (API keys and bearer sessions, which a browser
+never attaches by itself), and the customer chat widget's public routes, which other sites call by design
+(CORS, no cookie). The admin pages' forms also carry a token bound to the session.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The customer chat widget: called from the tenant's own web sites (CORS), authorised by the chat's token.
+CROSS_SITE_PREFIXES = ("/chat/v1/",)
 
 # Control characters, spaces and backslashes: browsers drop tabs and newlines from URLs and read "\" as "/",
 # so "/\t/evil.example" or "/\\evil.example" would leave the site. Never part of a path we send people to.
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-cased, as browsers send it in `Origin`."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def from_callbridge(method: str, headers: dict[str, str], trusted_origins: Iterable[str]) -> bool:
+    """Whether a request may change state: safe methods always; otherwise it must not come from another site.
+
+    Same-site means: `Origin` is one of `trusted_origins` (Callbridge's public origin) or names the host the
+    request was sent to (`Host`, which a browser sets itself); without `Origin`, `Sec-Fetch-Site` must say
+    same-origin. A request with neither header is not from a browser (browsers send `Origin` with every
+    cross-site request that is not GET or HEAD) and is let through: it carries no cookie a site could abuse.
+    """
+    if method in SAFE_METHODS:
+        return True
+    origin = headers.get("origin")
+    if origin is not None:
+        origin = origin.strip().rstrip("/").lower()
+        if origin == "null" or not origin:  # sandboxed frames, privacy-sensitive redirects: no proof
+            return False
+        if origin in trusted_origins:
+            return True
+        return urlsplit(origin).netloc == headers.get("host", "").lower()
+    fetch_site = headers.get("sec-fetch-site")
+    return fetch_site is None or fetch_site in ("same-origin", "none")
+
+
+class CrossSiteRequestGuard:
+    """Refuses (403 `cross_site_request`) every state-changing browser request that does not come from a
+    Callbridge page, before any route runs (pure ASGI). See the module's description."""
+
+    def __init__(self, app: Any, *, trusted_origins: Iterable[str]) -> None:
+        self.app = app
+        self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or scope["path"].startswith(CROSS_SITE_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if "authorization" in headers or from_callbridge(scope["method"], headers, self.trusted_origins):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "error": "cross_site_request",
+                "message": "this request did not come from a Callbridge page, so nothing was changed: "
+                "open Callbridge (or your CRM) and try again there",
+                "field": None,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def local_path(value: str, section: str) -> str | None:

@@ -152,13 +152,6 @@ def safe_next(value: str, tenant_id: str) -> str | None:
     return local_path(value, NEXT_SECTION)
 
 
-def check_origin(request: Request, svc: Any) -> None:
-    """State-changing browser requests must come from Callbridge's own pages."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/").lower() != public_origin(svc).lower():
-        raise HTTPException(403, "this request must come from a Callbridge page")
-
-
 # ---------------------------------------------------------------------------------------- sign-in
 
 
@@ -287,7 +280,6 @@ class HandoffOut(BaseModel):
 
 @router.post("/sso/handoff")
 async def handoff(body: HandoffIn, request: Request, svc: ServicesDep, sso: SsoDep) -> Response:
-    check_origin(request, svc)
     try:
         done = await sso.redeem_handoff(body.tenant, body.code, body.verifier)
     except SignInRefused as refusal:
@@ -308,7 +300,6 @@ async def logout(
     who: AgentDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Response:
-    check_origin(request, svc)
     token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE, "")
     assert who.tenant_id is not None
     await sso.sign_out(who.tenant_id, who.subject_id, token)

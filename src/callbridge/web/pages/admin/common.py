@@ -5,7 +5,8 @@ Pages are server-rendered forms that post back to their own handlers; handlers v
 API's Pydantic models (web/api/schemas.py) and call the same services, so a page and the API accept and
 refuse exactly the same input. Sign-in is the `callbridge_session` cookie (a local admin signs in at
 /admin/login; an agent with the admin role arrives signed in through single sign-on). Every POST carries
-a CSRF token derived from the session (HMAC), and a cross-origin POST is refused outright.
+a CSRF token derived from the session (HMAC), and a cross-site POST is refused outright before it gets here
+(callbridge.web.security.CrossSiteRequestGuard).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
@@ -72,15 +73,6 @@ class PageRefused(Exception):
 def csrf_token_for(session_token: str) -> str:
     """The token a signed-in admin's forms carry: only someone who holds the session can compute it."""
     return hmac.new(session_token.encode(), b"callbridge admin form", hashlib.sha256).hexdigest()
-
-
-def same_origin(request: Request) -> bool:
-    """A POST whose Origin (or Referer) names another site is refused, whatever it carries."""
-    origin = request.headers.get("origin") or request.headers.get("referer") or ""
-    if not origin or origin == "null":
-        return not origin  # no header at all (old clients) is allowed: the CSRF token still protects
-    # the host only: behind a TLS-terminating proxy the scheme the server sees may differ
-    return urlsplit(origin).netloc == request.headers.get("host", request.url.netloc)
 
 
 def signed_in(request: Request, svc: ServicesDep) -> tuple[Principal, str]:
@@ -146,7 +138,7 @@ async def _checked_form(request: Request, csrf: str) -> FormData:
         return FormData()
     form = await request.form()
     sent = form.get(CSRF_FIELD)
-    if not same_origin(request) or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf):
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf):
         raise PageRefused(
             403, "This form has expired or was sent from another site. Reload the page and submit it again."
         )

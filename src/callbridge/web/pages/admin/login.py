@@ -21,7 +21,6 @@ from callbridge.web.pages.admin.common import (
     SERVICE_ERRORS,
     AdminPage,
     PageRefused,
-    same_origin,
     service_errors,
     text,
     validation_errors,
@@ -66,7 +65,7 @@ async def login(request: Request, svc: ServicesDep) -> Response:
     form = await request.form()
     next_path = _safe_next(text(form, "next", "/admin/"))
     sent, expected = form.get(CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not same_origin(request) or not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         return _login_page(request, next_path, error="The sign-in form expired: please try again.", status=403)
     email = text(form, "email")
     try:
