@@ -8,6 +8,7 @@ line logged while serving it carries them.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -30,6 +31,7 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(RedactQueryCredentials())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
@@ -38,6 +40,29 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+
+
+# Query parameters that carry a credential: authorization codes and `state` (/sso/callback, the admin's CRM
+# Connect), WebSocket tickets (/api/v1/realtime?ticket=), and any token a client might put in a URL.
+SECRET_PARAMETERS = ("code", "state", "ticket", "token", "access_token", "refresh_token", "id_token", "handoff")
+_SECRET_VALUE = re.compile(r"([?&](?:" + "|".join(SECRET_PARAMETERS) + r")=)[^&\s\"']*", re.IGNORECASE)
+
+
+def redact_query(text: str) -> str:
+    """`/sso/callback?code=abc&state=x` → `/sso/callback?code=[redacted]&state=[redacted]`."""
+    return _SECRET_VALUE.sub(r"\1[redacted]", text)
+
+
+class RedactQueryCredentials(logging.Filter):
+    """Keeps codes, `state` and tickets out of every log line, uvicorn's access log included (its
+    arguments carry the full path with the query string)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str) and "=" in record.msg:
+            record.msg = redact_query(record.msg)
+        return True
 
 
 def bind_interaction(interaction_id: str) -> None:

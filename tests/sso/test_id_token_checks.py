@@ -11,6 +11,7 @@ from joserfc.jwk import RSAKey
 from tests.conftest import run_coroutine
 
 from callbridge.auth.oidc import (
+    UNVERIFIED,
     ProviderConfig,
     ProviderKind,
     RelyingParty,
@@ -69,12 +70,23 @@ def test_a_valid_id_token_passes() -> None:
         (id_token(exp=int(time.time()) - 3600), "bad_id_token"),
         (id_token(sub=None), "bad_id_token"),
         (id_token(key=OTHER_KEY), "bad_id_token"),  # not signed by the provider's key
+        (id_token(iat=None), "bad_id_token"),  # OpenID Connect Core requires iat
     ],
 )
 def test_id_tokens_that_must_be_refused(token: str, code: str) -> None:
     with pytest.raises(SignInRefused) as refused:
         verify(token)
     assert refused.value.code == code
+    # people read a plain reason; which check stopped the token is for the log only
+    assert refused.value.message == UNVERIFIED
+    assert refused.value.detail
+
+
+def test_the_library_text_stays_in_the_log_detail() -> None:
+    with pytest.raises(SignInRefused) as refused:
+        verify(id_token(exp=int(time.time()) - 3600))
+    assert "exp" in refused.value.detail
+    assert "exp" not in refused.value.message
 
 
 def test_salesforce_identities_are_keyed_on_organization_and_user() -> None:

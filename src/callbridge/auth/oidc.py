@@ -41,6 +41,10 @@ METADATA_TTL_SECONDS = 300
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
+# What a person reads when the provider's answer fails a check: which check is for the log only.
+UNVERIFIED = "your CRM's answer could not be verified, so Callbridge did not sign you in"
+
+
 class ProviderKind(StrEnum):
     BUILTIN_CRM = "builtin_crm"
     SALESFORCE = "salesforce"
@@ -60,12 +64,17 @@ DEFAULT_NAMES: dict[ProviderKind, str] = {
 
 
 class SignInRefused(Exception):
-    """The provider's answer cannot be trusted or does not identify an agent; `code` is machine-readable."""
+    """The provider's answer cannot be trusted or does not identify an agent; `code` is machine-readable.
 
-    def __init__(self, code: str, message: str) -> None:
+    `message` is what the person signing in reads (plain words, never which check stopped a forger);
+    `detail` is for the log (the library's own words), `tenant_id` once known."""
+
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
+        self.tenant_id = ""
 
 
 def require_secure_url(url: str, what: str) -> str:
@@ -253,7 +262,7 @@ class RelyingParty:
                 keys = KeySet.import_key_set(await self._get_json(jwks_url, "key set", fresh=True))  # type: ignore[arg-type]
                 decoded = jwt.decode(id_token, keys, algorithms=ID_TOKEN_ALGORITHMS)
         except (JoseError, ValueError) as error:
-            raise SignInRefused("bad_id_token", f"the ID token's signature does not verify ({error})") from error
+            raise SignInRefused("bad_id_token", UNVERIFIED, f"signature: {error}") from error
         claims: dict[str, Any] = dict(decoded.claims)
         issuer = metadata["issuer"]
         registry = jwt.JWTClaimsRegistry(
@@ -262,20 +271,21 @@ class RelyingParty:
             iss={"essential": True, "value": issuer},
             sub={"essential": True},
             exp={"essential": True},
+            iat={"essential": True},  # OpenID Connect Core 2: required in every ID token
         )
         try:
             registry.validate(claims)
         except JoseError as error:
             code = "wrong_issuer" if claims.get("iss") != issuer else "bad_id_token"
-            raise SignInRefused(code, f"the ID token is not valid here ({error})") from error
+            raise SignInRefused(code, UNVERIFIED, f"claims: {error}") from error
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if config.client_id not in audiences:
-            raise SignInRefused("wrong_audience", "the ID token was issued to another application")
+            raise SignInRefused("wrong_audience", UNVERIFIED, f"aud {audience!r} is not {config.client_id!r}")
         if len(audiences) > 1 and claims.get("azp") != config.client_id:
-            raise SignInRefused("wrong_audience", "the ID token names several audiences but not us as its party")
+            raise SignInRefused("wrong_audience", UNVERIFIED, "several audiences and azp is not our client id")
         if claims.get("nonce") != nonce:
-            raise SignInRefused("wrong_nonce", "the ID token does not belong to this sign-in (nonce)")
+            raise SignInRefused("wrong_nonce", UNVERIFIED, "the nonce is not this sign-in's")
         return claims
 
     async def userinfo(self, metadata: dict[str, Any], access_token: str) -> dict[str, Any]:

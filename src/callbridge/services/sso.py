@@ -293,8 +293,15 @@ class SsoService:
     async def complete(
         self, *, browser_secret: str, state: str, code: str, error: str = ""
     ) -> Completed | RetryInteractively:
-        """Finishes a sign-in at the redirect URI. Raises SignInRefused saying why it cannot."""
+        """Finishes a sign-in at the redirect URI. Raises SignInRefused saying why it cannot (with its tenant)."""
         pending = self._take_pending(browser_secret, state)
+        try:
+            return await self._complete(pending, code, error)
+        except SignInRefused as refusal:
+            refusal.tenant_id = pending.tenant_id
+            raise
+
+    async def _complete(self, pending: Any, code: str, error: str) -> Completed | RetryInteractively:
         if error:
             if pending.silent and error in INTERACTION_NEEDED:
                 return RetryInteractively(
@@ -302,7 +309,9 @@ class SsoService:
                 )
             if error == "access_denied":
                 raise SignInRefused("access_denied", "you did not allow Callbridge to use your CRM account")
-            raise SignInRefused("provider_error", f"the identity provider reported an error: {error[:100]}")
+            raise SignInRefused(
+                "provider_error", "your CRM could not sign you in", f"the provider answered error={error[:100]!r}"
+            )
         if not code:
             raise SignInRefused("bad_request", "the provider sent no authorization code")
         config = self._require_provider(pending.tenant_id)

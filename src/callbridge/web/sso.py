@@ -13,6 +13,7 @@ See docs/sso.md and docs/adr/0003-sso-in-frames.md.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 from callbridge.web.pages import templates
 from callbridge.web.security import local_path
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["single sign-on"])
 
@@ -245,6 +247,11 @@ async def callback(
 
 
 def _refused_in_window(request: Request, svc: Any, refusal: SignInRefused) -> HTMLResponse:
+    # the detail (which check failed) is for the admin's log, with the tenant; the page says it plainly
+    log.warning(
+        "sign-in refused",
+        extra={"tenant_id": refusal.tenant_id, "code": refusal.code, "detail": refusal.detail or refusal.message},
+    )
     status = 400 if refusal.code in ("state_mismatch", "expired", "bad_request") else 403
     # A pop-up also tells the console frame, which shows the message where the agent is looking.
     return page(
