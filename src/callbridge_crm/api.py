@@ -35,6 +35,7 @@ from .records import (
     records_by_rules,
     upsert_activity_by_external_id,
 )
+from .security import attachment_headers
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 P = ParamSpec("P")
@@ -301,7 +302,8 @@ def attachment_body(attachment_id: int) -> Response:
     attachment = db().get(Attachment, attachment_id)
     if attachment is None:
         return _errors(404, "NOT_FOUND", f"The requested attachment {attachment_id} does not exist")
-    return Response(attachment.body, content_type=attachment.content_type)
+    headers = attachment_headers(attachment.content_type, attachment.name)
+    return Response(attachment.body, headers=headers)
 
 
 def _attachment_json(attachment: Attachment) -> dict[str, Any]:

@@ -121,8 +121,10 @@ def create_app(settings: CrmSettings | None = None, engine: Engine | None = None
     from .api import blueprint as api_blueprint
     from .oidc import init_app as init_identity_provider
     from .pages import blueprint as pages_blueprint
+    from .security import install as install_security_headers
 
     init_identity_provider(app)
+    install_security_headers(app)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(pages_blueprint)
     return app

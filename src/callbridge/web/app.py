@@ -26,7 +26,7 @@ from callbridge.web.pages import admin as admin_pages
 from callbridge.web.pages import chat_demo, console
 from callbridge.web.pages import reports as reports_pages
 from callbridge.web.pages import wallboard as wallboard_pages
-from callbridge.web.security import CrossSiteRequestGuard, origin_of
+from callbridge.web.security import CrossSiteRequestGuard, SecurityHeaders, origin_of
 from callbridge.web.static_files import install_static_files
 
 DESCRIPTION = """
@@ -71,6 +71,7 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(CrossSiteRequestGuard, trusted_origins=[origin_of(settings.effective_public_url())])
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals carry the headers too
     install_error_handlers(app)
     install_static_files(app)
     # routes are matched in order: the busiest (agents' and integrations' calls) come first

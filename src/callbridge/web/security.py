@@ -114,3 +114,53 @@ def local_path(value: str, section: str) -> str | None:
     if decoded.endswith("/") and not path.endswith("/"):
         path += "/"
     return quote(path, safe="/:@!$&'()*+,;=~") + (f"?{parts.query}" if parts.query else "")
+
+
+# Headers every response carries unless its route set its own (pages that must be framed, like the console,
+# set a Content-Security-Policy naming who may frame them; sign-in pages send no referrer at all).
+DEFAULT_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeaders:
+    """Adds `DEFAULT_HEADERS` to every HTTP response (pure ASGI): no page can be framed by another site unless
+    its route says so in its own CSP `frame-ancestors`, and no response is content-sniffed. A route's own CSP
+    without `frame-ancestors` gets `frame-ancestors 'none'` added; a route that allows framing in its CSP
+    gets no X-Frame-Options (which cannot name origins)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = secured(list(message.get("headers", [])))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {name.lower() for name, _value in headers}
+    csp = [(i, value) for i, (name, value) in enumerate(headers) if name.lower() == b"content-security-policy"]
+    for index, value in csp:
+        if b"frame-ancestors" not in value:
+            headers[index] = (b"content-security-policy", value.rstrip(b"; ") + b"; frame-ancestors 'none'")
+    frameable = any(b"frame-ancestors 'none'" not in value for _i, value in csp)
+    for name, value in DEFAULT_HEADERS:
+        if (
+            name in present
+            or (name == b"content-security-policy" and csp)
+            or (name == b"x-frame-options" and frameable)
+        ):
+            continue
+        headers.append((name, value))
+    return headers
