@@ -289,6 +289,26 @@ class OAuthToken(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class SpentCode(Base):
+    """An authorization code already exchanged (by hash), kept until a while after it would have expired:
+    presenting it again revokes every token issued from it (RFC 6749 section 4.1.2)."""
+
+    __tablename__ = "oauth_spent_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    forget_after: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class TokenOrigin(Base):
+    """Which authorization code a token descends from (directly, or through refresh-token rotation)."""
+
+    __tablename__ = "oauth_token_origin"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("oauth_token.id", ondelete="CASCADE"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
 class Consent(Base):
     """A user's "Allow" for one client, remembered so the consent screen shows only on first use."""
 

@@ -38,6 +38,8 @@ from .models import (
     OAuthClient,
     OAuthToken,
     SigningKey,
+    SpentCode,
+    TokenOrigin,
     User,
     utcnow,
 )
@@ -321,6 +323,29 @@ class CrmOpenIDCode(OpenIDCode):  # type: ignore[misc]
         return user_claims(user, scope)
 
 
+def remember_origin(token: dict[str, Any], code_hash: str) -> None:
+    session_db = db()
+    issued = token_by_access_token(session_db, token["access_token"])
+    if issued is not None:
+        session_db.add(TokenOrigin(token_id=issued.id, code_hash=code_hash))
+        session_db.commit()
+
+
+def revoke_tokens_of_replayed_code(code: str, client_id: str) -> None:
+    """A code presented again after it was exchanged: someone else may hold it, so every token issued from
+    it (and from their refresh tokens) stops working (RFC 6749 section 4.1.2)."""
+    session_db = db()
+    digest = hash_token(code)
+    spent = session_db.get(SpentCode, digest)
+    if spent is None or spent.client_id != client_id:
+        return
+    token_ids = select(TokenOrigin.token_id).where(TokenOrigin.code_hash == digest)
+    for issued in session_db.scalars(select(OAuthToken).where(OAuthToken.id.in_(token_ids))):
+        issued.access_token_revoked = True
+        issued.refresh_token_revoked = True
+    session_db.commit()
+
+
 class CrmCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
 
@@ -349,14 +374,32 @@ class CrmCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 AuthorizationCode.code == code, AuthorizationCode.client_id == client.get_client_id()
             )
         )
-        if model is None or model.expires_at < utcnow():
+        if model is None:
+            revoke_tokens_of_replayed_code(code, client.get_client_id())
+            return None
+        if model.expires_at < utcnow():
             return None
         return CodeAdapter(model)
 
+    def save_token(self, token: dict[str, Any]) -> None:
+        super().save_token(token)
+        remember_origin(token, hash_token(self.request.authorization_code.model.code))
+
     def delete_authorization_code(self, authorization_code: CodeAdapter) -> None:
-        # One use only: the code is gone before the token response leaves, so a replay finds nothing.
+        # One use only: the code is gone before the token response leaves; its hash stays, so a replay is
+        # recognised and revokes what the code gave.
         session_db = db()
-        session_db.execute(delete(AuthorizationCode).where(AuthorizationCode.id == authorization_code.model.id))
+        model = authorization_code.model
+        now = utcnow()
+        session_db.execute(delete(SpentCode).where(SpentCode.forget_after < now))
+        session_db.add(
+            SpentCode(
+                code_hash=hash_token(model.code),
+                client_id=model.client_id,
+                forget_after=model.expires_at + dt.timedelta(days=1),
+            )
+        )
+        session_db.execute(delete(AuthorizationCode).where(AuthorizationCode.id == model.id))
         session_db.commit()
 
     def authenticate_user(self, authorization_code: CodeAdapter) -> User | None:
@@ -377,6 +420,12 @@ class CrmRefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_user(self, refresh_token: TokenAdapter) -> User | None:
         user = refresh_token.get_user()
         return user if user.active else None
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        super().save_token(token)
+        origin = db().get(TokenOrigin, self.request.refresh_token.model.id)
+        if origin is not None:  # the new token descends from the same authorization code
+            remember_origin(token, origin.code_hash)
 
     def revoke_old_credential(self, refresh_token: TokenAdapter) -> None:
         refresh_token.model.refresh_token_revoked = True

@@ -255,7 +255,7 @@ def test_redirect_uri_must_match_at_token_exchange(crm: Crm) -> None:
     assert response.json()["error"] == "invalid_grant"
 
 
-def test_a_code_works_once(crm: Crm) -> None:
+def test_a_code_works_once_and_its_replay_revokes_what_it_gave(crm: Crm) -> None:
     verifier = generate_token(48)
     with rp_client(crm) as client:
         url, _state = client.create_authorization_url(f"{crm.base_url}/oauth2/authorize", code_verifier=verifier)
@@ -268,9 +268,26 @@ def test_a_code_works_once(crm: Crm) -> None:
     }
     first = httpx.post(f"{crm.base_url}/oauth2/token", auth=(crm.client_id, crm.client_secret), data=exchange)
     assert first.status_code == 200
+    issued = first.json()
+    # a refresh before the replay: the rotated tokens descend from the same code
+    refreshed = httpx.post(
+        f"{crm.base_url}/oauth2/token",
+        auth=(crm.client_id, crm.client_secret),
+        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+    ).json()
+    users = f"{crm.base_url}/api/v1/users"
+    assert httpx.get(users, headers={"Authorization": f"Bearer {refreshed['access_token']}"}).status_code == 200
     again = httpx.post(f"{crm.base_url}/oauth2/token", auth=(crm.client_id, crm.client_secret), data=exchange)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
+    # RFC 6749 section 4.1.2: the replay revokes every token issued from that code
+    assert httpx.get(users, headers={"Authorization": f"Bearer {refreshed['access_token']}"}).status_code == 401
+    refresh_again = httpx.post(
+        f"{crm.base_url}/oauth2/token",
+        auth=(crm.client_id, crm.client_secret),
+        data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]},
+    )
+    assert refresh_again.json()["error"] == "invalid_grant"
 
 
 def test_wrong_client_secret_is_refused(crm: Crm) -> None:
