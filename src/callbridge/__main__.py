@@ -26,12 +26,17 @@ def serve(
 
     from callbridge.logging import configure_logging
     from callbridge.web.app import create_app
+    from callbridge.web.server import server_config
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_format, settings.log_level)
     typer.echo(f"Callbridge on {settings.effective_public_url()} (API docs: {settings.effective_public_url()}/docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, ws="websockets-sansio")
+    app_ = create_app(settings)
+    server = uvicorn.Server(server_config(app_, host=settings.host, port=settings.port, log_config=None))
+    server.run()
+    if not server.started:  # as uvicorn.run does: the port was taken, the database unreachable…
+        raise typer.Exit(3)
 
 
 @db_app.command("upgrade")

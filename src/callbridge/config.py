@@ -7,6 +7,7 @@ environment variables win over it.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,22 @@ class Settings(BaseSettings):
         "sign-on), comma-separated, e.g. 127.0.0.0/8 for a built-in CRM on this machine. Empty: public addresses only.",
     )
 
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks of the reverse proxies in front of Callbridge, comma-separated (e.g. "
+        "10.0.0.5,10.1.0.0/16). Only a request whose direct peer is one of them has its client address and scheme "
+        "taken from X-Forwarded-For / X-Forwarded-Proto. Empty: forwarding headers are never trusted.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        parse_proxies(value)
+        return value
+
+    def trusted_proxy_networks(self) -> list[str]:
+        return [str(network) for network in parse_proxies(self.trusted_proxies)]
+
     @field_validator("outbound_allowed_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -94,3 +111,17 @@ class Settings(BaseSettings):
 
     def effective_public_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def parse_proxies(value: str) -> list[IPv4Network | IPv6Network]:
+    """`CALLBRIDGE_TRUSTED_PROXIES` as networks (an address is a network of one); anything else is refused,
+    "*" included: trusting every peer would let any client choose its own address."""
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.1.0.0/16)") from None
+    return networks

@@ -44,6 +44,7 @@ from callbridge.store.database import make_engine, upgrade
 from callbridge.store.tables import admin_users
 from callbridge.web.app import create_app
 from callbridge.web.deps import Services
+from callbridge.web.server import server_config
 
 TENANT = "demo"
 ADMIN_EMAIL = "admin@demo.example"
@@ -87,9 +88,7 @@ async def _demo(settings: Settings, rate_per_minute: float, bots: int, duration:
     upgrade(engine)
     admin_password = _ensure_admin(engine, settings.data_dir)
     app = create_app(settings, engine=engine)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
-    )
+    server = uvicorn.Server(server_config(app, host=settings.host, port=settings.port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():

@@ -22,6 +22,7 @@ from callbridge.services.agent_sessions import sign_in_agent
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
 from callbridge.web.deps import Services
+from callbridge.web.server import server_config
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +46,7 @@ def callbridge(tmp_path: Path) -> Iterator[LiveCallbridge]:
     upgrade(engine)
     create_admin_user(engine, "root@example.com", "correct horse battery")
     app = create_app(Settings(database_url=database_url, data_dir=tmp_path), engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, log_level="warning"))
     loops: list[asyncio.AbstractEventLoop] = []
 
     def serve() -> None:

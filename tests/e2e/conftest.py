@@ -23,6 +23,7 @@ from callbridge.domain import commands as cmd
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
 from callbridge.web.deps import Services
+from callbridge.web.server import server_config
 from tests.conftest import run_coroutine
 
 
@@ -110,7 +111,7 @@ def running_app(tmp: Path, admin_email: str, admin_password: str, **settings: An
     if settings.get("public_url") == "auto":
         settings["public_url"] = base
     app = create_app(Settings(database_url=database_url, data_dir=tmp, **settings), engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 15

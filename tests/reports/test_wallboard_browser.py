@@ -24,6 +24,7 @@ from callbridge.config import Settings
 from callbridge.domain import commands as cmd
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
+from callbridge.web.server import server_config
 
 pytestmark = pytest.mark.browser
 
@@ -62,9 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app = create_app(Settings(database_url=url, data_dir=Path(folder), public_url=base), engine=engine)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
-    )
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
     thread.start()

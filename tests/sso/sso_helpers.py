@@ -26,6 +26,7 @@ from callbridge.auth.credentials import create_admin_user
 from callbridge.config import Settings
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
+from callbridge.web.server import server_config
 from callbridge_crm import admin as crm_admin
 from callbridge_crm import db as crm_db
 from callbridge_crm.config import CrmSettings
@@ -109,7 +110,7 @@ def start_callbridge(directory: Path) -> Callbridge:
         engine=engine,
     )
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.time() + 20

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from callbridge import bootstrap
 from callbridge.config import Settings
@@ -71,7 +72,10 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(CrossSiteRequestGuard, trusted_origins=[origin_of(settings.effective_public_url())])
-    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals carry the headers too
+    app.add_middleware(SecurityHeaders)  # the guard's refusals carry the headers too
+    proxies = settings.trusted_proxy_networks()
+    if proxies:  # outermost: every part of the app sees the client's address, never a proxy's
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     install_error_handlers(app)
     install_static_files(app)
     # routes are matched in order: the busiest (agents' and integrations' calls) come first
