@@ -99,7 +99,7 @@ def test_agents_never_receive_wallboard_events(acme: Harness) -> None:
     pbx = acme.api_key("acme")
     c.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
     ticket = c.post("/api/v1/realtime/tickets", headers=agent).json()["url"]
-    boss_ticket = c.post("/api/v1/realtime/tickets", headers=boss).json()["url"]
+    boss_ticket = c.post("/api/v1/realtime/tickets", headers=boss).json()["url"] + "&view=tenant"
     with c.websocket_connect(ticket) as agent_ws, c.websocket_connect(boss_ticket) as boss_ws:
         agent_ws.receive_text()
         boss_ws.receive_text()
