@@ -24,7 +24,7 @@ from callbridge.web.api import voicemail as voicemail_api
 from callbridge.web.deps import log_context
 from callbridge.web.errors import install_error_handlers
 from callbridge.web.pages import admin as admin_pages
-from callbridge.web.pages import chat_demo, console
+from callbridge.web.pages import api_docs, chat_demo, console
 from callbridge.web.pages import reports as reports_pages
 from callbridge.web.pages import wallboard as wallboard_pages
 from callbridge.web.security import CrossSiteRequestGuard, SecurityHeaders, origin_of
@@ -68,6 +68,8 @@ def create_app(
         summary="A contact center that lives inside your CRM",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by pages.api_docs, from Callbridge's own origin
+        redoc_url=None,  # ReDoc would load from a CDN; /docs is the reference
         dependencies=[Depends(log_context)],
     )
     app.add_middleware(RequestContextMiddleware)
@@ -91,6 +93,7 @@ def create_app(
         sso.router,
         sso.api,
         console.router,
+        api_docs.router,
     ):
         app.include_router(router)
     app.include_router(audit.router)
