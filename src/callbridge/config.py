@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 if TYPE_CHECKING:
+    from callbridge.auth.login_throttle import ThrottlePolicy
     from callbridge.outbound import OutboundPolicy
 
 
@@ -65,6 +66,16 @@ class Settings(BaseSettings):
         "sign-on), comma-separated, e.g. 127.0.0.0/8 for a built-in CRM on this machine. Empty: public addresses only.",
     )
 
+    login_account_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords for one account before each further one delays sign-in."
+    )
+    login_address_failures: int = Field(
+        default=20, ge=1, description="Wrong passwords from one client address before each further one delays it."
+    )
+    login_delay_seconds: float = Field(
+        default=1.0, gt=0, description="The first delay; it doubles with every further wrong password."
+    )
+    login_max_delay_seconds: float = Field(default=300.0, gt=0, description="The longest delay (never a lock-out).")
     trusted_proxies: str = Field(
         default="",
         description="Addresses or networks of the reverse proxies in front of Callbridge, comma-separated (e.g. "
@@ -77,6 +88,16 @@ class Settings(BaseSettings):
     def _proxies(cls, value: str) -> str:
         parse_proxies(value)
         return value
+
+    def login_throttle_policy(self) -> ThrottlePolicy:
+        from callbridge.auth.login_throttle import ThrottlePolicy
+
+        return ThrottlePolicy(
+            self.login_account_failures,
+            self.login_address_failures,
+            self.login_delay_seconds,
+            max(self.login_max_delay_seconds, self.login_delay_seconds),
+        )
 
     def trusted_proxy_networks(self) -> list[str]:
         return [str(network) for network in parse_proxies(self.trusted_proxies)]

@@ -26,6 +26,14 @@ class InvalidField(Exception):
         self.field = field
 
 
+class RetryLater(Exception):
+    """Too many attempts: 429 `too_many_requests` with `Retry-After` (whole seconds)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ErrorBody(BaseModel):
     error: str
     message: str
@@ -71,6 +79,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidField)
     async def _invalid(_request: Request, error: InvalidField) -> JSONResponse:
         return error_response(422, "invalid_field", _naming(error.field, str(error)), error.field)
+
+    @app.exception_handler(RetryLater)
+    async def _retry_later(_request: Request, error: RetryLater) -> JSONResponse:
+        response = error_response(429, "too_many_requests", str(error))
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(NotFound)
     async def _not_found(_request: Request, error: NotFound) -> JSONResponse:

@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from callbridge.auth.credentials import SESSION_SECONDS, authenticate_admin, create_session
+from callbridge.auth.login_throttle import LoginThrottle, Throttled
 from callbridge.web.api.schemas import AdminLoginIn, TokenOut
-from callbridge.web.deps import ServicesDep
-from callbridge.web.errors import ERROR_RESPONSES
+from callbridge.web.deps import Services, ServicesDep
+from callbridge.web.errors import ERROR_RESPONSES, ErrorBody, RetryLater
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["auth"])
 
 
-@router.post("/auth/admin-sessions", status_code=201)
-def admin_sign_in(body: AdminLoginIn, svc: ServicesDep) -> TokenOut:
-    admin_id = authenticate_admin(svc.engine, body.email, body.password)
+def client_address(request: Request) -> str:
+    """The address rate limits count (the direct peer, or what a trusted proxy forwarded)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def throttle(svc: Services) -> LoginThrottle:
+    return LoginThrottle(svc.engine, svc.clock, svc.settings.login_throttle_policy())
+
+
+def sign_in_admin(svc: Services, email: str, password: str, address: str) -> str | Throttled | None:
+    """A new admin session token; the block in force (the password was not checked); or None (wrong)."""
+    guard = throttle(svc)
+    refused = guard.refused(email, address)
+    if refused is not None:
+        return refused
+    admin_id = authenticate_admin(svc.engine, email, password)
     if admin_id is None:
+        guard.failed(email, address)
+        return None
+    guard.succeeded(email, address)
+    return create_session(svc.engine, "admin", admin_id, None, svc.clock.now())
+
+
+@router.post(
+    "/auth/admin-sessions",
+    status_code=201,
+    responses={429: {"model": ErrorBody, "description": "Too many failed sign-ins: wait `Retry-After` seconds"}},
+)
+def admin_sign_in(body: AdminLoginIn, request: Request, svc: ServicesDep) -> TokenOut:
+    """A local administrator's session. After repeated wrong passwords for an account or from an address,
+    sign-ins there are refused (429, `Retry-After`) for a time that grows with each further failure."""
+    outcome = sign_in_admin(svc, body.email, body.password, client_address(request))
+    if isinstance(outcome, Throttled):
+        raise RetryLater(outcome.message, outcome.retry_after)
+    if outcome is None:
         raise HTTPException(401, "wrong e-mail or password")
-    token = create_session(svc.engine, "admin", admin_id, None, svc.clock.now())
-    return TokenOut(token=token, expires_in=SESSION_SECONDS)
+    return TokenOut(token=outcome, expires_in=SESSION_SECONDS)

@@ -8,10 +8,13 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from callbridge.auth.credentials import SESSION_SECONDS, authenticate_admin, create_session, end_session
+from callbridge.auth.credentials import SESSION_SECONDS, end_session
+from callbridge.auth.login_throttle import Throttled
 from callbridge.auth.principal import PrincipalKind
 from callbridge.services.configuration import TenantSettings
+from callbridge.web.api.auth import client_address, sign_in_admin, throttle
 from callbridge.web.api.schemas import AdminLoginIn, TenantIn
 from callbridge.web.deps import SESSION_COOKIE, ServicesDep
 from callbridge.web.pages import templates
@@ -74,10 +77,15 @@ async def login(request: Request, svc: ServicesDep) -> Response:
         problems = validation_errors(error)
         message = problems.get("email") and f"E-mail: {problems['email']}" or "Enter your e-mail and password."
         return _login_page(request, next_path, email, message, 422)
-    admin_id = authenticate_admin(svc.engine, body.email, body.password)
-    if admin_id is None:
+    # argon2 and the database: off the event loop
+    outcome = await run_in_threadpool(sign_in_admin, svc, body.email, body.password, client_address(request))
+    if isinstance(outcome, Throttled):
+        page = _login_page(request, next_path, email, outcome.message, 429)
+        page.headers["Retry-After"] = str(outcome.retry_after)
+        return page
+    if outcome is None:
         return _login_page(request, next_path, email, "Wrong e-mail or password.", 401)
-    token = create_session(svc.engine, "admin", admin_id, None, svc.clock.now())
+    token = outcome
     response = RedirectResponse(next_path, 303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -107,7 +115,8 @@ def tenant_list(page: AdminPage) -> Response:
     """A local admin picks a tenant (or creates one); an agent-admin goes straight to their own."""
     if page.who.kind is not PrincipalKind.LOCAL_ADMIN:
         return RedirectResponse(f"/admin/{page.who.tenant_id}/", 303)
-    return page.render("tenants.html", tenants=page.svc.configuration.list_tenants(), values={})
+    tenants = page.svc.configuration.list_tenants()
+    return page.render("tenants.html", tenants=tenants, values={}, failed_sign_ins=throttle(page.svc).recent())
 
 
 @router.post("/admin/")
@@ -133,4 +142,5 @@ def create_tenant(page: AdminPage) -> Response:
     else:
         return RedirectResponse(f"/admin/{body.id}/?done=tenant_created", 303)
     tenants = page.svc.configuration.list_tenants()
-    return page.render("tenants.html", 422, tenants=tenants, values=values, errors=errors)
+    failed = throttle(page.svc).recent()
+    return page.render("tenants.html", 422, tenants=tenants, values=values, errors=errors, failed_sign_ins=failed)
