@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ class CrmState:
     engine: Engine
     sessions: sessionmaker[Session]
     default_region: str
+    clock: Callable[[], float] = time.time  # seconds since the epoch; tests pass their own
 
 
 def state() -> CrmState:
@@ -86,7 +89,9 @@ class _CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def create_app(settings: CrmSettings | None = None, engine: Engine | None = None) -> Flask:
+def create_app(
+    settings: CrmSettings | None = None, engine: Engine | None = None, clock: Callable[[], float] = time.time
+) -> Flask:
     """A WSGI application serving the CRM's pages, REST API and identity provider."""
     settings = settings or CrmSettings()
     engine = engine or database.make_engine(settings.database_url)
@@ -114,7 +119,7 @@ def create_app(settings: CrmSettings | None = None, engine: Engine | None = None
     )
     app.url_map.converters["int"] = RecordIdConverter
     app.session_interface = _CookieSessions()
-    app.extensions["callbridge_crm"] = CrmState(settings, engine, sessions, region)
+    app.extensions["callbridge_crm"] = CrmState(settings, engine, sessions, region, clock)
     app.teardown_appcontext(_close_session)
 
     # Imported here because the views import `db`/`state` from this module.

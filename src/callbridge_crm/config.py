@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORT = 8100
@@ -25,6 +26,12 @@ class CrmSettings(BaseSettings):
     callbridge_console_url: str = "http://127.0.0.1:8000/console?tenant=demo"
     access_token_lifetime_seconds: int = 3600
     authorization_code_lifetime_seconds: int = 300
+    # Brute-force protection of /login (callbridge_crm.throttle): wrong passwords for one account / from one
+    # address before each further one makes it wait; the first wait, doubling with each failure, and the longest.
+    login_account_failures: int = Field(default=5, ge=1)
+    login_address_failures: int = Field(default=20, ge=1)
+    login_delay_seconds: float = Field(default=1.0, gt=0)
+    login_max_delay_seconds: float = Field(default=300.0, gt=0)
 
     @property
     def issuer(self) -> str:

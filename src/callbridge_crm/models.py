@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -320,6 +321,18 @@ class Consent(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(Text)
     granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LoginFailure(Base):
+    """Wrong passwords in a row for one account (`account:<e-mail>`) or from one address (`address:<ip>`), and
+    until when sign-ins there must wait (see callbridge_crm.throttle). Seconds since the epoch."""
+
+    __tablename__ = "login_failure"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[float] = mapped_column(Float)
+    blocked_until: Mapped[float] = mapped_column(Float)
 
 
 class SigningKey(Base):

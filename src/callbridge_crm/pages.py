@@ -52,6 +52,7 @@ from .records import (
     text_search,
     upsert_activity_by_external_id,
 )
+from .throttle import LoginThrottle
 from .users import authenticate
 
 blueprint = Blueprint("pages", __name__)
@@ -234,18 +235,32 @@ def _template_globals() -> dict[str, Any]:
 def login() -> BaseResponse:
     next_path = _safe_next(request.values.get("next"))
     error = None
+    status, retry_after = 200, 0
     if request.method == "POST":
         verify_csrf()
-        user = authenticate(db(), request.form.get("email", ""), request.form.get("password", ""))
-        if user is not None:
-            session.clear()
-            session["user_id"] = user.id
-            session["auth_time"] = int(time.time())
-            session["fresh_login"] = True
-            return redirect(next_path)
-        error = "That e-mail and password do not match a CRM user."
-    status = 401 if error else 200
-    return forbid_framing(Response(render_template("login.html", next_path=next_path, error=error), status=status))
+        email, address = request.form.get("email", ""), request.remote_addr or "unknown"
+        crm = state()
+        throttle = LoginThrottle(crm.engine, crm.settings, crm.clock)
+        wait = throttle.waiting(email, address)
+        if wait is not None:  # refused before the password is checked, and not counted
+            error, status, retry_after = wait.message, 429, wait.retry_after
+        else:
+            user = authenticate(db(), email, request.form.get("password", ""))
+            if user is not None:
+                throttle.succeeded(email, address)
+                session.clear()
+                session["user_id"] = user.id
+                session["auth_time"] = int(time.time())
+                session["fresh_login"] = True
+                return redirect(next_path)
+            error, status = "That e-mail and password do not match a CRM user.", 401
+            started = throttle.failed(email, address)
+            if started is not None:
+                error = f"{error} {started.message}"
+    response = Response(render_template("login.html", next_path=next_path, error=error), status=status)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return forbid_framing(response)
 
 
 @blueprint.post("/logout")

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
+from werkzeug.test import TestResponse
 
 from callbridge.auth.credentials import create_admin_user
 from callbridge.auth.login_throttle import ThrottlePolicy
@@ -22,6 +24,9 @@ from callbridge.config import Settings
 from callbridge.services.clock import ManualClock
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
+from callbridge_crm import admin as crm_admin
+from callbridge_crm.app import create_app as create_crm
+from callbridge_crm.config import CrmSettings
 
 ADMIN, PASSWORD = "root@example.com", "correct horse battery"
 API = "/api/v1/auth/admin-sessions"
@@ -133,3 +138,67 @@ def test_the_sign_in_page_says_when_to_try_again_and_admins_see_the_failures(eng
 def test_the_policy_never_waits_longer_than_its_cap() -> None:
     policy = ThrottlePolicy(account_failures=5, base_seconds=1, max_seconds=300)
     assert [policy.delay(n, 5) for n in (1, 4, 5, 6, 7, 13, 14, 10_000)] == [0, 0, 1, 2, 4, 256, 300, 300]
+
+
+# ------------------------------------------------------------------------------------- the built-in CRM
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def crm(tmp_path: Path, clock: Clock, **settings: Any) -> Iterator[FlaskClient]:
+    database_url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    if not (tmp_path / "crm.sqlite3").exists():
+        crm_admin.create_user(database_url, email="abe@example.com", name="Abe Agent", password=PASSWORD)
+    app = create_crm(CrmSettings(database_url=database_url, **settings), clock=clock)
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["callbridge_crm"].engine.dispose()
+
+
+def crm_sign_in(client: FlaskClient, password: str, email: str = "abe@example.com") -> TestResponse:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    assert token is not None
+    body = {"email": email, "password": password, "csrf_token": token.group(1), "next": "/"}
+    return client.post("/login", data=body)
+
+
+def test_the_crm_refuses_the_right_password_after_twenty_wrong_ones_until_the_wait_is_over(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    with caplog.at_level(logging.WARNING), crm(tmp_path, clock) as client:
+        wrong = [crm_sign_in(client, f"guess {n}") for n in range(20)]
+        right = crm_sign_in(client, PASSWORD)
+    assert [r.status_code for r in wrong] == [401] * 5 + [429] * 15
+    assert "try again in 1 seconds" in wrong[4].get_data(as_text=True)  # said with the failure that starts it
+    assert right.status_code == 429
+    assert right.headers["Retry-After"] == "1"
+    assert "Too many failed sign-ins: try again in 1 seconds." in right.get_data(as_text=True)
+    assert any("CRM sign-ins throttled: account:abe@example.com" in r.getMessage() for r in caplog.records)
+
+    clock.now += 1
+    with crm(tmp_path, clock) as client:  # kept in the database: a restart changes nothing
+        assert crm_sign_in(client, PASSWORD).status_code == 302
+        assert [crm_sign_in(client, "guess").status_code for _ in range(5)] == [401] * 5  # the count restarted
+
+
+def test_the_crm_slows_down_one_address_trying_many_accounts(tmp_path: Path) -> None:
+    clock = Clock()
+    with crm(tmp_path, clock, login_address_failures=3, login_delay_seconds=30, login_max_delay_seconds=45) as client:
+        assert [crm_sign_in(client, "guess", f"u{n}@example.com").status_code for n in range(3)] == [401] * 3
+        refused = crm_sign_in(client, PASSWORD)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "30"
+        clock.now += 30
+        assert crm_sign_in(client, "guess", "u9@example.com").status_code == 401  # the 4th: 60 s, capped at 45
+        assert crm_sign_in(client, PASSWORD).headers["Retry-After"] == "45"
+        clock.now += 45
+        assert crm_sign_in(client, PASSWORD).status_code == 302
