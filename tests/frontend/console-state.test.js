@@ -31,7 +31,7 @@ function snapshot() {
   return {
     tenant_id: "acme",
     me: "me",
-    agents: { me: { id: "me", display_name: "Me", status: "available", reason: "", since: 1, interaction_ids: [] } },
+    agents: { me: { id: "me", display_name: "Me", status: "available", reason: "", since: 1, interaction_ids: [], presence: "available", presence_reason: "" } },
     queues: { sales: { id: "sales", name: "Sales", channel: "phone", waiting: 0, oldest_enqueued_at: null, ready_agents: 1 } },
     interactions: {},
   };
@@ -56,9 +56,9 @@ test("queue.changed updates only my queues; status and digests replace agents", 
   assert.equal(s.queues.sales.waiting, 2);
   s = applyEvent(s, { type: "agent.status_changed", agent: { ...s.agents.me, status: "break", reason: "missed_offer" } });
   assert.equal(s.agents.me.status, "break");
-  s = applyEvent(s, { type: "agents.changed", agents: [{ id: "ann", display_name: "Ann", status: "available", reason: "", since: 1, interaction_ids: [] }] });
+  s = applyEvent(s, { type: "agents.changed", agents: [{ id: "ann", display_name: "Ann", status: "available", reason: "", since: 1, interaction_ids: [], presence: "available", presence_reason: "" }] });
   assert.deepEqual(colleagues(s).map((a) => a.id), ["ann"]);
-  assert.equal(applyEvent(s, { type: "chat.message" }), s, "events outside the snapshot change nothing");
+  assert.equal(applyEvent(s, { type: "chat.message", interaction_id: "i1", id: "i1:1", seq: 1, sender: "customer", agent_id: null, text: "hi", sent_at: 1 }), s, "events outside the snapshot change nothing");
 });
 
 test("an offer is shown only before its deadline, soonest first", () => {

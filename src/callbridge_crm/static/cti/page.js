@@ -29,6 +29,7 @@ let pendingEvents = [];
 if (!config.embedded) start();
 
 function start() {
+  /** @type {CtiHost} */
   const host = new CtiHost({
     consoleOrigin: config.consoleOrigin,
     consoleWindow: () => (consoleWindow && !consoleWindow.closed ? consoleWindow : null),

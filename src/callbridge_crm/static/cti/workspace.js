@@ -126,6 +126,7 @@ function pop(params, path, kind) {
   return { mode: "console", url: new URL(path, window.location.origin).href, tabId };
 }
 
+/** @type {CtiHost} */
 const host = new CtiHost({
   consoleOrigin: config.consoleOrigin,
   consoleWindow: () => softphone.contentWindow,

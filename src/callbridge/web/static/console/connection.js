@@ -9,7 +9,7 @@
 /**
  * @typedef {Object} ConnectionHandlers
  * @property {(snapshot: import('./state.js').Snapshot) => void} onSnapshot
- * @property {(event: Record<string, any>) => void} onEvent
+ * @property {(event: import('./state.js').ConsoleEvent) => void} onEvent
  * @property {(state: LinkState, detail: string) => void} onState
  */
 

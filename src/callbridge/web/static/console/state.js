@@ -2,60 +2,12 @@
 // current by applying events in order (docs/events.md; `callbridge.realtime.wire.apply_event` is the
 // reference). Pure functions only: no DOM, no clock reads (time is passed in), so Node tests them.
 
-/**
- * @typedef {Object} AgentView
- * @property {string} id
- * @property {string} display_name
- * @property {string} status
- * @property {string} reason
- * @property {number} since
- * @property {string[]} interaction_ids
- * @property {string} [presence]       what the agent chose; their status once free of work
- * @property {string} [presence_reason]
- */
-
-/**
- * @typedef {Object} QueueView
- * @property {string} id
- * @property {string} name
- * @property {string} channel
- * @property {number} waiting
- * @property {number|null} oldest_enqueued_at
- * @property {number} ready_agents
- */
-
-/**
- * @typedef {Object} InteractionView
- * @property {string} id
- * @property {string} channel          phone | chat | voicemail
- * @property {string} direction        inbound | outbound
- * @property {string} state            queued | offered | connected | wrap_up | completed | abandoned | failed
- * @property {string|null} queue_id
- * @property {string} from_address
- * @property {string} to_address
- * @property {string} case_number
- * @property {Record<string, string>} data
- * @property {number} priority
- * @property {string|null} agent_id
- * @property {string|null} offer_id
- * @property {number|null} offer_deadline
- * @property {number} created_at
- * @property {number} enqueued_at
- * @property {number|null} connected_at
- * @property {number|null} ended_at
- * @property {number|null} wrap_up_deadline
- * @property {number|null} completed_at
- * @property {string} disposition
- */
-
-/**
- * @typedef {Object} Snapshot
- * @property {string} tenant_id
- * @property {string|null} me
- * @property {Record<string, AgentView>} agents
- * @property {Record<string, QueueView>} queues
- * @property {Record<string, InteractionView>} interactions
- */
+// The wire types are generated from the server's Pydantic models (callbridge.realtime.wire) by scripts/setup.
+/** @typedef {import('callbridge-wire').AgentView} AgentView */
+/** @typedef {import('callbridge-wire').QueueView} QueueView */
+/** @typedef {import('callbridge-wire').InteractionView} InteractionView */
+/** @typedef {import('callbridge-wire').Snapshot} Snapshot */
+/** @typedef {import('callbridge-wire').ConsoleEvent} ConsoleEvent */
 
 export const FINAL_STATES = new Set(["completed", "abandoned", "failed"]);
 
@@ -78,7 +30,7 @@ export function cloneSnapshot(snapshot) {
  * Applies one wire event; returns a new snapshot (the old one is left as it was).
  * Events that are not part of the snapshot (chat, screen pop, offer.ended) leave it unchanged.
  * @param {Snapshot} snapshot
- * @param {Record<string, any>} event
+ * @param {ConsoleEvent} event
  * @returns {Snapshot}
  */
 export function applyEvent(snapshot, event) {
@@ -95,7 +47,6 @@ export function applyEvent(snapshot, event) {
     }
     case "interaction.changed": {
       const next = cloneSnapshot(snapshot);
-      /** @type {InteractionView} */
       const interaction = event.interaction;
       const visible =
         !FINAL_STATES.has(interaction.state) && (snapshot.me === null || interaction.agent_id === snapshot.me);
