@@ -5,7 +5,8 @@
              ──▶ listeners of the node's committed events: reports, screen pop, auto log
              ──▶ connectors: the installed CRM plugins (`callbridge.connectors` entry points) behind
                  CrmConnections, the auto-log relay, Connect; single sign-on lends agents' tokens
-             ──▶ channels: telephony, voicemail, chat
+             ──▶ channels: telephony, voicemail, chat; voice (Kamailio, rtpengine, the SIP controller)
+                 when CALLBRIDGE_VOICE_ENABLED
              ──▶ web: `web/app.py` builds the ASGI app; its lifespan calls `start` and hands the
                  `Runtime` to the routes through `app.state`
 
@@ -110,6 +111,7 @@ async def start(
         tickets=TicketBook(settings.ws_ticket_seconds),
     )
     channels = ChannelServices.build(settings, db, node)
+    await channels.start_voice(settings, db, node)
     # What start-up built lives as long as the process: keep it out of the collector's full
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
     gc.collect()

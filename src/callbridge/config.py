@@ -102,6 +102,51 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> list[str]:
         return [str(network) for network in parse_proxies(self.trusted_proxies)]
 
+    voice_enabled: bool = Field(
+        default=False,
+        description="Carry real phone calls: `callbridge serve` starts the voice controller (SIP, channels/sip) and, "
+        "unless voice_manage_engines is off, Kamailio and rtpengine with configuration it generates.",
+    )
+    voice_manage_engines: bool = Field(
+        default=True,
+        description="Start and stop Kamailio and rtpengine (config under <data_dir>/voice/); off: connect to ones "
+        "the administrator runs at the addresses below.",
+    )
+    voice_sip_address: str = Field(default="127.0.0.1", description="Address Kamailio (the SIP edge) listens on.")
+    voice_sip_port: int = Field(default=5060, ge=1, le=65535, description="Kamailio's SIP port (UDP).")
+    voice_controller_address: str = Field(
+        default="127.0.0.1", description="Address the voice controller (SIP back-to-back agent) listens on."
+    )
+    voice_controller_port: int = Field(default=5080, ge=1, le=65535, description="The controller's SIP port (UDP).")
+    voice_rtpengine_ng: str = Field(
+        default="127.0.0.1:2223", description="rtpengine's NG control address (host:port, UDP)."
+    )
+    voice_rtp_address: str = Field(default="127.0.0.1", description="Address rtpengine sends and receives RTP on.")
+    voice_rtp_port_min: int = Field(default=30000, ge=1024, le=65535, description="Lowest RTP port rtpengine uses.")
+    voice_rtp_port_max: int = Field(default=30999, ge=1024, le=65535, description="Highest RTP port rtpengine uses.")
+    voice_sip_realm: str = Field(
+        default="callbridge", pattern=r"^[A-Za-z0-9.\-]{1,100}$", description="Digest realm desk phones sign in to."
+    )
+    voice_trunk_networks: str = Field(
+        default="",
+        description="Source addresses (comma-separated IPs or CIDR ranges) the carrier trunk's calls may come from; "
+        "calls from anywhere else get 403. Empty: no trunk calls are accepted.",
+    )
+    voice_hold_music: Path | None = Field(
+        default=None,
+        description="Audio file (WAV, MP3) played to waiting callers; unset: a tune generated with sox at start-up.",
+    )
+
+    @field_validator("voice_trunk_networks")
+    @classmethod
+    def _trunk_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+        return value
+
     @field_validator("outbound_allowed_networks")
     @classmethod
     def _networks(cls, value: str) -> str:

@@ -102,6 +102,17 @@ def test_a_caller_who_hangs_up_while_waiting_is_abandoned(tenant: Tenant) -> Non
     assert body["applied"] is True
 
 
+def test_a_call_that_dies_while_connected_fails_with_its_reason_and_frees_the_agent(tenant: Tenant) -> None:
+    tenant.agent("agent1")
+    send(tenant, **incoming())
+    send(tenant, event_id="e2", type="call.answered", call_id="call-1", agent_id="agent1")
+    body = send(tenant, event_id="e3", type="call.failed", call_id="call-1", reason="media lost").json()
+    assert body["applied"] is True
+    assert body["interaction"]["state"] == "failed"
+    again = send(tenant, event_id="e4", type="call.failed", call_id="call-1", reason="media lost").json()
+    assert again["applied"] is False
+
+
 def test_an_answer_after_the_agent_accepted_in_the_console_changes_nothing(tenant: Tenant) -> None:
     agent = tenant.agent("agent1")
     send(tenant, **incoming())

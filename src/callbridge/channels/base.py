@@ -28,6 +28,7 @@ TelephonyEventType = Literal[
     "outbound.ended",
     "call.held",
     "call.resumed",
+    "call.failed",
 ]
 TELEPHONY_EVENT_TYPES: tuple[TelephonyEventType, ...] = (
     "call.incoming",
@@ -39,6 +40,7 @@ TELEPHONY_EVENT_TYPES: tuple[TelephonyEventType, ...] = (
     "outbound.ended",
     "call.held",
     "call.resumed",
+    "call.failed",
 )
 
 

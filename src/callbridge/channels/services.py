@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -16,6 +17,9 @@ from callbridge.channels.webchat import ChatLimits, ChatService
 from callbridge.config import Settings
 from callbridge.services.node import ContactCenterNode
 
+if TYPE_CHECKING:
+    from callbridge.channels.sip import VoiceChannel
+
 
 @dataclass
 class ChannelServices:
@@ -26,6 +30,7 @@ class ChannelServices:
     commands: WebhookTelephony  # the tenant's signed command webhook (hold, resume)
     hold: CallHoldService
     carrier: TelephonyChannel | None = None  # a SIP gateway or CPaaS client, once there is one
+    voice: VoiceChannel | None = None  # real calls over SIP (channels/sip), when voice is enabled
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, node: ContactCenterNode) -> ChannelServices:
@@ -48,6 +53,23 @@ class ChannelServices:
             hold=CallHoldService(node, commands),
         )
 
+    async def start_voice(self, settings: Settings, engine: Engine, node: ContactCenterNode) -> None:
+        """Starts the voice channel (engines, controller) when `voice_enabled`; a failure stops what started."""
+        if not settings.voice_enabled:
+            return
+        from callbridge.channels.sip import VoiceChannel
+
+        voice = VoiceChannel(settings, engine, node, self.telephony)
+        try:
+            await voice.start()
+        except BaseException:
+            await voice.stop()
+            raise
+        self.voice = voice
+
     async def stop(self) -> None:
+        if self.voice is not None:
+            await self.voice.stop()
+            self.voice = None
         await self.chat.stop()
         await self.commands.close()

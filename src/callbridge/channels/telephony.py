@@ -34,7 +34,7 @@ from callbridge.store.live_state import interaction_from_row, stored_interaction
 from callbridge.store.tables import processed_requests
 
 KEY_PREFIX = "telephony:"
-ENDING = frozenset({"call.ended", "call.abandoned", "outbound.ended"})
+ENDING = frozenset({"call.ended", "call.abandoned", "outbound.ended", "call.failed"})
 HOLDING = frozenset({"call.held", "call.resumed"})
 
 
@@ -208,7 +208,7 @@ class TelephonyService:
                 raise InvalidTransition(f"call {event.call_id!r} is {state}: only a connected call can be held")
             return "no_op"  # already in wrap-up
         outbound = event.type.startswith("outbound.")
-        if outbound != (interaction.direction is Direction.OUTBOUND):
+        if event.type != "call.failed" and outbound != (interaction.direction is Direction.OUTBOUND):
             raise Conflict(f"call {event.call_id!r} is {interaction.direction}, not {event.type}", "type")
         if event.type == "call.answered":
             if state is InteractionState.OFFERED:
@@ -225,7 +225,7 @@ class TelephonyService:
             raise InvalidTransition(f"call {event.call_id!r} is {state}: it cannot be answered now")
         if event.type == "outbound.answered":
             return "no_op"  # an outbound call is connected to its agent from the start
-        # call.ended, call.abandoned, outbound.ended
+        # call.ended, call.abandoned, call.failed, outbound.ended
         if state in (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.CONNECTED):
             return "apply"
         return "no_op"  # already in wrap-up or finished
@@ -266,6 +266,8 @@ class TelephonyService:
         if event.type == "call.answered":
             interaction = cc.interactions[event.call_id]
             return cmd.AcceptOffer(interaction.agent_id or "", event.call_id)
+        if event.type == "call.failed":
+            return cmd.FailInteraction(event.call_id, event.reason or "failed")
         if event.type in ENDING:
             default = "abandoned" if event.type == "call.abandoned" else "hang-up"
             return cmd.EndInteraction(event.call_id, event.reason or default)

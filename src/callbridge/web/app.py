@@ -16,7 +16,17 @@ from callbridge.config import Settings
 from callbridge.logging import RequestContextMiddleware
 from callbridge.services.clock import Clock
 from callbridge.web import health, sso, ws
-from callbridge.web.api import admin, agent, audit, auth, crm_integration, integrations, reports, telephony_settings
+from callbridge.web.api import (
+    admin,
+    agent,
+    audit,
+    auth,
+    crm_integration,
+    integrations,
+    reports,
+    telephony_settings,
+    voice,
+)
 from callbridge.web.api import chat as chat_api
 from callbridge.web.api import greetings as greetings_api
 from callbridge.web.api import telephony as telephony_api
@@ -104,6 +114,7 @@ def create_app(
     for channel_router in (
         telephony_api.router,
         telephony_settings.router,
+        voice.router,
         voicemail_api.router,
         chat_api.router,
         chat_api.customer,

@@ -37,6 +37,7 @@ class TelephonyEventIn(Input):
         "outbound.ended",
         "call.held",
         "call.resumed",
+        "call.failed",
     ]
     call_id: Identifier = Field(description="The carrier's call id; it becomes the interaction id")
     from_address: Address = Field(default="", description="Caller id (inbound); the number shown (outbound)")

@@ -1,0 +1,189 @@
+"""The voice channel: real phone calls on Kamailio (SIP edge), rtpengine (media) and a sippy controller.
+
+`VoiceChannel.start` (when `CALLBRIDGE_VOICE_ENABLED=true`): makes the waiting sounds, writes the engines'
+configuration under `<data_dir>/voice/`, starts Kamailio and rtpengine (unless the administrator runs them:
+`CALLBRIDGE_VOICE_MANAGE_ENGINES=false`), waits until both answer, gives Kamailio the desk phones'
+credentials, then starts the controller. `stop` ends live calls as `failed`, then stops what it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from callbridge.channels.sip.controller import VoiceController
+from callbridge.channels.sip.directory import DeskPhone, VoiceDirectory
+from callbridge.channels.sip.engines import (
+    EngineError,
+    EngineLayout,
+    EngineProcess,
+    kamailio_command,
+    kamailio_config,
+    kamailio_modules_dir,
+    rtpengine_command,
+)
+from callbridge.channels.sip.ng import NgClient
+from callbridge.channels.sip.sounds import ensure_sounds
+from callbridge.channels.telephony import TelephonyService
+from callbridge.config import Settings
+from callbridge.services.node import ContactCenterNode
+
+log = logging.getLogger(__name__)
+
+STARTUP_SECONDS = 15.0
+
+
+def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
+    ng_host, _, ng_port = settings.voice_rtpengine_ng.rpartition(":")
+    rpc = voice_dir / "kamailio-rpc.sock"
+    if len(str(rpc)) > 100:  # Unix socket paths are limited to 108 bytes
+        rpc = Path(tempfile.gettempdir()) / f"callbridge-voice-{abs(hash(str(voice_dir))) % 10**10}" / "rpc.sock"
+        rpc.parent.mkdir(mode=0o700, exist_ok=True)
+    return EngineLayout(
+        sip_address=settings.voice_sip_address,
+        sip_port=settings.voice_sip_port,
+        controller_address=settings.voice_controller_address,
+        controller_port=settings.voice_controller_port,
+        ng_address=ng_host or "127.0.0.1",
+        ng_port=int(ng_port),
+        rtp_address=settings.voice_rtp_address,
+        rtp_port_min=settings.voice_rtp_port_min,
+        rtp_port_max=settings.voice_rtp_port_max,
+        realm=settings.voice_sip_realm,
+        trunk_networks=tuple(part.strip() for part in settings.voice_trunk_networks.split(",") if part.strip()),
+        rpc_socket=rpc,
+    )
+
+
+class KamailioRpc:
+    """Kamailio's JSON-RPC over its Unix datagram socket (jsonrpcs module); blocking, so run in a thread."""
+
+    def __init__(self, path: Path, timeout: float = 2.0) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def call(self, method: str, *params: Any) -> Any:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(f"\0callbridge-rpc-{os.getpid()}-{time.monotonic_ns()}")  # abstract: no file to clean
+            sock.settimeout(self.timeout)
+            request = {"jsonrpc": "2.0", "method": method, "params": list(params), "id": 1}
+            sock.sendto(json.dumps(request).encode(), str(self.path))
+            answer = json.loads(sock.recv(65535))
+        if "error" in answer:
+            raise EngineError(f"Kamailio refused {method}: {answer['error']}")
+        return answer.get("result")
+
+
+class VoiceChannel:
+    def __init__(self, settings: Settings, engine: Engine, node: ContactCenterNode, telephony: TelephonyService):
+        self.settings = settings
+        self.voice_dir = settings.data_dir / "voice"
+        self.layout = layout_from(settings, self.voice_dir)
+        self.directory = VoiceDirectory(engine, settings.voice_sip_realm)
+        self.node = node
+        self.telephony = telephony
+        self.rpc = KamailioRpc(self.layout.rpc_socket)
+        self.ng = NgClient(self.layout.ng_address, self.layout.ng_port)
+        self.processes: list[EngineProcess] = []
+        self.controller: VoiceController | None = None
+
+    async def start(self) -> None:
+        self.voice_dir.mkdir(parents=True, exist_ok=True)
+        music, greeting = await asyncio.to_thread(ensure_sounds, self.voice_dir / "sounds")
+        if self.settings.voice_hold_music is not None:
+            music = self.settings.voice_hold_music
+        if self.settings.voice_manage_engines:
+            await asyncio.to_thread(self._start_engines)
+        await self.ng.start()
+        await self._wait_until_up()
+        await self.push_all_phones()
+        self.controller = VoiceController(
+            node=self.node,
+            telephony=self.telephony,
+            directory=self.directory,
+            ng=self.ng,
+            sip_address=self.layout.controller_address,
+            sip_port=self.layout.controller_port,
+            kamailio=(self.layout.sip_address, self.layout.sip_port),
+            hold_music=music,
+            default_greeting=greeting,
+            greetings_dir=self.settings.data_dir / "greetings",
+        )
+        await self.controller.start()
+        log.info(
+            "voice: ready; SIP at %s:%s (trunk from %s), rtpengine at %s:%s",
+            self.layout.sip_address,
+            self.layout.sip_port,
+            ", ".join(self.layout.trunk_networks) or "nowhere",
+            self.layout.ng_address,
+            self.layout.ng_port,
+        )
+
+    def _start_engines(self) -> None:
+        config = self.voice_dir / "kamailio.cfg"
+        config.write_text(kamailio_config(self.layout, kamailio_modules_dir()))
+        with contextlib.suppress(OSError):
+            self.layout.rpc_socket.unlink()
+        rtpengine = EngineProcess(
+            "rtpengine", rtpengine_command(self.layout, self.voice_dir / "rtpengine.pid"), self.voice_dir
+        )
+        kamailio = EngineProcess("kamailio", kamailio_command(config), self.voice_dir)
+        for process in (rtpengine, kamailio):
+            process.start()
+            self.processes.append(process)
+
+    async def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        waiting_for = "rtpengine"
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if not process.running():
+                    raise EngineError(process.exit_detail())
+            if waiting_for == "rtpengine" and await self.ng.ping():
+                waiting_for = "kamailio"
+            if waiting_for == "kamailio" and await self.kamailio_up():
+                return
+            await asyncio.sleep(0.05)
+        raise EngineError(f"{waiting_for} did not answer within {STARTUP_SECONDS:.0f} s")
+
+    async def kamailio_up(self) -> bool:
+        try:
+            await asyncio.to_thread(self.rpc.call, "core.version")
+        except (OSError, ValueError, EngineError):
+            return False
+        return True
+
+    async def engines_up(self) -> dict[str, bool]:
+        return {"kamailio": await self.kamailio_up(), "rtpengine": await self.ng.ping()}
+
+    async def push_all_phones(self) -> None:
+        for phone in await asyncio.to_thread(self.directory.desk_phones):
+            await self.push_phone(phone)
+
+    async def push_phone(self, phone: DeskPhone) -> None:
+        await asyncio.to_thread(self.rpc.call, "htable.sets", "phones", phone.username, phone.ha1)
+
+    async def forget_phone(self, username: str) -> None:
+        with contextlib.suppress(EngineError, OSError):
+            await asyncio.to_thread(self.rpc.call, "htable.delete", "phones", username)
+        with contextlib.suppress(EngineError, OSError):
+            await asyncio.to_thread(self.rpc.call, "ul.rm", "location", username)
+
+    async def stop(self) -> None:
+        if self.controller is not None:
+            await self.controller.stop()
+            self.controller = None
+        self.ng.close()
+        for process in reversed(self.processes):
+            await asyncio.to_thread(process.stop)
+        self.processes.clear()

@@ -1,0 +1,514 @@
+"""The voice controller: a back-to-back user agent that carries each inbound call through the contact center.
+
+    carrier trunk ──INVITE──▶ Kamailio ──▶ controller (sippy, SIP thread)
+                                              │ posts the facts to the event loop
+                                              ▼
+      number → tenant + queue ── unknown: 404 and a warning in the log
+      rtpengine: offer (caller's SDP) + answer (a placeholder peer) → 200 OK to the caller
+      TelephonyService.handle(call.incoming)          → the interaction is queued (same path as the REST API)
+      rtpengine: play media  greeting, then hold music (repeated)
+      node offers the call to an agent (InteractionOffered, seen by `listener`)
+      rtpengine: offer on a new branch → INVITE sip:<desk phone>@Kamailio (the phone rings)
+      the phone answers: TelephonyService.handle(call.answered) → connected; rtpengine answer with the
+      phone's SDP (caller ⇄ agent), stop media
+      either side hangs up, or the agent ends the call in the console → BYE to the other side, rtpengine
+      delete, TelephonyService.handle(call.ended / call.abandoned / call.failed)
+
+Every decision runs on the event loop; the SIP thread only receives and sends (stack.py). Interaction ids are
+derived from the SIP Call-ID and From tag, so a retransmitted INVITE or a repeated fact is the same event to
+`TelephonyService` (idempotent by event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import hashlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callbridge.channels.base import TelephonyEvent, TelephonyEventType
+from callbridge.channels.sip.directory import Number, VoiceDirectory
+from callbridge.channels.sip.ng import NgClient, NgError
+from callbridge.channels.sip.stack import SipStack
+from callbridge.channels.telephony import TelephonyService, body_fingerprint
+from callbridge.domain import events as ev
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.model import OfferOutcome
+from callbridge.services.node import BatchEffects, ContactCenterNode
+
+log = logging.getLogger(__name__)
+
+# The SDP of the placeholder peer a waiting caller is "connected" to: rtpengine needs an answer to send media
+# to the caller; what the placeholder would receive goes to the discard port of the loopback address.
+PLACEHOLDER_SDP = (
+    "v=0\r\no=callbridge 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 9 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+)
+HOLD_MUSIC_REPEATS = 10_000
+NG_SDP_OPTIONS: dict[str, Any] = {"ICE": "remove", "replace": ["origin", "session-connection"]}
+
+
+@dataclass(eq=False)
+class VoiceCall:
+    """One inbound call as the controller sees it (SIP objects are touched in the SIP thread only)."""
+
+    sip_call_id: str
+    caller_tag: str
+    caller: str
+    dialled: str
+    caller_ua: Any
+    caller_sdp: str = ""
+    tenant_id: str = ""
+    interaction_id: str = ""
+    number: Number | None = None
+    state: str = "setup"  # setup → waiting → ringing → bridged → ended
+    agent_id: str | None = None
+    agent_ua: Any = None
+    agent_tag: str = ""
+    branch: str = ""
+    invite_at: float = 0.0
+    answered_at: float | None = None
+    media: str = ""  # what the caller hears while waiting: greeting, music
+    media_task: asyncio.Task[None] | None = None
+    facts: itertools.count[int] = field(default_factory=itertools.count)
+
+
+def interaction_id_for(sip_call_id: str, from_tag: str) -> str:
+    return "sip-" + hashlib.sha256(f"{sip_call_id}\0{from_tag}".encode()).hexdigest()[:24]
+
+
+class VoiceController:
+    """Implements the voice channel on Kamailio (SIP edge), rtpengine (media) and sippy (SIP dialogs)."""
+
+    def __init__(
+        self,
+        *,
+        node: ContactCenterNode,
+        telephony: TelephonyService,
+        directory: VoiceDirectory,
+        ng: NgClient,
+        sip_address: str,
+        sip_port: int,
+        kamailio: tuple[str, int],
+        hold_music: Path,
+        default_greeting: Path | None,
+        greetings_dir: Path,
+    ) -> None:
+        self.node = node
+        self.telephony = telephony
+        self.directory = directory
+        self.ng = ng
+        self.kamailio = kamailio
+        self.hold_music = hold_music.absolute()
+        self.default_greeting = default_greeting.absolute() if default_greeting is not None else None
+        self.greetings_dir = greetings_dir.absolute()
+        self.stack = SipStack(sip_address, sip_port, self._on_request)
+        self.calls: dict[str, VoiceCall] = {}  # by interaction id
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._branches = itertools.count(1)
+        self.setup_seconds: list[float] = []  # INVITE in → 200 OK out, for the benchmark and the docs
+
+    async def start(self) -> None:
+        await self.stack.start()
+        self.node.add_listener(self.listener)
+
+    async def stop(self) -> None:
+        for call in list(self.calls.values()):
+            await self._tear_down(call, "voice controller stopped", report="call.failed")
+        for task in list(self._tasks):
+            task.cancel()
+        await self.stack.stop()
+
+    # ------------------------------------------------------------------ SIP thread side
+
+    def _on_request(self, req: Any, sip_t: Any) -> Any:
+        """Runs in the SIP thread for requests outside a dialog."""
+        from sippy.UA import UA
+
+        if req.getHFBody("to").getTag() is not None:
+            return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        if req.getMethod() != "INVITE":
+            return (req.genResponse(405, "Method Not Allowed"), None, None)
+        source = tuple(req.getSource())
+        if (str(source[0]), int(source[1])) != self.kamailio:
+            log.warning("voice: INVITE from %s:%s refused: only Kamailio may reach the controller", *source)
+            return (req.genResponse(403, "Forbidden"), None, None)
+        leg = _Leg(self, None)
+        ua = UA(self.stack.config, event_cb=leg.on_event)
+        leg.ua = ua
+        leg.invite_at = time.perf_counter()
+        return ua.recvRequest(req, sip_t)
+
+    def _sip(self, ua: Any, event: Any) -> None:
+        """Hands an event to a UA, in the SIP thread."""
+        self.stack.call(ua.recvEvent, event)
+
+    # ------------------------------------------------------------------ event loop side: caller
+
+    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def caller_event(self, leg: _Leg, kind: str, data: Any) -> None:
+        if kind == "try":
+            sip_call_id, from_tag, caller, dialled, sdp = data
+            new = VoiceCall(sip_call_id, from_tag, caller, dialled, leg.ua, sdp, invite_at=leg.invite_at)
+            new.interaction_id = interaction_id_for(sip_call_id, from_tag)
+            leg.call = new
+            self._spawn(self._answer(new), f"voice-answer-{new.interaction_id}")
+            return
+        call = leg.call
+        if call is not None and kind in ("disconnect", "fail"):
+            self._spawn(self._caller_gone(call), f"voice-caller-gone-{call.interaction_id}")
+
+    async def _answer(self, call: VoiceCall) -> None:
+        from sippy.CCEvents import CCEventConnect, CCEventFail
+
+        if call.interaction_id in self.calls:
+            return  # the same call again
+        number = await asyncio.to_thread(self.directory.find_number, call.dialled)
+        if number is None:
+            log.warning(
+                "voice: call from %s to unknown number %s refused (404): map it to a queue under Voice numbers",
+                call.caller,
+                call.dialled,
+            )
+            self._sip(call.caller_ua, CCEventFail((404, "Not Found")))
+            return
+        call.number, call.tenant_id = number, number.tenant_id
+        self.calls[call.interaction_id] = call
+        try:
+            offer = await self.ng.command(
+                "offer",
+                {
+                    "call-id": call.sip_call_id,
+                    "from-tag": call.caller_tag,
+                    "via-branch": "waiting",
+                    "sdp": call.caller_sdp,
+                    **NG_SDP_OPTIONS,
+                },
+            )
+            del offer
+            answer = await self.ng.command(
+                "answer",
+                {
+                    "call-id": call.sip_call_id,
+                    "from-tag": call.caller_tag,
+                    "to-tag": "waiting-" + call.interaction_id,
+                    "via-branch": "waiting",
+                    "sdp": PLACEHOLDER_SDP,
+                    **NG_SDP_OPTIONS,
+                },
+            )
+        except NgError as error:
+            log.error("voice: call %s to %s refused (503): %s", call.caller, call.dialled, error)
+            self.calls.pop(call.interaction_id, None)
+            self._sip(call.caller_ua, CCEventFail((503, "Service Unavailable")))
+            return
+        try:
+            await self._report(call, "call.incoming", queue_id=number.queue_id)
+        except Exception as error:
+            log.error("voice: call %s to %s could not be queued (500): %s", call.caller, call.dialled, error)
+            self.calls.pop(call.interaction_id, None)
+            self._sip(call.caller_ua, CCEventFail((500, "Server Internal Error")))
+            await self._ng_quietly("delete", {"call-id": call.sip_call_id})
+            return
+        if call.state == "setup":
+            call.state = "waiting"
+        self._sip(call.caller_ua, CCEventConnect((200, "OK", _body(answer["sdp"]))))
+        self.setup_seconds.append(time.perf_counter() - call.invite_at)
+        if call.state == "waiting":
+            call.media_task = self._spawn(self._play_waiting(call), f"voice-media-{call.interaction_id}")
+
+    async def _play_waiting(self, call: VoiceCall) -> None:
+        """Greeting once, then hold music until an agent answers (or the caller leaves)."""
+        try:
+            greeting = self._greeting_file(call)
+            if greeting is not None:
+                call.media = "greeting"
+                played = await self._play(call, greeting, repeat=1)
+                duration = float(played.get("duration", 0) or 0) / 1000.0
+                if duration > 0:
+                    await asyncio.sleep(duration)  # the greeting's own length, as rtpengine measured it
+            if call.state in ("waiting", "ringing"):
+                call.media = "music"
+                await self._play(call, self.hold_music, repeat=HOLD_MUSIC_REPEATS)
+        except NgError as error:
+            log.warning("voice: nothing to play to %s: %s", call.interaction_id, error)
+
+    def _greeting_file(self, call: VoiceCall) -> Path | None:
+        number = call.number
+        if number is not None and number.greeting_id:
+            path = self.greetings_dir / number.tenant_id / number.greeting_id
+            if path.exists():
+                return path
+            log.warning("voice: greeting %s of %s is missing; the default one plays", number.greeting_id, number.number)
+        return self.default_greeting
+
+    async def _play(self, call: VoiceCall, path: Path, *, repeat: int) -> dict[str, Any]:
+        return await self.ng.command(
+            "play media",
+            {
+                "call-id": call.sip_call_id,
+                "from-tag": call.caller_tag,
+                "file": str(path),  # absolute: rtpengine runs in another directory
+                "repeat-times": repeat,
+            },
+        )
+
+    async def _stop_waiting_media(self, call: VoiceCall) -> None:
+        if call.media_task is not None:
+            call.media_task.cancel()
+            call.media_task = None
+        if call.media:
+            call.media = ""
+            await self._ng_quietly("stop media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})
+
+    async def _caller_gone(self, call: VoiceCall) -> None:
+        if call.state == "ended":
+            return
+        report: TelephonyEventType = "call.ended" if call.state == "bridged" else "call.abandoned"
+        await self._tear_down(call, "caller hung up", report=report, caller_gone=True)
+
+    # ------------------------------------------------------------------ agent leg
+
+    def listener(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
+        """Sees the node's events (in its batch, before commit); acts after the commit."""
+        effects: BatchEffects | None = None
+        for event in events:
+            interaction_id = getattr(event, "interaction_id", None)
+            call = self.calls.get(interaction_id or "")
+            if call is None or call.tenant_id != tenant_id:
+                continue
+            action: Callable[[], Coroutine[Any, Any, None]] | None = None
+            if isinstance(event, ev.InteractionOffered):
+                action = functools.partial(self._ring, call, event.agent_id)
+            elif isinstance(event, ev.OfferEnded) and event.outcome is not OfferOutcome.ACCEPTED:
+                action = functools.partial(self._stop_ringing, call, event.agent_id)
+            elif isinstance(
+                event,
+                ev.InteractionWrapUpStarted | ev.InteractionCompleted | ev.InteractionAbandoned | ev.InteractionFailed,
+            ):
+                action = functools.partial(self._tear_down, call, "ended in Callbridge", report=None)
+            if action is not None:
+                effects = effects or BatchEffects()
+                effects.after_commit.append(action)
+        return effects
+
+    async def _ring(self, call: VoiceCall, agent_id: str) -> None:
+        from sippy.CCEvents import CCEventTry
+        from sippy.UA import UA
+
+        if call.state not in ("waiting", "ringing", "setup"):
+            return
+        phone = await asyncio.to_thread(self.directory.desk_phone, call.tenant_id, agent_id)
+        if phone is None:
+            log.warning("voice: agent %s has no desk phone: the call waits for the console", agent_id)
+            return
+        call.agent_id = agent_id
+        call.branch = f"agent-{next(self._branches)}"
+        call.agent_tag = f"{call.branch}-{call.interaction_id}"
+        call.state = "ringing"
+        try:
+            offer = await self.ng.command(
+                "offer",
+                {
+                    "call-id": call.sip_call_id,
+                    "from-tag": call.caller_tag,
+                    "via-branch": call.branch,
+                    "sdp": call.caller_sdp,
+                    **NG_SDP_OPTIONS,
+                },
+            )
+        except NgError as error:
+            log.error("voice: cannot ring %s for %s: %s", phone.username, call.interaction_id, error)
+            call.state = "waiting"
+            return
+        leg = _Leg(self, call, agent=True, branch=call.branch)
+
+        def invite() -> None:  # in the SIP thread
+            ua = UA(self.stack.config, event_cb=leg.on_event, nh_address=self.kamailio)
+            leg.ua = ua
+            call.agent_ua = ua
+            ua.recvEvent(CCEventTry((None, _user(call.caller), phone.username, _body(offer["sdp"]), None, None)))
+
+        self.stack.call(invite)
+
+    async def _stop_ringing(self, call: VoiceCall, agent_id: str) -> None:
+        from sippy.CCEvents import CCEventDisconnect
+
+        if call.state == "ringing" and call.agent_id == agent_id and call.agent_ua is not None:
+            ua, call.agent_ua = call.agent_ua, None
+            call.state = "waiting"
+            self._sip(ua, CCEventDisconnect())
+
+    def agent_event(self, leg: _Leg, kind: str, data: Any) -> None:
+        call = leg.call
+        if call is None or call.state == "ended" or leg.branch != call.branch:
+            return  # an old branch (an offer that was withdrawn)
+        if kind == "connect":
+            self._spawn(self._bridge(call, data), f"voice-bridge-{call.interaction_id}")
+        elif kind == "fail":
+            code, reason = data
+            log.info("voice: %s's phone did not answer %s: %s %s", call.agent_id, call.interaction_id, code, reason)
+            if call.state == "ringing":
+                call.state = "waiting"
+                call.agent_ua = None
+        elif kind == "disconnect":
+            self._spawn(self._agent_gone(call), f"voice-agent-gone-{call.interaction_id}")
+
+    async def _bridge(self, call: VoiceCall, sdp: str) -> None:
+        from sippy.CCEvents import CCEventDisconnect
+
+        agent_ua = call.agent_ua
+        try:
+            outcome = await self._report(call, "call.answered", agent_id=call.agent_id)
+        except Exception as error:
+            log.warning("voice: %s answered %s too late: %s", call.agent_id, call.interaction_id, error)
+            outcome = None
+        view = (outcome or {}).get("interaction") or {}
+        if view.get("state") != "connected" or view.get("agent_id") != call.agent_id:
+            if agent_ua is not None:
+                self._sip(agent_ua, CCEventDisconnect())
+            call.agent_ua = None
+            if call.state == "ringing":
+                call.state = "waiting"
+            return
+        call.state = "bridged"
+        call.answered_at = time.perf_counter()
+        await self._stop_waiting_media(call)
+        try:
+            await self.ng.command(
+                "answer",
+                {
+                    "call-id": call.sip_call_id,
+                    "from-tag": call.caller_tag,
+                    "to-tag": call.agent_tag,
+                    "via-branch": call.branch,
+                    "sdp": sdp,
+                    **NG_SDP_OPTIONS,
+                },
+            )
+        except NgError as error:
+            await self._tear_down(call, f"media could not be bridged: {error}", report="call.failed")
+
+    async def _agent_gone(self, call: VoiceCall) -> None:
+        if call.state == "bridged":
+            await self._tear_down(call, "agent hung up", report="call.ended", agent_gone=True)
+
+    # ------------------------------------------------------------------ endings
+
+    async def _tear_down(
+        self,
+        call: VoiceCall,
+        reason: str,
+        *,
+        report: TelephonyEventType | None,
+        caller_gone: bool = False,
+        agent_gone: bool = False,
+    ) -> None:
+        from sippy.CCEvents import CCEventDisconnect
+
+        if call.state == "ended":
+            return
+        call.state = "ended"
+        self.calls.pop(call.interaction_id, None)
+        if call.media_task is not None:
+            call.media_task.cancel()
+        if not caller_gone:
+            self._sip(call.caller_ua, CCEventDisconnect())
+        if call.agent_ua is not None and not agent_gone:
+            self._sip(call.agent_ua, CCEventDisconnect())
+        await self._ng_quietly("delete", {"call-id": call.sip_call_id})
+        if report is not None:
+            try:
+                await self._report(call, report, reason=reason)
+            except Exception:
+                log.exception("voice: could not record the end of %s (%s)", call.interaction_id, reason)
+        log.info("voice: %s ended: %s", call.interaction_id, reason)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _report(self, call: VoiceCall, type_: TelephonyEventType, **fields: Any) -> dict[str, Any]:
+        """One fact, through the same path as the telephony events API."""
+        event = TelephonyEvent(
+            event_id=f"{call.interaction_id}.{type_}.{next(call.facts)}",
+            type=type_,
+            call_id=call.interaction_id,
+            from_address=call.caller,
+            to_address=call.number.number if call.number else call.dialled,
+            data={"sip_call_id": call.sip_call_id[:200]} if type_ == "call.incoming" else {},
+            **fields,
+        )
+        outcome = await self.telephony.handle(call.tenant_id, event, body_fingerprint(_jsonable(event)))
+        return outcome.body
+
+    async def _ng_quietly(self, command: str, arguments: dict[str, Any]) -> None:
+        try:
+            await self.ng.command(command, arguments)
+        except NgError as error:
+            log.info("voice: rtpengine %s: %s", command, error)
+
+    async def rtpengine_up(self) -> bool:
+        return await self.ng.ping()
+
+
+class _Leg:
+    """The callback sippy calls (in the SIP thread) for one UA; it copies what it needs and posts to the loop."""
+
+    def __init__(self, controller: VoiceController, call: VoiceCall | None, *, agent: bool = False, branch: str = ""):
+        self.controller = controller
+        self.call = call
+        self.agent = agent
+        self.branch = branch
+        self.ua: Any = None
+        self.invite_at = 0.0
+
+    def on_event(self, event: Any, ua: Any) -> None:
+        from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventTry
+
+        post = self.controller.stack.post
+        if self.agent:
+            if isinstance(event, CCEventConnect):
+                _code, _reason, body = event.getData()
+                post(self.controller.agent_event, self, "connect", str(body) if body is not None else "")
+            elif isinstance(event, CCEventFail):
+                code, reason = event.getData()[:2]
+                post(self.controller.agent_event, self, "fail", (code, reason))
+            elif isinstance(event, CCEventDisconnect):
+                post(self.controller.agent_event, self, "disconnect", None)
+            return
+        if isinstance(event, CCEventTry):
+            call_id, caller, dialled, body, _auth, _name = event.getData()
+            data = (str(call_id), ua.rUri.getTag() or "", caller or "", dialled or "", str(body) if body else "")
+            post(self.controller.caller_event, self, "try", data)
+        elif isinstance(event, CCEventDisconnect):
+            post(self.controller.caller_event, self, "disconnect", None)
+        elif isinstance(event, CCEventFail):
+            post(self.controller.caller_event, self, "fail", None)
+
+
+def _body(sdp: str) -> Any:
+    from sippy.MsgBody import MsgBody
+
+    return MsgBody(sdp)
+
+
+def _user(address: str) -> str:
+    return address or "anonymous"
+
+
+def _jsonable(event: TelephonyEvent) -> dict[str, Any]:
+    body = dataclasses.asdict(event)
+    body["data"] = dict(event.data)
+    return body

@@ -1,0 +1,183 @@
+"""Numbers and desk phones, as stored (tables in store/voice_tables.py). Synchronous: callers on the event
+loop go through `asyncio.to_thread`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from callbridge.store.tables import agents, queues
+from callbridge.store.voice_tables import voice_desk_phones, voice_numbers
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+SIP_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
+
+
+class DirectoryError(Exception):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    number: str
+    tenant_id: str
+    queue_id: str
+    greeting_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPhone:
+    tenant_id: str
+    agent_id: str
+    username: str
+    ha1: str
+
+
+def digest_ha1(username: str, realm: str, password: str) -> str:
+    """RFC 2617's HA1, what Kamailio checks a digest against: the password itself is never stored."""
+    return hashlib.md5(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
+
+
+def dialled_forms(dialled: str) -> list[str]:
+    """The stored forms a dialled user part may match: `+14155550100`, or the same without its `+`."""
+    digits = dialled.strip()
+    if digits.startswith("+"):
+        return [digits]
+    return [f"+{digits}", digits]
+
+
+class VoiceDirectory:
+    def __init__(self, engine: Engine, realm: str) -> None:
+        self.engine = engine
+        self.realm = realm
+
+    # ---------------------------------------------------------------- numbers
+
+    def find_number(self, dialled: str) -> Number | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(voice_numbers).where(voice_numbers.c.number.in_(dialled_forms(dialled)))
+            ).first()
+        return None if row is None else Number(row.number, row.tenant_id, row.queue_id, row.greeting_id)
+
+    def numbers(self, tenant_id: str) -> list[Number]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(voice_numbers).where(voice_numbers.c.tenant_id == tenant_id).order_by(voice_numbers.c.number)
+            ).all()
+        return [Number(row.number, row.tenant_id, row.queue_id, row.greeting_id) for row in rows]
+
+    def put_number(self, tenant_id: str, number: str, queue_id: str, greeting_id: str | None, now: float) -> Number:
+        if not E164.match(number):
+            raise DirectoryError(f"{number!r} is not an E.164 number (+ then 7 to 15 digits)", "number")
+        with self.engine.begin() as connection:
+            queue = connection.execute(
+                select(queues.c.channel).where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
+            ).first()
+            if queue is None:
+                raise DirectoryError(f"queue {queue_id!r} does not exist", "queue_id")
+            if queue.channel != "phone":
+                raise DirectoryError(f"queue {queue_id!r} takes {queue.channel} interactions, not calls", "queue_id")
+            owner = connection.execute(
+                select(voice_numbers.c.tenant_id).where(voice_numbers.c.number == number)
+            ).scalar_one_or_none()
+            values = {"queue_id": queue_id, "greeting_id": greeting_id}
+            if owner is None:
+                connection.execute(
+                    insert(voice_numbers).values(number=number, tenant_id=tenant_id, created_at=now, **values)
+                )
+            elif owner != tenant_id:
+                raise DirectoryError(f"{number} belongs to another tenant", "number")
+            else:
+                connection.execute(update(voice_numbers).where(voice_numbers.c.number == number).values(**values))
+        return Number(number, tenant_id, queue_id, greeting_id)
+
+    def delete_number(self, tenant_id: str, number: str) -> bool:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                delete(voice_numbers).where(voice_numbers.c.tenant_id == tenant_id, voice_numbers.c.number == number)
+            )
+        return bool(result.rowcount)
+
+    # ---------------------------------------------------------------- desk phones
+
+    def desk_phones(self, tenant_id: str | None = None) -> list[DeskPhone]:
+        query = select(voice_desk_phones).order_by(voice_desk_phones.c.username)
+        if tenant_id is not None:
+            query = query.where(voice_desk_phones.c.tenant_id == tenant_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [DeskPhone(row.tenant_id, row.agent_id, row.username, row.ha1) for row in rows]
+
+    def desk_phone(self, tenant_id: str, agent_id: str) -> DeskPhone | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(voice_desk_phones).where(
+                    voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id
+                )
+            ).first()
+        return None if row is None else DeskPhone(row.tenant_id, row.agent_id, row.username, row.ha1)
+
+    def put_desk_phone(
+        self, tenant_id: str, agent_id: str, username: str, password: str, now: float
+    ) -> tuple[DeskPhone, str | None]:
+        """Sets the agent's phone; returns it and the user name it replaced (to forget at the registrar)."""
+        if not SIP_USER.match(username):
+            raise DirectoryError(
+                "3 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", "username"
+            )
+        if len(password) < 12:
+            raise DirectoryError("at least 12 characters", "password")
+        phone = DeskPhone(tenant_id, agent_id, username, digest_ha1(username, self.realm, password))
+        with self.engine.begin() as connection:
+            if (
+                connection.execute(
+                    select(agents.c.id).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
+                ).first()
+                is None
+            ):
+                raise DirectoryError(f"agent {agent_id!r} does not exist", "agent_id")
+            taken = connection.execute(
+                select(voice_desk_phones.c.tenant_id, voice_desk_phones.c.agent_id).where(
+                    voice_desk_phones.c.username == username
+                )
+            ).first()
+            if taken is not None and (taken.tenant_id, taken.agent_id) != (tenant_id, agent_id):
+                raise DirectoryError(f"user name {username!r} is taken", "username")
+            old = connection.execute(
+                select(voice_desk_phones.c.username).where(
+                    voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id
+                )
+            ).scalar_one_or_none()
+            if old is None:
+                connection.execute(
+                    insert(voice_desk_phones).values(
+                        tenant_id=tenant_id, agent_id=agent_id, username=username, ha1=phone.ha1, created_at=now
+                    )
+                )
+            else:
+                connection.execute(
+                    update(voice_desk_phones)
+                    .where(voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id)
+                    .values(username=username, ha1=phone.ha1)
+                )
+        return phone, old if old not in (None, username) else None
+
+    def delete_desk_phone(self, tenant_id: str, agent_id: str) -> str | None:
+        with self.engine.begin() as connection:
+            old = connection.execute(
+                select(voice_desk_phones.c.username).where(
+                    voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id
+                )
+            ).scalar_one_or_none()
+            connection.execute(
+                delete(voice_desk_phones).where(
+                    voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id
+                )
+            )
+        return old

@@ -1,0 +1,285 @@
+"""Real phone calls: Callbridge with voice on, which starts Kamailio and rtpengine itself (generated configuration,
+loopback ports, stopped by PID), and real SIP peers: baresip (sends its own tone from a WAV, records what it
+hears with its sndfile module) and sipp (for the refusals).
+
+Missing engines skip with what to install; under CI=true they fail (tests/conftest.py `missing_service`).
+Waits are on conditions, with a deadline (CALLBRIDGE_TEST_VOICE_DEADLINE seconds, 20 by default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.channels.conftest import Tenant, new_tenant
+from tests.conftest import missing_service
+from tests.e2e.conftest import Harness, make_harness
+
+DEADLINE = float(os.environ.get("CALLBRIDGE_TEST_VOICE_DEADLINE", "20"))
+BINARIES = {
+    "/usr/sbin/kamailio": "kamailio",
+    "/usr/bin/rtpengine": "rtpengine-daemon",
+    "/usr/bin/baresip": "baresip-core",
+    "/usr/bin/sipp": "sip-tester",
+    "/usr/bin/sox": "sox",
+}
+BARESIP_MODULES = "/usr/lib/baresip/modules"
+# what each side sends, and what the caller hears while waiting (tones chosen apart from the hold music's notes)
+CALLER_TONE = 700.0
+AGENT_TONE = 1400.0
+GREETING_TONE = 1000.0
+
+_numbers = itertools.count(1)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _free(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_ports(count: int, spacing: int = 1) -> list[int]:
+    """`count` ports free for UDP and TCP, each with `spacing - 1` free ports after it (baresip also binds
+    SIP/TLS on the next port)."""
+    found: list[int] = []
+    while len(found) < count:
+        base = random.randrange(20000, 29000)
+        if all(_free(base + offset) for offset in range(spacing)) and all(abs(base - p) > spacing for p in found):
+            found.append(base)
+    return found
+
+
+def tone(path: Path, frequency: float, seconds: float) -> Path:
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path), "synth", str(seconds), "sine", str(frequency)]
+        + ["vol", "0.5"],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@dataclass
+class VoiceSystem:
+    harness: Harness
+    sip_port: int
+    workdir: Path
+    peers: list[Baresip] = field(default_factory=list)
+
+    @property
+    def voice(self) -> Any:
+        return self.harness.client.app.state.channels.voice  # type: ignore[attr-defined]
+
+    def registered(self, username: str) -> bool:
+        try:
+            self.voice.rpc.call("ul.lookup", "location", username)
+        except Exception:
+            return False
+        return True
+
+    def tenant(self, *, greeting: Path | None = None) -> tuple[Tenant, str]:
+        """A fresh tenant whose number (returned) rings queue sales; agent1 has a desk phone."""
+        tenant = new_tenant(self.harness)
+        number = f"+1800555{next(_numbers):04d}"
+        body: dict[str, Any] = {"queue_id": "sales"}
+        if greeting is not None:
+            agent = self.harness.sign_in(tenant.id, "agent2")
+            uploaded = self.harness.client.post(
+                "/api/v1/me/greetings",
+                data={"name": "welcome"},
+                files={"audio": ("welcome.wav", greeting.read_bytes(), "audio/wav")},
+                headers=agent,
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            body["greeting_id"] = uploaded.json()["id"]
+        response = self.harness.client.put(
+            f"/api/v1/tenants/{tenant.id}/voice/numbers/{number}", json=body, headers=self.harness.admin
+        )
+        assert response.status_code == 200, response.text
+        return tenant, number
+
+    def desk_phone(self, tenant: Tenant, agent_id: str, password: str = "desk-phone-secret") -> str:
+        username = f"{tenant.id}-{agent_id}"
+        response = self.harness.client.put(
+            f"/api/v1/tenants/{tenant.id}/voice/desk-phones/{agent_id}",
+            json={"username": username, "password": password},
+            headers=self.harness.admin,
+        )
+        assert response.status_code == 200, response.text
+        return username
+
+    def baresip(self, name: str, frequency: float, account: str) -> Baresip:
+        peer = Baresip(self.workdir / name, frequency, account)
+        self.peers.append(peer)
+        peer.start()
+        return peer
+
+    def sipp(self, scenario: str, *args: str, local_ip: str = "127.0.0.1") -> subprocess.CompletedProcess[str]:
+        directory = self.workdir / f"sipp-{time.monotonic_ns()}"
+        directory.mkdir()
+        (directory / "scenario.xml").write_text(scenario)
+        (port,) = free_ports(1)
+        command = ["sipp", f"127.0.0.1:{self.sip_port}", "-sf", "scenario.xml", "-i", local_ip, "-p", str(port)]
+        command += ["-m", "1", "-timeout", f"{DEADLINE:.0f}s", "-timeout_error", "-nostdin", *args]
+        return subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=DEADLINE + 5)
+
+
+class Baresip:
+    """A SIP phone: sends `frequency` from a WAV, records what it hears (sndfile: dump-*-dec.wav), driven over
+    its ctrl_tcp socket (netstring JSON)."""
+
+    def __init__(self, directory: Path, frequency: float, account: str) -> None:
+        self.directory = directory
+        self.frequency = frequency
+        self.account = account
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log: Any = None
+        self.control: socket.socket | None = None
+        self.events: list[dict[str, Any]] = []
+        self._buffer = b""
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True)
+        source = tone(self.directory / "tone.wav", self.frequency, 60)
+        sip_port, ctrl_port, rtp_base = free_ports(3, spacing=3)
+        (self.directory / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{sip_port}",
+                    "net_interface 127.0.0.1",
+                    "call_max_calls 2",
+                    f"audio_source aufile,{source}",
+                    "audio_player aubridge,sink",
+                    "audio_alert aubridge,sink",
+                    f"module_path {BARESIP_MODULES}",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module aubridge.so",
+                    "module sndfile.so",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}",
+                    f"snd_path {self.directory}",
+                    f"rtp_ports {rtp_base}-{rtp_base + 2}",
+                    "",
+                ]
+            )
+        )
+        (self.directory / "accounts").write_text(self.account + "\n")
+        self.log = open(self.directory / "baresip.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            ["baresip", "-f", str(self.directory)], stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+        def connect() -> socket.socket | None:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"baresip exited: {(self.directory / 'baresip.log').read_text()[-600:]}")
+            try:
+                return socket.create_connection(("127.0.0.1", ctrl_port), timeout=1)
+            except OSError:
+                return None
+
+        self.control = wait_for(connect, "baresip's control socket")
+
+    def command(self, name: str, params: str = "") -> None:
+        assert self.control is not None
+        message = json.dumps({"command": name, "params": params, "token": name}).encode()
+        self.control.sendall(str(len(message)).encode() + b":" + message + b",")
+
+    def poll_events(self) -> list[dict[str, Any]]:
+        assert self.control is not None
+        self.control.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while chunk := self.control.recv(65536):
+                self._buffer += chunk
+        while b":" in self._buffer:
+            length, _, rest = self._buffer.partition(b":")
+            size = int(length)
+            if len(rest) < size + 1:
+                break
+            self.events.append(json.loads(rest[:size]))
+            self._buffer = rest[size + 1 :]
+        return self.events
+
+    def saw(self, event_type: str) -> dict[str, Any] | None:
+        for event in self.poll_events():
+            if event.get("type") == event_type:
+                return event
+        return None
+
+    def heard(self) -> Path | None:
+        found = sorted(self.directory.glob("dump-*-dec.wav"))
+        return found[-1] if found else None
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
+
+
+@pytest.fixture(scope="module")
+def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSystem]:
+    for binary, package in BINARIES.items():
+        if not Path(binary).exists() or (binary.endswith("sox") and shutil.which("sox") is None):
+            missing_service(package, "as root run scripts/install-voice-engines (Debian's packages)")
+    tmp = tmp_path_factory.mktemp("voice")
+    sip_port, controller_port, ng_port = free_ports(3, spacing=2)
+    rtp_base = random.randrange(30000, 39000, 200)
+    settings = {
+        "voice_enabled": True,
+        "voice_sip_port": sip_port,
+        "voice_controller_port": controller_port,
+        "voice_rtpengine_ng": f"127.0.0.1:{ng_port}",
+        "voice_rtp_port_min": rtp_base,
+        "voice_rtp_port_max": rtp_base + 199,
+        "voice_trunk_networks": "127.0.0.1/32",
+    }
+    harnesses = make_harness(tmp, **settings)
+    harness = next(harnesses)
+    system = VoiceSystem(harness, sip_port, tmp / "peers")
+    system.workdir.mkdir()
+    try:
+        yield system
+    finally:
+        for peer in system.peers:
+            peer.stop()
+        with contextlib.suppress(StopIteration):
+            next(harnesses)

@@ -1,0 +1,106 @@
+"""A real call through Kamailio, rtpengine and the voice controller; each peer's recording is what is checked."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.voice.audio import dominant_tones, first_run
+from tests.voice.conftest import AGENT_TONE, CALLER_TONE, GREETING_TONE, VoiceSystem, tone, wait_for
+
+from callbridge.store.live_state import stored_interaction_row
+
+HOLD_MUSIC = (523.25, 659.25, 783.99, 440.0)
+CALLER_HEARS = {"greeting": (GREETING_TONE,), "music": HOLD_MUSIC, "agent": (AGENT_TONE,)}
+AGENT_HEARS = {"caller": (CALLER_TONE,)}
+
+
+def labels_of(path: Path | None, tones: dict[str, tuple[float, ...]]) -> list[str]:
+    return dominant_tones(path, tones) if path is not None and path.stat().st_size > 4000 else []
+
+
+def interaction(system: VoiceSystem, tenant_id: str) -> dict[str, Any] | None:
+    response = system.harness.client.get(f"/api/v1/tenants/{tenant_id}/snapshot", headers=system.harness.admin)
+    interactions = list(response.json()["interactions"].values())
+    return interactions[0] if interactions else None
+
+
+def stored(system: VoiceSystem, tenant_id: str, interaction_id: str) -> Any:
+    return stored_interaction_row(system.harness.services.engine, tenant_id, interaction_id)
+
+
+def caller_for(system: VoiceSystem, name: str) -> Any:
+    return system.baresip(name, CALLER_TONE, "<sip:+14155550111@127.0.0.1>;regint=0")
+
+
+def test_caller_hears_greeting_then_hold_music_then_the_agent_who_hears_the_caller(
+    voice_system: VoiceSystem, tmp_path: Path
+) -> None:
+    system = voice_system
+    tenant, number = system.tenant(greeting=tone(tmp_path / "greeting.wav", GREETING_TONE, 1.2))
+    username = system.desk_phone(tenant, "agent1")
+    phone = system.baresip(
+        "agent-phone",
+        AGENT_TONE,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode=auto;regint=600",
+    )
+    wait_for(lambda: system.registered(username), "the desk phone's registration")
+    agent = tenant.agent("agent1", available=False)  # signed in, on break: the caller waits
+
+    caller = caller_for(system, "caller")
+    started = time.perf_counter()
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: caller.saw("CALL_ESTABLISHED"), "the call to be answered")
+    answered_after = time.perf_counter() - started
+    queued = wait_for(lambda: interaction(system, tenant.id), "the interaction")
+    assert queued["state"] == "queued"
+    assert queued["from_address"] == "+14155550111"
+    assert queued["to_address"] == number
+    wait_for(
+        lambda: first_run(labels_of(caller.heard(), CALLER_HEARS), "music") is not None,
+        "the caller to hear the hold music",
+    )
+
+    response = system.harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
+    assert response.status_code == 200, response.text
+    wait_for(lambda: (interaction(system, tenant.id) or {}).get("state") == "connected", "the agent to answer")
+    wait_for(
+        lambda: first_run(labels_of(caller.heard(), CALLER_HEARS), "agent") is not None,
+        "the caller to hear the agent",
+    )
+    wait_for(
+        lambda: first_run(labels_of(phone.heard(), AGENT_HEARS), "caller") is not None,
+        "the agent to hear the caller",
+    )
+
+    caller.command("hangup")
+    wait_for(
+        lambda: (interaction(system, tenant.id) or {}).get("state") in (None, "wrap_up", "completed"),
+        "the call to end",
+    )
+    wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to be hung up")
+
+    heard = labels_of(caller.heard(), CALLER_HEARS)
+    greeting_at, music_at, agent_at = (first_run(heard, name) for name in ("greeting", "music", "agent"))
+    timeline = "".join((label or ".")[0] for label in heard)  # g: greeting, m: music, a: agent, .: silence
+    assert greeting_at is not None, timeline
+    assert music_at is not None, timeline
+    assert agent_at is not None, timeline
+    assert greeting_at < music_at < agent_at, timeline
+    setup = system.voice.controller.setup_seconds
+    print(f"\nINVITE→200 inside the controller: {min(setup) * 1000:.1f} ms; seen by the caller: {answered_after:.3f} s")
+
+
+def test_a_caller_who_hangs_up_while_waiting_is_abandoned(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    caller = caller_for(system, "impatient-caller")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: caller.saw("CALL_ESTABLISHED"), "the call to be answered")
+    queued = wait_for(lambda: interaction(system, tenant.id), "the interaction")
+    caller.command("hangup")
+    wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
+    ended = stored(system, tenant.id, queued["id"])
+    assert ended is not None
+    assert ended.state == "abandoned"
