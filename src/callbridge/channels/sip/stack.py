@@ -34,9 +34,42 @@ class SipLog:
         pass
 
 
+class _Dispatcher:
+    """The library's event dispatcher, run by one daemon thread for the life of the process: the dispatcher is
+    a process-wide singleton whose native timer cannot move to another thread, so a stack that stops only
+    closes its sockets, and the next one reuses the same thread."""
+
+    _lock = threading.Lock()
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def ensure_running(cls) -> None:
+        with cls._lock:
+            if cls._thread is not None and cls._thread.is_alive():
+                return
+            ready = threading.Event()
+
+            def run() -> None:
+                # Imported here first: the dispatcher's native timer belongs to the thread that creates it
+                # (it wakes that thread when another one hands it work), so it must be this long-lived one.
+                from sippy.Core.EventDispatcher import ED2
+
+                ED2.my_ident = threading.get_ident()  # timers are armed and fired in this thread only
+                ready.set()
+                while True:
+                    try:
+                        ED2.loop()
+                    except Exception:
+                        log.exception("voice: the SIP dispatcher stopped on an error; restarting it")
+
+            cls._thread = threading.Thread(target=run, name="sip-dispatcher", daemon=True)
+            cls._thread.start()
+            ready.wait(10.0)
+
+
 class SipStack:
-    """One per process (the library's dispatcher is a singleton). `on_request(req, sip_t)` runs in the SIP
-    thread for every request outside a dialog, and answers as sippy's request callbacks do."""
+    """One listening SIP socket with its transaction manager. `on_request(req, sip_t)` runs in the SIP thread
+    for every request outside a dialog, and answers as sippy's request callbacks do."""
 
     def __init__(
         self,
@@ -48,53 +81,36 @@ class SipStack:
         self.port = port
         self.on_request = on_request
         self.config: dict[str, Any] = {}
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._manager: Any = None
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        # Imported here, on the main thread: importing the dispatcher installs its wake-up signal handler.
-        from sippy.Core.EventDispatcher import ED2  # noqa: F401
+        _Dispatcher.ensure_running()  # before any other import of the library
         from sippy.SipConf import SipConf
 
         SipConf.my_address = self.address
         SipConf.my_port = self.port
         SipConf.my_uaname = "Callbridge"
         SipConf.allow_formats = (0, 8, 101)
-        self._thread = threading.Thread(target=self._run, name="sip-stack", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait, 10.0)
-        if self._error is not None:
-            raise self._error
-        if not self._ready.is_set():
-            raise RuntimeError("the SIP stack did not start within 10 s")
+        await asyncio.to_thread(self._sync, self._create_manager)
 
-    def _run(self) -> None:
-        from threading import get_ident
-
-        from sippy.Core.EventDispatcher import ED2
+    def _create_manager(self) -> None:
         from sippy.SipTransactionManager import SipTransactionManager
 
-        ED2.my_ident = get_ident()  # timers are armed and fired in this thread only
-        try:
-            self.config.update(_sip_address=self.address, _sip_port=self.port, _sip_logger=SipLog())
-            with warnings.catch_warnings():
-                # the library probes IPv6 with a socket it leaves to the collector
-                warnings.simplefilter("ignore", ResourceWarning)
-                self.config["_sip_tm"] = SipTransactionManager(self.config, self.on_request)
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            ED2.loop()
-        except Exception:
-            log.exception("voice: the SIP stack stopped on an error")
-        finally:
-            self.config["_sip_tm"].shutdown()
+        self.config.update(_sip_address=self.address, _sip_port=self.port, _sip_logger=SipLog())
+        with warnings.catch_warnings():
+            # the library probes IPv6 with a socket it leaves to the collector
+            warnings.simplefilter("ignore", ResourceWarning)
+            self._manager = SipTransactionManager(self.config, self.on_request)
+        self.config["_sip_tm"] = self._manager
+
+    @staticmethod
+    def _sync(function: Callable[[], Any]) -> Any:
+        """Runs `function` in the SIP thread and waits for it (call from a worker thread, never the loop)."""
+        from sippy.Core.EventDispatcher import ED2
+
+        return ED2.callFromThreadSync(function)
 
     def call(self, function: Callable[..., Any], *args: Any) -> None:
         """Runs `function(*args)` in the SIP thread (soon; never waits)."""
@@ -109,10 +125,7 @@ class SipStack:
             loop.call_soon_threadsafe(function, *args)
 
     async def stop(self) -> None:
-        if self._thread is None:
-            return
-        from sippy.Core.EventDispatcher import ED2
-
-        ED2.callFromThread(ED2.breakLoop)
-        await asyncio.to_thread(self._thread.join, 5.0)
-        self._thread = None
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            await asyncio.to_thread(self._sync, manager.shutdown)
+        self.loop = None
