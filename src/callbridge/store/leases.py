@@ -1,0 +1,192 @@
+"""Tenant leases with fencing, and the nodes of a cluster (PostgreSQL only).
+
+A tenant's routing runs on the node named in its `tenant_leases` row while `expires_at` is in the future.
+Every time the holder changes, `epoch` goes up: it is the fencing token. A node writes a batch only after
+`fence` has found, inside the batch's own transaction, its own name and the epoch it loaded the tenant
+under on an unexpired row, and it keeps that row locked until the batch commits: a node paused past its
+lease (GC pause, SIGSTOP, a partition) finds its epoch gone when it wakes, and writes nothing.
+
+Expiry is decided by the database's clock (`clock_timestamp()`), never by a node's: nodes need not agree
+on the time, and a node's own clock cannot make its lease look longer than the database says.
+
+`cluster_nodes` holds one heartbeat row per live node; nodes count each other there to share tenants out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
+
+from callbridge.store.tables import metadata
+
+tenant_leases = Table(
+    "tenant_leases",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("holder", String(200), nullable=True),  # None: released
+    Column("epoch", BigInteger, nullable=False),  # +1 on every change of holder
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+cluster_nodes = Table(
+    "cluster_nodes",
+    metadata,
+    Column("node_id", String(200), primary_key=True),
+    Column("address", String(400), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class LeaseLost(Exception):  # noqa: N818 - it names what happened
+    """This node no longer holds these tenants' leases under the epochs it loaded them with."""
+
+    def __init__(self, tenant_ids: set[str]) -> None:
+        super().__init__(f"lease lost for {', '.join(sorted(tenant_ids))}")
+        self.tenant_ids = tenant_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    tenant_id: str
+    holder: str | None
+    epoch: int
+    live: bool  # held and not expired, by the database's clock
+    age_seconds: float  # since the current holder acquired it
+    seconds_left: float  # until expiry (negative: expired)
+
+
+def _lease(row: object) -> Lease:
+    return Lease(
+        tenant_id=row.tenant_id,  # type: ignore[attr-defined]
+        holder=row.holder,  # type: ignore[attr-defined]
+        epoch=int(row.epoch),  # type: ignore[attr-defined]
+        live=bool(row.live),  # type: ignore[attr-defined]
+        age_seconds=float(row.age_seconds),  # type: ignore[attr-defined]
+        seconds_left=float(row.seconds_left),  # type: ignore[attr-defined]
+    )
+
+
+_COLUMNS = """tenant_id, holder, epoch, holder IS NOT NULL AND expires_at > clock_timestamp() AS live,
+    EXTRACT(EPOCH FROM clock_timestamp() - acquired_at) AS age_seconds,
+    EXTRACT(EPOCH FROM expires_at - clock_timestamp()) AS seconds_left"""
+
+
+def acquire(connection: Connection, tenant_id: str, node_id: str, seconds: float) -> Lease | None:
+    """Takes the tenant's lease if nobody holds it or it has expired (the epoch goes up), or renews it if this
+    node holds it. None if another node holds it."""
+    row = connection.execute(
+        text(
+            f"""
+            INSERT INTO tenant_leases AS l (tenant_id, holder, epoch, acquired_at, expires_at)
+            VALUES (:tenant_id, :node_id, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => :seconds))
+            ON CONFLICT (tenant_id) DO UPDATE SET
+                holder = excluded.holder,
+                epoch = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp()
+                             THEN l.epoch ELSE l.epoch + 1 END,
+                acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp()
+                                   THEN l.acquired_at ELSE clock_timestamp() END,
+                expires_at = excluded.expires_at
+            WHERE l.holder IS NULL OR l.expires_at <= clock_timestamp() OR l.holder = excluded.holder
+            RETURNING {_COLUMNS}
+            """  # noqa: S608 - only constants are formatted in; values are bound
+        ),
+        {"tenant_id": tenant_id, "node_id": node_id, "seconds": seconds},
+    ).first()
+    return None if row is None else _lease(row)
+
+
+def renew(connection: Connection, node_id: str, epochs: Mapping[str, int], seconds: float) -> dict[str, Lease]:
+    """Extends the leases this node still holds under the given epochs, if they have not expired; the
+    answer leaves out every lease that is lost (taken over, released, or expired)."""
+    if not epochs:
+        return {}
+    rows = connection.execute(
+        text(
+            f"""
+            UPDATE tenant_leases SET expires_at = clock_timestamp() + make_interval(secs => :seconds)
+            WHERE holder = :node_id AND expires_at > clock_timestamp()
+              AND (tenant_id, epoch) IN (SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[])))
+            RETURNING {_COLUMNS}
+            """  # noqa: S608 - only constants are formatted in; values are bound
+        ),
+        {"node_id": node_id, "seconds": seconds, "tenant_ids": list(epochs), "epochs": list(epochs.values())},
+    ).all()
+    return {row.tenant_id: _lease(row) for row in rows}
+
+
+def release(connection: Connection, node_id: str, tenant_ids: Iterable[str]) -> None:
+    """Gives leases up at once (graceful shutdown, rebalancing): another node may take them without waiting."""
+    connection.execute(
+        text(
+            """
+            UPDATE tenant_leases SET holder = NULL, expires_at = clock_timestamp()
+            WHERE holder = :node_id AND tenant_id = ANY(CAST(:tenant_ids AS text[]))
+            """
+        ),
+        {"node_id": node_id, "tenant_ids": list(tenant_ids)},
+    )
+
+
+def fence(connection: Connection, node_id: str, epochs: Mapping[str, int]) -> None:
+    """Proves, inside the caller's transaction, that this node still holds every one of these tenants under
+    the given epoch; raises LeaseLost naming those it does not. The rows stay locked until the transaction
+    ends, so nobody can take a lease over between this check and the commit."""
+    if not epochs:
+        return
+    held = connection.execute(
+        text(
+            """
+            SELECT tenant_id FROM tenant_leases
+            WHERE holder = :node_id AND expires_at > clock_timestamp()
+              AND (tenant_id, epoch) IN (SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[])))
+            FOR SHARE
+            """
+        ),
+        {"node_id": node_id, "tenant_ids": list(epochs), "epochs": list(epochs.values())},
+    ).scalars()
+    lost = set(epochs) - set(held)
+    if lost:
+        raise LeaseLost(lost)
+
+
+def leases(connection: Connection) -> dict[str, Lease]:
+    """Every tenant with its lease (a tenant never leased has none: it is free to take)."""
+    query = text(f"SELECT {_COLUMNS} FROM tenant_leases")  # noqa: S608 - a constant
+    rows = connection.execute(query).all()
+    return {row.tenant_id: _lease(row) for row in rows}
+
+
+def heartbeat(connection: Connection, node_id: str, address: str, seconds: float) -> list[str]:
+    """Marks this node alive for `seconds` more and returns the live nodes (this one included), sorted."""
+    connection.execute(
+        text(
+            """
+            INSERT INTO cluster_nodes (node_id, address, started_at, expires_at)
+            VALUES (:node_id, :address, clock_timestamp(), clock_timestamp() + make_interval(secs => :seconds))
+            ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
+            """
+        ),
+        {"node_id": node_id, "address": address, "seconds": seconds},
+    )
+    return list(
+        connection.execute(
+            text("SELECT node_id FROM cluster_nodes WHERE expires_at > clock_timestamp() ORDER BY node_id")
+        ).scalars()
+    )
+
+
+def leave(connection: Connection, node_id: str) -> None:
+    """This node stops: its heartbeat row goes (its leases are released separately)."""
+    connection.execute(text("DELETE FROM cluster_nodes WHERE node_id = :node_id"), {"node_id": node_id})
+
+
+def node_addresses(connection: Connection) -> dict[str, str]:
+    """Every live node's advertised address."""
+    rows = connection.execute(
+        text("SELECT node_id, address FROM cluster_nodes WHERE expires_at > clock_timestamp()")
+    ).all()
+    return {row.node_id: row.address for row in rows}
