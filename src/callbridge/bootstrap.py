@@ -30,6 +30,7 @@ from callbridge.realtime.hub import Hub
 from callbridge.reports.live import ReportsService
 from callbridge.services.auto_log import AutoLogService
 from callbridge.services.clock import Clock, SystemClock
+from callbridge.services.cluster import LeaseKeeper
 from callbridge.services.configuration import ConfigurationService
 from callbridge.services.crm_connections import CrmConnections
 from callbridge.services.crm_integration import CrmIntegration
@@ -54,6 +55,7 @@ class Runtime:
     sso: SsoService
     channels: ChannelServices
     owns_engine: bool
+    cluster: LeaseKeeper | None = None
 
     def expose(self, state: object) -> None:
         """Puts the parts where the routes look for them (`request.app.state`)."""
@@ -63,6 +65,7 @@ class Runtime:
             ("crm_integration", self.crm),
             ("sso", self.sso),
             ("channels", self.channels),
+            ("cluster", self.cluster),
         ):
             setattr(state, name, part)
 
@@ -71,6 +74,8 @@ class Runtime:
         await self.channels.stop()
         await self.crm.stop()
         await self.reports.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()  # hands the tenants over at once
         await self.services.node.stop()
         if self.owns_engine:
             self.services.engine.dispose()
@@ -85,6 +90,8 @@ async def start(
 ) -> Runtime:
     clock = clock or SystemClock()
     db = engine or make_engine(settings.database_url)
+    if settings.cluster_enabled and db.url.get_backend_name() != "postgresql":
+        raise ValueError("CALLBRIDGE_CLUSTER_ENABLED needs PostgreSQL (CALLBRIDGE_DATABASE_URL=postgresql+psycopg://…)")
     upgrade(db)
     cipher = TokenCipher(load_secret_key(settings))  # CRM and provider tokens at rest
     node = ContactCenterNode(
@@ -94,7 +101,18 @@ async def start(
         heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
         sweep_interval_seconds=min(1.0, settings.heartbeat_timeout_seconds / 5),
         summary_interval_seconds=settings.summary_interval_seconds,
+        node_id=settings.effective_node_id() if settings.cluster_enabled else None,
     )
+    cluster = None
+    if settings.cluster_enabled:
+        cluster = LeaseKeeper(
+            db,
+            node,
+            node_id=settings.effective_node_id(),
+            address=settings.effective_node_url(),
+            lease_seconds=settings.lease_seconds,
+        )
+        node.on_new_tenant = cluster.wake
     reports = ReportsService(db, node, clock)
     node.add_listener(reports)
     policy = settings.outbound_policy()  # every outbound client of a tenant's URLs goes through it
@@ -102,6 +120,8 @@ async def start(
     sso = SsoService(db, node, clock, cipher, policy=policy)
     crm.connections.agent_tokens = sso  # connectors set to act as the agent take the agent's SSO tokens
     await node.start()
+    if cluster is not None:
+        await cluster.start()
     services = Services(
         settings=settings,
         engine=db,
@@ -116,7 +136,7 @@ async def start(
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
     gc.collect()
     gc.freeze()
-    return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None)
+    return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None, cluster=cluster)
 
 
 async def start_crm_integration(

@@ -83,6 +83,29 @@ class Settings(BaseSettings):
         "taken from X-Forwarded-For / X-Forwarded-Proto. Empty: forwarding headers are never trusted.",
     )
 
+    cluster_enabled: bool = Field(
+        default=False,
+        description="Run as one node of several on one PostgreSQL database: each tenant runs on the node holding "
+        "its lease. SQLite (the default) is single-node only.",
+    )
+    node_id: str = Field(
+        default="",
+        max_length=200,
+        description="This node's name on tenant leases; unique per node. Empty: <hostname>:<port>.",
+    )
+    node_url: str = Field(
+        default="",
+        description="The URL other nodes and clients reach this node at (named in 503s for tenants held "
+        "elsewhere). Empty: http://<host>:<port>.",
+    )
+    lease_seconds: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=300,
+        description="How long a tenant's lease lasts without renewal (renewed every third of it): a node that "
+        "dies loses its tenants to the others within about this time and a third.",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: str) -> str:
@@ -174,6 +197,14 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    def effective_node_id(self) -> str:
+        import socket
+
+        return self.node_id or f"{socket.gethostname()}:{self.port}"
+
+    def effective_node_url(self) -> str:
+        return self.node_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     def effective_public_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"

@@ -31,6 +31,14 @@ class BoundedOutbox:
 
     outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     overflowed: bool = False
+    moved: bool = False  # let go because the tenant moved to another node, not because it was slow
+
+    def let_go(self) -> None:
+        """Ends the connection (the writer closes on None): the client reconnects for a fresh snapshot."""
+        self.overflowed = True
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(None)
 
     def deliver(self, frame: str) -> None:
         if self.overflowed:
@@ -38,10 +46,7 @@ class BoundedOutbox:
         try:
             self.outbox.put_nowait(frame)
         except asyncio.QueueFull:
-            self.overflowed = True
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            self.outbox.put_nowait(None)
+            self.let_go()
 
 
 @dataclass(eq=False)
@@ -85,6 +90,13 @@ class Hub:
                         del self._by_agent[(tenant, subscriber.agent_id)]
 
         return unsubscribe
+
+    def disconnect_tenant(self, tenant_id: str) -> None:
+        """Lets every connection of a tenant go: this node no longer runs it (its lease moved)."""
+        for subscriber in list(self._by_tenant.get(tenant_id, ())):
+            if not subscriber.overflowed:
+                subscriber.moved = True
+                subscriber.let_go()
 
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_tenant.values())

@@ -28,6 +28,7 @@ class CloseCode(IntEnum):
     BAD_VIEW = 4005  # view= names no view this principal may have (agent: an agent's own; tenant: supervisors)
     TOO_SLOW = 4009  # the client did not read events fast enough: reconnect for a fresh snapshot
     SHUTTING_DOWN = 4010  # the server is restarting: reconnect
+    TENANT_MOVED = 4011  # another node runs the tenant now: reconnect (through the load balancer)
 
 
 def init_frame(snapshot_json: str, heartbeat_seconds: float) -> str:

@@ -11,6 +11,13 @@ subscribes in the same read gets every later event exactly once.
 If a write fails, the tenants touched by the batch are reloaded from the
 database (which the failed transaction left as it was) and every caller in
 the batch gets `StoreUnavailable`: nothing is half-applied.
+
+In a cluster (`node_id` set, PostgreSQL), the node runs only the tenants whose lease it holds
+(`services.cluster.LeaseKeeper` hands them over with `adopt` and takes them back with `drop`), and
+every batch first proves, in its own transaction, that each tenant it writes is still leased to this
+node under the epoch it was loaded with (`store.leases.fence`). If not, nothing of the batch is
+written: the callers of the lost tenants get `TenantMoved`, the node drops those tenants, and the
+rest of the batch is applied again.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from callbridge.realtime.wire import (
 )
 from callbridge.services.clock import Clock
 from callbridge.services.views import agent_view, interaction_view, queue_view
+from callbridge.store.leases import LeaseLost, fence
 from callbridge.store.live_state import (
+    SavedTenant,
     TenantChanges,
     all_tenant_ids,
     load_tenant,
@@ -62,6 +71,9 @@ COMMIT_SECONDS = Histogram(
 )
 OFFERS = Counter("callbridge_offers_total", "Offers made")
 LIVE_INTERACTIONS = Gauge("callbridge_live_interactions", "Interactions not yet ended, all tenants")
+FENCED_BATCHES = Counter(
+    "callbridge_fenced_batches_total", "Batches refused because a tenant's lease had moved to another node"
+)
 
 MAX_BATCH = 512
 # ids of interactions that ended while this node ran: a reused one is refused without touching the database
@@ -96,6 +108,21 @@ class StoreUnavailable(Exception):
 
 class TenantNotLoaded(Exception):
     pass
+
+
+class TenantMoved(Exception):  # noqa: N818 - it names what happened
+    """Another node runs this tenant (or none does, for a moment): nothing was applied here. Retry; until
+    requests are forwarded between nodes, send them to the node named."""
+
+    def __init__(self, tenant_id: str, holder: str | None = None, address: str | None = None) -> None:
+        if holder is None:
+            where = "no node holds it at this moment (it is being handed over)"
+        else:
+            where = f"node {holder!r}" + (f" ({address})" if address else "") + " serves it"
+        super().__init__(f"tenant {tenant_id!r} is not served by this node: {where}; retry")
+        self.tenant_id = tenant_id
+        self.holder = holder
+        self.address = address
 
 
 Writer = Callable[[Connection], None]
@@ -157,8 +184,18 @@ class ContactCenterNode:
         heartbeat_timeout_seconds: float = 30.0,
         sweep_interval_seconds: float = 1.0,
         summary_interval_seconds: float = 0.5,
+        node_id: str | None = None,
     ) -> None:
         self.engine = engine
+        # In a cluster: this node's name on the leases, the epoch each held tenant was loaded under, and
+        # where the other tenants are (holder, address; holder None while a tenant is between nodes).
+        self.node_id = node_id
+        self._epochs: dict[str, int] = {}
+        self._elsewhere: dict[str, tuple[str | None, str | None]] = {}
+        self.on_new_tenant: Callable[[], None] | None = None  # in a cluster: the lease keeper's wake-up
+        self._membership: collections.deque[tuple[Callable[[], Coroutine[Any, Any, None]], asyncio.Future[None]]] = (
+            collections.deque()
+        )
         self.hub = hub
         self.clock = clock
         self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
@@ -176,9 +213,12 @@ class ContactCenterNode:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Loads every tenant, handles what expired while the node was down, and starts the loop."""
-        with self.engine.connect() as connection:
-            tenant_ids = list(all_tenant_ids(connection))
+        """Loads every tenant, handles what expired while the node was down, and starts the loop.
+        In a cluster, no tenant: they come with their leases (`adopt`)."""
+        tenant_ids: list[str] = []
+        if self.node_id is None:
+            with self.engine.connect() as connection:
+                tenant_ids = list(all_tenant_ids(connection))
         now = self.clock.now()
         batch: list[TenantChanges] = []
         for tenant_id in tenant_ids:
@@ -206,13 +246,17 @@ class ContactCenterNode:
             work = self._inbox.popleft()
             if not work.future.done():
                 work.future.cancel()
+        while self._membership:
+            _change, done = self._membership.popleft()
+            if not done.done():
+                done.cancel()
         for task in list(self._background):
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    def _load(self, tenant_id: str, now: float) -> tuple[_Runtime, list[ev.Event]]:
-        saved = load_tenant(self.engine, tenant_id)
+    def _load(self, tenant_id: str, now: float, saved: SavedTenant | None = None) -> tuple[_Runtime, list[ev.Event]]:
+        saved = saved or load_tenant(self.engine, tenant_id)
         cc = ContactCenter(tenant_id)
         for queue in saved.queues:
             cc.upsert_queue(queue, now)
@@ -227,12 +271,82 @@ class ContactCenterNode:
         self._listeners.append(listener)
 
     def add_tenant(self, tenant_id: str) -> None:
-        """A tenant created after start (its rows are already committed)."""
+        """A tenant created after start (its rows are already committed). In a cluster it is served once a
+        node has taken its lease (see services.cluster)."""
+        if self.node_id is not None:
+            if tenant_id not in self._tenants:
+                self._elsewhere.setdefault(tenant_id, (None, None))
+            if self.on_new_tenant is not None:
+                self.on_new_tenant()
+            return
         if tenant_id not in self._tenants:
             self._tenants[tenant_id] = _Runtime(ContactCenter(tenant_id))
 
     def has_tenant(self, tenant_id: str) -> bool:
-        return tenant_id in self._tenants
+        """Whether this node serves the tenant; False if it does not exist. A tenant that exists but runs on
+        another node raises `TenantMoved` naming that node (the web layer answers 503)."""
+        if tenant_id in self._tenants:
+            return True
+        if tenant_id in self._elsewhere:
+            raise self._moved(tenant_id)
+        return False
+
+    # ------------------------------------------------------------------ cluster
+
+    def held_epochs(self) -> dict[str, int]:
+        """The tenants this node runs, with the lease epoch each was loaded under."""
+        return dict(self._epochs)
+
+    def set_elsewhere(self, where: dict[str, tuple[str | None, str | None]]) -> None:
+        """Tenants run by other nodes (or by none, for a moment): (holder, address)."""
+        self._elsewhere = {t: w for t, w in where.items() if t not in self._tenants}
+
+    def _moved(self, tenant_id: str) -> TenantMoved:
+        holder, address = self._elsewhere.get(tenant_id, (None, None))
+        return TenantMoved(tenant_id, holder, address)
+
+    async def adopt(self, tenant_id: str, epoch: int) -> None:
+        """Starts running a tenant whose lease this node has just taken under `epoch`: loads it (off the event
+        loop), handles what fell due meanwhile (as at start) and writes that under the fence. Raises
+        LeaseLost if the lease moved on meanwhile."""
+        saved = await asyncio.to_thread(load_tenant, self.engine, tenant_id)
+
+        async def change() -> None:
+            runtime, events = self._load(tenant_id, self.clock.now(), saved)
+            batch = [TenantChanges(tenant_id, runtime.cc.take_changes(), events)]
+            await asyncio.to_thread(self._write, batch, [], None, {tenant_id: epoch})
+            self._tenants[tenant_id] = runtime
+            self._epochs[tenant_id] = epoch
+            self._elsewhere.pop(tenant_id, None)
+
+        await self._change_membership(change)
+
+    async def drop(self, tenant_id: str, holder: str | None = None, address: str | None = None) -> None:
+        """Stops running a tenant (its lease is lost, or being handed over): callers waiting on it get
+        TenantMoved, its WebSocket subscribers are told to reconnect."""
+
+        async def change() -> None:
+            self._drop_now(tenant_id, holder, address)
+
+        await self._change_membership(change)
+
+    def _drop_now(self, tenant_id: str, holder: str | None, address: str | None) -> None:
+        self._tenants.pop(tenant_id, None)
+        self._epochs.pop(tenant_id, None)
+        self._elsewhere[tenant_id] = (holder, address)
+        moved = self._moved(tenant_id)
+        for work in self._inbox:
+            if work.tenant_id == tenant_id:
+                _settle(work.future, error=moved)
+        self.hub.disconnect_tenant(tenant_id)
+        log.warning("tenant dropped", extra={"tenant_id": tenant_id, "holder": holder})
+
+    async def _change_membership(self, change: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Runs `change` in the loop between two batches (no batch of this node is in flight meanwhile)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._membership.append((change, done))
+        self._wakeup.set()
+        await done
 
     # --------------------------------------------------------------------- calls
 
@@ -318,6 +432,8 @@ class ContactCenterNode:
         new_interaction_id: str | None = None,
     ) -> asyncio.Future[Any]:
         if tenant_id not in self._tenants:
+            if tenant_id in self._elsewhere:
+                raise self._moved(tenant_id)
             raise TenantNotLoaded(tenant_id)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inbox.append(_Work(tenant_id, apply, future, read_only, write, new_interaction_id))
@@ -334,6 +450,14 @@ class ContactCenterNode:
 
     async def _run(self) -> None:
         while not self._stopping:
+            while self._membership:
+                change, done = self._membership.popleft()
+                try:
+                    await change()
+                except Exception as error:
+                    _settle(done, error=error)
+                else:
+                    _settle(done)
             if not self._inbox:
                 self._wakeup.clear()
                 timeout = self._seconds_to_next_deadline()
@@ -347,13 +471,18 @@ class ContactCenterNode:
                 await self._process(batch)
             except Exception:  # the loop must outlive any single batch, and no caller may wait forever
                 log.exception("contact-center batch failed; reloading the tenants it touched")
-                for tenant_id in {w.tenant_id for w in batch if not w.read_only}:
+                for tenant_id in {w.tenant_id for w in batch if not w.read_only and w.tenant_id in self._tenants}:
                     self._reload(tenant_id)
                 for work in batch:
                     _settle(work.future, error=StoreUnavailable("the change could not be applied; try again"))
 
     async def _process(self, batch: list[_Work]) -> None:
         now = self.clock.now()
+        if self.node_id is not None and any(w.tenant_id not in self._tenants for w in batch):
+            for work in batch:
+                if work.tenant_id not in self._tenants:  # dropped since it was submitted
+                    _settle(work.future, error=self._moved(work.tenant_id))
+            batch = [w for w in batch if w.tenant_id in self._tenants]
         for work in batch:
             if work.read_only:
                 self._run_read(work)
@@ -415,8 +544,24 @@ class ContactCenterNode:
                         after_commit.extend(effects.after_commit)
                 changes.append(TenantChanges(tenant_id, cc.take_changes(), events))
             fresh_ids = {(w.tenant_id, w.new_interaction_id) for w, _ in applied if w.new_interaction_id is not None}
+            epochs = {t: self._epochs[t] for t in touched} if self.node_id is not None else None
             with COMMIT_SECONDS.time():
-                await asyncio.to_thread(self._write, changes, writes, fresh_ids)
+                await asyncio.to_thread(self._write, changes, writes, fresh_ids, epochs)
+        except LeaseLost as lost:
+            # another node runs these tenants now: nothing of the batch was written. Drop them, refuse their
+            # callers, and apply the rest again on what is committed.
+            FENCED_BATCHES.inc()
+            log.warning("batch refused: lease lost", extra={"tenants": sorted(lost.tenant_ids)})
+            for tenant_id in lost.tenant_ids:
+                self._drop_now(tenant_id, None, None)
+            for tenant_id in touched:
+                if tenant_id not in lost.tenant_ids:
+                    self._reload(tenant_id)
+            for work, _ in applied:
+                if work.tenant_id in lost.tenant_ids:
+                    _settle(work.future, error=self._moved(work.tenant_id))
+            await self._process([w for w in batch if not w.future.done()])
+            return
         except _InteractionIdsTaken as taken:
             # rare (a caller reused the id of an interaction that ended before this node started): undo the batch,
             # refuse those, redo the rest; remembered, so the same id never costs a reload again
@@ -468,9 +613,17 @@ class ContactCenterNode:
             _settle(work.future, result=result)
 
     def _write(
-        self, changes: list[TenantChanges], writes: Iterable[Writer], fresh_ids: set[tuple[str, str]] | None = None
+        self,
+        changes: list[TenantChanges],
+        writes: Iterable[Writer],
+        fresh_ids: set[tuple[str, str]] | None = None,
+        epochs: dict[str, int] | None = None,
     ) -> None:
         with self.engine.begin() as connection:
+            if self.node_id is not None:
+                # first, in the same transaction: this node still holds each tenant under the epoch it loaded
+                # it with; the lease rows stay locked until the commit, so no takeover slips in between
+                fence(connection, self.node_id, epochs if epochs is not None else {c.tenant_id: -1 for c in changes})
             # Ended interactions live only in the database. Checked in the batch's own transaction, after every
             # earlier batch has committed: no id slips between check and write, and no extra round trip.
             if fresh_ids and (taken := stored_interaction_ids(connection, fresh_ids)):
@@ -480,6 +633,8 @@ class ContactCenterNode:
             write_changes(connection, changes)
 
     def _reload(self, tenant_id: str) -> None:
+        if tenant_id not in self._tenants and self.node_id is not None:
+            return  # dropped meanwhile: the lease keeper adopts it again if this node still holds it
         runtime, _events = self._load(tenant_id, self.clock.now())
         old = self._tenants.get(tenant_id)
         if old is not None:

@@ -76,20 +76,18 @@ _COLUMNS = """tenant_id, holder, epoch, holder IS NOT NULL AND expires_at > cloc
 
 
 def acquire(connection: Connection, tenant_id: str, node_id: str, seconds: float) -> Lease | None:
-    """Takes the tenant's lease if nobody holds it or it has expired (the epoch goes up), or renews it if this
-    node holds it. None if another node holds it."""
+    """Takes the tenant's lease if nobody holds it, it has expired, or this node's name is on it: always under
+    a new epoch (a node restarted under the same name takes its leases back at once, and anything still
+    running under the old epoch is fenced off). None if another node holds it. Leases a node keeps are
+    extended with `renew`, which keeps the epoch."""
     row = connection.execute(
         text(
             f"""
             INSERT INTO tenant_leases AS l (tenant_id, holder, epoch, acquired_at, expires_at)
             VALUES (:tenant_id, :node_id, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => :seconds))
             ON CONFLICT (tenant_id) DO UPDATE SET
-                holder = excluded.holder,
-                epoch = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp()
-                             THEN l.epoch ELSE l.epoch + 1 END,
-                acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp()
-                                   THEN l.acquired_at ELSE clock_timestamp() END,
-                expires_at = excluded.expires_at
+                holder = excluded.holder, epoch = l.epoch + 1,
+                acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
             WHERE l.holder IS NULL OR l.expires_at <= clock_timestamp() OR l.holder = excluded.holder
             RETURNING {_COLUMNS}
             """  # noqa: S608 - only constants are formatted in; values are bound
@@ -97,6 +95,21 @@ def acquire(connection: Connection, tenant_id: str, node_id: str, seconds: float
         {"tenant_id": tenant_id, "node_id": node_id, "seconds": seconds},
     ).first()
     return None if row is None else _lease(row)
+
+
+def wait_for_locks_at_most(connection: Connection, seconds: float) -> None:
+    """In this transaction, give up on a row another transaction holds locked after `seconds` (a batch of a
+    node that is paused holds its lease row until the database ends its session)."""
+    connection.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(seconds * 1000)}ms"})
+
+
+def end_idle_transactions_after(dbapi_connection: object, seconds: float) -> None:
+    """For a new connection of a clustered node: the database ends a transaction left idle this long (a node
+    paused in the middle of a batch), which releases the lease row its fence holds."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"SET idle_in_transaction_session_timeout = {int(seconds * 1000)}")
+    cursor.close()
+    dbapi_connection.commit()  # type: ignore[attr-defined]
 
 
 def renew(connection: Connection, node_id: str, epochs: Mapping[str, int], seconds: float) -> dict[str, Lease]:

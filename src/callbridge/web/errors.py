@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.services.configuration import Conflict, UnknownReference
-from callbridge.services.node import StoreUnavailable, TenantNotLoaded
+from callbridge.services.node import StoreUnavailable, TenantMoved, TenantNotLoaded
 
 
 class InvalidField(Exception):
@@ -105,6 +105,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def _store(_request: Request, error: StoreUnavailable) -> JSONResponse:
         return error_response(503, "store_unavailable", str(error))
+
+    @app.exception_handler(TenantMoved)
+    async def _moved(_request: Request, error: TenantMoved) -> JSONResponse:
+        response = error_response(503, "tenant_moved", str(error))
+        response.headers["Retry-After"] = "1"
+        if error.holder is not None:
+            response.headers["Callbridge-Tenant-Node"] = error.holder
+        return response
 
     @app.exception_handler(TenantNotLoaded)
     async def _tenant(_request: Request, error: TenantNotLoaded) -> JSONResponse:

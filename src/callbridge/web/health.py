@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callbridge.store.database import is_up_to_date
@@ -18,8 +20,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(svc: ServicesDep, response: Response) -> dict[str, str]:
-    """The database answers and its schema is current: send traffic here."""
+def readyz(svc: ServicesDep, request: Request, response: Response) -> dict[str, Any]:
+    """The database answers and its schema is current: send traffic here. In a cluster, also this node, the
+    live nodes, and the tenants this node holds with their lease epochs and ages."""
     try:
         ready = is_up_to_date(svc.engine)
     except Exception as error:
@@ -28,6 +31,9 @@ def readyz(svc: ServicesDep, response: Response) -> dict[str, str]:
     if not ready:
         response.status_code = 503
         return {"status": "database schema is behind: run `callbridge db upgrade`"}
+    cluster = getattr(request.app.state, "cluster", None)
+    if cluster is not None:
+        return {"status": "ready", "cluster": cluster.status()}
     return {"status": "ready"}
 
 

@@ -16,6 +16,7 @@ from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.realtime.hub import Subscriber
 from callbridge.realtime.protocol import CloseCode, event_frame, init_frame
+from callbridge.services.node import TenantMoved
 from callbridge.services.views import snapshot
 from callbridge.store.tables import tenants
 from callbridge.web.deps import Services
@@ -47,7 +48,12 @@ async def realtime(websocket: WebSocket) -> None:
         await websocket.close(CloseCode.BAD_TICKET, "missing, expired or used ticket: get a new one")
         return
     tenant_id = who.tenant_id
-    if not svc.node.has_tenant(tenant_id):
+    try:
+        known = svc.node.has_tenant(tenant_id)
+    except TenantMoved as moved:
+        await websocket.close(CloseCode.TENANT_MOVED, str(moved)[:120])
+        return
+    if not known:
         await websocket.close(CloseCode.SIGNED_OUT, "unknown tenant")
         return
     if not allowed_origin(svc, tenant_id, websocket.headers.get("origin")):
@@ -81,7 +87,11 @@ async def _serve(websocket: WebSocket, svc: Services, who: Principal, tenant_id:
     def take_snapshot(cc: ContactCenter) -> str:
         return snapshot(cc, view_of).model_dump_json()
 
-    snapshot_json, unsubscribe = await svc.node.subscribe(subscriber, take_snapshot)
+    try:
+        snapshot_json, unsubscribe = await svc.node.subscribe(subscriber, take_snapshot)
+    except TenantMoved:
+        await websocket.close(CloseCode.TENANT_MOVED, "the tenant moved to another node: reconnect")
+        return
     CONNECTIONS.inc()
     if heartbeat_of is not None:
         svc.node.seen(tenant_id, heartbeat_of)
@@ -106,7 +116,10 @@ async def _write_events(websocket: WebSocket, subscriber: Subscriber) -> None:
     while True:
         frame = await subscriber.outbox.get()
         if frame is None:
-            await websocket.close(CloseCode.TOO_SLOW, "too many unread events: reconnect for a fresh snapshot")
+            if subscriber.moved:
+                await websocket.close(CloseCode.TENANT_MOVED, "the tenant moved to another node: reconnect")
+            else:
+                await websocket.close(CloseCode.TOO_SLOW, "too many unread events: reconnect for a fresh snapshot")
             return
         seq += 1
         await websocket.send_text(event_frame(seq, frame))

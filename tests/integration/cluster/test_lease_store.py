@@ -35,11 +35,18 @@ def test_the_holder_renews_without_changing_the_epoch(pg_engine: Engine) -> None
     assert first is not None
     with pg_engine.begin() as connection:
         renewed = leases.renew(connection, "node-a", {"acme": first.epoch}, LONG)
-        again = leases.acquire(connection, "acme", "node-a", LONG)
     assert renewed["acme"].epoch == first.epoch
     assert renewed["acme"].seconds_left > SHORT
-    assert again is not None
-    assert again.epoch == first.epoch
+
+
+def test_a_node_restarted_under_the_same_name_takes_its_lease_back_under_a_new_epoch(pg_engine: Engine) -> None:
+    with pg_engine.begin() as connection:
+        first = leases.acquire(connection, "acme", "node-a", LONG)
+        again = leases.acquire(connection, "acme", "node-a", LONG)
+        assert first is not None
+        assert again is not None
+        assert again.epoch == first.epoch + 1
+        assert leases.renew(connection, "node-a", {"acme": first.epoch}, LONG) == {}, "the old epoch is fenced off"
 
 
 def test_an_expired_lease_is_taken_over_with_a_higher_epoch_and_the_old_holder_cannot_renew(
