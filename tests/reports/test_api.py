@@ -202,3 +202,40 @@ def test_csv_cells_cannot_become_formulas(value: Any, cell: Any) -> None:
 def test_csv_quotes_separators_and_newlines() -> None:
     text = to_csv(["a", "b"], [['say "hi"', "line\nbreak"], ["=x", 1]])
     assert list(csv.reader(io.StringIO(text))) == [["a", "b"], ['say "hi"', "line\nbreak"], ["'=x", "1"]]
+
+
+def _queued_calls(h: Harness, tenant_id: str, callers: list[str]) -> dict[str, str]:
+    """One queued (then ended) call per caller id, written as a PBX sent it; returns id -> caller."""
+    pbx = h.api_key(tenant_id)
+    made: dict[str, str] = {}
+    for caller in callers:
+        body = {"queue_id": "sales", "channel": "phone", "from_address": caller}
+        created = h.client.post("/api/v1/interactions", json=body, headers=pbx).json()
+        made[created["id"]] = caller
+        h.client.post(f"/api/v1/interactions/{created['id']}/end", json={"reason": "caller_hung_up"}, headers=pbx)
+    return made
+
+
+def _found(h: Harness, tenant_id: str, caller: str) -> set[str]:
+    r = h.client.get(f"/api/v1/tenants/{tenant_id}/reports/interactions", params={"caller": caller}, headers=h.admin)
+    assert r.status_code == 200, r.text
+    return {i["from_address"] for i in r.json()["interactions"]}
+
+
+def test_search_by_caller_finds_the_number_in_any_format(acme: Harness) -> None:
+    same = ["+1 415 555 0177", "(415) 555-0177", "415.555.0177", "1-415-555-0177", "+1 (415) 555-0177 ext. 9"]
+    _queued_calls(acme, "acme", [*same, "+1 415 555 0178", "info0177@example.com"])
+    for query in ("+14155550177", "4155550177", "(415) 555 0177"):
+        assert _found(acme, "acme", query) == set(same), query
+    # text that is not a whole number still matches the addresses as written
+    assert _found(acme, "acme", "info0177") == {"info0177@example.com"}
+
+
+def test_search_reads_a_caller_without_country_code_in_the_tenants_region(acme: Harness) -> None:
+    c = acme.client
+    tenant = c.get("/api/v1/tenants/globex", headers=acme.admin).json()
+    r = c.put("/api/v1/tenants/globex", json={**tenant, "phone_region": "GB"}, headers=acme.admin)
+    assert r.status_code == 200, r.text
+    _queued_calls(acme, "globex", ["020 7183 8750", "+44 20 7183 8750", "+1 207 183 8750"])
+    assert _found(acme, "globex", "+442071838750") == {"020 7183 8750", "+44 20 7183 8750"}
+    assert _found(acme, "globex", "020 7183 8750") == {"020 7183 8750", "+44 20 7183 8750"}

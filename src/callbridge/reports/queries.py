@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, func, or_, select
 
+from callbridge.phones import stored_forms
 from callbridge.reports.calendar import day_bounds, day_start, hour_label, hour_start, local_day, zone
 from callbridge.reports.facts import SLOT_SECONDS, STATUS_COLUMNS
 from callbridge.store.report_tables import (
@@ -39,6 +40,12 @@ class Range:
 def tenant_zone(connection: Connection, tenant_id: str) -> ZoneInfo:
     name = connection.execute(select(tenants.c.time_zone).where(tenants.c.id == tenant_id)).scalar()
     return zone(name or "UTC")
+
+
+def tenant_region(connection: Connection, tenant_id: str) -> str:
+    """The region that numbers without a country code are read in (the tenant's `phone_region`)."""
+    region = connection.execute(select(tenants.c.phone_region).where(tenants.c.id == tenant_id)).scalar()
+    return str(region or "US")
 
 
 def teams(connection: Connection, tenant_id: str) -> dict[str, str]:
@@ -435,6 +442,7 @@ class SearchFilter:
     queue_id: str | None = None
     channel: str | None = None
     disposition: str | None = None
+    region: str = "US"  # the tenant's phone_region: how a caller typed without a country code is read
 
 
 def _escape_like(text: str) -> str:
@@ -462,8 +470,14 @@ def search_query(tenant_id: str, period: Range, f: SearchFilter) -> Select[Any]:
         i.enqueued_at,
     ).where(i.tenant_id == tenant_id, i.created_at >= start, i.created_at < end)
     if f.caller:
+        # a number matches in any format it was stored in (its dial digits); other text (an e-mail, part
+        # of a number) matches the addresses as written
         pattern = f"%{_escape_like(f.caller)}%"
-        query = query.where(or_(i.from_address.like(pattern, escape="\\"), i.to_address.like(pattern, escape="\\")))
+        matches = [i.from_address.like(pattern, escape="\\"), i.to_address.like(pattern, escape="\\")]
+        forms = stored_forms(f.caller, f.region)
+        if forms:
+            matches += [i.from_digits.in_(forms), i.to_digits.in_(forms)]
+        query = query.where(or_(*matches))
     if f.agent_id:
         query = query.where(i.agent_id == f.agent_id)
     if f.queue_id:

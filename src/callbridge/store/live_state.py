@@ -27,6 +27,7 @@ from callbridge.domain.model import (
     Queue,
     Role,
 )
+from callbridge.phones import dial_digits
 from callbridge.store.tables import agent_status_events, agents, interaction_events, interactions, queues
 
 
@@ -123,6 +124,8 @@ def interaction_row(tenant_id: str, i: Interaction) -> dict[str, Any]:
         "state": i.state.value,
         "from_address": i.from_address,
         "to_address": i.to_address,
+        "from_digits": dial_digits(i.from_address),
+        "to_digits": dial_digits(i.to_address),
         "case_number": i.case_number,
         "data": dict(i.data),
         "priority": i.priority,

@@ -143,6 +143,9 @@ interactions = Table(
     Column("state", String(16), nullable=False),
     Column("from_address", String(320), nullable=False, default=""),
     Column("to_address", String(320), nullable=False, default=""),
+    # the addresses' dial digits (callbridge.phones.dial_digits), so a search by number finds any format
+    Column("from_digits", String(20), nullable=False, default=""),
+    Column("to_digits", String(20), nullable=False, default=""),
     Column("case_number", String(64), nullable=False, default=""),
     Column("data", JSON, nullable=False, default=dict),
     Column("priority", Integer, nullable=False, default=0),
@@ -164,6 +167,8 @@ interactions = Table(
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index("ix_interactions_live", "tenant_id", "state"),
     Index("ix_interactions_created", "tenant_id", "created_at"),
+    Index("ix_interactions_from_digits", "tenant_id", "from_digits"),
+    Index("ix_interactions_to_digits", "tenant_id", "to_digits"),
 )
 
 interaction_events = Table(

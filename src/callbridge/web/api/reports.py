@@ -213,8 +213,9 @@ def search(
     format: Format = "json",  # noqa: A002
 ) -> Any:
     period = _period(svc, tenant_id, first, last)
-    f = SearchFilter(caller, agent_id, queue_id, channel, disposition)
     with svc.engine.connect() as connection:
+        region = queries.tenant_region(connection, tenant_id)
+        f = SearchFilter(caller, agent_id, queue_id, channel, disposition, region)
         rows = queries.search_interactions(connection, tenant_id, period, f, limit=limit, offset=offset)
     if format == "csv":
         times = {"created_at", "connected_at", "ended_at", "completed_at"}
