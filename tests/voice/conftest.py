@@ -176,6 +176,9 @@ class Baresip:
                     f"sip_listen 127.0.0.1:{sip_port}",
                     "net_interface 127.0.0.1",
                     "call_max_calls 2",
+                    # no jitter buffer: baresip 1.0 keeps one across a change of SSRC and drops the new source's
+                    # packets as late (the caller hears rtpengine's player, then the agent, two sources)
+                    "jitter_buffer_delay 0-0",
                     f"audio_source aufile,{source}",
                     "audio_player aubridge,sink",
                     "audio_alert aubridge,sink",

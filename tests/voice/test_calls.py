@@ -104,3 +104,74 @@ def test_a_caller_who_hangs_up_while_waiting_is_abandoned(voice_system: VoiceSys
     ended = stored(system, tenant.id, queued["id"])
     assert ended is not None
     assert ended.state == "abandoned"
+
+
+def runs(labels: list[str], length: int = 3) -> list[str]:
+    """The names heard for at least `length` windows in a row, in order, repeats merged: e.g. [agent, music, agent]."""
+    found: list[str] = []
+    index = 0
+    while index < len(labels):
+        end = index
+        while end < len(labels) and labels[end] == labels[index]:
+            end += 1
+        if labels[index] and end - index >= length and (not found or found[-1] != labels[index]):
+            found.append(labels[index])
+        index = end
+    return found
+
+
+def last_run_length(labels: list[str], name: str) -> int:
+    count = 0
+    for label in reversed(labels):
+        if label != name:
+            break
+        count += 1
+    return count
+
+
+def test_on_hold_the_caller_hears_music_and_the_agent_nothing_until_resumed(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    username = system.desk_phone(tenant, "agent1")
+    phone = system.baresip(
+        "holding-agent",
+        AGENT_TONE,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode=auto;regint=600",
+    )
+    wait_for(lambda: system.registered(username), "the desk phone's registration")
+    agent = tenant.agent("agent1")
+    caller = caller_for(system, "held-caller")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    call = wait_for(
+        lambda: (found := interaction(system, tenant.id)) and found["state"] == "connected" and found,
+        "the agent to answer",
+    )
+    wait_for(lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-1:] == ["agent"], "the caller to hear the agent")
+
+    held = system.harness.client.post(f"/api/v1/me/interactions/{call['id']}/hold", headers=agent)
+    assert held.status_code == 200, held.text
+    assert "on_hold_since" in held.json()["data"]
+    wait_for(
+        lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-2:] == ["agent", "music"],
+        "the caller to hear the hold music",
+    )
+    agent_heard_at_hold = len(labels_of(phone.heard(), AGENT_HEARS))
+    wait_for(
+        lambda: last_run_length(labels_of(caller.heard(), CALLER_HEARS), "music") >= 10,
+        "a second of hold music",
+    )
+    # blocked media reaches the agent's phone no more: its recording (one frame per packet received) stands still
+    assert len(labels_of(phone.heard(), AGENT_HEARS)) - agent_heard_at_hold <= 2
+
+    resumed = system.harness.client.post(f"/api/v1/me/interactions/{call['id']}/resume", headers=agent)
+    assert resumed.status_code == 200, resumed.text
+    wait_for(
+        lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-3:] == ["agent", "music", "agent"],
+        "the caller to hear the agent again",
+    )
+    wait_for(
+        lambda: "caller" in runs(labels_of(phone.heard(), AGENT_HEARS)[agent_heard_at_hold:]),
+        "the agent to hear the caller again",
+    )
+    caller.command("hangup")
+    wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to be hung up")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from callbridge.auth.secrets import TokenCipher, load_secret_key
-from callbridge.channels.base import TelephonyChannel
+from callbridge.channels.base import OutboundCall, TelephonyChannel
 from callbridge.channels.commands import CommandSettingsStore, WebhookTelephony
 from callbridge.channels.hold import CallHoldService
 from callbridge.channels.telephony import TelephonyService
@@ -19,6 +19,42 @@ from callbridge.services.node import ContactCenterNode
 
 if TYPE_CHECKING:
     from callbridge.channels.sip import VoiceChannel
+    from callbridge.channels.sip.controller import VoiceController
+
+
+class CarrierRouter:
+    """The carrier commands go to: the voice controller for the calls it carries, the tenant's command
+    webhook (an outside PBX) for every other call."""
+
+    def __init__(self, webhook: WebhookTelephony) -> None:
+        self.webhook = webhook
+        self.voice: VoiceController | None = None
+
+    async def configured(self, tenant_id: str) -> bool:
+        return self.voice is not None or await self.webhook.configured(tenant_id)
+
+    def _voice_for(self, call_id: str) -> VoiceController | None:
+        return self.voice if self.voice is not None and self.voice.carries(call_id) else None
+
+    async def place_call(self, call: OutboundCall) -> None:
+        await self.webhook.place_call(call)
+
+    async def hang_up(self, tenant_id: str, call_id: str) -> None:
+        await self.webhook.hang_up(tenant_id, call_id)
+
+    async def hold(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        voice = self._voice_for(call_id)
+        if voice is not None:
+            await voice.hold(call_id)
+        else:
+            await self.webhook.hold(tenant_id, call_id, agent_id)
+
+    async def resume(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        voice = self._voice_for(call_id)
+        if voice is not None:
+            await voice.resume(call_id)
+        else:
+            await self.webhook.resume(tenant_id, call_id, agent_id)
 
 
 @dataclass
@@ -29,6 +65,7 @@ class ChannelServices:
     command_settings: CommandSettingsStore
     commands: WebhookTelephony  # the tenant's signed command webhook (hold, resume)
     hold: CallHoldService
+    router: CarrierRouter
     carrier: TelephonyChannel | None = None  # a SIP gateway or CPaaS client, once there is one
     voice: VoiceChannel | None = None  # real calls over SIP (channels/sip), when voice is enabled
 
@@ -44,13 +81,15 @@ class ChannelServices:
         policy = settings.outbound_policy()
         command_settings = CommandSettingsStore(engine, TokenCipher(load_secret_key(settings)), node.clock, policy)
         commands = WebhookTelephony(command_settings, node.clock, policy.client())
+        router = CarrierRouter(commands)
         return cls(
             telephony=TelephonyService(engine, node, default_wrap_up_seconds=settings.default_wrap_up_seconds),
             voicemail=VoicemailService(engine, node, settings.data_dir, max_bytes=settings.voicemail_max_bytes),
             chat=ChatService(engine, node, limits, own_origin=settings.effective_public_url()),
             command_settings=command_settings,
             commands=commands,
-            hold=CallHoldService(node, commands),
+            hold=CallHoldService(node, router),
+            router=router,
         )
 
     async def start_voice(self, settings: Settings, engine: Engine, node: ContactCenterNode) -> None:
@@ -66,9 +105,11 @@ class ChannelServices:
             await voice.stop()
             raise
         self.voice = voice
+        self.router.voice = voice.controller
 
     async def stop(self) -> None:
         if self.voice is not None:
+            self.router.voice = None
             await self.voice.stop()
             self.voice = None
         await self.chat.stop()

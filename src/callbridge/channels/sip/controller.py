@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callbridge.channels.base import TelephonyEvent, TelephonyEventType
+from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
 from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.stack import SipStack
@@ -53,7 +53,13 @@ PLACEHOLDER_SDP = (
     "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
 )
 HOLD_MUSIC_REPEATS = 10_000
-NG_SDP_OPTIONS: dict[str, Any] = {"ICE": "remove", "replace": ["origin", "session-connection"]}
+# port-latching: rtpengine keeps its ports towards the caller when the callee side is answered again (the agent
+# replaces the placeholder), so the caller never needs a re-INVITE.
+NG_SDP_OPTIONS: dict[str, Any] = {
+    "ICE": "remove",
+    "replace": ["origin", "session-connection"],
+    "flags": ["port-latching"],
+}
 
 
 @dataclass(eq=False)
@@ -72,7 +78,8 @@ class VoiceCall:
     state: str = "setup"  # setup → waiting → ringing → bridged → ended
     agent_id: str | None = None
     agent_ua: Any = None
-    agent_tag: str = ""
+    callee_sdp: str = ""  # rtpengine's SDP towards the callee side (the placeholder, then the agent's phone)
+    callee_tag: str = ""
     branch: str = ""
     invite_at: float = 0.0
     answered_at: float | None = None
@@ -190,22 +197,16 @@ class VoiceController:
         try:
             offer = await self.ng.command(
                 "offer",
-                {
-                    "call-id": call.sip_call_id,
-                    "from-tag": call.caller_tag,
-                    "via-branch": "waiting",
-                    "sdp": call.caller_sdp,
-                    **NG_SDP_OPTIONS,
-                },
+                {"call-id": call.sip_call_id, "from-tag": call.caller_tag, "sdp": call.caller_sdp, **NG_SDP_OPTIONS},
             )
-            del offer
+            call.callee_sdp = offer["sdp"]
+            call.callee_tag = "callee-" + call.interaction_id
             answer = await self.ng.command(
                 "answer",
                 {
                     "call-id": call.sip_call_id,
                     "from-tag": call.caller_tag,
-                    "to-tag": "waiting-" + call.interaction_id,
-                    "via-branch": "waiting",
+                    "to-tag": call.callee_tag,
                     "sdp": PLACEHOLDER_SDP,
                     **NG_SDP_OPTIONS,
                 },
@@ -317,30 +318,17 @@ class VoiceController:
             return
         call.agent_id = agent_id
         call.branch = f"agent-{next(self._branches)}"
-        call.agent_tag = f"{call.branch}-{call.interaction_id}"
         call.state = "ringing"
-        try:
-            offer = await self.ng.command(
-                "offer",
-                {
-                    "call-id": call.sip_call_id,
-                    "from-tag": call.caller_tag,
-                    "via-branch": call.branch,
-                    "sdp": call.caller_sdp,
-                    **NG_SDP_OPTIONS,
-                },
-            )
-        except NgError as error:
-            log.error("voice: cannot ring %s for %s: %s", phone.username, call.interaction_id, error)
-            call.state = "waiting"
-            return
+        offer_sdp = (
+            call.callee_sdp
+        )  # rtpengine's side facing the callee: the agent's phone takes the placeholder's place
         leg = _Leg(self, call, agent=True, branch=call.branch)
 
         def invite() -> None:  # in the SIP thread
             ua = UA(self.stack.config, event_cb=leg.on_event, nh_address=self.kamailio)
             leg.ua = ua
             call.agent_ua = ua
-            ua.recvEvent(CCEventTry((None, _user(call.caller), phone.username, _body(offer["sdp"]), None, None)))
+            ua.recvEvent(CCEventTry((None, _user(call.caller), phone.username, _body(offer_sdp), None, None)))
 
         self.stack.call(invite)
 
@@ -388,13 +376,13 @@ class VoiceController:
         call.answered_at = time.perf_counter()
         await self._stop_waiting_media(call)
         try:
+            # the same answerer, now at the agent's phone: the caller's side (ports, SDP) does not change
             await self.ng.command(
                 "answer",
                 {
                     "call-id": call.sip_call_id,
                     "from-tag": call.caller_tag,
-                    "to-tag": call.agent_tag,
-                    "via-branch": call.branch,
+                    "to-tag": call.callee_tag,
                     "sdp": sdp,
                     **NG_SDP_OPTIONS,
                 },
@@ -405,6 +393,37 @@ class VoiceController:
     async def _agent_gone(self, call: VoiceCall) -> None:
         if call.state == "bridged":
             await self._tear_down(call, "agent hung up", report="call.ended", agent_gone=True)
+
+    # ------------------------------------------------------------------ hold
+
+    def carries(self, interaction_id: str) -> bool:
+        return interaction_id in self.calls
+
+    async def hold(self, interaction_id: str) -> None:
+        """Neither side hears the other; the caller hears the hold music. Raises CommandFailed."""
+        call = self._bridged(interaction_id)
+        try:
+            for tag in (call.caller_tag, call.callee_tag):
+                await self.ng.command("block media", {"call-id": call.sip_call_id, "from-tag": tag})
+            call.media = "music"
+            await self._play(call, self.hold_music, repeat=HOLD_MUSIC_REPEATS)
+        except NgError as error:
+            raise CommandFailed(f"rtpengine could not hold the call: {error}") from error
+
+    async def resume(self, interaction_id: str) -> None:
+        call = self._bridged(interaction_id)
+        try:
+            await self._stop_waiting_media(call)
+            for tag in (call.caller_tag, call.callee_tag):
+                await self.ng.command("unblock media", {"call-id": call.sip_call_id, "from-tag": tag})
+        except NgError as error:
+            raise CommandFailed(f"rtpengine could not resume the call: {error}") from error
+
+    def _bridged(self, interaction_id: str) -> VoiceCall:
+        call = self.calls.get(interaction_id)
+        if call is None or call.state != "bridged":
+            raise CommandFailed("the call is not connected to a phone")
+        return call
 
     # ------------------------------------------------------------------ endings
 
