@@ -29,7 +29,7 @@ from callbridge.reports.calendar import local_day, zone
 from callbridge.reports.facts import Deltas, facts_from_events
 from callbridge.reports.queries import queue_today, teams, tenant_zone
 from callbridge.services.clock import Clock
-from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.services.node import BatchEffects, ContactCenterNode, TenantMoved
 from callbridge.store.tables import tenants
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ class ReportsService:
     async def _publish_logged(self, tenant_id: str, queue_ids: set[str]) -> None:
         try:
             await self.publish(tenant_id, queue_ids)
+        except TenantMoved:
+            pass  # another node runs the tenant now, and publishes its figures
         except Exception:
             log.exception("publishing wallboard figures failed", extra={"tenant_id": tenant_id})
 

@@ -331,6 +331,10 @@ class ContactCenterNode:
         await self._change_membership(change)
 
     def _drop_now(self, tenant_id: str, holder: str | None, address: str | None) -> None:
+        if tenant_id not in self._tenants:  # dropped already: only learn where it went
+            if holder is not None or tenant_id not in self._elsewhere:
+                self._elsewhere[tenant_id] = (holder, address)
+            return
         self._tenants.pop(tenant_id, None)
         self._epochs.pop(tenant_id, None)
         self._elsewhere[tenant_id] = (holder, address)
@@ -553,7 +557,7 @@ class ContactCenterNode:
             FENCED_BATCHES.inc()
             log.warning("batch refused: lease lost", extra={"tenants": sorted(lost.tenant_ids)})
             for tenant_id in lost.tenant_ids:
-                self._drop_now(tenant_id, None, None)
+                self._drop_now(tenant_id, *lost.holders.get(tenant_id, (None, None)))
             for tenant_id in touched:
                 if tenant_id not in lost.tenant_ids:
                     self._reload(tenant_id)
@@ -662,7 +666,8 @@ class ContactCenterNode:
                 if current is not None:
                     self.hub.publish(tenant_id, _summaries(cc, current), cc.queue_members)
 
-            await self.read(tenant_id, publish)
+            with contextlib.suppress(TenantMoved):  # dropped meanwhile
+                await self.read(tenant_id, publish)
 
     # ---------------------------------------------------------------- heartbeats
 

@@ -44,9 +44,10 @@ cluster_nodes = Table(
 class LeaseLost(Exception):  # noqa: N818 - it names what happened
     """This node no longer holds these tenants' leases under the epochs it loaded them with."""
 
-    def __init__(self, tenant_ids: set[str]) -> None:
+    def __init__(self, tenant_ids: set[str], holders: dict[str, tuple[str, str | None]] | None = None) -> None:
         super().__init__(f"lease lost for {', '.join(sorted(tenant_ids))}")
         self.tenant_ids = tenant_ids
+        self.holders = holders or {}  # tenant → (node holding it now, its address), where one does
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,18 @@ def fence(connection: Connection, node_id: str, epochs: Mapping[str, int]) -> No
     ).scalars()
     lost = set(epochs) - set(held)
     if lost:
-        raise LeaseLost(lost)
+        rows = connection.execute(
+            text(
+                """
+                SELECT l.tenant_id, l.holder, n.address FROM tenant_leases l
+                LEFT JOIN cluster_nodes n ON n.node_id = l.holder
+                WHERE l.tenant_id = ANY(CAST(:tenant_ids AS text[])) AND l.holder IS NOT NULL
+                  AND l.expires_at > clock_timestamp()
+                """
+            ),
+            {"tenant_ids": list(lost)},
+        ).all()
+        raise LeaseLost(lost, {row.tenant_id: (row.holder, row.address) for row in rows})
 
 
 def leases(connection: Connection) -> dict[str, Lease]:
