@@ -20,7 +20,8 @@ from callbridge.auth.oidc import (
     require_secure_url,
 )
 from callbridge.auth.secrets import DecryptionFailed, TokenCipher
-from callbridge.web.sso import cookie_header, safe_next
+from callbridge.web.cookies import cookie_header
+from callbridge.web.sso import safe_next
 
 ISSUER = "https://idp.example"
 JWKS_URL = f"{ISSUER}/jwks"

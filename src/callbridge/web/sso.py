@@ -24,10 +24,11 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from callbridge.auth.credentials import SESSION_SECONDS
-from callbridge.auth.oidc import LOOPBACK_HOSTS, ProviderKind, SignInRefused
+from callbridge.auth.oidc import ProviderKind, SignInRefused
 from callbridge.auth.secrets import TokenCipher, load_secret_key
 from callbridge.services.sso import LOGIN_SECONDS, Completed, ProviderSettings, SsoService
 from callbridge.web.api.audit import actor_of
+from callbridge.web.cookies import delete_cookie, set_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, ServicesDep, TenantAdminDep, bearer
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 from callbridge.web.pages import templates
@@ -83,48 +84,12 @@ def redirect_uri(svc: Any) -> str:
     return f"{svc.settings.effective_public_url()}/sso/callback"
 
 
-def secure_context(request: Request, svc: Any) -> bool:
-    """HTTPS (directly or behind a proxy named in public_url), or this machine, which browsers trust alike."""
-    return (
-        request.url.scheme == "https"
-        or svc.settings.effective_public_url().startswith("https://")
-        or (request.url.hostname or "") in LOOPBACK_HOSTS
-    )
-
-
-def cookie_header(name: str, value: str, *, max_age: int, path: str, secure: bool, frameable: bool) -> str:
-    """A Set-Cookie value. In a secure context: Secure, and for frames SameSite=None + Partitioned (CHIPS),
-    which keeps the cookie working inside a CRM page of another site without being a third-party cookie."""
-    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "HttpOnly"]
-    if secure and frameable:
-        parts += ["Secure", "SameSite=None", "Partitioned"]
-    elif secure:
-        parts += ["Secure", "SameSite=Lax"]
-    else:
-        parts.append("SameSite=Lax")
-    return "; ".join(parts)
-
-
 def set_session_cookies(response: Response, request: Request, svc: Any, done: Completed) -> None:
-    secure = secure_context(request, svc)
     assert done.session_token is not None
-    response.headers.append(
-        "set-cookie",
-        cookie_header(
-            SESSION_COOKIE, done.session_token, max_age=SESSION_SECONDS, path="/", secure=secure, frameable=True
-        ),
-    )
-    response.headers.append(
-        "set-cookie",
-        cookie_header(
-            AUTO_LOGIN_COOKIE,
-            "1" if done.auto_login else "0",
-            max_age=400 * 86400,
-            path="/",
-            secure=secure,
-            frameable=True,
-        ),
-    )
+    settings = svc.settings
+    set_cookie(response, request, settings, SESSION_COOKIE, done.session_token, max_age=SESSION_SECONDS, frameable=True)
+    auto = "1" if done.auto_login else "0"
+    set_cookie(response, request, settings, AUTO_LOGIN_COOKIE, auto, max_age=400 * 86400, frameable=True)
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -196,17 +161,7 @@ async def login(
     response.headers["Content-Security-Policy"] = SSO_CSP
     response.headers["Cache-Control"] = "no-store"
     # SameSite=Lax: sent when the provider sends the browser back (a top-level navigation), not cross-site otherwise.
-    response.headers.append(
-        "set-cookie",
-        cookie_header(
-            LOGIN_COOKIE,
-            browser_secret,
-            max_age=LOGIN_SECONDS,
-            path="/sso",
-            secure=secure_context(request, svc),
-            frameable=False,
-        ),
-    )
+    set_cookie(response, request, svc.settings, LOGIN_COOKIE, browser_secret, max_age=LOGIN_SECONDS, path="/sso")
     return response
 
 
@@ -311,14 +266,8 @@ async def logout(
     assert who.tenant_id is not None
     await sso.sign_out(who.tenant_id, who.subject_id, token)
     response = Response(status_code=204)
-    secure = secure_context(request, svc)
-    response.headers.append(
-        "set-cookie", cookie_header(SESSION_COOKIE, "", max_age=0, path="/", secure=secure, frameable=True)
-    )
-    response.headers.append(
-        "set-cookie",
-        cookie_header(SIGNED_OUT_COOKIE, "1", max_age=SESSION_SECONDS, path="/", secure=secure, frameable=True),
-    )
+    delete_cookie(response, request, svc.settings, SESSION_COOKIE, frameable=True)
+    set_cookie(response, request, svc.settings, SIGNED_OUT_COOKIE, "1", max_age=SESSION_SECONDS, frameable=True)
     return response
 
 

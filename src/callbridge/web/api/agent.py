@@ -23,6 +23,7 @@ from callbridge.services.crm_links import CLICKED_OBJECT_TYPE, CLICKED_RECORD_ID
 from callbridge.services.views import interaction_view, snapshot
 from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut, TransferIn
+from callbridge.web.cookies import delete_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
 from callbridge.web.errors import ERROR_RESPONSES, error_response
 
@@ -222,7 +223,7 @@ async def sign_out(
     token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE, "")
     await sign_out_agent(svc.engine, svc.node, _tenant(who), who.subject_id, token)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE)
+    delete_cookie(response, request, svc.settings, SESSION_COOKIE, frameable=True)
     return response
 
 

@@ -16,6 +16,7 @@ from callbridge.auth.principal import PrincipalKind
 from callbridge.services.configuration import TenantSettings
 from callbridge.web.api.auth import client_address, sign_in_admin, throttle
 from callbridge.web.api.schemas import AdminLoginIn, TenantIn
+from callbridge.web.cookies import delete_cookie, set_cookie
 from callbridge.web.deps import SESSION_COOKIE, ServicesDep
 from callbridge.web.pages import templates
 from callbridge.web.pages.admin.common import (
@@ -46,14 +47,9 @@ def _login_page(request: Request, next_path: str, email: str = "", error: str = 
         {"csrf": token, "csrf_field": CSRF_FIELD, "next": next_path, "email": email, "error": error},
         status_code=status,
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        max_age=3600,
-        path="/admin/login",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+    settings = request.app.state.services.settings
+    set_cookie(
+        response, request, settings, LOGIN_CSRF_COOKIE, token, max_age=3600, path="/admin/login", same_site="Strict"
     )
     return response
 
@@ -87,16 +83,8 @@ async def login(request: Request, svc: ServicesDep) -> Response:
         return _login_page(request, next_path, email, "Wrong e-mail or password.", 401)
     token = outcome
     response = RedirectResponse(next_path, 303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=SESSION_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin/login")
+    set_cookie(response, request, svc.settings, SESSION_COOKIE, token, max_age=SESSION_SECONDS)
+    delete_cookie(response, request, svc.settings, LOGIN_CSRF_COOKIE, path="/admin/login", same_site="Strict")
     return response
 
 
@@ -105,7 +93,7 @@ def logout(page: AdminPage) -> Response:
     token = page.request.cookies.get(SESSION_COOKIE, "")
     end_session(page.svc.engine, token)
     response = RedirectResponse("/admin/login", 303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    delete_cookie(response, page.request, page.svc.settings, SESSION_COOKIE)
     return response
 
 
