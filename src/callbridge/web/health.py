@@ -21,8 +21,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(svc: ServicesDep, request: Request, response: Response) -> dict[str, Any]:
-    """The database answers and its schema is current: send traffic here. In a cluster, also this node, the
-    live nodes, and the tenants this node holds with their lease epochs and ages."""
+    """The database answers and its schema is current (and, when voice is on, Kamailio and rtpengine answer):
+    send traffic here. In a cluster, also this node, the live nodes, and the tenants this node holds with their
+    lease epochs and ages."""
     try:
         ready = is_up_to_date(svc.engine)
     except Exception as error:
@@ -31,6 +32,12 @@ def readyz(svc: ServicesDep, request: Request, response: Response) -> dict[str, 
     if not ready:
         response.status_code = 503
         return {"status": "database schema is behind: run `callbridge db upgrade`"}
+    if svc.settings.voice_enabled:  # voice is configured: its engines must answer too
+        voice = getattr(getattr(request.app.state, "channels", None), "voice", None)
+        down = ["voice controller"] if voice is None else [name for name, up in voice.health.items() if not up]
+        if down:
+            response.status_code = 503
+            return {"status": f"voice engines down: {', '.join(down)}"}
     cluster = getattr(request.app.state, "cluster", None)
     if cluster is not None:
         return {"status": "ready", "cluster": cluster.status()}

@@ -96,6 +96,9 @@ class VoiceChannel:
         self.ng = NgClient(self.layout.ng_address, self.layout.ng_port)
         self.processes: list[EngineProcess] = []
         self.controller: VoiceController | None = None
+        self.health: dict[str, bool] = {"kamailio": False, "rtpengine": False}  # as last checked (`/readyz`)
+        self.watch_interval = 1.0
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.voice_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +123,8 @@ class VoiceChannel:
             greetings_dir=self.settings.data_dir / "greetings",
         )
         await self.controller.start()
+        self.health = {"kamailio": True, "rtpengine": True}
+        self._watcher = asyncio.create_task(self._watch(), name="voice-engines-watch")
         log.info(
             "voice: ready; SIP at %s:%s (trunk from %s), rtpengine at %s:%s",
             self.layout.sip_address,
@@ -156,6 +161,29 @@ class VoiceChannel:
             await asyncio.sleep(0.05)
         raise EngineError(f"{waiting_for} did not answer within {STARTUP_SECONDS:.0f} s")
 
+    async def _watch(self) -> None:
+        """Every second: an engine that died is started again (and Kamailio given the phones again); both are
+        asked whether they answer, for `/readyz`."""
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            try:
+                for process in self.processes:
+                    if not process.running():
+                        log.error("voice: %s died, starting it again: %s", process.name, process.exit_detail())
+                        if process.name == "kamailio":
+                            with contextlib.suppress(OSError):
+                                self.layout.rpc_socket.unlink()
+                        await asyncio.to_thread(process.start)
+                        if process.name == "kamailio":
+                            await self._wait_until_up()
+                            await self.push_all_phones()
+                self.health = await self.engines_up()
+                for name, up in self.health.items():
+                    if not up:
+                        log.warning("voice: %s does not answer", name)
+            except Exception:
+                log.exception("voice: checking the engines failed")
+
     async def kamailio_up(self) -> bool:
         try:
             await asyncio.to_thread(self.rpc.call, "core.version")
@@ -180,6 +208,11 @@ class VoiceChannel:
             await asyncio.to_thread(self.rpc.call, "ul.rm", "location", username)
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self.controller is not None:
             await self.controller.stop()
             self.controller = None

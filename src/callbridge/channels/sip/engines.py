@@ -262,6 +262,11 @@ class EngineProcess:
     def start(self) -> None:
         if not os.path.exists(self.command[0]):
             raise EngineError(INSTALL_HINT)
+        if self.process is not None:  # it died: its children (Kamailio's workers) may still hold the ports
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
         self._stop_leftover()
         with open(self.logfile, "ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - a fixed binary with generated arguments
@@ -313,6 +318,8 @@ class EngineProcess:
 
 
 def _terminate(pid: int, grace: float, process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to the engine (which stops its own workers), SIGKILL to its whole process group after `grace`
+    (each engine leads its own group: started with a new session)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -323,7 +330,7 @@ def _terminate(pid: int, grace: float, process: subprocess.Popen[bytes] | None) 
         elif not Path(f"/proc/{pid}").exists():
             return
         time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
     if process is not None:
         process.wait()

@@ -1,0 +1,42 @@
+"""Callbridge supervises the engines it started: `/readyz` says when one does not answer, and one that dies
+is started again (Kamailio gets the desk phones' credentials back)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.voice.conftest import VoiceSystem, wait_for
+from tests.voice.test_refusals import REGISTER
+
+
+def engine(system: VoiceSystem, name: str) -> int:
+    for process in system.voice.processes:
+        if process.name == name and process.pid is not None:
+            pid: int = process.pid
+            return pid
+    raise AssertionError(f"{name} is not running")
+
+
+def test_readyz_says_which_engine_does_not_answer(voice_system: VoiceSystem) -> None:
+    client = voice_system.harness.client
+    assert client.get("/readyz").json() == {"status": "ready"}
+    rtpengine = engine(voice_system, "rtpengine")
+    os.kill(rtpengine, signal.SIGSTOP)  # alive but silent: not restarted, not ready
+    try:
+        down = wait_for(lambda: client.get("/readyz").status_code == 503 and client.get("/readyz"), "readyz 503")
+        assert down.json() == {"status": "voice engines down: rtpengine"}
+    finally:
+        os.kill(rtpengine, signal.SIGCONT)
+    wait_for(lambda: client.get("/readyz").status_code == 200, "readyz 200 again")
+
+
+def test_a_kamailio_that_dies_is_started_again_with_the_desk_phones(voice_system: VoiceSystem) -> None:
+    tenant, _number = voice_system.tenant()
+    username = voice_system.desk_phone(tenant, "agent1", password="the-right-password")
+    before = engine(voice_system, "kamailio")
+    os.kill(before, signal.SIGKILL)
+    wait_for(lambda: engine(voice_system, "kamailio") != before, "kamailio to be started again")
+    wait_for(lambda: voice_system.harness.client.get("/readyz").status_code == 200, "readyz 200")
+    result = voice_system.sipp(REGISTER.format(user=username, password="the-right-password", code=200))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
