@@ -697,10 +697,11 @@ class ContactCenterNode:
             # (and made a request that was applied). Whether they are still silent is decided at apply time.
             try:
                 await self._submit(tenant_id, self._connection_lost(tenant_id, agent_id, last), read_only=False)
-            except AgentSeenSince:
+            except (AgentSeenSince, TenantMoved):
                 continue
             except (DomainError, StoreUnavailable):
-                self._tenants[tenant_id].lost.discard(agent_id)
+                if tenant_id in self._tenants:
+                    self._tenants[tenant_id].lost.discard(agent_id)
                 continue
             log.info("agent connection lost", extra={"tenant_id": tenant_id, "agent_id": agent_id})
 

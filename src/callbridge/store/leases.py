@@ -122,8 +122,13 @@ def renew(connection: Connection, node_id: str, epochs: Mapping[str, int], secon
         text(
             f"""
             UPDATE tenant_leases SET expires_at = clock_timestamp() + make_interval(secs => :seconds)
-            WHERE holder = :node_id AND expires_at > clock_timestamp()
-              AND (tenant_id, epoch) IN (SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[])))
+            WHERE tenant_id IN (
+                SELECT tenant_id FROM tenant_leases
+                WHERE holder = :node_id AND expires_at > clock_timestamp() AND (tenant_id, epoch) IN (
+                    SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[]))
+                )
+                ORDER BY tenant_id FOR UPDATE
+            )
             RETURNING {_COLUMNS}
             """  # noqa: S608 - only constants are formatted in; values are bound
         ),
@@ -138,7 +143,11 @@ def release(connection: Connection, node_id: str, tenant_ids: Iterable[str]) -> 
         text(
             """
             UPDATE tenant_leases SET holder = NULL, expires_at = clock_timestamp()
-            WHERE holder = :node_id AND tenant_id = ANY(CAST(:tenant_ids AS text[]))
+            WHERE tenant_id IN (
+                SELECT tenant_id FROM tenant_leases
+                WHERE holder = :node_id AND tenant_id = ANY(CAST(:tenant_ids AS text[]))
+                ORDER BY tenant_id FOR UPDATE
+            )
             """
         ),
         {"node_id": node_id, "tenant_ids": list(tenant_ids)},
@@ -148,7 +157,8 @@ def release(connection: Connection, node_id: str, tenant_ids: Iterable[str]) -> 
 def fence(connection: Connection, node_id: str, epochs: Mapping[str, int]) -> None:
     """Proves, inside the caller's transaction, that this node still holds every one of these tenants under
     the given epoch; raises LeaseLost naming those it does not. The rows stay locked until the transaction
-    ends, so nobody can take a lease over between this check and the commit."""
+    ends, so nobody can take a lease over between this check and the commit. Rows are locked in tenant
+    order, as `renew` and `release` lock them, so a batch and a renewal never deadlock."""
     if not epochs:
         return
     held = connection.execute(
@@ -157,7 +167,7 @@ def fence(connection: Connection, node_id: str, epochs: Mapping[str, int]) -> No
             SELECT tenant_id FROM tenant_leases
             WHERE holder = :node_id AND expires_at > clock_timestamp()
               AND (tenant_id, epoch) IN (SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[])))
-            FOR SHARE
+            ORDER BY tenant_id FOR SHARE
             """
         ),
         {"node_id": node_id, "tenant_ids": list(epochs), "epochs": list(epochs.values())},

@@ -4,6 +4,7 @@ expired cannot write anything, tenants spread over the nodes and a graceful stop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -167,3 +168,29 @@ async def graceful_stop(engine_a: Engine, engine_b: Engine) -> None:
         assert sorted(b.held_epochs()) == ["acme", "globex"]
         waiting = await b.read("acme", lambda cc: [i.id for i in cc.waiting_in("sales")])
         assert waiting == ["call1"]
+
+
+def test_a_node_cut_off_from_the_database_stops_running_its_tenants_before_the_lease_expires(
+    pg_engine: Engine, second_engine: Engine
+) -> None:
+    run_coroutine(cut_off(pg_engine, second_engine))
+
+
+async def cut_off(engine: Engine, engine_b: Engine) -> None:
+    _add_tenants(engine, "acme")
+    unreachable = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test", connect_args={"connect_timeout": 1})
+    lease = 3.0  # A steps down a third of a lease early: room enough to see it on a busy machine
+    async with _node(engine, "node-a", lease) as (a, keeper_a), _node(engine_b, "node-b", lease) as (b, keeper_b):
+        await keeper_a.run_once()
+        assert _runs(a, "acme")
+        keeper_a.engine = unreachable  # the lease keeper can no longer reach the database (a network cut)
+
+        async def round_a() -> None:
+            with contextlib.suppress(Exception):
+                await keeper_a.run_once()
+
+        await _until(lambda: not _runs(a, "acme"), "A to stop running the tenant", round_a)
+        with engine.connect() as connection:
+            assert leases.leases(connection)["acme"].live, "A stepped down before its lease expired"
+        await _until(lambda: _runs(b, "acme"), "B to take the tenant over", keeper_b.run_once)
+    unreachable.dispose()
