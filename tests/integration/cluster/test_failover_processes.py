@@ -1,6 +1,7 @@
 """Two `callbridge serve` processes on one PostgreSQL database. The node holding a tenant is paused
 (SIGSTOP) past its lease: the other takes the tenant over and serves it; the paused node, woken
-(SIGCONT), writes nothing and steps down."""
+(SIGCONT), writes nothing and steps down. Then a graceful stop hands the tenant over at once, and a node
+killed outright loses it after its lease."""
 
 from __future__ import annotations
 
@@ -182,6 +183,32 @@ def test_a_paused_holder_loses_its_tenant_and_writes_nothing_when_it_wakes(datab
             written_since = set(connection.execute(since).scalars())
         assert ids == {"call1", "call2", "call3"}, "nothing A was asked after the takeover was written"
         assert written_since == {"call2", "call3"}, "every event after the takeover is one of B's"
+
+        # a graceful stop hands the tenant over at once, not after the lease
+        b.terminate()
+        stopped = time.monotonic()
+        b.wait(timeout=DEADLINE_SECONDS)
+        wait_for(lambda: "acme" in held(a_url), "A to take the tenant B handed over")
+        handover_after_stop = time.monotonic() - stopped
+        print(f"hand-over after a graceful stop: {handover_after_stop:.2f} s")  # noqa: T201
+        assert call(a_url, key, "call4").status_code == 201
+        assert metric(a_url, 'callbridge_leases_taken_total{kind="free"}') == 2, "released, not expired"
+
+        # a node killed outright: the survivor takes over after the lease
+        b = start_node(database_url, "node-b", port_b, tmp_path / "b")
+        wait_for(lambda: len(httpx.get(f"{a_url}/readyz", timeout=2).json()["cluster"]["nodes"]) == 2, "B rejoined")
+        a.kill()
+        a.wait()
+        failover = wait_for(
+            lambda: "acme" in held(b_url),
+            "B to take the tenant over from a dead A",
+            LEASE_SECONDS + TAKEOVER_MARGIN_SECONDS,
+        )
+        print(f"takeover after kill -9: {failover:.2f} s (lease {LEASE_SECONDS} s)")  # noqa: T201
+        assert call(b_url, key, "call5").status_code == 201
+        with engine.connect() as connection:
+            ids = set(connection.execute(select(interactions.c.id)).scalars())
+        assert ids == {"call1", "call2", "call3", "call4", "call5"}
     finally:
         for process in (a, b):
             if process is not None:
