@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORT = 8100
@@ -32,6 +32,17 @@ class CrmSettings(BaseSettings):
     login_address_failures: int = Field(default=20, ge=1)
     login_delay_seconds: float = Field(default=1.0, gt=0)
     login_max_delay_seconds: float = Field(default=300.0, gt=0)
+    # Addresses or networks of reverse proxies in front of the CRM, comma-separated: only from them are
+    # X-Forwarded-For / X-Forwarded-Proto believed. Empty: the direct peer is the client.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from .security import parse_proxies
+
+        parse_proxies(value)
+        return value
 
     @property
     def issuer(self) -> str:

@@ -163,11 +163,14 @@ def crm(tmp_path: Path, clock: Clock, **settings: Any) -> Iterator[FlaskClient]:
         app.extensions["callbridge_crm"].engine.dispose()
 
 
-def crm_sign_in(client: FlaskClient, password: str, email: str = "abe@example.com") -> TestResponse:
+def crm_sign_in(
+    client: FlaskClient, password: str, email: str = "abe@example.com", forwarded_for: str = ""
+) -> TestResponse:
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
     assert token is not None
     body = {"email": email, "password": password, "csrf_token": token.group(1), "next": "/"}
-    return client.post("/login", data=body)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/login", data=body, headers=headers)
 
 
 def test_the_crm_refuses_the_right_password_after_twenty_wrong_ones_until_the_wait_is_over(
@@ -202,3 +205,24 @@ def test_the_crm_slows_down_one_address_trying_many_accounts(tmp_path: Path) -> 
         assert crm_sign_in(client, PASSWORD).headers["Retry-After"] == "45"
         clock.now += 45
         assert crm_sign_in(client, PASSWORD).status_code == 302
+
+
+def test_the_crm_believes_forwarded_addresses_only_from_its_configured_proxies(tmp_path: Path) -> None:
+    clock = Clock()
+    with crm(tmp_path, clock, login_address_failures=2) as client:  # no proxy configured: the header is ignored
+        assert crm_sign_in(client, "guess", "u1@example.com", "203.0.113.1").status_code == 401
+        assert crm_sign_in(client, "guess", "u2@example.com", "203.0.113.2").status_code == 401
+        assert crm_sign_in(client, PASSWORD, forwarded_for="203.0.113.3").status_code == 429
+    clock.now += 3600
+    with crm(tmp_path, clock, login_address_failures=2, trusted_proxies="127.0.0.1/32") as client:
+        assert crm_sign_in(client, "guess", "u1@example.com", "203.0.113.1").status_code == 401
+        assert crm_sign_in(client, "guess", "u2@example.com", "203.0.113.1").status_code == 401
+        assert crm_sign_in(client, PASSWORD, forwarded_for="203.0.113.1").status_code == 429
+        # a client cannot prepend an address: the proxy's own entry, the rightmost, is the one that counts
+        assert crm_sign_in(client, PASSWORD, forwarded_for="198.51.100.9, 203.0.113.1").status_code == 429
+        assert crm_sign_in(client, PASSWORD, forwarded_for="203.0.113.2").status_code == 302
+
+
+def test_crm_trusted_proxies_must_be_addresses_or_networks() -> None:
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        CrmSettings(trusted_proxies="*")

@@ -5,6 +5,7 @@ as `callbridge serve` serves it."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,19 @@ def test_trusted_proxies_are_read_as_networks() -> None:
     settings = Settings(trusted_proxies=" 10.0.0.5, 10.1.2.3/16 ,::1")
     assert settings.trusted_proxy_networks() == ["10.0.0.5/32", "10.1.0.0/16", "::1/128"]
     assert Settings().trusted_proxy_networks() == []
+
+
+def test_callbridge_is_served_only_through_its_server_config() -> None:
+    """uvicorn's own defaults trust loopback's forwarding headers: every place that serves Callbridge must go
+    through callbridge.web.server.server_config, which turns them off."""
+    root = Path(__file__).resolve().parents[2]
+    allowed = root / "src" / "callbridge" / "web" / "server.py"
+    offenders = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for folder in ("src", "tests", "bench")
+        for path in (root / folder).rglob("*.py")
+        if path != allowed
+        for line in path.read_text().splitlines()
+        if re.search(r"uvicorn\.(Config|run)\(", line)
+    ]
+    assert offenders == []
