@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from callbridge.services.node import ContactCenterNode
 from callbridge.store import leases as lease_store
@@ -69,15 +69,6 @@ class _Round:
     tenant_ids: list[str]
 
 
-def _hold_for_at_most(engine: Engine, seconds: float) -> None:
-    """Every connection of a clustered node: the database ends a transaction left idle this long (a node
-    paused in the middle of a batch), releasing the lease rows its fence keeps locked."""
-
-    @event.listens_for(engine, "connect")
-    def _limit(dbapi_connection: object, _record: object) -> None:
-        lease_store.end_idle_transactions_after(dbapi_connection, seconds)
-
-
 class LeaseKeeper:
     def __init__(
         self,
@@ -87,7 +78,6 @@ class LeaseKeeper:
         node_id: str,
         address: str,
         lease_seconds: float = 5.0,
-        limit_idle_transactions: bool = True,
     ) -> None:
         self.engine = engine
         self.node = node
@@ -102,8 +92,9 @@ class LeaseKeeper:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        if limit_idle_transactions:
-            _hold_for_at_most(engine, lease_seconds)
+        # a batch left idle this long (its node paused mid-batch) is ended by the database, which releases
+        # the lease rows its fence keeps locked: a takeover never waits longer than a lease for it
+        node.batch_idle_limit_seconds = lease_seconds
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -190,6 +190,7 @@ class ContactCenterNode:
         # In a cluster: this node's name on the leases, the epoch each held tenant was loaded under, and
         # where the other tenants are (holder, address; holder None while a tenant is between nodes).
         self.node_id = node_id
+        self.batch_idle_limit_seconds: float | None = None  # see store.leases.fence
         self._epochs: dict[str, int] = {}
         self._elsewhere: dict[str, tuple[str | None, str | None]] = {}
         self.on_new_tenant: Callable[[], None] | None = None  # in a cluster: the lease keeper's wake-up
@@ -627,7 +628,12 @@ class ContactCenterNode:
             if self.node_id is not None:
                 # first, in the same transaction: this node still holds each tenant under the epoch it loaded
                 # it with; the lease rows stay locked until the commit, so no takeover slips in between
-                fence(connection, self.node_id, epochs if epochs is not None else {c.tenant_id: -1 for c in changes})
+                fence(
+                    connection,
+                    self.node_id,
+                    epochs if epochs is not None else {c.tenant_id: -1 for c in changes},
+                    idle_limit_seconds=self.batch_idle_limit_seconds,
+                )
             # Ended interactions live only in the database. Checked in the batch's own transaction, after every
             # earlier batch has committed: no id slips between check and write, and no extra round trip.
             if fresh_ids and (taken := stored_interaction_ids(connection, fresh_ids)):

@@ -104,15 +104,6 @@ def wait_for_locks_at_most(connection: Connection, seconds: float) -> None:
     connection.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(seconds * 1000)}ms"})
 
 
-def end_idle_transactions_after(dbapi_connection: object, seconds: float) -> None:
-    """For a new connection of a clustered node: the database ends a transaction left idle this long (a node
-    paused in the middle of a batch), which releases the lease row its fence holds."""
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute(f"SET idle_in_transaction_session_timeout = {int(seconds * 1000)}")
-    cursor.close()
-    dbapi_connection.commit()  # type: ignore[attr-defined]
-
-
 def renew(connection: Connection, node_id: str, epochs: Mapping[str, int], seconds: float) -> dict[str, Lease]:
     """Extends the leases this node still holds under the given epochs, if they have not expired; the
     answer leaves out every lease that is lost (taken over, released, or expired)."""
@@ -154,13 +145,23 @@ def release(connection: Connection, node_id: str, tenant_ids: Iterable[str]) -> 
     )
 
 
-def fence(connection: Connection, node_id: str, epochs: Mapping[str, int]) -> None:
+def fence(
+    connection: Connection, node_id: str, epochs: Mapping[str, int], *, idle_limit_seconds: float | None = None
+) -> None:
     """Proves, inside the caller's transaction, that this node still holds every one of these tenants under
     the given epoch; raises LeaseLost naming those it does not. The rows stay locked until the transaction
     ends, so nobody can take a lease over between this check and the commit. Rows are locked in tenant
-    order, as `renew` and `release` lock them, so a batch and a renewal never deadlock."""
+    order, as `renew` and `release` lock them, so a batch and a renewal never deadlock.
+
+    `idle_limit_seconds`: the database ends this transaction if its client leaves it idle that long (a node
+    paused in the middle of a batch), so the locked rows cannot hold a takeover off for longer."""
     if not epochs:
         return
+    if idle_limit_seconds is not None:
+        connection.execute(
+            text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+            {"ms": f"{max(1, int(idle_limit_seconds * 1000))}ms"},
+        )
     held = connection.execute(
         text(
             """

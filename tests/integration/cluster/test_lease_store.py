@@ -141,3 +141,30 @@ def test_heartbeats_list_the_live_nodes(pg_engine: Engine) -> None:
     with pg_engine.begin() as connection:
         leases.leave(connection, "node-b")
         assert leases.node_addresses(connection) == {}
+
+
+def test_a_batch_left_idle_past_its_limit_is_ended_by_the_database_and_frees_the_lease(pg_engine: Engine) -> None:
+    """A node paused in the middle of a batch: the database ends its transaction, so the lease row it locked
+    can be taken over once the lease has expired."""
+    with pg_engine.begin() as connection:
+        first = leases.acquire(connection, "acme", "node-a", SHORT)
+    assert first is not None
+    paused = pg_engine.connect()
+    paused.begin()
+    leases.fence(paused, "node-a", {"acme": first.epoch}, idle_limit_seconds=SHORT)
+    backend = paused.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+    def ended() -> bool:
+        with pg_engine.connect() as connection:
+            found = connection.exec_driver_sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {int(backend)}")
+            return found.scalar() == 0
+
+    wait_until(ended, "the database to end the idle transaction")
+    with pg_engine.begin() as connection:
+        taken = leases.acquire(connection, "acme", "node-b", LONG)
+    assert taken is not None
+    assert taken.epoch == first.epoch + 1
+    with pytest.raises(Exception, match="terminat|closed|idle"):
+        paused.exec_driver_sql("SELECT 1")
+    paused.invalidate()
+    paused.close()
