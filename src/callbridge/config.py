@@ -11,7 +11,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 if TYPE_CHECKING:
@@ -105,6 +105,15 @@ class Settings(BaseSettings):
         description="How long a tenant's lease lasts without renewal (renewed every third of it): a node that "
         "dies loses its tenants to the others within about this time and a third.",
     )
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgresql(self) -> Settings:
+        if self.cluster_enabled and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "CALLBRIDGE_CLUSTER_ENABLED needs PostgreSQL: set CALLBRIDGE_DATABASE_URL=postgresql+psycopg://… "
+                "(SQLite runs one node only)"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod
