@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.channels.conftest import Tenant, new_tenant
+from tests.channels.conftest import Tenant
 from tests.conftest import missing_service
 from tests.e2e.conftest import Harness, make_harness
 
@@ -104,9 +104,11 @@ class VoiceSystem:
             return False
         return True
 
-    def tenant(self, *, greeting: Path | None = None) -> tuple[Tenant, str]:
-        """A fresh tenant whose number (returned) rings queue sales; agent1 has a desk phone."""
-        tenant = new_tenant(self.harness)
+    def tenant(self, *, greeting: Path | None = None, offer_timeout: int = 20) -> tuple[Tenant, str]:
+        """A fresh tenant whose number (returned) rings queue sales."""
+        tenant_id = f"v{next(_numbers)}"
+        self.harness.setup_tenant(tenant_id, offer_timeout=offer_timeout)
+        tenant = Tenant(tenant_id, self.harness, self.harness.api_key(tenant_id))
         number = f"+1800555{next(_numbers):04d}"
         body: dict[str, Any] = {"queue_id": "sales"}
         if greeting is not None:

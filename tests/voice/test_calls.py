@@ -175,3 +175,55 @@ def test_on_hold_the_caller_hears_music_and_the_agent_nothing_until_resumed(voic
     )
     caller.command("hangup")
     wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to be hung up")
+
+
+def test_a_caller_who_hangs_up_while_the_desk_phone_rings_stops_the_ringing_and_is_abandoned(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    username = system.desk_phone(tenant, "agent1")
+    phone = system.baresip(
+        "ringing-agent",
+        AGENT_TONE,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode=manual;regint=600",
+    )
+    wait_for(lambda: system.registered(username), "the desk phone's registration")
+    tenant.agent("agent1")
+    caller = caller_for(system, "caller-who-gives-up")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: phone.saw("CALL_INCOMING"), "the desk phone to ring")
+    offered = interaction(system, tenant.id)
+    assert offered is not None
+    assert offered["state"] == "offered"
+    caller.command("hangup")
+    wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to stop ringing")
+    wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
+    ended = stored(system, tenant.id, offered["id"])
+    assert ended.state == "abandoned"
+
+
+def test_a_desk_phone_nobody_answers_stops_ringing_when_the_offer_times_out(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, number = system.tenant(offer_timeout=5)
+    username = system.desk_phone(tenant, "agent1")
+    phone = system.baresip(
+        "absent-agent",
+        AGENT_TONE,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode=manual;regint=600",
+    )
+    wait_for(lambda: system.registered(username), "the desk phone's registration")
+    tenant.agent("agent1")
+    caller = caller_for(system, "caller-left-waiting")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: phone.saw("CALL_INCOMING"), "the desk phone to ring")
+    wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to stop ringing when the offer times out")
+    waiting = interaction(system, tenant.id)
+    assert waiting is not None
+    assert waiting["state"] == "queued"  # back in the queue; the agent who missed it is on break
+    wait_for(
+        lambda: first_run(labels_of(caller.heard(), CALLER_HEARS), "music") is not None,
+        "the caller to still hear the hold music",
+    )
+    caller.command("hangup")
+    wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")

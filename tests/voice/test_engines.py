@@ -9,6 +9,8 @@ import signal
 from tests.voice.conftest import VoiceSystem, wait_for
 from tests.voice.test_refusals import REGISTER
 
+from callbridge.store.live_state import stored_interaction_row
+
 
 def engine(system: VoiceSystem, name: str) -> int:
     for process in system.voice.processes:
@@ -40,3 +42,26 @@ def test_a_kamailio_that_dies_is_started_again_with_the_desk_phones(voice_system
     wait_for(lambda: voice_system.harness.client.get("/readyz").status_code == 200, "readyz 200")
     result = voice_system.sipp(REGISTER.format(user=username, password="the-right-password", code=200))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_a_call_live_when_voice_stopped_uncleanly_ends_as_failed_when_it_starts_again(
+    voice_system: VoiceSystem,
+) -> None:
+    tenant, number = voice_system.tenant()
+    client = voice_system.harness.client
+    # what the controller recorded for a call before the process was killed (its SIP dialog died with it)
+    incoming = {"event_id": "lost-1", "type": "call.incoming", "call_id": "sip-lost-call", "queue_id": "sales"}
+    response = client.post("/api/v1/telephony/events", json={**incoming, "to_address": number}, headers=tenant.pbx)
+    assert response.status_code == 200, response.text
+    assert response.json()["interaction"]["state"] == "queued"
+
+    channels = client.app.state.channels  # type: ignore[attr-defined]
+    voice = channels.voice
+    voice_system.harness.run(voice.stop())
+    voice_system.harness.run(voice.start())
+    channels.router.voice = voice.controller
+
+    ended = stored_interaction_row(voice_system.harness.services.engine, tenant.id, "sip-lost-call")
+    assert ended is not None
+    assert ended.state == "failed"
+    assert client.get("/readyz").status_code == 200

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, select
+
 from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
 from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
@@ -42,6 +44,7 @@ from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import OfferOutcome
 from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.store.tables import interactions
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +127,28 @@ class VoiceController:
         self.setup_seconds: list[float] = []  # INVITE in → 200 OK out, for the benchmark and the docs
 
     async def start(self) -> None:
+        await self.fail_orphans()
         await self.stack.start()
         self.node.add_listener(self.listener)
+
+    async def fail_orphans(self) -> None:
+        """Calls this controller carried before it stopped without ending them (a crash, a kill): their SIP
+        dialogs and media are gone, so their interactions end as `failed`, not left waiting for nobody."""
+        orphans = await asyncio.to_thread(_live_sip_interactions, self.node.engine)
+        for tenant_id, interaction_id in orphans:
+            event = TelephonyEvent(
+                event_id=f"{interaction_id}.call.failed.restart",
+                type="call.failed",
+                call_id=interaction_id,
+                reason="voice controller restarted: the call was lost",
+            )
+            try:
+                await self.telephony.handle(tenant_id, event, body_fingerprint(_jsonable(event)))
+                log.warning(
+                    "voice: %s (tenant %s) was live when the controller stopped: failed", interaction_id, tenant_id
+                )
+            except Exception as error:
+                log.warning("voice: could not end %s after a restart: %s", interaction_id, error)
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
@@ -515,6 +538,16 @@ class _Leg:
             post(self.controller.caller_event, self, "disconnect", None)
         elif isinstance(event, CCEventFail):
             post(self.controller.caller_event, self, "fail", None)
+
+
+def _live_sip_interactions(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(interactions.c.tenant_id, interactions.c.id).where(
+                interactions.c.id.like("sip-%"), interactions.c.state.in_(("queued", "offered", "connected"))
+            )
+        ).all()
+    return [(row.tenant_id, row.id) for row in rows]
 
 
 def _body(sdp: str) -> Any:

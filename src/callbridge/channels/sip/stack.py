@@ -14,6 +14,7 @@ Every object of the library (UA, transactions) is created and touched only in th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import warnings
@@ -32,6 +33,13 @@ class SipLog:
 
     def shutdown(self) -> None:
         pass
+
+
+def _close_sockets(manager: Any) -> None:
+    """Stops a transaction manager's purge timer and closes its sockets, leaving its tables in place: dialogs
+    that are still winding down (their own timers) find them, and simply have nothing left to send on."""
+    manager.cp_timer.cancel()
+    manager.l4r.shutdown()
 
 
 class _Dispatcher:
@@ -127,5 +135,5 @@ class SipStack:
     async def stop(self) -> None:
         manager, self._manager = self._manager, None
         if manager is not None:
-            await asyncio.to_thread(self._sync, manager.shutdown)
+            await asyncio.to_thread(self._sync, functools.partial(_close_sockets, manager))
         self.loop = None
