@@ -227,3 +227,39 @@ def test_a_desk_phone_nobody_answers_stops_ringing_when_the_offer_times_out(voic
     )
     caller.command("hangup")
     wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
+
+
+def test_a_caller_phone_that_holds_and_resumes_itself_keeps_the_call(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    username = system.desk_phone(tenant, "agent1")
+    phone = system.baresip(
+        "patient-agent",
+        AGENT_TONE,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode=auto;regint=600",
+    )
+    wait_for(lambda: system.registered(username), "the desk phone's registration")
+    tenant.agent("agent1")
+    caller = caller_for(system, "caller-with-a-hold-button")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: (interaction(system, tenant.id) or {}).get("state") == "connected", "the agent to answer")
+    wait_for(lambda: runs(labels_of(phone.heard(), AGENT_HEARS)) == ["caller"], "the agent to hear the caller")
+
+    updates = log_of(caller).count("stream: update 'audio'")  # one per answered offer
+    caller.command("hold")  # a re-INVITE with a=sendonly, answered by the controller against rtpengine
+    wait_for(lambda: log_of(caller).count("stream: update 'audio'") > updates, "the hold re-INVITE's answer")
+    caller.command("resume")
+    wait_for(lambda: log_of(caller).count("stream: update 'audio'") > updates + 1, "the resume re-INVITE's answer")
+    heard_at_resume = len(labels_of(phone.heard(), AGENT_HEARS))
+    wait_for(
+        lambda: "caller" in runs(labels_of(phone.heard(), AGENT_HEARS)[heard_at_resume:]),
+        "the agent to hear the caller after the re-INVITEs",
+    )
+    assert (interaction(system, tenant.id) or {}).get("state") == "connected"
+    assert "488" not in log_of(caller)
+    caller.command("hangup")
+    wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to be hung up")
+
+
+def log_of(peer: Any) -> str:
+    return (peer.directory / "baresip.log").read_text(errors="replace")

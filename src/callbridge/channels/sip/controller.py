@@ -83,6 +83,7 @@ class VoiceCall:
     agent_ua: Any = None
     callee_sdp: str = ""  # rtpengine's SDP towards the callee side (the placeholder, then the agent's phone)
     callee_tag: str = ""
+    callee_remote_sdp: str = PLACEHOLDER_SDP  # what the callee side (placeholder, then the phone) last offered
     branch: str = ""
     invite_at: float = 0.0
     answered_at: float | None = None
@@ -400,6 +401,7 @@ class VoiceController:
         await self._stop_waiting_media(call)
         try:
             # the same answerer, now at the agent's phone: the caller's side (ports, SDP) does not change
+            call.callee_remote_sdp = sdp
             await self.ng.command(
                 "answer",
                 {
@@ -416,6 +418,36 @@ class VoiceController:
     async def _agent_gone(self, call: VoiceCall) -> None:
         if call.state == "bridged":
             await self._tear_down(call, "agent hung up", report="call.ended", agent_gone=True)
+
+    # ------------------------------------------------------------------ re-INVITEs
+
+    def reoffer(self, leg: _Leg, sdp: str) -> None:
+        call = leg.call
+        if call is not None and call.state != "ended" and sdp:
+            self._spawn(self._reoffer(call, leg, sdp), f"voice-reoffer-{call.interaction_id}")
+
+    async def _reoffer(self, call: VoiceCall, leg: _Leg, sdp: str) -> None:
+        """A new offer from one side is answered here, against the other side's last SDP: rtpengine keeps its
+        ports (port latching) and the other side is not disturbed."""
+        from sippy.CCEvents import CCEventConnect, CCEventFail
+
+        if leg.agent:
+            from_tag, to_tag, answering_sdp = call.callee_tag, call.caller_tag, call.caller_sdp
+        else:
+            from_tag, to_tag, answering_sdp = call.caller_tag, call.callee_tag, call.callee_remote_sdp
+        base = {"call-id": call.sip_call_id, "from-tag": from_tag, "to-tag": to_tag, **NG_SDP_OPTIONS}
+        try:
+            await self.ng.command("offer", {**base, "sdp": sdp})
+            answer = await self.ng.command("answer", {**base, "sdp": answering_sdp})
+        except NgError as error:
+            log.warning("voice: re-INVITE on %s refused (488): %s", call.interaction_id, error)
+            self._sip(leg.ua, CCEventFail((488, "Not Acceptable Here")))
+            return
+        if leg.agent:
+            call.callee_remote_sdp = sdp
+        else:
+            call.caller_sdp = sdp
+        self._sip(leg.ua, CCEventConnect((200, "OK", _body(answer["sdp"]))))
 
     # ------------------------------------------------------------------ hold
 
@@ -517,9 +549,13 @@ class _Leg:
         self.invite_at = 0.0
 
     def on_event(self, event: Any, ua: Any) -> None:
-        from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventTry
+        from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventTry, CCEventUpdate
 
         post = self.controller.stack.post
+        if isinstance(event, CCEventUpdate):  # a re-INVITE (hold from the phone, a session refresh, new media)
+            body = event.getData()
+            post(self.controller.reoffer, self, str(body) if body is not None else "")
+            return
         if self.agent:
             if isinstance(event, CCEventConnect):
                 _code, _reason, body = event.getData()
