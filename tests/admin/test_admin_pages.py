@@ -212,3 +212,24 @@ def test_integration_pages_single_sign_on_crm_auto_log_and_crm_users(pages: Harn
     assert missing.status_code == 404
     users = c.get("/admin/acme/agents/crm-users")
     assert "set it up under CRM connection first" in errors_of(users.text)["crm"]
+
+
+def test_the_queue_page_shows_and_saves_whether_agents_in_wrap_up_are_offered_work(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    form = c.get("/admin/acme/queues/support")
+    box = form.text.split('name="offer_during_wrap_up"')[1][:40]
+    assert "checked" not in box  # off by default
+    assert "agents in wrap-up" in form.text
+    fields = {"csrf_token": csrf_of(form.text), "name": "Support", "channel": "chat", "offer_timeout_seconds": "20"}
+    saved = c.post("/admin/acme/queues/support", data={**fields, "offer_during_wrap_up": "on"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    api = c.get("/api/v1/tenants/acme/queues/support", headers=harness.admin).json()
+    assert api["offer_during_wrap_up"] is True
+    listing = c.get("/admin/acme/queues").text
+    row = re.search(r'<tr data-queue="support">(.*?)</tr>', listing, re.S)
+    assert row
+    assert "<td>yes</td>" in row.group(1)
+    assert "checked" in c.get("/admin/acme/queues/support").text.split('name="offer_during_wrap_up"')[1][:40]
+    c.post("/admin/acme/queues/support", data=fields, follow_redirects=False)
+    assert c.get("/api/v1/tenants/acme/queues/support", headers=harness.admin).json()["offer_during_wrap_up"] is False

@@ -448,7 +448,14 @@ def test_queues(acme: Harness) -> None:
     harness = acme
     t = new_tenant(harness)
     c, a = harness.client, harness.admin
-    body = {**GOOD_QUEUE, "priority": 5, "service_level_seconds": 30, "offer_timeout_seconds": 15, "wrap_up_seconds": 0}
+    body = {
+        **GOOD_QUEUE,
+        "priority": 5,
+        "service_level_seconds": 30,
+        "offer_timeout_seconds": 15,
+        "wrap_up_seconds": 0,
+        "offer_during_wrap_up": True,
+    }
     created = c.post(f"{T}/{t}/queues", json=body, headers=a)
     assert created.status_code == 201, created.text
     assert created.json() == body
@@ -466,6 +473,7 @@ def test_queues(acme: Harness) -> None:
         "service_level_seconds": 20,
         "offer_timeout_seconds": 20,
         "wrap_up_seconds": 30,
+        "offer_during_wrap_up": False,
     }
     assert c.delete(f"{T}/{t}/queues/vip", headers=a).status_code == 204
     error_of(c.get(f"{T}/{t}/queues/vip", headers=a), 404)

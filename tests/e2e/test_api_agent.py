@@ -105,6 +105,54 @@ def test_end_complete_and_their_conflicts(h: Harness) -> None:
     assert tenant_state(h, t) == before
 
 
+def test_no_offer_during_wrap_up_unless_the_queue_says_so(h: Harness) -> None:
+    t = new_tenant(h, agents=1)
+    c = h.client
+    one = h.sign_in(t, "agent1")
+    pbx = h.api_key(t)
+    support = c.get(f"/api/v1/tenants/{t}/queues/support", headers=h.admin).json()
+    assert support["offer_during_wrap_up"] is False  # as Connect and Flex: after-call work is left alone
+    _available(h, one)
+    _call(h, pbx, id="c1")
+    assert c.post("/api/v1/me/offers/c1/accept", headers=one).status_code == 200
+    assert c.post("/api/v1/interactions/c1/end", json={"reason": "hangup"}, headers=pbx).status_code == 200
+    chat = c.post("/api/v1/interactions", json={"id": "chat1", "queue_id": "support", "channel": "chat"}, headers=pbx)
+    assert chat.json()["state"] == "queued"  # agent1 is in wrap-up: not offered
+    # the admin allows it: the waiting chat is offered at once
+    changed = c.put(
+        f"/api/v1/tenants/{t}/queues/support", json={**support, "offer_during_wrap_up": True}, headers=h.admin
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["offer_during_wrap_up"] is True
+    assert c.get("/api/v1/interactions/chat1", headers=pbx).json()["state"] == "offered"
+
+
+def test_an_offer_missed_mid_chat_is_not_absence(h: Harness) -> None:
+    t = new_tenant(h, agents=1)
+    c = h.client
+    one = h.sign_in(t, "agent1")
+    pbx = h.api_key(t)
+    _available(h, one)
+    for n in (1, 2):
+        body = {"id": f"chat{n}", "queue_id": "support", "channel": "chat"}
+        assert c.post("/api/v1/interactions", json=body, headers=pbx).status_code == 201
+    assert c.post("/api/v1/me/offers/chat1/accept", headers=one).status_code == 200
+    assert c.post("/api/v1/me/offers/chat2/reject", headers=one).status_code == 204
+    me = c.get("/api/v1/me", headers=one).json()["agents"]["agent1"]
+    assert (me["status"], me["reason"]) == ("busy", "")  # not on break: she is working on chat1
+    assert c.get("/api/v1/interactions/chat2", headers=pbx).json()["state"] == "queued"  # held back, not re-offered
+    # the miss is recorded (an offer that ended rejected), not as a break
+    timeline = c.get(f"/api/v1/tenants/{t}/reports/agents/agent1/timeline", headers=h.admin).json()
+    assert "break" not in [s["status"] for s in timeline["statuses"][1:]]
+    (chat2,) = [i for i in timeline["interactions"] if i["interaction_id"] == "chat2"]
+    assert [e.get("outcome") for e in chat2["events"] if e["type"] == "offer_ended"] == ["rejected"]
+    report = c.get(f"/api/v1/tenants/{t}/reports/agents", params={"agent_id": "agent1"}, headers=h.admin).json()
+    assert report["agents"][0]["missed"] == 1
+    # when she lets go of chat1, the chat she missed comes back to her
+    c.post("/api/v1/me/interactions/chat1/complete", json={"disposition": "done"}, headers=one)
+    assert c.get("/api/v1/interactions/chat2", headers=pbx).json()["state"] == "offered"
+
+
 def test_transfer(h: Harness) -> None:
     t = new_tenant(h)
     c = h.client

@@ -30,7 +30,10 @@ class AgentState:
     wrap-up) that use the agent's capacity on it; `connected` and `wrapping`
     count those of them in each state, so the status follows in O(1). Every
     change of a held interaction's state goes through `hold_state`,
-    `release` or `count_held`. `version` changes whenever
+    `release` or `count_held`. `held_back`: the agent missed an offer while
+    working on something else; they stay in their status (it is not absence)
+    but are offered nothing more until they let go of an interaction they
+    work on or choose their status again. `version` changes whenever
     anything that affects routing changes, so stale entries in routing
     indexes can be recognised and dropped.
     """
@@ -39,6 +42,7 @@ class AgentState:
         "connected",
         "counted_ready_in",
         "eligible_queue_ids",
+        "held_back",
         "holding",
         "id",
         "idle_since",
@@ -66,6 +70,7 @@ class AgentState:
         self.version = 0
         self.connected = 0
         self.wrapping = 0
+        self.held_back = False
         self.eligible_queue_ids: tuple[str, ...] = ()
         # the routing indexes of the same queues, grouped by their channel, so routing skips a full
         # channel in one step and reaches each queue's indexes without looking them up
@@ -81,8 +86,13 @@ class AgentState:
         return (
             self.presence is _AVAILABLE
             and self.profile.enabled
+            and not self.held_back
             and len(self.holding[channel]) < self.profile.capacity.get(channel, 0)
         )
+
+    def works_on_other_interactions(self) -> bool:
+        """Connected to or wrapping up an interaction (offers pending do not count)."""
+        return self.connected > 0 or self.wrapping > 0
 
     def held_interaction_ids(self) -> list[str]:
         return [iid for ids in self.holding.values() for iid in ids]
@@ -116,8 +126,10 @@ class AgentState:
             state = interaction.state
             if state is _CONNECTED:
                 self.connected -= 1
+                self.held_back = False
             elif state is _IN_WRAP_UP:
                 self.wrapping -= 1
+                self.held_back = False
 
 
 def derive_status(presence: AgentStatus, held_states: list[InteractionState]) -> AgentStatus:

@@ -168,7 +168,12 @@ class ContactCenter:
         check_presence_change(agent, presence)
         reason = c.reason if presence is AgentStatus.BREAK else ""
         if agent.presence is presence and agent.reason == reason:
+            if agent.held_back:  # choosing Available again ends a hold-back after a missed offer
+                agent.held_back = False
+                self._touch(agent, now)
+                self._route_agent(agent, now)
             return
+        agent.held_back = False
         if presence is _AVAILABLE:
             status, status_reason = agent.status, agent.status_reason
             agent.presence = presence
@@ -716,11 +721,13 @@ class ContactCenter:
     def _count_ready(self, agent: AgentState) -> None:
         """Moves the agent's contribution to the queues' ready counts to what it is now (O(their queues))."""
         if agent.presence is _AVAILABLE and agent.profile.enabled:
+            wrapping = agent.wrapping > 0
             now_in = tuple(
                 indexes
                 for channel, indexes_of_queues in agent.indexes_by_channel
                 if agent.is_ready_for(channel)
                 for indexes in indexes_of_queues
+                if not wrapping or indexes.queue.offer_during_wrap_up
             )
         else:
             now_in = ()
@@ -735,15 +742,18 @@ class ContactCenter:
 
     def _push_ready(self, agent: AgentState) -> None:
         """Indexes the agent in every queue they could take an interaction from now."""
-        if agent.presence is not _AVAILABLE or not agent.profile.enabled:
+        if agent.presence is not _AVAILABLE or not agent.profile.enabled or agent.held_back:
             return
         capacity = agent.profile.capacity
         holding = agent.holding
+        wrapping = agent.wrapping > 0
         entry = ready_entry(agent)
         for channel, indexes_of_queues in agent.indexes_by_channel:
             if len(holding[channel]) >= capacity.get(channel, 0):
                 continue
             for indexes in indexes_of_queues:
+                if wrapping and not indexes.queue.offer_during_wrap_up:
+                    continue  # pushed again when the wrap-up ends (`_freed`)
                 if indexes.ready.push_entry(entry):
                     queue = indexes.queue
                     indexes.ready.compact(queue, len(self._members.get(queue.id, ())))
@@ -771,7 +781,8 @@ class ContactCenter:
         holding = agent.holding
         offered = False
         # the presence and the capacity used are what `is_ready_for` checks; each offer changes them
-        while agent.presence is _AVAILABLE and agent.profile.enabled:
+        while agent.presence is _AVAILABLE and agent.profile.enabled and not agent.held_back:
+            wrapping = agent.wrapping > 0
             best: Interaction | None = None
             best_key: tuple[int, float, int] | None = None
             best_indexes: QueueIndexes | None = None
@@ -780,7 +791,7 @@ class ContactCenter:
                     continue
                 for indexes in indexes_of_queues:
                     waiting = indexes.waiting
-                    if not waiting.live:
+                    if not waiting.live or (wrapping and not indexes.queue.offer_during_wrap_up):
                         continue
                     head = waiting.head(interactions, indexes.queue.id)
                     if head is None:
@@ -881,8 +892,17 @@ class ContactCenter:
         self._indexes[queue_id].waiting.push(interaction)
 
     def _missed(self, interaction: Interaction, agent: AgentState, outcome: OfferOutcome, now: float) -> None:
-        """A rejected or unanswered offer: the interaction goes back, the agent to break."""
+        """A rejected or unanswered offer: the interaction goes back, the agent to break.
+
+        An agent who works on another interaction (connected or wrapping up) is present: the missed offer
+        is recorded (`OfferEnded`) but they keep their status, held back from further offers until they
+        let go of an interaction or choose their status again."""
         self._requeue(interaction, agent, outcome, now)
+        if agent.works_on_other_interactions():
+            agent.held_back = True
+            self._touch(agent, now)
+            self._drain_queues([interaction.queue_id or ""], now)
+            return
         self._leave(
             agent,
             AgentStatus.BREAK,
@@ -904,6 +924,7 @@ class ContactCenter:
         """The agent stops being available: pending offers go back to their queues."""
         status, status_reason = agent.status, agent.status_reason
         changed = agent.presence is not presence or agent.reason != reason
+        agent.held_back = False
         agent.presence = presence
         agent.reason = reason
         requeued = list(requeued or ())

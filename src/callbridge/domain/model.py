@@ -107,6 +107,9 @@ class Queue:
     service_level_seconds: int = 20
     offer_timeout_seconds: int = 20
     wrap_up_seconds: int = 30
+    # whether an agent wrapping up (any interaction) may be offered this queue's work; off, as Amazon
+    # Connect and Twilio Flex leave after-contact work alone by default
+    offer_during_wrap_up: bool = False
 
 
 @dataclass(slots=True)

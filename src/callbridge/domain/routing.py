@@ -150,8 +150,14 @@ class ReadyAgents:
     def pop_best(self, queue: Queue) -> AgentState | None:
         entries = self._entries
         channel = queue.channel
+        during_wrap_up = queue.offer_during_wrap_up
         for index, (_idle_since, version, _agent_id, agent) in enumerate(entries):
-            if agent.version == version and agent.is_ready_for(channel) and queue.id in agent.eligible_queue_ids:
+            if (
+                agent.version == version
+                and agent.is_ready_for(channel)
+                and (during_wrap_up or not agent.wrapping)
+                and queue.id in agent.eligible_queue_ids
+            ):
                 del entries[: index + 1]
                 return agent
         entries.clear()

@@ -413,6 +413,7 @@ _AUDITED_QUEUE_FIELDS = (
     "service_level_seconds",
     "offer_timeout_seconds",
     "wrap_up_seconds",
+    "offer_during_wrap_up",
 )
 _AUDITED_AGENT_FIELDS = ("email", "display_name", "roles", "skills", "capacity", "queue_ids", "enabled", "auto_login")
 
@@ -447,6 +448,7 @@ def _queue_row(queue: Queue) -> dict[str, Any]:
         "service_level_seconds": queue.service_level_seconds,
         "offer_timeout_seconds": queue.offer_timeout_seconds,
         "wrap_up_seconds": queue.wrap_up_seconds,
+        "offer_during_wrap_up": queue.offer_during_wrap_up,
     }
 
 

@@ -55,6 +55,7 @@ def queue_from_row(row: Any) -> Queue:
         service_level_seconds=row.service_level_seconds,
         offer_timeout_seconds=row.offer_timeout_seconds,
         wrap_up_seconds=row.wrap_up_seconds,
+        offer_during_wrap_up=bool(row.offer_during_wrap_up),
     )
 
 

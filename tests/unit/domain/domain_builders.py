@@ -20,6 +20,7 @@ def queue(
     priority: int = 0,
     offer_timeout: int = 20,
     wrap_up: int = 30,
+    offer_during_wrap_up: bool = False,
 ) -> Queue:
     return Queue(
         id=queue_id,
@@ -29,6 +30,7 @@ def queue(
         priority=priority,
         offer_timeout_seconds=offer_timeout,
         wrap_up_seconds=wrap_up,
+        offer_during_wrap_up=offer_during_wrap_up,
     )
 
 

@@ -51,7 +51,16 @@ QUEUES = {
     for q in [
         Queue("sales", "Sales", Channel.PHONE, {}, priority=0, offer_timeout_seconds=10, wrap_up_seconds=5),
         Queue("es", "Spanish", Channel.PHONE, {"spanish": 2}, priority=2, offer_timeout_seconds=8, wrap_up_seconds=0),
-        Queue("chat", "Chat", Channel.CHAT, {}, priority=0, offer_timeout_seconds=15, wrap_up_seconds=3),
+        Queue(
+            "chat",
+            "Chat",
+            Channel.CHAT,
+            {},
+            priority=0,
+            offer_timeout_seconds=15,
+            wrap_up_seconds=3,
+            offer_during_wrap_up=True,
+        ),
         Queue("tech", "Tech chat", Channel.CHAT, {"tech": 1}, priority=1, offer_timeout_seconds=15, wrap_up_seconds=10),
         Queue("vm", "Voicemail", Channel.VOICEMAIL, {}, priority=0, offer_timeout_seconds=30, wrap_up_seconds=0),
     ]
@@ -123,6 +132,8 @@ class ContactCenterMachine(RuleBasedStateMachine):
         # the model
         self.presence = dict.fromkeys(AGENT_IDS, AgentStatus.LOGGED_OUT)
         self.reported = dict.fromkeys(AGENT_IDS, AgentStatus.LOGGED_OUT)
+        # missed an offer while working on another interaction: offered nothing until they let one go
+        self.held_back = dict.fromkeys(AGENT_IDS, False)
         self.state: dict[str, str] = {}  # interaction -> queued/offered/connected/wrap_up/final
         self.holder: dict[str, str | None] = {}
         self.channel: dict[str, Channel] = {}
@@ -156,12 +167,21 @@ class ContactCenterMachine(RuleBasedStateMachine):
             if a == agent_id and self.state[i] in HELD and (channel is None or self.channel[i] is channel)
         ]
 
+    def _wrapping(self, agent_id: str) -> bool:
+        return any(self.state[i] == "wrap_up" for i in self._held(agent_id))
+
+    def _working(self, agent_id: str) -> bool:
+        return any(self.state[i] in ("connected", "wrap_up") for i in self._held(agent_id))
+
     def _ready(self, agent_id: str, queue_id: str) -> bool:
         p = self.profiles[agent_id]
-        channel = self.queues[queue_id].channel
+        queue = self.queues[queue_id]
+        channel = queue.channel
         return (
             self.presence[agent_id] is AgentStatus.AVAILABLE
             and p.enabled
+            and not self.held_back[agent_id]
+            and (queue.offer_during_wrap_up or not self._wrapping(agent_id))
             and self._eligible(agent_id, queue_id)
             and len(self._held(agent_id, channel)) < p.capacity.get(channel, 0)
         )
@@ -259,7 +279,11 @@ class ContactCenterMachine(RuleBasedStateMachine):
                 if e.outcome is OfferOutcome.TIMED_OUT:
                     assert self.now >= self.deadline[iid], f"{iid} timed out before its deadline"
                 if e.outcome in (OfferOutcome.REJECTED, OfferOutcome.TIMED_OUT):
-                    self.presence[e.agent_id] = AgentStatus.BREAK
+                    # working on something else is not absence: held back instead of benched
+                    if self._working(e.agent_id):
+                        self.held_back[e.agent_id] = True
+                    else:
+                        self.presence[e.agent_id] = AgentStatus.BREAK
             elif isinstance(e, InteractionConnected):
                 iid = e.interaction_id
                 assert self.state[iid] in ("accepted", "new"), (iid, self.state[iid])
@@ -273,6 +297,7 @@ class ContactCenterMachine(RuleBasedStateMachine):
                 iid = e.interaction_id
                 assert self.state[iid] == "connected"
                 assert self.holder[iid] == e.agent_id
+                self.held_back[e.agent_id] = False
                 self.state[iid] = "transferred"
                 self.holder[iid] = None
                 self.queue_of[iid] = e.to_queue_id
@@ -288,11 +313,15 @@ class ContactCenterMachine(RuleBasedStateMachine):
                 iid = e.interaction_id
                 assert self.state[iid] in ("connected", "wrap_up")
                 assert self.holder[iid] == e.agent_id
+                self.held_back[e.agent_id] = False
                 self.state[iid] = "final"
                 self.holder[iid] = None
             elif isinstance(e, InteractionAbandoned | InteractionFailed):
                 iid = e.interaction_id
                 assert self.state[iid] in ("queued", "offer_ended", "connected", "wrap_up"), (e, self.state[iid])
+                holder = self.holder[iid]
+                if holder is not None and self.state[iid] in ("connected", "wrap_up"):
+                    self.held_back[holder] = False
                 self.state[iid] = "final"
                 self.holder[iid] = None
             else:  # pragma: no cover - a new event type needs a model rule
@@ -309,6 +338,10 @@ class ContactCenterMachine(RuleBasedStateMachine):
         channel = self.channel[iid]
         p = self.profiles[agent_id]
         assert self.presence[agent_id] is AgentStatus.AVAILABLE, f"offer to {agent_id} who is {self.presence[agent_id]}"
+        assert not self.held_back[agent_id], f"offer to {agent_id} held back after a missed offer"
+        assert self.queues[queue_id].offer_during_wrap_up or not self._wrapping(agent_id), (
+            f"offer of {queue_id} to {agent_id} during wrap-up"
+        )
         assert p.enabled, f"offer to disabled {agent_id}"
         assert self._eligible(agent_id, queue_id), f"offer of {queue_id} to {agent_id} who does not qualify"
         assert len(self._held(agent_id, channel)) < p.capacity.get(channel, 0), f"{agent_id} over capacity"
@@ -344,6 +377,7 @@ class ContactCenterMachine(RuleBasedStateMachine):
     def set_presence(self, agent_id: str, presence: AgentStatus, reason: str) -> None:
         def change() -> None:
             self.presence[agent_id] = presence
+            self.held_back[agent_id] = False
 
         applied = self._handle(cmd.SetPresence(agent_id, presence, reason), change)
         signed_in = self.presence[agent_id] is not AgentStatus.LOGGED_OUT
@@ -355,6 +389,7 @@ class ContactCenterMachine(RuleBasedStateMachine):
 
         def leave() -> None:
             self.presence[agent_id] = AgentStatus.LOGGED_OUT
+            self.held_back[agent_id] = False
 
         assert self._handle(cmd.SignOut(agent_id), leave) == (not handling)
 
@@ -363,6 +398,7 @@ class ContactCenterMachine(RuleBasedStateMachine):
         def lost() -> None:
             if self.presence[agent_id] is not AgentStatus.LOGGED_OUT:
                 self.presence[agent_id] = AgentStatus.BREAK
+                self.held_back[agent_id] = False
 
         assert self._handle(cmd.ReportConnectionLost(agent_id), lost)
 
@@ -381,8 +417,9 @@ class ContactCenterMachine(RuleBasedStateMachine):
 
         def apply() -> None:
             self.profiles[agent_id] = new
-            if not enabled:
+            if not enabled and self.presence[agent_id] is not AgentStatus.LOGGED_OUT:
                 self.presence[agent_id] = AgentStatus.LOGGED_OUT
+                self.held_back[agent_id] = False
 
         assert self._run(lambda: self.cc.upsert_agent(new, self.now), apply)
 
@@ -391,6 +428,15 @@ class ContactCenterMachine(RuleBasedStateMachine):
         old = self.queues[queue_id]
         skill = next(iter(QUEUES[queue_id].required_skills))
         new = replace(old, required_skills={skill: level})
+
+        def apply() -> None:
+            self.queues[queue_id] = new
+
+        assert self._run(lambda: self.cc.upsert_queue(new, self.now), apply)
+
+    @rule(queue_id=st.sampled_from(QUEUE_IDS), allowed=st.booleans())
+    def change_offers_during_wrap_up(self, queue_id: str, allowed: bool) -> None:
+        new = replace(self.queues[queue_id], offer_during_wrap_up=allowed)
 
         def apply() -> None:
             self.queues[queue_id] = new
@@ -442,6 +488,18 @@ class ContactCenterMachine(RuleBasedStateMachine):
         command: cmd.Command = cmd.AcceptOffer(agent_id, iid) if answer == "accept" else cmd.RejectOffer(agent_id, iid)
         applied = self._handle(command)
         assert applied == (self.now < self.deadline[iid])
+
+    @precondition(lambda self: any(self._working(self.holder[i] or "") for i in self._ids("offered")))
+    @rule(data=st.data(), answer=st.sampled_from(["reject", "time_out"]))
+    def miss_an_offer_while_working(self, data: st.DataObject, answer: str) -> None:
+        iid = data.draw(st.sampled_from([i for i in self._ids("offered") if self._working(self.holder[i] or "")]))
+        agent_id = self.holder[iid]
+        assert agent_id is not None
+        if answer == "reject":
+            assert self._handle(cmd.RejectOffer(agent_id, iid)) == (self.now < self.deadline[iid])
+        else:
+            self.now = max(self.now, self.deadline[iid])
+            assert self._handle(cmd.Tick())
 
     @rule(data=st.data(), agent_id=agents, answer=st.sampled_from(["accept", "reject"]))
     def answer_someone_elses_offer(self, data: st.DataObject, agent_id: str, answer: str) -> None:
@@ -507,6 +565,7 @@ class ContactCenterMachine(RuleBasedStateMachine):
         saved = [(self.profiles[a], self.store.agents[a]) for a in AGENT_IDS]
         rows = [replace(i, data=dict(i.data)) for i in self.store.interactions.values()]
         self.cc = ContactCenter("acme")
+        self.held_back = dict.fromkeys(AGENT_IDS, False)  # not saved: a restart ends every hold-back
         for queue in self.queues.values():
             self.cc.upsert_queue(queue, self.now)
         self._process(self.cc.restore(saved, rows, self.now))

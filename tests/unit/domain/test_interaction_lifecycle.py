@@ -8,6 +8,7 @@ from domain_builders import T0, agent, center, make_available, of_type, offers, 
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NoCapacity
 from callbridge.domain.events import (
+    AgentStatusChanged,
     InteractionAbandoned,
     InteractionCompleted,
     InteractionConnected,
@@ -85,18 +86,76 @@ def test_missed_offer_sends_the_agents_other_pending_offers_back_too() -> None:
     make_available(cc, "ann", T0)
     for n in range(4):
         submit(cc, f"c{n}", "support", T0 + n)
-    cc.handle(cmd.AcceptOffer("ann", "c0"), T0 + 5)
 
     events = cc.handle(cmd.RejectOffer("ann", "c1"), T0 + 6)
 
     assert {(e.interaction_id, e.outcome) for e in of_type(events, OfferEnded)} == {
         ("c1", OfferOutcome.REJECTED),
+        ("c0", OfferOutcome.AGENT_LEFT),
         ("c2", OfferOutcome.AGENT_LEFT),
     }
-    assert [i.id for i in cc.waiting_in("support")] == ["c1", "c2", "c3"]
-    assert cc.interactions["c0"].state is InteractionState.CONNECTED
-    assert cc.agents["ann"].presence is AgentStatus.BREAK
-    assert cc.agents["ann"].status is AgentStatus.BUSY
+    assert [i.id for i in cc.waiting_in("support")] == ["c0", "c1", "c2", "c3"]
+    assert (cc.agents["ann"].status, cc.agents["ann"].status_reason) == (AgentStatus.BREAK, "missed_offer")
+
+
+@pytest.mark.parametrize("how", ["reject", "timeout"])
+def test_an_offer_missed_mid_chat_is_recorded_but_is_not_absence(how: str) -> None:
+    cc = center([queue("support", Channel.CHAT)], [agent("ann", ["support"], chat=3)])
+    make_available(cc, "ann", T0)
+    for n in range(4):
+        submit(cc, f"c{n}", "support", T0 + n)
+    cc.handle(cmd.AcceptOffer("ann", "c0"), T0 + 5)
+    cc.handle(cmd.AcceptOffer("ann", "c2"), T0 + 5)
+
+    if how == "reject":
+        events = cc.handle(cmd.RejectOffer("ann", "c1"), T0 + 6)
+        outcome = OfferOutcome.REJECTED
+    else:
+        events = cc.handle(cmd.Tick(), T0 + 1 + 20)
+        outcome = OfferOutcome.TIMED_OUT
+
+    assert [(e.interaction_id, e.outcome) for e in of_type(events, OfferEnded)] == [("c1", outcome)]
+    assert not of_type(events, AgentStatusChanged)
+    assert (cc.agents["ann"].presence, cc.agents["ann"].status) == (AgentStatus.AVAILABLE, AgentStatus.BUSY)
+    # held back: nothing more is offered while she works on her chats, not even with room for it
+    assert [i.id for i in cc.waiting_in("support")] == ["c1", "c3"]
+    assert offers(submit(cc, "c4", "support", T0 + 30)) == []
+    # letting go of a chat ends the hold-back: the missed chat comes back to her first
+    assert offers(cc.handle(cmd.CompleteInteraction("ann", "c0", "", ""), T0 + 31)) == [("c1", "ann"), ("c3", "ann")]
+
+
+def test_an_agent_held_back_after_a_missed_offer_is_offered_again_when_choosing_available() -> None:
+    cc = center([queue("support", Channel.CHAT)], [agent("ann", ["support"], chat=2)])
+    make_available(cc, "ann", T0)
+    submit(cc, "c0", "support", T0)
+    submit(cc, "c1", "support", T0 + 1)
+    cc.handle(cmd.AcceptOffer("ann", "c0"), T0 + 2)
+    cc.handle(cmd.RejectOffer("ann", "c1"), T0 + 3)
+
+    events = cc.handle(cmd.SetPresence("ann", AgentStatus.AVAILABLE), T0 + 4)
+
+    assert offers(events) == [("c1", "ann")]
+
+
+def test_no_offer_during_wrap_up_unless_the_queue_allows_it() -> None:
+    queues = [
+        queue("sales", Channel.PHONE, wrap_up=60),
+        queue("support", Channel.CHAT),
+        queue("vip", Channel.CHAT, offer_during_wrap_up=True),
+    ]
+    cc = center(queues, [agent("ann", ["sales", "support", "vip"])])
+    make_available(cc, "ann", T0)
+    submit(cc, "call", "sales", T0)
+    cc.handle(cmd.AcceptOffer("ann", "call"), T0 + 1)
+    cc.handle(cmd.EndInteraction("call", "hangup"), T0 + 10)
+    assert cc.agents["ann"].status is AgentStatus.WRAP_UP
+
+    assert offers(submit(cc, "chat", "support", T0 + 11)) == []
+    assert cc.queue_snapshot("support").ready_agents == 0
+    assert offers(submit(cc, "vip-chat", "vip", T0 + 12)) == [("vip-chat", "ann")]
+    cc.handle(cmd.AcceptOffer("ann", "vip-chat"), T0 + 13)
+
+    assert offers(cc.handle(cmd.CompleteInteraction("ann", "call", "sale", ""), T0 + 20)) == [("chat", "ann")]
 
 
 def test_accepting_an_expired_offer_is_refused() -> None:
@@ -390,3 +449,17 @@ def test_transferring_agent_counts_as_just_freed_for_idle_time() -> None:
     events = cc.handle(cmd.TransferToQueue("ann", "c1", "billing"), T0 + 60)
 
     assert offers(events) == [("c1", "bob")]
+
+
+def test_choosing_available_during_wrap_up_brings_no_offer_from_a_queue_that_waits_for_the_wrap_up() -> None:
+    queues = [queue("sales", Channel.PHONE, wrap_up=60), queue("support", Channel.CHAT)]
+    cc = center(queues, [agent("ann", ["sales", "support"])])
+    make_available(cc, "ann", T0)
+    submit(cc, "call", "sales", T0)
+    cc.handle(cmd.AcceptOffer("ann", "call"), T0 + 1)
+    cc.handle(cmd.SetPresence("ann", AgentStatus.BREAK, "coffee"), T0 + 2)
+    cc.handle(cmd.EndInteraction("call", "hangup"), T0 + 10)
+    submit(cc, "chat", "support", T0 + 11)
+
+    assert offers(cc.handle(cmd.SetPresence("ann", AgentStatus.AVAILABLE), T0 + 12)) == []
+    assert offers(cc.handle(cmd.CompleteInteraction("ann", "call", "", ""), T0 + 13)) == [("chat", "ann")]

@@ -114,6 +114,7 @@ def _queue_out(q: Queue) -> QueueOut:
         service_level_seconds=q.service_level_seconds,
         offer_timeout_seconds=q.offer_timeout_seconds,
         wrap_up_seconds=q.wrap_up_seconds,
+        offer_during_wrap_up=q.offer_during_wrap_up,
     )
 
 
@@ -127,6 +128,7 @@ def _queue(body: QueueIn, queue_id: str) -> Queue:
         service_level_seconds=body.service_level_seconds,
         offer_timeout_seconds=body.offer_timeout_seconds,
         wrap_up_seconds=body.wrap_up_seconds,
+        offer_during_wrap_up=body.offer_during_wrap_up,
     )
 
 

@@ -109,6 +109,11 @@ class QueueIn(Input):
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     offer_timeout_seconds: int = Field(default=20, ge=5, le=600)
     wrap_up_seconds: int = Field(default=30, ge=0, le=3600)
+    offer_during_wrap_up: bool = Field(
+        default=False,
+        description="Whether an agent in wrap-up may be offered this queue's work (off: the next offer waits "
+        "until the agent completes the wrap-up, as in Amazon Connect and Twilio Flex)",
+    )
 
 
 class QueueUpdate(QueueIn):
@@ -124,6 +129,7 @@ class QueueOut(BaseModel):
     service_level_seconds: int
     offer_timeout_seconds: int
     wrap_up_seconds: int
+    offer_during_wrap_up: bool
 
 
 Capacity = Annotated[int, Field(ge=0, le=50)]

@@ -83,6 +83,7 @@ def _queue_values(queue: Queue) -> dict[str, Any]:
         "service_level_seconds": queue.service_level_seconds,
         "offer_timeout_seconds": queue.offer_timeout_seconds,
         "wrap_up_seconds": queue.wrap_up_seconds,
+        "offer_during_wrap_up": queue.offer_during_wrap_up,
     }
 
 
@@ -96,6 +97,7 @@ def _form_values(page: TenantPage, queue_id: str) -> dict[str, Any]:
         "required_skills": {n: text(form, f"skill:{n}") for n in names if text(form, f"skill:{n}")},
     }
     values.update({n: text(form, n) for n in NUMBERS if text(form, n)})  # blank: the API's default
+    values["offer_during_wrap_up"] = form.get("offer_during_wrap_up") == "on"
     return values
 
 
@@ -126,6 +128,7 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
         service_level_seconds=body.service_level_seconds,
         offer_timeout_seconds=body.offer_timeout_seconds,
         wrap_up_seconds=body.wrap_up_seconds,
+        offer_during_wrap_up=body.offer_during_wrap_up,
     )
     try:
         await page.svc.configuration.save_queue(page.tenant_id, queue, create=create, actor=page.actor)
@@ -147,6 +150,7 @@ def new_queue(page: TenantPage) -> Response:
             service_level_seconds=defaults.service_level_seconds,
             offer_timeout_seconds=defaults.offer_timeout_seconds,
             wrap_up_seconds=defaults.wrap_up_seconds,
+            offer_during_wrap_up=defaults.offer_during_wrap_up,
         )
     )
     return _form(page, values, create=True)
