@@ -400,7 +400,18 @@ Callbridge demo is running ({rate:g} interactions/minute, {bots} simulated agent
                     -d '{{"email": "{ADMIN_EMAIL}", "password": "{admin_password}"}}'
   Integration API key for tenant "{TENANT}" (shown once): {accounts.api_key}
 
+{_voice_line()}
 Data: {folder}. Press Ctrl-C to stop.
 """,
         flush=True,
     )
+
+
+def _voice_line() -> str:
+    """The demo's calls are simulated (telephony events API); say how real calls are added."""
+    engines = ("/usr/sbin/kamailio", "/usr/bin/rtpengine")
+    if all(Path(binary).exists() for binary in engines):
+        how = "Kamailio and rtpengine are installed: see docs/voice.md to take real calls (CALLBRIDGE_VOICE_ENABLED)"
+    else:
+        how = "install Kamailio and rtpengine (scripts/install-voice-engines, as root), then see docs/voice.md"
+    return f"  Phone calls here are simulated. Real calls: {how}.\n"
