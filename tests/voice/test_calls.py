@@ -263,3 +263,22 @@ def test_a_caller_phone_that_holds_and_resumes_itself_keeps_the_call(voice_syste
 
 def log_of(peer: Any) -> str:
     return (peer.directory / "baresip.log").read_text(errors="replace")
+
+
+def test_an_offer_to_an_agent_whose_desk_phone_is_not_registered_is_declined_at_once(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, number = system.tenant(offer_timeout=120)
+    username = system.desk_phone(tenant, "agent1")  # configured, but no phone registers
+    assert not system.registered(username)
+    agent = tenant.agent("agent1")
+    caller = caller_for(system, "caller-for-an-unplugged-phone")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: caller.saw("CALL_ESTABLISHED"), "the call to be answered")
+    # long before the offer's 120 s: back in the queue, and the agent on break for the missed offer
+    wait_for(lambda: (interaction(system, tenant.id) or {}).get("state") == "queued", "the offer to be declined")
+    me = system.harness.client.get("/api/v1/me", headers=agent).json()
+    assert me["agents"]["agent1"]["status"] == "break", me["agents"]["agent1"]
+    caller.command("hangup")
+    wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")

@@ -40,8 +40,10 @@ from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.stack import SipStack
 from callbridge.channels.telephony import TelephonyService, body_fingerprint
+from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import DomainError
 from callbridge.domain.model import OfferOutcome
 from callbridge.services.node import BatchEffects, ContactCenterNode
 from callbridge.store.tables import interactions
@@ -56,6 +58,7 @@ PLACEHOLDER_SDP = (
     "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
 )
 HOLD_MUSIC_REPEATS = 10_000
+UNREACHABLE_PHONE = frozenset({404, 408, 480})  # not registered, or its registration leads nowhere
 # port-latching: rtpengine keeps its ports towards the caller when the callee side is answered again (the agent
 # replaces the placeholder), so the caller never needs a re-INVITE.
 NG_SDP_OPTIONS: dict[str, Any] = {
@@ -376,8 +379,23 @@ class VoiceController:
             if call.state == "ringing":
                 call.state = "waiting"
                 call.agent_ua = None
+                if code in UNREACHABLE_PHONE and call.agent_id is not None:
+                    # nothing can ring: give the call back now rather than at the offer's deadline
+                    log.warning(
+                        "voice: %s's desk phone is not registered (%s): the offer of %s is declined",
+                        call.agent_id,
+                        code,
+                        call.interaction_id,
+                    )
+                    self._spawn(self._decline(call, call.agent_id), f"voice-decline-{call.interaction_id}")
         elif kind == "disconnect":
             self._spawn(self._agent_gone(call), f"voice-agent-gone-{call.interaction_id}")
+
+    async def _decline(self, call: VoiceCall, agent_id: str) -> None:
+        try:
+            await self.node.execute(call.tenant_id, cmd.RejectOffer(agent_id, call.interaction_id))
+        except DomainError as error:  # the offer ended meanwhile (answered in the console, timed out)
+            log.info("voice: offer of %s to %s already over: %s", call.interaction_id, agent_id, error)
 
     async def _bridge(self, call: VoiceCall, sdp: str) -> None:
         from sippy.CCEvents import CCEventDisconnect
