@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests import loop_watch
+from tests.loop_watch import event_loop_never_blocked  # noqa: F401  (autouse: on for every test)
+
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -100,3 +103,7 @@ def artifacts_dir(request: pytest.FixtureRequest) -> Path:
     path = ARTIFACTS / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    loop_watch.install()

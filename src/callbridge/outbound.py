@@ -23,6 +23,7 @@ Outbound clients never follow redirects, so a secret goes only to the host it wa
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import socket
@@ -149,11 +150,18 @@ class OutboundPolicy:
         return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **kwargs)
 
 
+@functools.cache
+def _ssl_context(httpx_module: Any) -> Any:
+    """One verifying TLS context per httpx copy, shared by every pool: loading the CA bundle costs tens of
+    milliseconds of CPU, which would otherwise stall the event loop each time a tenant's client is built."""
+    return httpx_module.create_ssl_context(trust_env=False)
+
+
 def _checked_transport(policy: OutboundPolicy, httpx_module: Any, httpcore_module: Any, limits: Any) -> Any:
     transport = httpx_module.AsyncHTTPTransport(limits=limits, trust_env=False)
     # The pool httpx builds, with the checking network backend (httpx has no parameter for one).
     transport._pool = httpcore_module.AsyncConnectionPool(
-        ssl_context=httpx_module.create_ssl_context(trust_env=False),
+        ssl_context=_ssl_context(httpx_module),
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

@@ -97,7 +97,14 @@ PRINCIPAL_CACHE_SECONDS = 5.0
 _recent_principals: dict[str, tuple[Principal, float]] = {}
 
 
+def recent_principal(token: str, now: float) -> Principal | None:
+    """The principal remembered for this token, if still fresh: no database read, so the event loop may ask."""
+    hit = _recent_principals.get(_digest(token))
+    return hit[0] if hit is not None and hit[1] > now else None
+
+
 def cached_principal_for_token(engine: Engine, token: str, now: float) -> Principal | None:
+    """Blocking (a database read on a miss): call it from a worker thread."""
     key = _digest(token)
     hit = _recent_principals.get(key)
     if hit is not None and hit[1] > now:

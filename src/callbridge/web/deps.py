@@ -15,9 +15,10 @@ import structlog
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from callbridge.auth.credentials import TicketBook, cached_principal_for_token
+from callbridge.auth.credentials import TicketBook, cached_principal_for_token, recent_principal
 from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.config import Settings
 from callbridge.services.clock import Clock
@@ -55,7 +56,8 @@ async def principal(
     token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE, "")
     if not token:
         raise HTTPException(401, "sign in first: send a session token or an API key as 'Authorization: Bearer …'")
-    found = cached_principal_for_token(svc.engine, token, svc.clock.now())
+    now = svc.clock.now()
+    found = recent_principal(token, now) or await run_in_threadpool(cached_principal_for_token, svc.engine, token, now)
     if found is None:
         raise HTTPException(401, "the credentials are unknown, expired or revoked: sign in again or ask for a new key")
     if found.kind is PrincipalKind.AGENT and found.tenant_id is not None:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Gauge
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
@@ -28,7 +29,8 @@ CONNECTIONS = Gauge("callbridge_websocket_connections", "Open event WebSockets")
 
 def allowed_origin(svc: Services, tenant_id: str, origin: str | None) -> bool:
     """Browsers always send Origin; it must be Callbridge's own or an allowed CRM origin of the tenant.
-    Non-browser clients (no Origin) cannot be used for cross-site hijacking and are let through."""
+    Non-browser clients (no Origin) cannot be used for cross-site hijacking and are let through.
+    Blocking (a database read): call it from a worker thread."""
     if origin is None:
         return True
     origin = origin.rstrip("/").lower()
@@ -56,7 +58,7 @@ async def realtime(websocket: WebSocket) -> None:
     if not known:
         await websocket.close(CloseCode.SIGNED_OUT, "unknown tenant")
         return
-    if not allowed_origin(svc, tenant_id, websocket.headers.get("origin")):
+    if not await run_in_threadpool(allowed_origin, svc, tenant_id, websocket.headers.get("origin")):
         await websocket.close(CloseCode.FORBIDDEN_ORIGIN, "this page's origin is not allowed for the tenant")
         return
     view = websocket.query_params.get("view") or ("agent" if who.kind is PrincipalKind.AGENT else "tenant")
