@@ -170,6 +170,7 @@ class VoiceChannel:
                 for process in self.processes:
                     if not process.running():
                         log.error("voice: %s died, starting it again: %s", process.name, process.exit_detail())
+                        self.health = {**self.health, process.name: False}  # not ready until it is back
                         if process.name == "kamailio":
                             with contextlib.suppress(OSError):
                                 self.layout.rpc_socket.unlink()

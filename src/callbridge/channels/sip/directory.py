@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from callbridge.services.audit import Actor, record
 from callbridge.store.tables import agents, queues
 from callbridge.store.voice_tables import voice_desk_phones, voice_numbers
 
@@ -72,7 +73,15 @@ class VoiceDirectory:
             ).all()
         return [Number(row.number, row.tenant_id, row.queue_id, row.greeting_id) for row in rows]
 
-    def put_number(self, tenant_id: str, number: str, queue_id: str, greeting_id: str | None, now: float) -> Number:
+    def put_number(
+        self,
+        tenant_id: str,
+        number: str,
+        queue_id: str,
+        greeting_id: str | None,
+        now: float,
+        actor: Actor | None = None,
+    ) -> Number:
         if not E164.match(number):
             raise DirectoryError(f"{number!r} is not an E.164 number (+ then 7 to 15 digits)", "number")
         with self.engine.begin() as connection:
@@ -87,6 +96,7 @@ class VoiceDirectory:
                 select(voice_numbers.c.tenant_id).where(voice_numbers.c.number == number)
             ).scalar_one_or_none()
             values = {"queue_id": queue_id, "greeting_id": greeting_id}
+            before = None
             if owner is None:
                 connection.execute(
                     insert(voice_numbers).values(number=number, tenant_id=tenant_id, created_at=now, **values)
@@ -94,14 +104,37 @@ class VoiceDirectory:
             elif owner != tenant_id:
                 raise DirectoryError(f"{number} belongs to another tenant", "number")
             else:
+                row = connection.execute(select(voice_numbers).where(voice_numbers.c.number == number)).one()
+                before = {"queue_id": row.queue_id, "greeting_id": row.greeting_id}
                 connection.execute(update(voice_numbers).where(voice_numbers.c.number == number).values(**values))
+            if actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="voice_number.created" if before is None else "voice_number.updated",
+                    target_type="voice_number",
+                    target_id=number,
+                    before=before,
+                    after=values,
+                    at=now,
+                )
         return Number(number, tenant_id, queue_id, greeting_id)
 
-    def delete_number(self, tenant_id: str, number: str) -> bool:
+    def delete_number(self, tenant_id: str, number: str, actor: Actor | None = None) -> bool:
         with self.engine.begin() as connection:
             result = connection.execute(
                 delete(voice_numbers).where(voice_numbers.c.tenant_id == tenant_id, voice_numbers.c.number == number)
             )
+            if result.rowcount and actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="voice_number.deleted",
+                    target_type="voice_number",
+                    target_id=number,
+                )
         return bool(result.rowcount)
 
     # ---------------------------------------------------------------- desk phones
@@ -124,7 +157,7 @@ class VoiceDirectory:
         return None if row is None else DeskPhone(row.tenant_id, row.agent_id, row.username, row.ha1)
 
     def put_desk_phone(
-        self, tenant_id: str, agent_id: str, username: str, password: str, now: float
+        self, tenant_id: str, agent_id: str, username: str, password: str, now: float, actor: Actor | None = None
     ) -> tuple[DeskPhone, str | None]:
         """Sets the agent's phone; returns it and the user name it replaced (to forget at the registrar)."""
         if not SIP_USER.match(username):
@@ -166,9 +199,20 @@ class VoiceDirectory:
                     .where(voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id)
                     .values(username=username, ha1=phone.ha1)
                 )
+            if actor is not None:  # the password only as changed, never its value or its hash
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="desk_phone.set",
+                    target_type="agent",
+                    target_id=agent_id,
+                    after={"username": username, "password": "changed"},
+                    at=now,
+                )
         return phone, old if old not in (None, username) else None
 
-    def delete_desk_phone(self, tenant_id: str, agent_id: str) -> str | None:
+    def delete_desk_phone(self, tenant_id: str, agent_id: str, actor: Actor | None = None) -> str | None:
         with self.engine.begin() as connection:
             old = connection.execute(
                 select(voice_desk_phones.c.username).where(
@@ -180,4 +224,14 @@ class VoiceDirectory:
                     voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id
                 )
             )
+            if old is not None and actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="desk_phone.deleted",
+                    target_type="agent",
+                    target_id=agent_id,
+                    before={"username": old},
+                )
         return old

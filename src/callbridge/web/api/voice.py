@@ -1,4 +1,5 @@
-"""Voice administration (docs/voice.md): dialled numbers → queues, and agents' desk phones.
+"""Voice administration (docs/voice.md): dialled numbers → queues, and agents' desk phones. Every change is in
+the audit log (`voice_number.*`, `desk_phone.*`; a password only as changed).
 
 Numbers and desk phones are stored whether or not voice runs on this node; when it runs, a desk phone's
 credentials reach Kamailio at once (and a removed one is forgotten, its registrations dropped).
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from callbridge.channels.sip.directory import DeskPhone, DirectoryError, Number, VoiceDirectory
 from callbridge.domain.errors import NotFound
+from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import Identifier, Input
 from callbridge.web.deps import ServicesDep, TenantAdminDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
@@ -78,8 +80,9 @@ async def put_number(
     """Maps a dialled number (E.164, e.g. +14155550100) to a phone queue."""
     directory = _directory(request, svc)
     try:
+        actor = await asyncio.to_thread(actor_of, svc.engine, who)
         saved = await asyncio.to_thread(
-            directory.put_number, tenant_id, number, body.queue_id, body.greeting_id, svc.clock.now()
+            directory.put_number, tenant_id, number, body.queue_id, body.greeting_id, svc.clock.now(), actor
         )
     except DirectoryError as error:
         raise InvalidField(str(error), error.field) from None
@@ -90,7 +93,8 @@ async def put_number(
 async def delete_number(
     tenant_id: str, number: str, request: Request, svc: ServicesDep, who: TenantAdminDep
 ) -> Response:
-    if not await asyncio.to_thread(_directory(request, svc).delete_number, tenant_id, number):
+    actor = await asyncio.to_thread(actor_of, svc.engine, who)
+    if not await asyncio.to_thread(_directory(request, svc).delete_number, tenant_id, number, actor):
         raise NotFound("number", number)
     return Response(status_code=204)
 
@@ -110,8 +114,9 @@ async def put_desk_phone(
     """Gives the agent a SIP desk phone: it registers to Kamailio with these credentials and rings on offers."""
     directory = _directory(request, svc)
     try:
+        actor = await asyncio.to_thread(actor_of, svc.engine, who)
         phone, replaced = await asyncio.to_thread(
-            directory.put_desk_phone, tenant_id, agent_id, body.username, body.password, svc.clock.now()
+            directory.put_desk_phone, tenant_id, agent_id, body.username, body.password, svc.clock.now(), actor
         )
     except DirectoryError as error:
         raise InvalidField(str(error), error.field) from None
@@ -127,7 +132,8 @@ async def put_desk_phone(
 async def delete_desk_phone(
     tenant_id: str, agent_id: str, request: Request, svc: ServicesDep, who: TenantAdminDep
 ) -> Response:
-    username = await asyncio.to_thread(_directory(request, svc).delete_desk_phone, tenant_id, agent_id)
+    actor = await asyncio.to_thread(actor_of, svc.engine, who)
+    username = await asyncio.to_thread(_directory(request, svc).delete_desk_phone, tenant_id, agent_id, actor)
     if username is None:
         raise NotFound("desk phone", agent_id)
     voice = request.app.state.channels.voice
