@@ -23,6 +23,7 @@ from .db import MAX_RECORD_ID
 from .models import Activity, Attachment, User
 from .oidc import access_grant
 from .openapi import openapi_document
+from .phones import is_known_region
 from .records import (
     MODELS,
     CrmError,
@@ -161,7 +162,11 @@ def openapi() -> Response:
 @requires(READ, plain_sql=True)
 def search_phone() -> Response:
     number = request.args.get("number", "")
-    e164, records = phone_search_json(core(), number, state().default_region, _base_url())
+    region = request.args.get("region", "").strip().upper() or None
+    if region is not None and not is_known_region(region):
+        message = f"region must be a two-letter region code such as US or GB, not {region!r}"
+        raise CrmError.single(400, "INVALID_FIELD", message, ["region"])
+    e164, records = phone_search_json(core(), number, state().default_region, _base_url(), region)
     return jsonify({"number": number, "e164": e164, "totalSize": len(records), "records": records})
 
 

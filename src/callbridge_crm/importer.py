@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from .models import Account, Case, Contact, Lead, Organization, PhoneIndex
-from .phones import to_e164
+from .phones import index_keys
 from .records import PHONE_FIELDS
 
 IMPORTABLE = ("contact", "account", "lead", "case")
@@ -214,11 +214,8 @@ def bulk_insert(
                 record["case_number"] = next(numbers)
             records.append(record)
             for attribute in phone_fields:
-                e164 = to_e164(values.get(attribute), region)
-                if e164 is not None:
-                    phones.append(
-                        {"e164": e164, "object_type": object_type, "record_id": record_id, "field": attribute}
-                    )
+                for key in index_keys(values.get(attribute), region):
+                    phones.append({"e164": key, "object_type": object_type, "record_id": record_id, "field": attribute})
             ids.append(record_id)
         connection.execute(insert(table), records)
         if phones:

@@ -47,7 +47,15 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "/search/phone": {
                 "get": {
                     "summary": "Contacts, accounts and leads whose phone matches (compared in E.164)",
-                    "parameters": [_query("number", "A phone number in any format; extensions are ignored")],
+                    "parameters": [
+                        _query("number", "A phone number in any format; extensions are ignored"),
+                        _query(
+                            "region",
+                            "Two-letter region (e.g. GB) in which numbers without a country code, the query's "
+                            "and the stored ones, are read too (besides the organisation's default region)",
+                            required=False,
+                        ),
+                    ],
                     "responses": {
                         "200": _json(
                             {
@@ -64,7 +72,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                             },
                             "Matches (empty when the number cannot be read)",
                         ),
-                        **_error_responses(401, 403),
+                        **_error_responses(400, 401, 403),
                     },
                 }
             },

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .db import MAX_RECORD_ID
 from .models import Account, Activity, Attachment, Case, Contact, Lead, PhoneIndex, utcnow
-from .phones import to_e164
+from .phones import index_keys, is_national_key, national_keys, to_e164
 
 ObjectType = Literal["contact", "account", "lead", "case", "activity"]
 OBJECT_TYPES: tuple[str, ...] = ("contact", "account", "lead", "case", "activity")
@@ -100,9 +100,8 @@ class CrmError(Exception):
 def phone_index_rows(object_type: str, record_id: int, record: Any, region: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for attribute in PHONE_FIELDS.get(object_type, ()):
-        e164 = to_e164(getattr(record, attribute, None), region)
-        if e164 is not None:
-            rows.append({"e164": e164, "object_type": object_type, "record_id": record_id, "field": attribute})
+        for key in index_keys(getattr(record, attribute, None), region):
+            rows.append({"e164": key, "object_type": object_type, "record_id": record_id, "field": attribute})
     return rows
 
 
@@ -147,54 +146,65 @@ _account_table = Account.__table__
 _lead_table = Lead.__table__
 # The API's phone search in one plain SQL statement: the index hits in index order, each joined to
 # its record's columns (no ORM objects are built on this path).
+_PHONE_COLUMNS = (
+    _phone_table.c.object_type,
+    _phone_table.c.record_id,
+    _contact_table.c.id.label("c_id"),
+    _contact_table.c.first_name.label("c_first_name"),
+    _contact_table.c.last_name.label("c_last_name"),
+    _contact_table.c.email.label("c_email"),
+    _contact_table.c.phone.label("c_phone"),
+    _contact_table.c.mobile_phone.label("c_mobile_phone"),
+    _contact_table.c.title.label("c_title"),
+    _contact_table.c.city.label("c_city"),
+    _contact_table.c.account_id.label("c_account_id"),
+    _contact_table.c.created_at.label("c_created_at"),
+    _account_table.c.id.label("a_id"),
+    _account_table.c.name.label("a_name"),
+    _account_table.c.phone.label("a_phone"),
+    _account_table.c.website.label("a_website"),
+    _account_table.c.industry.label("a_industry"),
+    _account_table.c.city.label("a_city"),
+    _account_table.c.created_at.label("a_created_at"),
+    _lead_table.c.id.label("l_id"),
+    _lead_table.c.first_name.label("l_first_name"),
+    _lead_table.c.last_name.label("l_last_name"),
+    _lead_table.c.company.label("l_company"),
+    _lead_table.c.email.label("l_email"),
+    _lead_table.c.phone.label("l_phone"),
+    _lead_table.c.mobile_phone.label("l_mobile_phone"),
+    _lead_table.c.status.label("l_status"),
+    _lead_table.c.created_at.label("l_created_at"),
+)
+_PHONE_JOIN = (
+    _phone_table.outerjoin(
+        _contact_table,
+        and_(_phone_table.c.object_type == "contact", _contact_table.c.id == _phone_table.c.record_id),
+    )
+    .outerjoin(
+        _account_table,
+        and_(_phone_table.c.object_type == "account", _account_table.c.id == _phone_table.c.record_id),
+    )
+    .outerjoin(
+        _lead_table,
+        and_(_phone_table.c.object_type == "lead", _lead_table.c.id == _phone_table.c.record_id),
+    )
+)
 _PHONE_SEARCH = (
-    select(
-        _phone_table.c.object_type,
-        _phone_table.c.record_id,
-        _contact_table.c.id.label("c_id"),
-        _contact_table.c.first_name.label("c_first_name"),
-        _contact_table.c.last_name.label("c_last_name"),
-        _contact_table.c.email.label("c_email"),
-        _contact_table.c.phone.label("c_phone"),
-        _contact_table.c.mobile_phone.label("c_mobile_phone"),
-        _contact_table.c.title.label("c_title"),
-        _contact_table.c.city.label("c_city"),
-        _contact_table.c.account_id.label("c_account_id"),
-        _contact_table.c.created_at.label("c_created_at"),
-        _account_table.c.id.label("a_id"),
-        _account_table.c.name.label("a_name"),
-        _account_table.c.phone.label("a_phone"),
-        _account_table.c.website.label("a_website"),
-        _account_table.c.industry.label("a_industry"),
-        _account_table.c.city.label("a_city"),
-        _account_table.c.created_at.label("a_created_at"),
-        _lead_table.c.id.label("l_id"),
-        _lead_table.c.first_name.label("l_first_name"),
-        _lead_table.c.last_name.label("l_last_name"),
-        _lead_table.c.company.label("l_company"),
-        _lead_table.c.email.label("l_email"),
-        _lead_table.c.phone.label("l_phone"),
-        _lead_table.c.mobile_phone.label("l_mobile_phone"),
-        _lead_table.c.status.label("l_status"),
-        _lead_table.c.created_at.label("l_created_at"),
-    )
-    .select_from(
-        _phone_table.outerjoin(
-            _contact_table,
-            and_(_phone_table.c.object_type == "contact", _contact_table.c.id == _phone_table.c.record_id),
-        )
-        .outerjoin(
-            _account_table,
-            and_(_phone_table.c.object_type == "account", _account_table.c.id == _phone_table.c.record_id),
-        )
-        .outerjoin(
-            _lead_table,
-            and_(_phone_table.c.object_type == "lead", _lead_table.c.id == _phone_table.c.record_id),
-        )
-    )
+    select(*_PHONE_COLUMNS)
+    .select_from(_PHONE_JOIN)
     .where(_phone_table.c.e164 == bindparam("e164"))
     .order_by(_phone_table.c.id)
     .limit(SEARCH_LIMIT * 2)
+)
+# The same, for a search that reads numbers written without a country code in a region it names: the
+# E.164 key and the digit keys, each digit hit checked by reading the stored number in that region.
+_PHONE_SEARCH_IN_REGION = (
+    select(*_PHONE_COLUMNS, _phone_table.c.e164.label("key"), _phone_table.c.field)
+    .select_from(_PHONE_JOIN)
+    .where(_phone_table.c.e164.in_(bindparam("keys", expanding=True)))
+    .order_by(_phone_table.c.id)
+    .limit(SEARCH_LIMIT * 4)
 )
 
 
@@ -253,15 +263,23 @@ def _phone_hit_json(row: Any, base_url: str) -> dict[str, Any] | None:
 
 
 def phone_search_json(
-    connection: Connection, raw_number: str, region: str, base_url: str
+    connection: Connection, raw_number: str, region: str, base_url: str, search_region: str | None = None
 ) -> tuple[str | None, list[dict[str, Any]]]:
-    """What records_by_phone finds, already in the API's record shape (record_json), read with plain SQL."""
-    e164 = to_e164(raw_number, region)
+    """What records_by_phone finds, already in the API's record shape (record_json), read with plain SQL.
+
+    `search_region`: the caller's region for numbers without a country code, in the query and in the
+    records (a stored number is read in the organisation's `region` too: a hit either way counts)."""
+    e164 = to_e164(raw_number, search_region or region)
     if e164 is None:
         return None, []
+    if search_region and search_region != region:
+        rows = connection.execute(_PHONE_SEARCH_IN_REGION, {"keys": [e164, *national_keys(e164)]}).all()
+        rows = [r for r in rows if not is_national_key(r.key) or _stored_number_is(r, e164, search_region)]
+    else:
+        rows = connection.execute(_PHONE_SEARCH, {"e164": e164}).all()
     found: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
-    for row in connection.execute(_PHONE_SEARCH, {"e164": e164}):
+    for row in rows:
         key = (row.object_type, row.record_id)
         if key in seen:
             continue
@@ -270,6 +288,16 @@ def phone_search_json(
         if data is not None:
             found.append(data)
     return e164, found[:SEARCH_LIMIT]
+
+
+_PREFIX = {"contact": "c_", "account": "a_", "lead": "l_"}
+
+
+def _stored_number_is(row: Any, e164: str, region: str) -> bool:
+    """Whether the number a digit-key hit points at, read in `region`, is `e164`."""
+    prefix = _PREFIX.get(row.object_type)
+    raw = getattr(row, f"{prefix}{row.field}", None) if prefix else None
+    return isinstance(raw, str) and to_e164(raw, region) == e164
 
 
 def case_by_number(session: Session, case_number: str) -> list[Case]:

@@ -61,6 +61,29 @@ def test_phone_search_finds_accounts_and_mobiles(api: httpx.Client, records: dic
     assert [r["id"] for r in found] == [records["alan"]]
 
 
+def test_phone_search_reads_numbers_without_a_country_code_in_the_region_asked_for(
+    crm: Crm, api: httpx.Client, records: dict[str, int]
+) -> None:
+    engine = create_engine(crm.database_url)
+    with Session(engine) as session:  # typed without +44 in a US organisation
+        ada = create_record(
+            session, "contact", {"first_name": "Ada", "last_name": "Byron", "phone": "020 7183 8750 ext. 4"}, "US"
+        ).id
+        session.commit()
+    engine.dispose()
+    assert api.get("/search/phone", params={"number": "+442071838750"}).json()["totalSize"] == 0
+    for number in ("+442071838750", "02071838750"):
+        body = api.get("/search/phone", params={"number": number, "region": "gb"}).json()
+        assert (body["e164"], [r["id"] for r in body["records"]]) == ("+442071838750", [ada])
+    # the organisation's region still counts, and a stored number is checked, not just its digits
+    found = api.get("/search/phone", params={"number": "+14155550100", "region": "GB"}).json()["records"]
+    assert [r["id"] for r in found] == [records["grace"]]
+    assert api.get("/search/phone", params={"number": "+12071838750", "region": "GB"}).json()["totalSize"] == 0
+    refused = api.get("/search/phone", params={"number": "+442071838750", "region": "Britain"})
+    assert refused.status_code == 400
+    assert refused.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
 def test_phone_search_with_junk_finds_nothing_without_error(api: httpx.Client) -> None:
     response = api.get("/search/phone", params={"number": "not a number"})
     assert response.status_code == 200

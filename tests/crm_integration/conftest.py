@@ -191,11 +191,13 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     yield from make_crm_harness(tmp_path / "cb")
 
 
-def connect_crm(harness: Harness, crm: Crm, tenant_id: str = "acme", base_url: str | None = None) -> None:
+def connect_crm(
+    harness: Harness, crm: Crm, tenant_id: str = "acme", base_url: str | None = None, **config: Any
+) -> None:
     """What an admin does once: the integration user's refresh token (consent with offline access)."""
     token = access_token_for(crm, INTEGRATION_USER, scope="openid email crm.read crm.write offline_access")
     body = {
-        "config": {"base_url": base_url or crm.base_url},
+        "config": {"base_url": base_url or crm.base_url, **config},
         "credentials": {
             "client_id": crm.client_id,
             "client_secret": crm.client_secret,

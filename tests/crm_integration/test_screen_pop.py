@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from callbridge_crm.records import create_record
 from tests.crm.crm_helpers import Crm
 from tests.crm_integration.conftest import CrmIds, configure, connect_crm, next_pop, open_events, wait_until
 from tests.e2e.conftest import Harness
@@ -173,3 +177,51 @@ def test_an_agent_cannot_read_the_record_a_colleague_was_popped(harness: Harness
     assert record(owner).json()["record_id"] == str(crm_ids.grace)
     assert record(colleague).status_code == 404
     assert harness.client.get("/api/v1/me/interactions/nobody/crm-record", headers=owner).status_code == 404
+
+
+def _contact(crm: Crm, first_name: str, phone: str) -> int:
+    """A contact created in the CRM, whose own default region is US."""
+    engine = create_engine(crm.database_url)
+    with Session(engine) as session:
+        contact = create_record(
+            session, "contact", {"first_name": first_name, "last_name": "Byron", "phone": phone}, "US"
+        )
+        session.commit()
+        contact_id = contact.id
+    engine.dispose()
+    return contact_id
+
+
+def test_the_regions_say_how_numbers_without_a_country_code_are_read(harness: Harness, crm: Crm) -> None:
+    """The tenant's phone_region reads caller ids; the connection's default_region reads the CRM's numbers."""
+    ada = _contact(crm, "Ada", "+44 20 7946 0018")
+    anne = _contact(crm, "Anne", "020 7183 8750")  # typed without a country code
+    harness.setup_tenant("acme", agents=1)
+    connect_crm(harness, crm)
+    tenant = harness.client.get("/api/v1/tenants/acme", headers=harness.admin).json()
+    changed = harness.client.put("/api/v1/tenants/acme", json={**tenant, "phone_region": "GB"}, headers=harness.admin)
+    assert changed.status_code == 200, changed.text
+    configure(harness)
+    agent = harness.sign_in("acme", "agent1")
+    pbx = harness.api_key("acme")
+    c = harness.client
+
+    def pop_for(ws: Any, caller: str) -> dict[str, Any]:
+        assert c.put("/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
+        iid = arrive(harness, pbx, from_address=caller)
+        pop = next_pop(ws, iid)
+        c.post(f"/api/v1/me/offers/{iid}/accept", headers=agent)
+        c.post(f"/api/v1/me/interactions/{iid}/complete", json={}, headers=agent)
+        return pop
+
+    with open_events(harness, agent) as ws:
+        ws.receive_text()
+        # a British PBX sends the caller id without +44: read in the tenant's region (GB)
+        pop = pop_for(ws, "020 7946 0018")
+        assert (pop["matches"], pop["target"]["record_id"]) == (1, str(ada))
+        # the CRM's number without a country code is read in its own region (US) only: not found
+        assert pop_for(ws, "+442071838750")["matches"] == 0
+        # ... until the connection says the CRM's numbers are British
+        connect_crm(harness, crm, default_region="GB")
+        pop = pop_for(ws, "+442071838750")
+        assert (pop["matches"], pop["target"]["record_id"]) == (1, str(anne))

@@ -16,6 +16,7 @@ consoles through the hub.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -24,12 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from callbridge.connectors.base import CrmConnector, CrmError, CrmRecord, PopTarget, SearchRule
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Channel, Direction, Interaction
+from callbridge.phones import to_e164
 from callbridge.realtime.audience import AgentAudience
 from callbridge.realtime.hub import Delivery, Hub
 from callbridge.realtime.wire import PopTargetView, PopWindowView, ScreenPopRequestedEvent
@@ -37,6 +39,7 @@ from callbridge.services.crm_connections import CrmConnections
 from callbridge.services.crm_links import CLICKED_RECORD_ID, PendingLinks, save_link
 from callbridge.services.crm_settings import CrmSettingsStore, ScreenPopSettings, Trigger
 from callbridge.services.node import BatchEffects
+from callbridge.store.tables import tenants
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ class PopRequest:
     name: str
     email: str
     data: Mapping[str, str] = field(default_factory=dict)
+    # the tenant's phone_region: how a caller id without a country code is read ("" = look it up)
+    region: str = ""
 
 
 def _first(data: Mapping[str, str], keys: Sequence[str]) -> str:
@@ -227,6 +232,9 @@ class ScreenPopService:
 
     async def decide(self, connector: CrmConnector, config: ScreenPopSettings, request: PopRequest) -> PopOutcome:
         """What pops for this request under these settings (no side effects besides the CRM search)."""
+        if request.phone and not request.region:
+            region = await asyncio.to_thread(tenant_phone_region, self.engine, request.tenant_id)
+            request = dataclasses.replace(request, region=region)
         query, search = self._search(connector, config, request)
         prefill = {
             k: v
@@ -285,8 +293,16 @@ class ScreenPopService:
                 return request.case_number, connector.search_by_case_number(request.case_number)
             return "", None
         if config.phone_by_caller_id and request.phone:
-            return request.phone, connector.search_by_phone(request.phone)
+            # the CRM is asked in E.164: a caller id without a country code is read in the tenant's region
+            phone = to_e164(request.phone, request.region or "US") or request.phone
+            return request.phone, connector.search_by_phone(phone)
         return "", None
+
+
+def tenant_phone_region(engine: Engine, tenant_id: str) -> str:
+    with engine.connect() as connection:
+        region = connection.execute(select(tenants.c.phone_region).where(tenants.c.id == tenant_id)).scalar()
+    return str(region or "US")
 
 
 def _no_queue_members(_queue_id: str) -> tuple[str, ...]:

@@ -186,8 +186,11 @@ class BuiltinCrmClient:
 
     # ------------------------------------------------------------------ resources
 
-    async def search_phone(self, number: str) -> list[JsonObject]:
-        _status, body = await self.request("GET", "/search/phone", params={"number": number})
+    async def search_phone(self, number: str, region: str | None = None) -> list[JsonObject]:
+        """Records with this number; `region`: how numbers without a country code are read (the query's
+        and the stored ones'), besides the CRM's own default region."""
+        params = {"number": number, **({"region": region} if region else {})}
+        _status, body = await self.request("GET", "/search/phone", params=params)
         return list(body.get("records", []))
 
     async def search_case_number(self, case_number: str) -> list[JsonObject]:

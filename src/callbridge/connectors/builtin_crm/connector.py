@@ -1,8 +1,10 @@
 """The built-in CRM as a Callbridge CRM: the mapping between `CrmConnector` and the CRM's REST API.
 
-- Screen-pop search: the CRM compares phone numbers in E.164 itself, finds
-  cases by number with or without leading zeros, and searches admin rules
-  (one request per object type, any rule matching).
+- Screen-pop search: the CRM compares phone numbers in E.164 itself, reading
+  numbers stored without a country code in its own default region and in the
+  connection's `default_region` (sent as `region`); it finds cases by number
+  with or without leading zeros, and searches admin rules (one request per
+  object type, any rule matching).
 - Targets are the CRM's page URLs: `/records/<type>/<id>`, `/search?q=`,
   `/new/<type>?name=&phone=&email=&subject=`.
 - Auto log: `PUT /activities/by-external-id/<interaction id>`, so a retried
@@ -63,7 +65,8 @@ class BuiltinCrmConnector:
     async def search_by_phone(self, phone: str) -> Sequence[CrmRecord]:
         if not any(c.isdigit() for c in phone):
             return []
-        return [self._record(r) for r in await self._call(self.client.search_phone(phone))]
+        records = await self._call(self.client.search_phone(phone, self.config.default_region))
+        return [self._record(r) for r in records]
 
     async def search_by_case_number(self, case_number: str) -> Sequence[CrmRecord]:
         number = case_number.strip()

@@ -13,7 +13,14 @@ class BuiltinCrmConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: Annotated[str, Field(description="The CRM's URL, e.g. http://127.0.0.1:8100 (its OIDC issuer)")]
-    default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "US"
+    default_region: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Z]{2}$",
+            description="Region of the CRM's numbers stored without a country code (read in the CRM's own "
+            "default region too)",
+        ),
+    ] = "US"
     new_record_object_type: Annotated[str, Field(pattern=r"^(contact|lead|account|case)$")] = "contact"
     request_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 

@@ -54,7 +54,11 @@ class TenantIn(Input):
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
     time_zone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Paris")
-    phone_region: str = Field(default="US", description="Default region for phone numbers without a country code")
+    phone_region: str = Field(
+        default="US",
+        description="Default region for phone numbers without a country code: caller ids, dialled numbers and "
+        "numbers searched for are read in it (docs/screen-pop-and-auto-log.md)",
+    )
     allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
 
     @field_validator("time_zone")
