@@ -97,6 +97,8 @@ def test_a_call_to_an_unknown_number_gets_404_and_a_log_line(
     result = voice_system.sipp(INVITE.format(number="+19995550000", code=404))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert any("unknown number +19995550000" in record.getMessage() for record in caplog.records)
+    metrics = voice_system.harness.client.get("/metrics").text
+    assert 'callbridge_voice_refused_calls_total{reason="unknown_number"}' in metrics
 
 
 def test_a_call_from_outside_the_trunk_addresses_gets_403_even_to_a_known_number(voice_system: VoiceSystem) -> None:

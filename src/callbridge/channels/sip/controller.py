@@ -22,6 +22,7 @@ derived from the SIP Call-ID and From tag, so a retransmitted INVITE or a repeat
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import functools
 import hashlib
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Engine, select
 
 from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
@@ -49,6 +51,17 @@ from callbridge.services.node import BatchEffects, ContactCenterNode
 from callbridge.store.tables import interactions
 
 log = logging.getLogger(__name__)
+
+SETUP_SECONDS = Histogram(
+    "callbridge_voice_setup_seconds",
+    "Inbound call set-up in the voice controller: INVITE in to 200 OK out",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+)
+LIVE_CALLS = Gauge("callbridge_voice_live_calls", "Calls the voice controller carries now")
+ENDED_CALLS = Counter(
+    "callbridge_voice_ended_calls_total", "Calls the voice controller ended, by what it reported", ["report"]
+)
+REFUSED_CALLS = Counter("callbridge_voice_refused_calls_total", "Inbound calls refused by the controller", ["reason"])
 
 # The SDP of the placeholder peer a waiting caller is "connected" to: rtpengine needs an answer to send media
 # to the caller; what the placeholder would receive goes to the discard port of the loopback address.
@@ -128,7 +141,8 @@ class VoiceController:
         self.calls: dict[str, VoiceCall] = {}  # by interaction id
         self._tasks: set[asyncio.Task[Any]] = set()
         self._branches = itertools.count(1)
-        self.setup_seconds: list[float] = []  # INVITE in → 200 OK out, for the benchmark and the docs
+        # INVITE in → 200 OK out, the most recent calls (also the histogram below), for the docs and tests
+        self.setup_seconds: collections.deque[float] = collections.deque(maxlen=1000)
 
     async def start(self) -> None:
         await self.fail_orphans()
@@ -212,6 +226,7 @@ class VoiceController:
             return  # the same call again
         number = await asyncio.to_thread(self.directory.find_number, call.dialled)
         if number is None:
+            REFUSED_CALLS.labels("unknown_number").inc()
             log.warning(
                 "voice: call from %s to unknown number %s refused (404): map it to a queue under Voice numbers",
                 call.caller,
@@ -221,6 +236,7 @@ class VoiceController:
             return
         call.number, call.tenant_id = number, number.tenant_id
         self.calls[call.interaction_id] = call
+        LIVE_CALLS.set(len(self.calls))
         try:
             offer = await self.ng.command(
                 "offer",
@@ -241,6 +257,7 @@ class VoiceController:
         except NgError as error:
             log.error("voice: call %s to %s refused (503): %s", call.caller, call.dialled, error)
             self.calls.pop(call.interaction_id, None)
+            REFUSED_CALLS.labels("media_unavailable").inc()
             self._sip(call.caller_ua, CCEventFail((503, "Service Unavailable")))
             return
         try:
@@ -248,13 +265,16 @@ class VoiceController:
         except Exception as error:
             log.error("voice: call %s to %s could not be queued (500): %s", call.caller, call.dialled, error)
             self.calls.pop(call.interaction_id, None)
+            REFUSED_CALLS.labels("not_queued").inc()
             self._sip(call.caller_ua, CCEventFail((500, "Server Internal Error")))
             await self._ng_quietly("delete", {"call-id": call.sip_call_id})
             return
         if call.state == "setup":
             call.state = "waiting"
         self._sip(call.caller_ua, CCEventConnect((200, "OK", _body(answer["sdp"]))))
-        self.setup_seconds.append(time.perf_counter() - call.invite_at)
+        setup = time.perf_counter() - call.invite_at
+        self.setup_seconds.append(setup)
+        SETUP_SECONDS.observe(setup)
         if call.state == "waiting":
             call.media_task = self._spawn(self._play_waiting(call), f"voice-media-{call.interaction_id}")
 
@@ -515,6 +535,8 @@ class VoiceController:
             return
         call.state = "ended"
         self.calls.pop(call.interaction_id, None)
+        LIVE_CALLS.set(len(self.calls))
+        ENDED_CALLS.labels(report or "ended_in_callbridge").inc()
         if call.media_task is not None:
             call.media_task.cancel()
         if not caller_gone:
