@@ -50,6 +50,9 @@ LEASES_LOST = Counter(
     "handed_over (released to balance the nodes)",
     ["reason"],
 )
+# how long after another node's lease should have run out (by the last round's reading) to look again
+EXPIRY_MARGIN_SECONDS = 0.05
+
 CLUSTER_NODES = Gauge("callbridge_cluster_nodes", "Live nodes of the cluster, as this node last saw them")
 
 
@@ -92,6 +95,7 @@ class LeaseKeeper:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._next_expiry = math.inf  # monotonic time when the next lease held by another node runs out
         # a batch left idle this long (its node paused mid-batch) is ended by the database, which releases
         # the lease rows its fence keeps locked: a takeover never waits longer than a lease for it
         node.batch_idle_limit_seconds = lease_seconds
@@ -135,8 +139,11 @@ class LeaseKeeper:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # the next round comes after one interval, or just after another node's lease runs out if that is
+            # sooner (its holder stopped renewing): a takeover then waits for the lease only, not a round more
+            wait = min(self.interval, max(0.0, self._next_expiry - time.monotonic()) + EXPIRY_MARGIN_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
                 await self.run_once()
@@ -175,6 +182,8 @@ class LeaseKeeper:
             self._held.pop(tenant_id)
         await self._balance(found)
         self._publish_elsewhere(found)
+        others = [lease.seconds_left for lease in found.leases.values() if lease.live and lease.holder != self.node_id]
+        self._next_expiry = started + min(others) if others else math.inf
         LEASES_HELD.set(len(self._held))
 
     def _exchange(self, epochs: dict[str, int]) -> _Round:
