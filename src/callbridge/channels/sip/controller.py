@@ -96,7 +96,7 @@ class VoiceCall:
     number: Number | None = None
     state: str = "setup"  # setup → waiting → ringing → bridged → ended
     agent_id: str | None = None
-    agent_ua: Any = None
+    agent_leg: _Leg | None = None  # the ringing or answered desk phone (its UA lives in the SIP thread)
     callee_sdp: str = ""  # rtpengine's SDP towards the callee side (the placeholder, then the agent's phone)
     callee_tag: str = ""
     callee_remote_sdp: str = PLACEHOLDER_SDP  # what the callee side (placeholder, then the phone) last offered
@@ -370,22 +370,20 @@ class VoiceController:
             call.callee_sdp
         )  # rtpengine's side facing the callee: the agent's phone takes the placeholder's place
         leg = _Leg(self, call, agent=True, branch=call.branch)
+        call.agent_leg = leg
 
-        def invite() -> None:  # in the SIP thread
+        def invite() -> None:  # in the SIP thread; runs before any later hang-up handed to it (FIFO)
             ua = UA(self.stack.config, event_cb=leg.on_event, nh_address=self.kamailio)
             leg.ua = ua
-            call.agent_ua = ua
             ua.recvEvent(CCEventTry((None, _user(call.caller), phone.username, _body(offer_sdp), None, None)))
 
         self.stack.call(invite)
 
     async def _stop_ringing(self, call: VoiceCall, agent_id: str) -> None:
-        from sippy.CCEvents import CCEventDisconnect
-
-        if call.state == "ringing" and call.agent_id == agent_id and call.agent_ua is not None:
-            ua, call.agent_ua = call.agent_ua, None
+        if call.state == "ringing" and call.agent_id == agent_id and call.agent_leg is not None:
+            leg, call.agent_leg = call.agent_leg, None
             call.state = "waiting"
-            self._sip(ua, CCEventDisconnect())
+            self.stack.call(leg.hang_up)
 
     def agent_event(self, leg: _Leg, kind: str, data: Any) -> None:
         call = leg.call
@@ -398,7 +396,7 @@ class VoiceController:
             log.info("voice: %s's phone did not answer %s: %s %s", call.agent_id, call.interaction_id, code, reason)
             if call.state == "ringing":
                 call.state = "waiting"
-                call.agent_ua = None
+                call.agent_leg = None
                 if code in UNREACHABLE_PHONE and call.agent_id is not None:
                     # nothing can ring: give the call back now rather than at the offer's deadline
                     log.warning(
@@ -418,9 +416,8 @@ class VoiceController:
             log.info("voice: offer of %s to %s already over: %s", call.interaction_id, agent_id, error)
 
     async def _bridge(self, call: VoiceCall, sdp: str) -> None:
-        from sippy.CCEvents import CCEventDisconnect
 
-        agent_ua = call.agent_ua
+        agent_leg = call.agent_leg
         try:
             outcome = await self._report(call, "call.answered", agent_id=call.agent_id)
         except Exception as error:
@@ -428,9 +425,9 @@ class VoiceController:
             outcome = None
         view = (outcome or {}).get("interaction") or {}
         if view.get("state") != "connected" or view.get("agent_id") != call.agent_id:
-            if agent_ua is not None:
-                self._sip(agent_ua, CCEventDisconnect())
-            call.agent_ua = None
+            if agent_leg is not None:
+                self.stack.call(agent_leg.hang_up)
+            call.agent_leg = None
             if call.state == "ringing":
                 call.state = "waiting"
             return
@@ -541,8 +538,8 @@ class VoiceController:
             call.media_task.cancel()
         if not caller_gone:
             self._sip(call.caller_ua, CCEventDisconnect())
-        if call.agent_ua is not None and not agent_gone:
-            self._sip(call.agent_ua, CCEventDisconnect())
+        if call.agent_leg is not None and not agent_gone:
+            self.stack.call(call.agent_leg.hang_up)
         await self._ng_quietly("delete", {"call-id": call.sip_call_id})
         if report is not None:
             try:
@@ -587,6 +584,13 @@ class _Leg:
         self.branch = branch
         self.ua: Any = None
         self.invite_at = 0.0
+
+    def hang_up(self) -> None:
+        """In the SIP thread: CANCEL while ringing, BYE once answered."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        if self.ua is not None:
+            self.ua.recvEvent(CCEventDisconnect())
 
     def on_event(self, event: Any, ua: Any) -> None:
         from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventTry, CCEventUpdate
