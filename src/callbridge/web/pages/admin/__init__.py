@@ -12,6 +12,7 @@ from callbridge.web.pages.admin import (
     agents,
     audit,
     call_center,
+    channels,
     crm,
     integration,
     keys,
@@ -23,7 +24,7 @@ from callbridge.web.pages.admin import (
 from callbridge.web.pages.admin.common import install_page_errors
 
 # integration first: its fixed paths (agents/crm-users) must win over agents/{agent_id}
-PAGES = (login, integration, screen_pop, crm, tenant, agents, queues, keys, call_center, audit)
+PAGES = (login, integration, screen_pop, crm, tenant, agents, queues, keys, call_center, channels, audit)
 ROUTERS = tuple(m.router for m in PAGES)
 
 

@@ -47,6 +47,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("crm", "CRM connection"),
     ("sso", "Single sign-on"),
     ("call-center", "Call center"),
+    ("telephony", "Telephony"),
+    ("chat-widget", "Chat widget"),
     ("api-keys", "API keys"),
     ("auto-log", "Auto log"),
     ("audit", "Audit log"),
