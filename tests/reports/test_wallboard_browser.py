@@ -122,13 +122,15 @@ def test_the_wallboard_follows_a_status_change_within_a_second(supervisor_page: 
     page.goto("/supervisor/wallboard")
     expect(page.locator("#connection")).to_have_text("Live", timeout=10_000)
     row = page.locator('tr[data-agent="agent1"]')
-    expect(row.locator('[data-field="status"]')).to_have_text("break")
+    expect(row.locator('[data-field="status"]')).to_have_text("Break")
+    # statuses and reasons in words, never codes
+    expect(row.locator('[data-field="reason"]')).to_have_text("just signed in")
     expect(page.locator('tr[data-queue="sales"] [data-field="available"]')).to_have_text("0")
     started = time.monotonic()
     assert (
         httpx.put(f"{site.base_url}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
     )
-    expect(row.locator('[data-field="status"]')).to_have_text("available", timeout=1000)
+    expect(row.locator('[data-field="status"]')).to_have_text("Available", timeout=1000)
     expect(page.locator('tr[data-queue="sales"] [data-field="available"]')).to_have_text("1", timeout=1000)
     assert time.monotonic() - started < 1.5
     # a call: offered today goes up on the queue's row
@@ -140,7 +142,7 @@ def test_the_wallboard_follows_a_status_change_within_a_second(supervisor_page: 
     assert call.status_code == 201
     httpx.post(f"{site.base_url}/api/v1/me/offers/{call.json()['id']}/accept", headers=agent)
     expect(page.locator('tr[data-queue="sales"] [data-field="answered"]')).to_have_text("1", timeout=1000)
-    expect(row.locator('[data-field="status"]')).to_have_text("busy", timeout=1000)
+    expect(row.locator('[data-field="status"]')).to_have_text("Busy", timeout=1000)
     # the team filter hides agents of other teams
     page.select_option("#team-filter", "North")
     expect(page.locator('tr[data-agent="boss"]')).to_have_count(0)
@@ -221,5 +223,98 @@ def test_agents_cannot_open_the_supervisor_pages(browser: Any, site: Site) -> No
     try:
         for path in ("/supervisor/wallboard", "/supervisor/reports"):
             assert page.goto(path).status == 403
+    finally:
+        context.close()
+
+
+def test_thresholds_set_on_the_wallboard_turn_tiles_amber_and_red_and_full_screen_is_large(
+    supervisor_page: Any, site: Site, artifacts_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = supervisor_page
+    with httpx.Client(base_url=site.base_url, headers=site.admin) as c:
+        body = {"id": "billing", "name": "Billing", "channel": "phone"}
+        assert c.post("/api/v1/tenants/acme/queues", json=body).status_code == 201
+        key = c.post("/api/v1/tenants/acme/api-keys", json={"name": "pbx2"}).json()
+    pbx = {"Authorization": f"Bearer {key['secret']}"}
+    page.goto("/supervisor/wallboard")
+    expect(page.locator("#connection")).to_have_text("Live", timeout=10_000)
+    billing = page.locator('tr[data-queue="billing"]')
+    waiting, longest = billing.locator('[data-field="waiting"]'), billing.locator('[data-field="longest"]')
+    # a supervisor sets the queue's thresholds in the wallboard's own form
+    page.click("#thresholds summary")
+    page.select_option("#threshold-queue", "billing")
+    page.fill("#waiting_amber", "1")
+    page.fill("#waiting_red", "2")
+    page.fill("#longest_wait_amber_seconds", "1")
+    page.fill("#longest_wait_red_seconds", "3600")
+    page.fill("#service_level_amber_percent", "80")
+    page.fill("#service_level_red_percent", "90")  # red above amber: refused, naming the rule
+    page.click("#thresholds-form button[type=submit]")
+    expect(page.locator("#thresholds-message")).to_contain_text("Not saved: the red service level must be at most")
+    page.fill("#service_level_red_percent", "50")
+    page.click("#thresholds-form button[type=submit]")
+    expect(page.locator("#thresholds-message")).to_have_text("Saved for Billing.")
+    expect(waiting).to_have_attribute("data-level", "")
+    for expected in ("amber", "red"):
+        made = httpx.post(
+            f"{site.base_url}/api/v1/interactions", json={"queue_id": "billing", "channel": "phone"}, headers=pbx
+        )
+        assert made.status_code == 201
+        expect(waiting).to_have_attribute("data-level", expected, timeout=2000)
+    expect(waiting).to_have_class("num level-red")
+    expect(longest).to_have_attribute("data-level", "amber", timeout=3000)  # the wait grows past 1 s by itself
+    # stored: a fresh page (and the API) knows them
+    page.reload()
+    expect(page.locator('tr[data-queue="billing"] [data-field="waiting"]')).to_have_attribute(
+        "data-level", "red", timeout=10_000
+    )
+    stored = httpx.get(f"{site.base_url}/api/v1/tenants/acme/reports/thresholds", headers=site.admin).json()
+    assert stored["billing"]["waiting_red"] == 2
+    assert stored["billing"]["service_level_red_percent"] == 50
+    page.screenshot(path=str(artifacts_dir / "thresholds.png"), full_page=True)
+    # full screen for a wall display: the board fills the screen in large type
+    normal = page.eval_on_selector('tr[data-queue="billing"] td', "td => parseFloat(getComputedStyle(td).fontSize)")
+    page.click("#fullscreen")
+    page.wait_for_function("document.fullscreenElement && document.fullscreenElement.id === 'wallboard'")
+    expect(page.locator("#fullscreen")).to_have_text("Leave full screen")
+    large = page.eval_on_selector('tr[data-queue="billing"] td', "td => parseFloat(getComputedStyle(td).fontSize)")
+    assert large >= 1.5 * normal
+    page.screenshot(path=str(artifacts_dir / "fullscreen.png"))
+    page.click("#fullscreen")
+    page.wait_for_function("document.fullscreenElement === null")
+    expect(page.locator("#fullscreen")).to_have_text("Full screen")
+
+
+def test_thresholds_api_checks_order_queue_and_role(site: Site) -> None:
+    url = f"{site.base_url}/api/v1/tenants/acme/reports/thresholds"
+    bad = httpx.put(f"{url}/sales", json={"waiting_amber": 5, "waiting_red": 3}, headers=site.admin)
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "waiting_red"
+    assert httpx.put(f"{url}/nope", json={"waiting_amber": 1}, headers=site.admin).status_code == 404
+    agent = {"Authorization": f"Bearer {site.session('agent1')}"}
+    assert httpx.put(f"{url}/sales", json={"waiting_amber": 1}, headers=agent).status_code == 403
+    boss = {"Authorization": f"Bearer {site.session('boss')}"}
+    assert httpx.put(f"{url}/sales", json={"waiting_amber": 4}, headers=boss).json()["waiting_amber"] == 4
+    assert httpx.put(f"{url}/sales", json={}, headers=boss).status_code == 200  # all empty: none
+    assert "sales" not in httpx.get(url, headers=boss).json()
+
+
+def test_a_browser_that_is_not_signed_in_is_sent_to_sign_in_and_back(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=site.base_url)
+    page = context.new_page()
+    try:
+        answer = page.goto("/supervisor/wallboard?tenant=acme")
+        assert answer is not None
+        assert answer.status == 200  # a page, not a JSON 401
+        assert "/admin/login?next=/supervisor/wallboard" in page.url
+        page.fill("#email", "root@example.com")
+        page.fill("#password", "correct horse battery")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/supervisor/wallboard?tenant=acme")
+        expect(page.locator("#connection")).to_have_text("Live", timeout=10_000)
     finally:
         context.close()

@@ -27,7 +27,7 @@ from callbridge.realtime.wire import QueueStatsView, WallboardQueueStatsEvent
 from callbridge.reports.aggregates import write_deltas
 from callbridge.reports.calendar import local_day, zone
 from callbridge.reports.facts import Deltas, facts_from_events
-from callbridge.reports.queries import queue_today, teams, tenant_zone
+from callbridge.reports.queries import queue_today, teams, tenant_zone, thresholds
 from callbridge.services.clock import Clock
 from callbridge.services.node import BatchEffects, ContactCenterNode, TenantMoved
 from callbridge.store.tables import tenants
@@ -177,12 +177,12 @@ class ReportsService:
     async def wallboard(self, tenant_id: str) -> dict[str, Any]:
         """Everything the wallboard page starts from: every queue's figures, every agent, their teams."""
 
-        def counters() -> tuple[str, dict[str, dict[str, Any]], dict[str, str]]:
+        def counters() -> tuple[str, dict[str, dict[str, Any]], dict[str, str], dict[str, Any]]:
             day, today = self._today(tenant_id)
             with self.engine.connect() as connection:
-                return day, today, teams(connection, tenant_id)
+                return day, today, teams(connection, tenant_id), thresholds(connection, tenant_id)
 
-        day, today, team_of = await asyncio.to_thread(counters)
+        day, today, team_of, limits = await asyncio.to_thread(counters)
         at = self.clock.now()
 
         def read(cc: ContactCenter) -> dict[str, Any]:
@@ -204,6 +204,7 @@ class ReportsService:
                     for agent in sorted(cc.agents.values(), key=lambda a: a.profile.display_name.lower())
                 ],
                 "teams": sorted(set(team_of.values())),
+                "thresholds": {q: limits[q] for q in sorted(cc.queues) if q in limits},
             }
 
         result: dict[str, Any] = await self.node.read(tenant_id, read)

@@ -17,9 +17,11 @@ from callbridge.reports.facts import SLOT_SECONDS, STATUS_COLUMNS
 from callbridge.store.report_tables import (
     AGENT_DAY_SUMS,
     QUEUE_SLOT_SUMS,
+    THRESHOLD_FIELDS,
     report_agent_days,
     report_agent_teams,
     report_queue_slots,
+    report_queue_thresholds,
 )
 from callbridge.store.tables import agent_status_events, agents, interaction_events, interactions, queues, tenants
 
@@ -55,6 +57,13 @@ def teams(connection: Connection, tenant_id: str) -> dict[str, str]:
         )
     )
     return {r.agent_id: r.team for r in rows}
+
+
+def thresholds(connection: Connection, tenant_id: str) -> dict[str, dict[str, int | None]]:
+    """Each queue's wallboard thresholds (queues without any are left out)."""
+    t = report_queue_thresholds
+    rows = connection.execute(select(t).where(t.c.tenant_id == tenant_id))
+    return {r.queue_id: {name: getattr(r, name) for name in THRESHOLD_FIELDS} for r in rows}
 
 
 def _ratio(part: float, whole: float) -> float | None:

@@ -87,3 +87,27 @@ ix_interactions_queue = Index(
     "ix_interactions_queue", interactions.c.tenant_id, interactions.c.queue_id, interactions.c.created_at
 )
 ix_interactions_from = Index("ix_interactions_from", interactions.c.tenant_id, interactions.c.from_address)
+
+# The wallboard's alert thresholds, per queue (set by supervisors and admins): a figure at or beyond its amber
+# (red) threshold turns its tile amber (red). NULL: no threshold. Service level is in percent, lower is worse.
+report_queue_thresholds = Table(
+    "report_queue_thresholds",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("queue_id", String(64), primary_key=True),
+    Column("waiting_amber", Integer, nullable=True),
+    Column("waiting_red", Integer, nullable=True),
+    Column("longest_wait_amber_seconds", Integer, nullable=True),
+    Column("longest_wait_red_seconds", Integer, nullable=True),
+    Column("service_level_amber_percent", Integer, nullable=True),
+    Column("service_level_red_percent", Integer, nullable=True),
+)
+
+THRESHOLD_FIELDS = (
+    "waiting_amber",
+    "waiting_red",
+    "longest_wait_amber_seconds",
+    "longest_wait_red_seconds",
+    "service_level_amber_percent",
+    "service_level_red_percent",
+)

@@ -113,10 +113,11 @@ def refused(request: Request, code: str, message: str, status: int = 403) -> HTM
 
 
 def safe_next(value: str, tenant_id: str) -> str | None:
-    """Only the console, as a path of this site: never another page or host (no open redirect)."""
+    """Only the console or the supervisor pages, as a path of this site: never another page or host (no open
+    redirect)."""
     if not value:
         return f"/console?tenant={tenant_id}"
-    return local_path(value, NEXT_SECTION)
+    return local_path(value, NEXT_SECTION) or local_path(value, "/supervisor")
 
 
 # ---------------------------------------------------------------------------------------- sign-in

@@ -21,8 +21,8 @@ from callbridge.reports.csv_export import to_csv
 from callbridge.reports.live import ReportsService
 from callbridge.reports.queries import Range, SearchFilter
 from callbridge.services.audit import record
-from callbridge.store.report_tables import report_agent_teams
-from callbridge.store.tables import agents
+from callbridge.store.report_tables import THRESHOLD_FIELDS, report_agent_teams, report_queue_thresholds
+from callbridge.store.tables import agents, queues
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.deps import ServicesDep, TenantAdminDep, TenantSupervisorDep
@@ -271,6 +271,72 @@ def put_team(tenant_id: str, agent_id: str, body: TeamIn, svc: ServicesDep, who:
             after={"team": body.team.strip()},
         )
         return queries.teams(connection, tenant_id)
+
+
+class ThresholdsIn(BaseModel):
+    """A queue's wallboard thresholds: a figure at or beyond amber (red) turns its tile amber (red). Leave a
+    threshold out (or null) to have none. Service level is in percent and alerts when it falls *below*."""
+
+    model_config = {"extra": "forbid"}
+
+    waiting_amber: int | None = Field(default=None, ge=1, le=100_000, description="interactions waiting")
+    waiting_red: int | None = Field(default=None, ge=1, le=100_000)
+    longest_wait_amber_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    longest_wait_red_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    service_level_amber_percent: int | None = Field(default=None, ge=0, le=100, description="alerts below this")
+    service_level_red_percent: int | None = Field(default=None, ge=0, le=100)
+
+
+def _check_order(body: ThresholdsIn) -> None:
+    for amber, red, word in (
+        (body.waiting_amber, body.waiting_red, "waiting"),
+        (body.longest_wait_amber_seconds, body.longest_wait_red_seconds, "longest_wait"),
+    ):
+        if amber is not None and red is not None and red < amber:
+            field = "waiting_red" if word == "waiting" else "longest_wait_red_seconds"
+            raise InvalidField("the red threshold must be at least the amber one", field)
+    amber_sl, red_sl = body.service_level_amber_percent, body.service_level_red_percent
+    if amber_sl is not None and red_sl is not None and red_sl > amber_sl:
+        raise InvalidField(
+            "the red service level must be at most the amber one (lower is worse)", "service_level_red_percent"
+        )
+
+
+@router.get("/thresholds", summary="Each queue's wallboard thresholds (queues without any are left out)")
+def get_thresholds(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, dict[str, int | None]]:
+    with svc.engine.connect() as connection:
+        return queries.thresholds(connection, tenant_id)
+
+
+@router.put("/thresholds/{queue_id}", summary="Sets a queue's wallboard thresholds (supervisors and admins)")
+def put_thresholds(
+    tenant_id: str, queue_id: str, body: ThresholdsIn, svc: ServicesDep, who: TenantSupervisorDep
+) -> dict[str, int | None]:
+    _check_order(body)
+    t = report_queue_thresholds
+    values = body.model_dump()
+    actor = actor_of(svc.engine, who)
+    with svc.engine.begin() as connection:
+        exists = connection.execute(
+            select(queues.c.id).where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
+        ).first()
+        if exists is None:
+            raise HTTPException(404, f"queue {queue_id!r} does not exist")
+        before = queries.thresholds(connection, tenant_id).get(queue_id, dict.fromkeys(THRESHOLD_FIELDS))
+        connection.execute(t.delete().where(t.c.tenant_id == tenant_id, t.c.queue_id == queue_id))
+        if any(v is not None for v in values.values()):
+            connection.execute(t.insert().values(tenant_id=tenant_id, queue_id=queue_id, **values))
+        record(
+            connection,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="wallboard_thresholds.updated",
+            target_type="queue",
+            target_id=queue_id,
+            before=before,
+            after=values,
+        )
+    return values
 
 
 @router.post(

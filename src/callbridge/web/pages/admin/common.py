@@ -58,9 +58,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 class SignInNeeded(Exception):
     """No (valid) session: go to the sign-in page, then come back."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str, sign_in_url: str = "") -> None:
         super().__init__(next_path)
         self.next_path = next_path
+        self.sign_in_url = sign_in_url  # where to sign in instead of the admin sign-in page (e.g. the tenant's SSO)
 
 
 class PageRefused(Exception):
@@ -221,7 +222,7 @@ def text(form: Mapping[str, Any], name: str, default: str = "") -> str:
 def install_page_errors(app: FastAPI) -> None:
     async def sign_in(request: Request, error: Exception) -> Response:
         assert isinstance(error, SignInNeeded)
-        return RedirectResponse(f"/admin/login?next={quote(error.next_path, safe='/')}", 303)
+        return RedirectResponse(error.sign_in_url or f"/admin/login?next={quote(error.next_path, safe='/')}", 303)
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, PageRefused)

@@ -35,8 +35,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(value: str) -> str:
-    """Only a path of the admin pages: never another site (no open redirect)."""
-    return local_path(value, "/admin") or "/admin/"
+    """Only a path of the admin or supervisor pages: never another site (no open redirect)."""
+    return local_path(value, "/admin") or local_path(value, "/supervisor") or "/admin/"
 
 
 def _login_page(request: Request, next_path: str, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:

@@ -41,13 +41,17 @@ export async function getJson(url, init) {
   const response = await fetch(url, { credentials: "same-origin", ...init });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
+    let field = "";
     try {
       const body = await response.json();
       if (body && typeof body.message === "string") message = body.message;
+      if (body && typeof body.field === "string") field = body.field;
     } catch {
       // not JSON
     }
-    throw new Error(message);
+    // the field the server named (a form shows the message beside it, without the field's code name)
+    if (field && message.startsWith(`${field}: `)) message = message.slice(field.length + 2);
+    throw Object.assign(new Error(message), { field });
   }
   return response.json();
 }

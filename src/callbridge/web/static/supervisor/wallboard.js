@@ -1,6 +1,7 @@
 // The live wallboard: starts from GET …/reports/wallboard, then follows the event WebSocket
 // (agent.status_changed for agents, wallboard.queue_stats for queue figures; docs/events.md).
 
+import { reasonName, statusName } from "../console/state.js";
 import { duration, el, getJson, slCell } from "./common.js";
 
 /**
@@ -10,7 +11,20 @@ import { duration, el, getJson, slCell } from "./common.js";
  *   service_level_with_abandoned: number | null}} QueueStats
  * @typedef {{id: string, display_name: string, status: string, reason: string, since: number,
  *   interaction_ids: string[], queue_ids?: string[], team?: string}} AgentRow
+ * @typedef {{waiting_amber: number | null, waiting_red: number | null, longest_wait_amber_seconds: number | null,
+ *   longest_wait_red_seconds: number | null, service_level_amber_percent: number | null,
+ *   service_level_red_percent: number | null}} Thresholds
  */
+
+/** @type {(keyof Thresholds)[]} */
+const THRESHOLD_FIELDS = [
+  "waiting_amber",
+  "waiting_red",
+  "longest_wait_amber_seconds",
+  "longest_wait_red_seconds",
+  "service_level_amber_percent",
+  "service_level_red_percent",
+];
 
 const root = /** @type {HTMLElement} */ (document.getElementById("wallboard"));
 const tenant = root.dataset.tenant || "";
@@ -25,6 +39,8 @@ const today = /** @type {HTMLElement} */ (document.getElementById("today"));
 const queues = new Map();
 /** @type {Map<string, AgentRow>} */
 const agents = new Map();
+/** @type {Map<string, Thresholds>} queue id -> its thresholds */
+const thresholds = new Map();
 /** @type {Map<string, number>} queue id -> `at` of the figures shown (older events are ignored) */
 const queueAt = new Map();
 let skew = 0; // server clock - browser clock, seconds
@@ -37,6 +53,35 @@ function fillSelect(select, options) {
   while (select.options.length > 1) select.remove(1);
   for (const [value, label] of options) select.append(new Option(label, value));
   select.value = options.some(([value]) => value === chosen) ? chosen : "";
+}
+
+/**
+ * "red", "amber" or "" for a figure against its thresholds (higher is worse unless `lowerIsWorse`).
+ * @param {number | null | undefined} value @param {number | null | undefined} amber
+ * @param {number | null | undefined} red @param {boolean} [lowerIsWorse]
+ */
+export function level(value, amber, red, lowerIsWorse = false) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "";
+  const past = (/** @type {number | null | undefined} */ limit) =>
+    limit !== null && limit !== undefined && (lowerIsWorse ? value < limit : value >= limit);
+  return past(red) ? "red" : past(amber) ? "amber" : "";
+}
+
+const LEVEL_WORDS = { red: "past the red threshold", amber: "past the amber threshold" };
+
+/** @param {Element} cell @param {string} found */
+function showLevel(cell, found) {
+  cell.classList.remove("level-amber", "level-red");
+  if (found) cell.classList.add(`level-${found}`);
+  cell.setAttribute("data-level", found);
+  if (found) cell.setAttribute("title", LEVEL_WORDS[/** @type {"red" | "amber"} */ (found)]);
+  else cell.removeAttribute("title");
+}
+
+/** @param {string} queueId @param {number | null} oldest */
+function longestLevel(queueId, oldest) {
+  const t = thresholds.get(queueId);
+  return oldest === null ? "" : level(now() - oldest, t?.longest_wait_amber_seconds, t?.longest_wait_red_seconds);
 }
 
 function renderQueues() {
@@ -63,6 +108,13 @@ function renderQueues() {
       sl,
       sl2,
     ]);
+    const t = thresholds.get(q.id);
+    showLevel(/** @type {Element} */ (row.querySelector('[data-field="waiting"]')), level(q.waiting, t?.waiting_amber, t?.waiting_red));
+    showLevel(/** @type {Element} */ (row.querySelector('[data-field="longest"]')), longestLevel(q.id, q.oldest_enqueued_at));
+    sl.setAttribute("data-field", "service_level");
+    if (q.service_level !== null) {
+      showLevel(sl, level(q.service_level * 100, t?.service_level_amber_percent, t?.service_level_red_percent, true));
+    }
     queueBody.append(row);
   }
 }
@@ -79,8 +131,8 @@ function renderAgents() {
       el("tr", { "data-agent": a.id }, [
         el("td", {}, [a.display_name]),
         el("td", {}, [a.team || ""]),
-        el("td", {}, [el("span", { class: `status ${a.status}`, "data-field": "status" }, [a.status.replace("_", " ")])]),
-        el("td", {}, [a.reason || ""]),
+        el("td", {}, [el("span", { class: `status ${a.status}`, "data-field": "status" }, [statusName(a.status)])]),
+        el("td", { "data-field": "reason" }, [a.reason ? reasonName(a.reason) : ""]),
         el("td", { class: "num", "data-field": "since", "data-since": String(a.since) }, [duration(now() - a.since)]),
         el("td", { class: "num" }, [String(a.interaction_ids.length)]),
         el("td", {}, [link]),
@@ -93,6 +145,11 @@ function tick() {
   for (const cell of document.querySelectorAll("[data-since]")) {
     const since = Number(/** @type {HTMLElement} */ (cell).dataset.since);
     if (/** @type {HTMLElement} */ (cell).dataset.since) cell.textContent = duration(now() - since);
+  }
+  for (const row of queueBody.querySelectorAll("tr[data-queue]")) {
+    const cell = /** @type {HTMLElement} */ (row.querySelector('[data-field="longest"]'));
+    const since = cell.dataset.since ? Number(cell.dataset.since) : null;
+    showLevel(cell, longestLevel(/** @type {HTMLElement} */ (row).dataset.queue || "", since));
   }
 }
 
@@ -122,6 +179,12 @@ async function load() {
   const board = await getJson(`/api/v1/tenants/${encodeURIComponent(tenant)}/reports/wallboard`);
   skew = board.at - Date.now() / 1000;
   for (const a of board.agents) agents.set(a.id, a);
+  thresholds.clear();
+  for (const [id, t] of Object.entries(board.thresholds || {})) thresholds.set(id, t);
+  const picked = thresholdQueue.value;
+  thresholdQueue.replaceChildren(...board.queues.map((/** @type {QueueStats} */ q) => new Option(q.name, q.id)));
+  if (picked) thresholdQueue.value = picked;
+  fillThresholdForm();
   fillSelect(queueFilter, board.queues.map((/** @type {QueueStats} */ q) => [q.id, q.name]));
   fillSelect(teamFilter, board.teams.map((/** @type {string} */ t) => [t, t]));
   applyQueueStats(board.queues, board.at);
@@ -132,7 +195,7 @@ async function connect() {
   /** @type {any[] | null} */
   let early = [];
   try {
-    const ticket = await getJson(`/api/v1/realtime/tickets`, { method: "POST" });
+    const ticket = await getJson(`/api/v1/realtime/tickets?tenant_id=${encodeURIComponent(tenant)}`, { method: "POST" });
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/api/v1/realtime?ticket=${encodeURIComponent(ticket.ticket)}&view=tenant`);
     let heartbeat = 0;
@@ -164,6 +227,72 @@ async function connect() {
 async function start() {
   await connect();
 }
+
+// ------------------------------------------------------------------------------------------------ thresholds
+
+const thresholdForm = /** @type {HTMLFormElement} */ (document.getElementById("thresholds-form"));
+const thresholdQueue = /** @type {HTMLSelectElement} */ (document.getElementById("threshold-queue"));
+const thresholdMessage = /** @type {HTMLElement} */ (document.getElementById("thresholds-message"));
+
+/** @param {string} name */
+function thresholdInput(name) {
+  return /** @type {HTMLInputElement} */ (thresholdForm.elements.namedItem(name));
+}
+
+function fillThresholdForm() {
+  const t = thresholds.get(thresholdQueue.value);
+  for (const name of THRESHOLD_FIELDS) {
+    const value = t ? t[name] : null;
+    thresholdInput(name).value = value === null || value === undefined ? "" : String(value);
+  }
+}
+
+thresholdQueue.addEventListener("change", () => {
+  thresholdMessage.textContent = "";
+  fillThresholdForm();
+});
+
+thresholdForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const queueId = thresholdQueue.value;
+  /** @type {Record<string, number | null>} */
+  const body = {};
+  for (const name of THRESHOLD_FIELDS) {
+    const text = thresholdInput(name).value.trim();
+    body[name] = text === "" ? null : Number(text);
+  }
+  thresholdMessage.textContent = "Saving…";
+  for (const name of THRESHOLD_FIELDS) thresholdInput(name).removeAttribute("aria-invalid");
+  try {
+    const saved = await getJson(
+      `/api/v1/tenants/${encodeURIComponent(tenant)}/reports/thresholds/${encodeURIComponent(queueId)}`,
+      { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) },
+    );
+    thresholds.set(queueId, saved);
+    thresholdMessage.textContent = `Saved for ${thresholdQueue.selectedOptions[0]?.text ?? queueId}.`;
+    renderQueues();
+  } catch (error) {
+    thresholdMessage.textContent = `Not saved: ${error instanceof Error ? error.message : String(error)}`;
+    const field = error && typeof error === "object" && "field" in error ? String(error.field) : "";
+    if ((/** @type {string[]} */ (THRESHOLD_FIELDS)).includes(field)) {
+      thresholdInput(field).setAttribute("aria-invalid", "true");
+      thresholdInput(field).focus();
+    }
+  }
+});
+
+// ----------------------------------------------------------------------------------------------- full screen
+
+const fullscreenButton = /** @type {HTMLButtonElement} */ (document.getElementById("fullscreen"));
+fullscreenButton.addEventListener("click", () => {
+  if (document.fullscreenElement) void document.exitFullscreen();
+  else root.requestFullscreen().catch((error) => (connection.textContent = `Full screen refused: ${error.message}`));
+});
+document.addEventListener("fullscreenchange", () => {
+  const on = document.fullscreenElement === root;
+  fullscreenButton.textContent = on ? "Leave full screen" : "Full screen";
+  fullscreenButton.setAttribute("aria-pressed", String(on));
+});
 
 queueFilter.addEventListener("change", () => {
   renderQueues();
