@@ -24,7 +24,7 @@ from tests.conftest import run_coroutine
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from callbridge.services.sso import s256
+from callbridge.services.sso import REFUSALS_KEPT, s256
 from callbridge.store.sso_tables import linked_identities, provider_tokens, sso_pending_logins
 from callbridge.store.tables import agents
 
@@ -178,6 +178,28 @@ def test_who_cannot_sign_in_gets_a_page_saying_what_to_ask(
         assert advice in response.text
         assert "callbridge_session" not in response.headers.get("set-cookie", "")
         assert response.headers["content-security-policy"].endswith("frame-ancestors 'none'")
+    # the admin sees who was refused and why, with no code or state from the request
+    with cb.api() as api:
+        refusals = [
+            w for w in api.get(f"/api/v1/tenants/{TENANT}/sso/warnings").json() if w["kind"] == "sign_in_refused"
+        ]
+    assert refusals, "the refusal is listed for the admin"
+    assert reason in refusals[0]["message"]
+    assert "code=" not in refusals[0]["message"] or "[redacted]" in refusals[0]["message"]
+
+
+def test_refused_sign_ins_are_kept_for_the_admin_but_only_the_newest(cb: Callbridge) -> None:
+    sso = cb.sso
+    for n in range(REFUSALS_KEPT + 5):
+        sso.record_refusal(TENANT, "invalid_token", f"forged number {n} from /sso/callback?code=secret-{n}&state=s")
+    sso.record_refusal("no-such-tenant", "invalid_token", "nothing to keep for a tenant that does not exist")
+    with cb.api() as api:
+        refusals = [
+            w for w in api.get(f"/api/v1/tenants/{TENANT}/sso/warnings").json() if w["kind"] == "sign_in_refused"
+        ]
+    assert len(refusals) == REFUSALS_KEPT
+    assert f"forged number {REFUSALS_KEPT + 4}" in refusals[0]["message"]
+    assert all("secret-" not in w["message"] for w in refusals), "codes never reach the admin's page"
 
 
 def test_two_agents_with_one_email_link_the_oldest_and_warn_the_admin(cb: Callbridge, crm: Crm) -> None:
@@ -186,7 +208,8 @@ def test_two_agents_with_one_email_link_the_oldest_and_warn_the_admin(cb: Callbr
         assert browser.get("/api/v1/me").json()["me"] == "twin-old"
     with cb.api() as api:
         warnings = api.get(f"/api/v1/tenants/{TENANT}/sso/warnings").json()
-    assert [w["kind"] for w in warnings] == ["duplicate_email"]
+    assert [w["kind"] for w in warnings if w["kind"] != "sign_in_refused"] == ["duplicate_email"]
+    warnings = [w for w in warnings if w["kind"] == "duplicate_email"]
     assert warnings[0]["agent_ids"] == ["twin-old", "twin-new"]
     assert "twin@example.com" in warnings[0]["message"]
 

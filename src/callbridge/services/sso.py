@@ -33,6 +33,7 @@ from callbridge.auth.oidc import (
     token_set,
 )
 from callbridge.auth.secrets import DecryptionFailed, TokenCipher
+from callbridge.logging import redact_query
 from callbridge.outbound import OutboundPolicy
 from callbridge.services.agent_sessions import sign_in_agent, sign_out_agent
 from callbridge.services.audit import Actor, record
@@ -47,6 +48,9 @@ from callbridge.store.sso_tables import (
     sso_warnings,
 )
 from callbridge.store.tables import agents, tenants
+
+REFUSAL_KIND = "sign_in_refused"  # an SSO warning: who was refused and why, for the admin
+REFUSALS_KEPT = 50
 
 LOGIN_SECONDS = 600  # time to finish a sign-in at the provider
 HANDOFF_SECONDS = 60  # time for the console frame to redeem a finished sign-in
@@ -223,6 +227,38 @@ class SsoService:
         config = self.provider(tenant_id)
         assert config is not None
         return config
+
+    def record_refusal(self, tenant_id: str, code: str, detail: str) -> None:
+        """A refused sign-in, for the tenant's admin (the person who was refused saw only a plain reason). Blocking.
+        Only the newest REFUSALS_KEPT are kept, so a flood of forged callbacks cannot fill the database."""
+        if not tenant_id:
+            return
+        with self.engine.begin() as connection:
+            if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
+                return
+            connection.execute(
+                insert(sso_warnings).values(
+                    tenant_id=tenant_id,
+                    id=str(uuid.uuid4()),
+                    kind=REFUSAL_KIND,
+                    message=f"A sign-in was refused ({code}): {redact_query(detail)[:500]}",
+                    agent_ids="",
+                    created_at=self.clock.now(),
+                )
+            )
+            newest = (
+                select(sso_warnings.c.id)
+                .where(sso_warnings.c.tenant_id == tenant_id, sso_warnings.c.kind == REFUSAL_KIND)
+                .order_by(sso_warnings.c.created_at.desc())
+                .limit(REFUSALS_KEPT)
+            )
+            connection.execute(
+                delete(sso_warnings).where(
+                    sso_warnings.c.tenant_id == tenant_id,
+                    sso_warnings.c.kind == REFUSAL_KIND,
+                    sso_warnings.c.id.not_in(newest.scalar_subquery()),
+                )
+            )
 
     def warnings(self, tenant_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:

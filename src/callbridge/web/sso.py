@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.credentials import SESSION_SECONDS
 from callbridge.auth.oidc import ProviderKind, SignInRefused
@@ -174,6 +175,7 @@ async def callback(
     try:
         outcome = await sso.complete(browser_secret=browser_secret, state=state, code=code, error=error)
     except SignInRefused as refusal:
+        await run_in_threadpool(sso.record_refusal, refusal.tenant_id, refusal.code, refusal.detail or refusal.message)
         return _refused_in_window(request, svc, refusal)
     if not isinstance(outcome, Completed):
         # prompt=none could not sign in silently: ask again, showing the provider's pages this time.
@@ -246,6 +248,7 @@ async def handoff(body: HandoffIn, request: Request, svc: ServicesDep, sso: SsoD
     try:
         done = await sso.redeem_handoff(body.tenant, body.code, body.verifier)
     except SignInRefused as refusal:
+        await run_in_threadpool(sso.record_refusal, body.tenant, refusal.code, refusal.detail or refusal.message)
         return JSONResponse({"error": refusal.code, "message": refusal.message}, status_code=403)
     response = JSONResponse(
         HandoffOut(agent_id=done.agent_id, auto_login=done.auto_login, expires_in=SESSION_SECONDS).model_dump()
