@@ -95,6 +95,7 @@ class VoiceCall:
     interaction_id: str = ""
     number: Number | None = None
     state: str = "setup"  # setup → waiting → ringing → bridged → ended
+    queued: bool = False  # call.incoming was reported: there is an interaction
     agent_id: str | None = None
     agent_leg: _Leg | None = None  # the ringing or answered desk phone (its UA lives in the SIP thread)
     callee_sdp: str = ""  # rtpengine's SDP towards the callee side (the placeholder, then the agent's phone)
@@ -234,6 +235,8 @@ class VoiceController:
             )
             self._sip(call.caller_ua, CCEventFail((404, "Not Found")))
             return
+        if call.state == "ended":  # the caller gave up during the look-up
+            return
         call.number, call.tenant_id = number, number.tenant_id
         self.calls[call.interaction_id] = call
         LIVE_CALLS.set(len(self.calls))
@@ -268,6 +271,13 @@ class VoiceController:
             REFUSED_CALLS.labels("not_queued").inc()
             self._sip(call.caller_ua, CCEventFail((500, "Server Internal Error")))
             await self._ng_quietly("delete", {"call-id": call.sip_call_id})
+            return
+        call.queued = True
+        if call.state == "ended":  # the caller gave up while the call was being queued
+            self.calls.pop(call.interaction_id, None)
+            LIVE_CALLS.set(len(self.calls))
+            await self._ng_quietly("delete", {"call-id": call.sip_call_id})
+            await self._report(call, "call.abandoned", reason="caller hung up")
             return
         if call.state == "setup":
             call.state = "waiting"
@@ -541,7 +551,7 @@ class VoiceController:
         if call.agent_leg is not None and not agent_gone:
             self.stack.call(call.agent_leg.hang_up)
         await self._ng_quietly("delete", {"call-id": call.sip_call_id})
-        if report is not None:
+        if report is not None and call.queued:  # before it was queued there is no interaction to end
             try:
                 await self._report(call, report, reason=reason)
             except Exception:
