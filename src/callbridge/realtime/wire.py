@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -254,3 +254,6 @@ class ScreenPopRequestedEvent(Strict):
     window: PopWindowView
     matches: int
     timed_out: bool
+    record_name: str = Field(
+        default="", description="the matched record's name when exactly one record matched (the caller's name)"
+    )

@@ -219,6 +219,7 @@ class ScreenPopService:
             window=PopWindowView(width=config.window.width, height=config.window.height, reuse=config.window.reuse),
             matches=outcome.matches,
             timed_out=outcome.timed_out,
+            record_name=outcome.record.name if outcome.record is not None else "",
         )
         delivery = Delivery(AgentAudience(frozenset({request.agent_id})), event.model_dump_json())
         self.hub.publish(request.tenant_id, [delivery], _no_queue_members)

@@ -6,10 +6,11 @@ import uuid
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
 
 from callbridge.channels.base import CommandFailed
 from callbridge.channels.hold import HOLD_KEY, CallHoldService
@@ -21,6 +22,7 @@ from callbridge.realtime.wire import InteractionView, Snapshot
 from callbridge.services.agent_sessions import sign_out_agent
 from callbridge.services.crm_links import CLICKED_OBJECT_TYPE, CLICKED_RECORD_ID, CLICKED_RECORD_NAME
 from callbridge.services.views import interaction_view, snapshot
+from callbridge.store.tables import interactions
 from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut, TransferIn
 from callbridge.web.cookies import delete_cookie
@@ -74,6 +76,58 @@ async def reject_offer(interaction_id: str, svc: ServicesDep, who: AgentDep) -> 
     """The interaction goes back to its place in the queue, and you go on break (missed offer)."""
     await execute(svc, _tenant(who), cmd.RejectOffer(who.subject_id, interaction_id))
     return Response(status_code=204)
+
+
+class RecentInteractionOut(BaseModel):
+    id: str
+    channel: str
+    direction: str
+    queue_id: str | None
+    customer: str = Field(description="the caller's (inbound) or dialled (outbound) address")
+    name: str = Field(description="the customer's name when known (chat form, IVR, the clicked CRM record)")
+    disposition: str
+    created_at: float
+    connected_at: float | None
+    ended_at: float | None
+    completed_at: float | None
+
+
+@router.get("/me/interactions", tags=["agent"])
+def my_recent_interactions(
+    svc: ServicesDep, who: AgentDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict[str, list[RecentInteractionOut]]:
+    """My own last `limit` completed interactions, newest first: the console's "Recent" list."""
+    t = interactions
+    query = (
+        select(t)
+        .where(t.c.tenant_id == _tenant(who), t.c.agent_id == who.subject_id, t.c.completed_at.is_not(None))
+        .order_by(t.c.created_at.desc())
+        .limit(limit)
+    )
+    with svc.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    out = []
+    for r in rows:
+        data = r.data or {}
+        name = next(
+            (str(data[k]) for k in ("name", "customer_name", "caller_name", CLICKED_RECORD_NAME) if data.get(k)), ""
+        )
+        out.append(
+            RecentInteractionOut(
+                id=r.id,
+                channel=r.channel,
+                direction=r.direction,
+                queue_id=r.queue_id,
+                customer=r.to_address if r.direction == "outbound" else r.from_address,
+                name=name,
+                disposition=r.disposition,
+                created_at=r.created_at,
+                connected_at=r.connected_at,
+                ended_at=r.ended_at,
+                completed_at=r.completed_at,
+            )
+        )
+    return {"interactions": out}
 
 
 @router.post("/me/interactions/{interaction_id}/end", tags=["agent"])

@@ -12,6 +12,8 @@ import { InteractionBoard } from "./interactions.js";
 import { OfferList } from "./offers.js";
 import { renderPresence } from "./presence.js";
 import { renderQueues } from "./queues.js";
+import { RecentList } from "./recent.js";
+import { shortcutAction, shortcutTarget } from "./shortcuts.js";
 import { askNotificationPermission, unlockAudio } from "./sounds.js";
 import { applyEvent, formatDuration, myAgent, reasonName, statusName } from "./state.js";
 
@@ -93,17 +95,24 @@ export function mount(config, options) {
     report,
     queueName,
   });
+  /** @type {Map<string, string>} interaction id -> the caller's name, from the screen pop's one match */
+  const poppedNames = new Map();
   const board = new InteractionBoard(byId("interaction-list"), {
     report,
     queueName,
+    knownName: (id) => poppedNames.get(id) ?? "",
     transferQueues: (channel) => Object.values(snapshot?.queues ?? {}).filter((q) => q.channel === channel),
   });
   const greetings = new Greetings(byId("greetings-panel"));
+  const recent = new RecentList(byId("recent-list"), byId("recent-note"));
+  const recentPanel = byId("recent-panel");
+  let activeCount = 0;
 
   function render() {
     const t = now();
     root.dataset.link = linkState;
     if (!snapshot) return;
+    for (const id of poppedNames.keys()) if (!snapshot.interactions[id]) poppedNames.delete(id);
     const me = myAgent(snapshot);
     if (me) {
       statusBadge.className = `status ${me.status}`;
@@ -124,6 +133,9 @@ export function mount(config, options) {
     const shown = linkState === "connected" ? snapshot : { ...snapshot, interactions: {} };
     offers.render(shown, t);
     board.render(snapshot, t);
+    // one of mine completed (or went): the Recent tab, when open, shows it
+    if (board.cards.size < activeCount && !recentPanel.hidden) void recent.load();
+    activeCount = board.cards.size;
     idle.hidden = !(offers.cards.size === 0 && board.cards.size === 0);
     renderQueues(queuesBody, snapshot, t);
     renderPresence(presenceList, snapshot, t);
@@ -143,7 +155,13 @@ export function mount(config, options) {
         return;
       }
       if (event.type === "screen_pop.requested") {
-        if (event.agent_id === snapshot.me) void screenPop(event);
+        if (event.agent_id === snapshot.me) {
+          if (event.record_name) {
+            poppedNames.set(event.interaction_id, event.record_name);
+            render();
+          }
+          void screenPop(event);
+        }
         return;
       }
       snapshot = applyEvent(snapshot, event);
@@ -228,6 +246,19 @@ export function mount(config, options) {
     { once: true },
   );
 
+  // Keyboard shortcuts (shortcuts.js): they press the same buttons a click would, so errors read the same.
+  document.addEventListener("keydown", (event) => {
+    const action = shortcutAction(event);
+    if (!action) return;
+    event.preventDefault();
+    if (action === "focus-offer") {
+      offers.focusFirst();
+      return;
+    }
+    const button = shortcutTarget(root, action);
+    if (button && !button.disabled && !button.hidden) button.click();
+  });
+
   for (const tab of root.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => selectTab(/** @type {HTMLElement} */ (tab)));
     tab.addEventListener("keydown", (event) => {
@@ -250,6 +281,7 @@ export function mount(config, options) {
       if (panel) panel.hidden = !selected;
     }
     if (tab.getAttribute("aria-controls") === "greetings-panel" && !greetings.loaded) void greetings.load();
+    if (tab.getAttribute("aria-controls") === "recent-panel") void recent.load();
   }
 
   const signOutButton = /** @type {HTMLButtonElement} */ (byId("sign-out"));

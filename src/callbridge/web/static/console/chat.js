@@ -2,6 +2,7 @@
 // (Enter sends, Shift+Enter starts a new line). Several chats run side by side, each in its card.
 // On (re)connection the transcript is read again; messages already shown (same seq) are not repeated.
 
+import { withShortcut } from "./shortcuts.js";
 import { api } from "./api.js";
 import { busyWhile, h, setText } from "./dom.js";
 import { createTransfer } from "./phone.js";
@@ -66,7 +67,7 @@ export function createChatPart(interaction, ctx) {
     input,
     send,
   );
-  const endChat = h("button", { type: "button", class: "danger", "data-action": "end-chat" }, "End chat");
+  const endChat = withShortcut(h("button", { type: "button", class: "danger", "data-action": "end-chat" }, "End chat"), "end-chat");
   endChat.addEventListener("click", () => void busyWhile(endChat, () => api.end(interaction.id, "agent_ended_chat"), ctx.report));
 
   /** @param {ChatMessage[]} messages */

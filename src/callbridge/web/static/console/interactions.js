@@ -17,6 +17,7 @@ import { createWrapUp } from "./wrapup.js";
  * @property {(message: string) => void} report
  * @property {(channel: string) => QueueView[]} transferQueues
  * @property {(queueId: string|null) => string} queueName
+ * @property {(interactionId: string) => string} [knownName]  the caller's name from a screen pop's match
  */
 
 /**
@@ -105,6 +106,12 @@ export class InteractionBoard {
   /** @param {Card} card @param {InteractionView} interaction @param {number} now */
   update(card, interaction, now) {
     card.element.dataset.state = interaction.state;
+    const who = customerLabel(interaction, this.ctx.knownName?.(interaction.id));
+    const whoElement = card.element.querySelector(".who");
+    if (whoElement && whoElement.textContent !== who) {
+      setText(whoElement, who);
+      card.element.setAttribute("aria-label", `${channelName(interaction.channel)} with ${who}`);
+    }
     const started = interaction.connected_at ?? interaction.created_at;
     const ended = interaction.ended_at ?? now;
     setText(card.element.querySelector(".timer"), formatDuration(ended - started));

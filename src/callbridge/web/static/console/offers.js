@@ -4,6 +4,7 @@
 
 import { busyWhile, h, setText } from "./dom.js";
 import { channelName, customerLabel, formatDuration, liveOffers, secondsLeft } from "./state.js";
+import { withShortcut } from "./shortcuts.js";
 import { chime, notifyIfHidden } from "./sounds.js";
 
 /** @typedef {import('./state.js').InteractionView} InteractionView */
@@ -69,8 +70,8 @@ export class OfferList {
 
   /** @param {InteractionView} offer */
   create(offer) {
-    const accept = h("button", { type: "button", class: "primary", "data-action": "accept" }, "Accept");
-    const reject = h("button", { type: "button", "data-action": "reject" }, "Reject");
+    const accept = withShortcut(h("button", { type: "button", class: "primary", "data-action": "accept" }, "Accept"), "accept");
+    const reject = withShortcut(h("button", { type: "button", "data-action": "reject" }, "Reject"), "reject");
     accept.addEventListener("click", () => void busyWhile(accept, () => this.actions.accept(offer.id), this.actions.report));
     reject.addEventListener("click", () => void busyWhile(reject, () => this.actions.reject(offer.id), this.actions.report));
     const label = `${channelName(offer.channel)} offer from ${customerLabel(offer)}`;

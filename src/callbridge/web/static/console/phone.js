@@ -2,6 +2,7 @@
 // Hold asks the PBX through the tenant's telephony command webhook; without one the button stays
 // unavailable (and says why): a button that only changed the console would not hold the caller.
 
+import { withShortcut } from "./shortcuts.js";
 import { api } from "./api.js";
 import { busyWhile, h, setText } from "./dom.js";
 import { formatDuration } from "./state.js";
@@ -32,7 +33,7 @@ export function heldSince(interaction) {
  * @returns {ChannelPart}
  */
 export function createPhonePart(interaction, ctx) {
-  const hangUp = h("button", { type: "button", class: "danger", "data-action": "hang-up" }, "Hang up");
+  const hangUp = withShortcut(h("button", { type: "button", class: "danger", "data-action": "hang-up" }, "Hang up"), "hang-up");
   hangUp.addEventListener("click", () => void busyWhile(hangUp, () => api.end(interaction.id, "agent_hung_up"), ctx.report));
   const transfer = createTransfer(interaction, ctx);
   const hold = createHold(interaction, ctx);

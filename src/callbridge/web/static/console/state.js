@@ -195,14 +195,15 @@ export function reasonName(reason) {
 }
 
 /**
- * Who the customer is, as the agent should read it: a name from the chat form or IVR when known,
- * else the number or address.
+ * Who the customer is, as the agent should read it: a name from the chat form or IVR when known (or the
+ * CRM record a screen pop matched, `knownName`), else the number or address.
  * @param {InteractionView} interaction
+ * @param {string} [knownName]
  * @returns {string}
  */
-export function customerLabel(interaction) {
+export function customerLabel(interaction, knownName = "") {
   const data = interaction.data ?? {};
-  const name = data.name || data.customer_name || data.caller_name || data["crm.record_name"] || "";
+  const name = data.name || data.customer_name || data.caller_name || data["crm.record_name"] || knownName || "";
   const address = interaction.direction === "outbound" ? interaction.to_address : interaction.from_address;
   if (name && address) return `${name} (${address})`;
   return name || address || "Unknown caller";

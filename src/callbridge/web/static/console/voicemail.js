@@ -21,12 +21,23 @@ export function createVoicemailPart(interaction, ctx) {
   const transcription = h("p", { class: "transcription muted", hidden: true });
   const done = h("button", { type: "button", class: "primary", "data-action": "done" }, "Done");
   done.addEventListener("click", () => void busyWhile(done, () => api.end(interaction.id, "listened"), ctx.report));
+  // Call back: dials the caller through the ordinary outbound call path (as click to dial does); it stays
+  // while the agent wraps the voicemail up, since that is when people usually call back.
+  const caller = interaction.from_address;
+  const callBack = caller
+    ? h("button", { type: "button", class: "call-back", "data-action": "call-back", title: `Call ${caller}` }, "Call back")
+    : null;
+  callBack?.addEventListener("click", () => {
+    ctx.report("");
+    void busyWhile(callBack, () => api.dial({ to_address: caller }), (message) => ctx.report(`Could not call ${caller}: ${message}`));
+  });
   const body = h(
     "div",
     {},
-    h("dl", { class: "facts" }, h("dt", {}, "Caller"), h("dd", { text: interaction.from_address || "unknown" }), h("dt", {}, "Duration"), duration),
+    h("dl", { class: "facts" }, h("dt", {}, "Caller"), h("dd", { text: caller || "unknown" }), h("dt", {}, "Duration"), duration),
     audio,
     transcription,
+    callBack ? h("div", { class: "actions call-back-row" }, callBack) : null,
   );
   api
     .voicemail(interaction.id)

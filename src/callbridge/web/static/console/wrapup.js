@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { busyWhile, h, setText } from "./dom.js";
+import { withShortcut } from "./shortcuts.js";
 import { secondsLeft } from "./state.js";
 
 /** @typedef {import('./state.js').InteractionView} InteractionView */
@@ -29,7 +30,7 @@ export function createWrapUp(interaction, report) {
   const notes = h("textarea", { id: notesId, name: "notes", rows: 3, maxlength: 32000 });
   const left = h("span", { class: "wrap-left muted" });
   const saved = h("span", { class: "wrap-saved muted", role: "status" });
-  const complete = h("button", { type: "submit", class: "primary", "data-action": "complete" }, "Complete");
+  const complete = withShortcut(h("button", { type: "submit", class: "primary", "data-action": "complete" }, "Complete"), "complete");
   const form = h(
     "form",
     { class: "wrap-up", "aria-label": "Wrap-up" },

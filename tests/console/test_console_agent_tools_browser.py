@@ -1,0 +1,101 @@
+"""The agent's everyday tools in the console: keyboard shortcuts (shown on the buttons and listed in the
+footer), the Recent tab with the agent's own last interactions, "Call back" on a voicemail, and the caller's
+name from the screen pop's match on the interaction card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console.console_support import TENANT, Site, new_agent, open_workspace, set_status
+from tests.console.test_console_browser import add_contact, connect_the_crm, incoming_call, tone_wav
+
+pytestmark = pytest.mark.browser
+
+
+def test_shortcuts_recent_interactions_and_calling_back_a_voicemail(
+    browser: Any, site: Site, artifacts_dir: Path
+) -> None:
+    agent = new_agent(site, "kit")
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    try:
+        page, console = open_workspace(context, site, agent)
+        set_status(console, "available", "available")
+        # the shortcuts are listed in the console and announced on their buttons
+        console.click("#shortcuts summary")
+        assert "Accept the first offer" in console.inner_text("#shortcuts")
+        call_id = incoming_call(site, agent.phone, "+1 415 555 0177")
+        offer = console.wait_for_selector(f".offer[data-interaction-id='{call_id}']")
+        accept = offer.query_selector("button[data-action=accept]")
+        assert accept.get_attribute("aria-keyshortcuts") == "Alt+Shift+A"
+        assert accept.get_attribute("title") == "Accept (Alt+Shift+A)"
+        page.screenshot(path=str(artifacts_dir / "offer-with-shortcuts.png"))
+        console.click("#agent-name")  # the agent's focus is in the console, on nothing in particular
+        page.keyboard.press("Alt+Shift+KeyA")
+        card = console.wait_for_selector(f".interaction[data-interaction-id='{call_id}'][data-state=connected]")
+        assert card.query_selector("button[data-action=hang-up]").get_attribute("aria-keyshortcuts") == "Alt+Shift+H"
+        page.keyboard.press("Alt+Shift+KeyH")
+        console.wait_for_selector(f".interaction[data-interaction-id='{call_id}'][data-state=wrap_up]")
+        console.select_option(f"#disposition-{call_id}", "Resolved")
+        console.fill(f"#notes-{call_id}", "Refund sent")
+        page.keyboard.press("Alt+Shift+KeyC")  # from the notes box
+        console.wait_for_selector(f".interaction[data-interaction-id='{call_id}']", state="detached")
+
+        # Recent: the agent's own last interactions, with outcome and time
+        console.click("#tab-recent")
+        item = console.wait_for_selector(f"#recent-list li[data-interaction-id='{call_id}']")
+        assert "Resolved" in item.inner_text()
+        assert "+1 415 555 0177" in item.inner_text()
+        page.screenshot(path=str(artifacts_dir / "recent-interactions.png"))
+
+        # a voicemail's "Call back" dials the caller through the outbound call path
+        with site.api() as api:
+            response = api.post(
+                "/api/v1/voicemails",
+                data={"queue_id": agent.voicemail, "from_address": "+1 303 555 0142"},
+                files={"audio": ("message.wav", tone_wav(), "audio/wav")},
+                headers=site.pbx,
+            )
+        assert response.status_code == 201, response.text
+        voicemail_id = response.json()["interaction_id"]
+        console.wait_for_selector(f".offer[data-interaction-id='{voicemail_id}']")
+        page.keyboard.press("Alt+Shift+KeyO")  # to the offer: Enter accepts it
+        assert console.evaluate("document.activeElement.dataset.action") == "accept"
+        page.keyboard.press("Enter")
+        card = console.wait_for_selector(f".interaction[data-interaction-id='{voicemail_id}'][data-state=connected]")
+        card.query_selector("button[data-action=call-back]").click()
+        outbound = console.wait_for_selector(".interaction[data-channel=phone]:has-text('+1 303 555 0142')")
+        page.screenshot(path=str(artifacts_dir / "voicemail-call-back.png"))
+        outbound_id = outbound.get_attribute("data-interaction-id")
+        with site.api() as api:
+            found = api.get(f"/api/v1/tenants/{TENANT}/reports/interactions", params={"agent_id": agent.id}).json()
+        dialled = [i for i in found["interactions"] if i["id"] == outbound_id]
+        assert dialled, found
+        assert dialled[0]["direction"] == "outbound"
+    finally:
+        context.close()
+
+
+def test_the_callers_name_from_the_screen_pop_is_on_the_interaction_card(
+    browser: Any, site: Site, artifacts_dir: Path
+) -> None:
+    agent = new_agent(site, "lee")
+    add_contact(site, "Ada", "Lovelace", "+44 20 7946 0018")
+    connect_the_crm(site)
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    try:
+        page, console = open_workspace(context, site, agent)
+        set_status(console, "available", "available")
+        call_id = incoming_call(site, agent.phone, "+442079460018")
+        console.wait_for_selector(f"#console-app[data-last-pop='{call_id}']")
+        console.click(f".offer[data-interaction-id='{call_id}'] button[data-action=accept]")
+        card = console.wait_for_selector(f".interaction[data-interaction-id='{call_id}'][data-state=connected]")
+        card.wait_for_selector(".who:text('Ada Lovelace (+442079460018)')")
+        assert "Ada Lovelace" in (card.get_attribute("aria-label") or "")
+        page.screenshot(path=str(artifacts_dir / "caller-name-on-card.png"))
+    finally:
+        context.close()
+        with site.api() as api:
+            api.put(f"/api/v1/tenants/{TENANT}/screen-pop", json={"enabled": False})
