@@ -196,3 +196,34 @@ def test_a_call_cancelled_while_it_is_set_up_leaves_no_live_interaction(voice_sy
         return not snapshot["interactions"] and not voice_system.voice.controller.calls
 
     wait_for(settled, "no live interaction and no call left in the controller")
+
+
+MALFORMED = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="malformed INVITE answered 400">
+  <send>
+    <![CDATA[
+      INVITE sip:+18005550100@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:+14155550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:+18005550100@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:+14155550123@[local_ip]:[local_port]>
+      Expires: soon
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="400"/>
+</scenario>
+"""
+
+
+def test_a_malformed_request_gets_400_and_a_log_line_and_the_edge_keeps_working(voice_system: VoiceSystem) -> None:
+    result = voice_system.sipp(MALFORMED)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    log = (voice_system.voice.voice_dir / "kamailio.log").read_text(errors="replace")
+    assert "voice: malformed SIP from 127.0.0.1" in log
+    again = voice_system.sipp(INVITE.format(number="+19995550001", code=404))
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]

@@ -110,6 +110,7 @@ loadmodule "ipops.so"
 
 modparam("jsonrpcs", "transport", 4)
 modparam("jsonrpcs", "dgram_socket", "{layout.rpc_socket}")
+modparam("sanity", "autodrop", 0)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
 modparam("registrar", "max_expires", 3600)
@@ -125,7 +126,7 @@ request_route {{
         exit;
     }}
     if (!sanity_check("1511", "7")) {{
-        xlog("L_WARN", "voice: malformed SIP from $si:$sp dropped\\n");
+        xlog("L_WARN", "voice: malformed SIP from $si:$sp refused (sanity check)\\n");
         exit;
     }}
     if (has_totag()) {{
