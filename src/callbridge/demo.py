@@ -7,7 +7,8 @@ telephony events API, the odd voicemail deposited with a generated WAV, and
 chat customers talking over the chat widget's WebSocket), and simulated agents
 ("bots") that go available, accept offers, talk (or chat) for a while and wrap
 up through the agents' API, as a person would. Two human agent accounts are
-left for you.
+left for you. The tenant is connected to the built-in CRM as an admin would connect it (the CRM page's
+Connect, signed in as the CRM's integration user), with screen pop and auto log on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -29,6 +31,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
@@ -54,6 +57,9 @@ QUEUES: list[dict[str, Any]] = [
     {"id": "web-chat", "name": "Web chat", "channel": "chat", "required_skills": {"english": 1}},
     {"id": "voicemail", "name": "Voicemail", "channel": "voicemail", "offer_timeout_seconds": 60},
 ]
+# The CRM user that auto log writes as: the admin signs in as it when pressing Connect.
+INTEGRATION_USER = ("integration@demo.example", "Callbridge Integration")
+API_KEY_NAME = "demo traffic generator"
 HUMANS = [
     ("alex", "alex@demo.example", "Alex Martin", ["agent", "supervisor", "admin"]),
     ("sam", "sam@demo.example", "Sam Rivera", ["agent"]),
@@ -145,6 +151,22 @@ class BuiltinCrm:
     password: str
     client_id: str
     client_secret: str
+    # the OAuth client that Callbridge's CRM connection uses (the admin page's Connect), and its user
+    integration_client_id: str
+    integration_client_secret: str
+
+
+def _register_client(crm: list[str], database_url: str, name: str, redirect_uri: str, into: Path) -> None:
+    """Registers an OAuth client at the CRM and keeps its id and secret in `into`."""
+    registered = subprocess.run(  # noqa: S603
+        [*crm, "clients", "create", "--name", name, "--redirect-uri", redirect_uri, "--database-url", database_url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    values = dict(line.split(":", 1) for line in registered.splitlines() if ":" in line)
+    into.write_text(f"{values['client_id'].strip()}\n{values['client_secret'].strip()}\n")
+    into.chmod(0o600)
 
 
 def _start_builtin_crm(folder: Path, port: int, callbridge_url: str) -> BuiltinCrm:
@@ -167,16 +189,16 @@ def _start_builtin_crm(folder: Path, port: int, callbridge_url: str) -> BuiltinC
     client_file = folder / "crm-client.txt"
     if not client_file.exists():
         # Callbridge signs agents in with the CRM as its OpenID Connect provider
-        registered = subprocess.run(  # noqa: S603
-            [*crm, "clients", "create", "--name", "Callbridge", "--redirect-uri", f"{callbridge_url}/sso/callback"]
-            + ["--database-url", database_url],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        values = dict(line.split(":", 1) for line in registered.splitlines() if ":" in line)
-        client_file.write_text(f"{values['client_id'].strip()}\n{values['client_secret'].strip()}\n")
-        client_file.chmod(0o600)
+        _register_client(crm, database_url, "Callbridge", f"{callbridge_url}/sso/callback", client_file)
+    integration_file = folder / "crm-integration-client.txt"
+    if not integration_file.exists():
+        # the admin page's Connect signs in to the CRM as the integration user, whom auto log writes as
+        email, name = INTEGRATION_USER
+        password = password_file.read_text().strip()
+        command = [*crm, "users", "create", "--email", email, "--name", name, "--password", password]
+        subprocess.run([*command, "--database-url", database_url], check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        redirect_uri = f"{callbridge_url}/admin/crm/connected"
+        _register_client(crm, database_url, "Callbridge auto log and screen pop", redirect_uri, integration_file)
     client_id, client_secret = client_file.read_text().split()
     # "localhost" rather than 127.0.0.1: the CRM and Callbridge are different web origins, as in production
     origin = f"http://localhost:{port}"
@@ -196,7 +218,9 @@ def _start_builtin_crm(folder: Path, port: int, callbridge_url: str) -> BuiltinC
         if process.poll() is not None:
             raise RuntimeError(f"the built-in CRM did not start; see {folder / 'crm.log'}")
         time.sleep(0.1)
-    return BuiltinCrm(process, origin, password_file.read_text().strip(), client_id, client_secret)
+    integration_id, integration_secret = integration_file.read_text().split()
+    password = password_file.read_text().strip()
+    return BuiltinCrm(process, origin, password, client_id, client_secret, integration_id, integration_secret)
 
 
 async def _provision(http: httpx.AsyncClient, admin_password: str, bots: int, crm: BuiltinCrm) -> DemoAccounts:
@@ -234,9 +258,108 @@ async def _provision(http: httpx.AsyncClient, admin_password: str, bots: int, cr
     )
     if configured.status_code != 200:
         raise RuntimeError(f"demo single sign-on set-up failed: {configured.text}")
-    key = await http.post(f"{tenant}/api-keys", json={"name": "demo traffic generator"}, headers=admin)
-    key.raise_for_status()
-    return DemoAccounts(admin_password, key.json()["secret"])
+    await _connect_crm(http, admin, admin_password, crm)
+    # the headline features on: screen pop on every trigger's default, auto log for every channel
+    popping = await http.put(f"{tenant}/screen-pop", json={"enabled": True, "crm": "builtin_crm"}, headers=admin)
+    logging = await http.put(
+        f"{tenant}/auto-log/settings",
+        json={"crm": "builtin_crm", "phone": True, "voicemail": True, "chat": True},
+        headers=admin,
+    )
+    for response in (popping, logging):
+        if response.status_code != 200:
+            raise RuntimeError(f"demo CRM integration set-up failed: {response.text}")
+    return DemoAccounts(admin_password, await _fresh_api_key(http, admin))
+
+
+async def _fresh_api_key(http: httpx.AsyncClient, admin: dict[str, str]) -> str:
+    """A new key for this run's traffic generator; the previous runs' keys are revoked (their secrets are gone)."""
+    keys = f"/api/v1/tenants/{TENANT}/api-keys"
+    listed = await http.get(keys, headers=admin)
+    listed.raise_for_status()
+    for key in listed.json():
+        if key["name"] == API_KEY_NAME and key["revoked_at"] is None:
+            (await http.delete(f"{keys}/{key['id']}", headers=admin)).raise_for_status()
+    created = await http.post(keys, json={"name": API_KEY_NAME}, headers=admin)
+    created.raise_for_status()
+    secret: str = created.json()["secret"]
+    return secret
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if found is None:
+        raise RuntimeError("demo set-up: a form without its CSRF token")
+    return found.group(1)
+
+
+async def _connect_crm(http: httpx.AsyncClient, admin: dict[str, str], admin_password: str, crm: BuiltinCrm) -> None:
+    """Connects the tenant to the built-in CRM as an admin does on the CRM page: save the CRM's URL and OAuth
+    client, press Connect, sign in to the CRM as its integration user and allow; Callbridge stores the tokens.
+    Once connected, later runs keep the connection."""
+    state = await http.get(f"/api/v1/tenants/{TENANT}/crm-connections/builtin_crm", headers=admin)
+    if state.status_code == 200 and state.json()["connected"]:
+        return
+    async with httpx.AsyncClient(base_url=http.base_url, timeout=10) as browser:
+        form = await browser.get("/admin/login")
+        signed_in = await browser.post(
+            "/admin/login",
+            data={"csrf_token": _csrf(form.text), "email": ADMIN_EMAIL, "password": admin_password, "next": "/admin/"},
+        )
+        if signed_in.status_code != 303:
+            raise RuntimeError(f"demo set-up: the admin pages refused the sign-in ({signed_in.status_code})")
+        page = f"/admin/{TENANT}/crm"
+        saved = await browser.post(
+            f"{page}/builtin_crm",
+            data={
+                "csrf_token": _csrf((await browser.get(page)).text),
+                "config.base_url": crm.origin,
+                "credentials.client_id": crm.integration_client_id,
+                "credentials.client_secret": crm.integration_client_secret,
+            },
+        )
+        if saved.status_code != 303:
+            raise RuntimeError(f"demo set-up: saving the CRM connection failed: {saved.text}")
+        started = await browser.post(
+            f"{page}/builtin_crm/connect", data={"csrf_token": _csrf((await browser.get(page)).text)}
+        )
+        if started.status_code != 303:
+            raise RuntimeError(f"demo set-up: Connect did not start: {started.text}")
+        callback = await _allow_at_crm(crm, started.headers["location"])
+        done = await browser.get(f"{callback.path}?{callback.query}")
+        if done.status_code != 303 or "crm_connected" not in done.headers.get("location", ""):
+            raise RuntimeError(f"demo set-up: the CRM connection was not made: {done.text}")
+
+
+async def _allow_at_crm(crm: BuiltinCrm, authorization_url: str) -> Any:
+    """At the CRM, as its integration user: sign in, allow Callbridge; answers the redirect back to Callbridge."""
+    async with httpx.AsyncClient(base_url=crm.origin, timeout=10) as person:
+        response = await person.get(authorization_url)
+        if response.status_code == 302 and "/login" in response.headers["location"]:
+            login = response.headers["location"]
+            form = await person.get(login)
+            response = await person.post(
+                "/login",
+                data={
+                    "email": INTEGRATION_USER[0],
+                    "password": crm.password,
+                    "csrf_token": _csrf(form.text),
+                    "next": parse_qs(urlsplit(login).query)["next"][0],
+                },
+            )
+            if response.status_code != 302:
+                raise RuntimeError(f"demo set-up: the CRM refused its integration user ({response.status_code})")
+            response = await person.get(response.headers["location"])
+        if response.status_code == 200 and "Allow" in response.text:
+            action = re.search(r'<form method="post" action="([^"]+)"', response.text)
+            if action is None:
+                raise RuntimeError("demo set-up: the CRM's consent page has no form")
+            response = await person.post(
+                action.group(1).replace("&amp;", "&"), data={"csrf_token": _csrf(response.text), "decision": "allow"}
+            )
+        if response.status_code != 302:
+            raise RuntimeError(f"demo set-up: the CRM did not send the admin back ({response.status_code})")
+        return urlsplit(response.headers["location"])
 
 
 async def _traffic(http: httpx.AsyncClient, api_key: str, rate_per_minute: float) -> None:
@@ -391,14 +514,23 @@ Callbridge demo is running ({rate:g} interactions/minute, {bots} simulated agent
   Agent console, own window   {base}/console?tenant={TENANT}
     agents sign in through the CRM as {HUMANS[0][1]} (also supervisor and admin) or
     {HUMANS[1][1]}, password {crm.password}
+  Chat as a customer          {base}/chat/demo?tenant={TENANT}   (the chat widget on a plain web page)
   Supervisor wallboard        {base}/supervisor/wallboard?tenant={TENANT}   (reports: /supervisor/reports)
   Admin pages                 {base}/admin/
+
+  Where to look: the CRM is connected (as {INTEGRATION_USER[0]}), screen pop and auto log are on.
+    Screen pops      sign in to the CRM console {crm.origin}/console as {HUMANS[0][1]} and go Available:
+                     each call, chat or voicemail offered to you opens the caller's record as a tab
+                     (settings: {base}/admin/{TENANT}/screen-pop)
+    Logged calls     every completed call, chat and voicemail is written to the CRM as an activity:
+                     {crm.origin}/activities (and on each contact's page);
+                     Callbridge's side: {base}/admin/{TENANT}/auto-log
   API and its documentation   {base}/docs        Metrics  {base}/metrics
 
   Administrator   {ADMIN_EMAIL} / {admin_password}   (also in {folder / "admin-password.txt"})
   Sign in:        curl -X POST {base}/api/v1/auth/admin-sessions -H 'content-type: application/json' \\
                     -d '{{"email": "{ADMIN_EMAIL}", "password": "{admin_password}"}}'
-  Integration API key for tenant "{TENANT}" (shown once): {accounts.api_key}
+  Integration API key for tenant "{TENANT}" (shown once; the previous run's is revoked): {accounts.api_key}
 
 {_voice_line()}
 Data: {folder}. Press Ctrl-C to stop.
