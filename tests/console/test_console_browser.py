@@ -336,14 +336,25 @@ def test_a_screen_pop_opens_the_callers_record_as_a_tab_of_the_crm_workspace(
         set_status(console, "available", "available")
         call_id = incoming_call(site, agent.phone, "+31205550101")
         console.wait_for_selector(f".offer[data-interaction-id='{call_id}']")
+        # offered: the record opens in a background tab, the agent's page stays in front
         tab = page.wait_for_selector(".tab-strip .tab:has-text('Edsger Dijkstra')")
-        assert tab.get_attribute("aria-selected") == "true"
-        page.wait_for_selector(f"iframe.tab-panel.active[src*='/records/contact/{contact_id}']")
         console.wait_for_selector(f"#console-app[data-last-pop='{call_id}']")
-        page.screenshot(path=str(artifacts_dir / "console-mode-screen-pop.png"))
+        assert tab.get_attribute("aria-selected") == "false"
+        assert page.locator("iframe.tab-panel.active").get_attribute("data-tab-id") == "home"
+        page.screenshot(path=str(artifacts_dir / "console-mode-screen-pop-offered.png"))
+        # an offer not taken: its tab is closed again
         console.click(f".offer[data-interaction-id='{call_id}'] button[data-action=reject]")
         console.wait_for_selector("#agent-status[data-status=break]")
         assert "missed an offer" in console.inner_text("#agent-status-reason")
+        page.wait_for_selector(".tab-strip .tab:has-text('Edsger Dijkstra')", state="detached")
+        # back to available, the call she missed is offered again: accepted, its tab comes to front
+        set_status(console, "available", "available")
+        console.wait_for_selector(f".offer[data-interaction-id='{call_id}']")
+        page.wait_for_selector(".tab-strip .tab[aria-selected=false]:has-text('Edsger Dijkstra')")
+        console.click(f".offer[data-interaction-id='{call_id}'] button[data-action=accept]")
+        page.wait_for_selector(".tab-strip .tab[aria-selected=true]:has-text('Edsger Dijkstra')")
+        page.wait_for_selector(f"iframe.tab-panel.active[src*='/records/contact/{contact_id}']")
+        page.screenshot(path=str(artifacts_dir / "console-mode-screen-pop-accepted.png"))
     finally:
         context.close()
         with site.api() as api:

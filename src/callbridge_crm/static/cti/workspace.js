@@ -52,7 +52,9 @@ function closeTab(id) {
 
 /**
  * Open `path` in a tab: a record already open is brought to front, anything else gets a new tab.
+ * Returns the tab's id and whether this call opened it.
  * @param {string} path @param {string} kind @param {boolean} focus
+ * @returns {{id: string, created: boolean}}
  */
 function openTab(path, kind, focus) {
   const key = kind === "record" ? path : null;
@@ -61,13 +63,14 @@ function openTab(path, kind, focus) {
     if (existing) {
       const id = /** @type {string} */ (existing.getAttribute("data-tab-id"));
       if (focus) activateTab(id);
-      return id;
+      return { id, created: false };
     }
   }
   const id = `tab-${++tabCounter}`;
   const button = document.createElement("button");
   button.className = "tab";
   button.setAttribute("role", "tab");
+  button.setAttribute("aria-selected", "false");
   button.dataset.tabId = id;
   const label = document.createElement("span");
   label.className = "tab-label";
@@ -88,7 +91,7 @@ function openTab(path, kind, focus) {
   panels.append(frame);
   watchFrame(frame);
   if (focus || !strip.querySelector(".tab.active")) activateTab(id);
-  return id;
+  return { id, created: true };
 }
 
 /** Keep a tab's title in step with its page, and make its phone numbers click-to-dial. @param {HTMLIFrameElement} frame */
@@ -122,8 +125,15 @@ function setClickToDial(enabled) {
 
 /** @param {Record<string, any>} params @param {string} path @param {string} kind */
 function pop(params, path, kind) {
-  const tabId = openTab(path, kind, params.focus !== false);
-  return { mode: "console", url: new URL(path, window.location.origin).href, tabId };
+  const { id, created } = openTab(path, kind, params.focus !== false);
+  return { mode: "console", url: new URL(path, window.location.origin).href, tabId: id, created };
+}
+
+/** @param {Record<string, any>} params */
+function knownTab(params) {
+  const id = typeof params.tabId === "string" ? params.tabId : "";
+  if (!id || id === "home" || !tabButton(id)) throw invalid(`no such tab: ${JSON.stringify(params.tabId)}`);
+  return id;
 }
 
 /** @type {CtiHost} */
@@ -151,6 +161,16 @@ const host = new CtiHost({
       if (params.noPop) return { matches, popped: "none" };
       const target = searchPopTarget(params, matches);
       return { matches, popped: target.popped, ...pop(params, target.path, target.kind) };
+    },
+    focusTab: (params) => {
+      const id = knownTab(params);
+      activateTab(id);
+      return { tabId: id };
+    },
+    closeTab: (params) => {
+      const id = knownTab(params);
+      closeTab(id);
+      return { tabId: id, closed: true };
     },
     enableClickToDial: () => setClickToDial(true),
     disableClickToDial: () => setClickToDial(false),

@@ -74,6 +74,13 @@ export function mount(config, options) {
   const hostLabel = byId("crm-host");
   const idle = byId("idle-note");
 
+  /**
+   * Pops of offers not answered yet, by interaction: in the background (`handle`) where the host can,
+   * else held (`open`) until the agent accepts. Accepted: brought to front (or opened); not taken: closed.
+   * @type {Map<string, {handle: import('./hosts/host.js').PopHandle | null, open?: () => Promise<unknown>}>}
+   */
+  const offerPops = new Map();
+
   /** @param {string} message */
   function report(message) {
     problem.textContent = message;
@@ -139,6 +146,7 @@ export function mount(config, options) {
     idle.hidden = !(offers.cards.size === 0 && board.cards.size === 0);
     renderQueues(queuesBody, snapshot, t);
     renderPresence(presenceList, snapshot, t);
+    settleOfferPops();
   }
 
   const connection = new LiveConnection(options.realtimeUrl, {
@@ -180,12 +188,31 @@ export function mount(config, options) {
     },
   });
 
+  /** @param {unknown} error */
+  function popProblem(error) {
+    const text = error instanceof Error ? error.message : String(error);
+    if (text.includes("did not answer")) {
+      return "The CRM did not open the caller's record (it did not answer). Look the caller up in the CRM.";
+    }
+    if (text.includes("blocked")) return "The browser blocked the window with the caller's record: allow pop-ups for Callbridge.";
+    return `The CRM could not open the caller's record: ${text}`;
+  }
+
+  /** @param {string} interactionId */
+  function offeredToMe(interactionId) {
+    const interaction = snapshot?.interactions[interactionId];
+    return Boolean(interaction && interaction.agent_id === snapshot?.me && interaction.state === "offered");
+  }
+
   /** @param {Record<string, any>} event */
   async function screenPop(event) {
     if (!host) return;
+    const popHost = host;
     const target = event.target;
-    try {
-      await host.screenPop(
+    const iid = event.interaction_id;
+    /** @param {boolean} background */
+    const open = (background) =>
+      popHost.screenPop(
         {
           kind: target.kind,
           url: target.url,
@@ -195,10 +222,40 @@ export function mount(config, options) {
           prefill: target.prefill,
         },
         { width: event.window.width ?? 0, height: event.window.height ?? 0, reuse: Boolean(event.window.reuse) },
+        { background },
       );
-      root.dataset.lastPop = event.interaction_id;
+    try {
+      if (event.trigger === "offered") {
+        const interaction = snapshot?.interactions[iid];
+        if (!interaction || interaction.agent_id !== snapshot?.me) return; // the offer is over: nothing to show
+        if (offeredToMe(iid)) {
+          if (popHost.popsInBackground) {
+            offerPops.set(iid, { handle: (await open(true)) || null });
+          } else {
+            offerPops.set(iid, { handle: null, open: () => open(false) });
+          }
+          root.dataset.lastPop = iid;
+          settleOfferPops();
+          return;
+        }
+      }
+      await open(false);
+      root.dataset.lastPop = iid;
     } catch (error) {
-      report(`Screen pop: ${error instanceof Error ? error.message : error}`);
+      report(popProblem(error));
+    }
+  }
+
+  /** Brings to front the pops of offers the agent accepted, and closes those of offers that went elsewhere. */
+  function settleOfferPops() {
+    for (const [iid, pop] of offerPops) {
+      if (offeredToMe(iid)) continue;
+      offerPops.delete(iid);
+      const interaction = snapshot?.interactions[iid];
+      const taken = interaction && interaction.agent_id === snapshot?.me && interaction.state !== "offered";
+      if (taken && pop.open) void pop.open().catch((error) => report(popProblem(error)));
+      else if (taken && pop.handle && host?.focusPop) void host.focusPop(pop.handle).catch(() => {});
+      else if (!taken && pop.handle?.created && host?.closePop) void host.closePop(pop.handle).catch(() => {});
     }
   }
 

@@ -157,8 +157,24 @@ export function createHost(options) {
       if (mode !== "console") window.addEventListener("focus", () => void call("connect").catch(() => {}));
     },
 
-    async screenPop(target, win) {
-      await call("screenPop", screenPopParams(target, mode === "console" ? undefined : win));
+    get popsInBackground() {
+      return mode === "console";
+    },
+
+    async screenPop(target, win, popOptions = {}) {
+      const params = screenPopParams(target, mode === "console" ? undefined : win);
+      if (mode === "console" && popOptions.background) params.focus = false;
+      const result = await call("screenPop", params);
+      if (mode !== "console" || typeof result?.tabId !== "string") return null;
+      return { id: result.tabId, created: result.created !== false };
+    },
+
+    async focusPop(handle) {
+      await call("focusTab", { tabId: handle.id });
+    },
+
+    async closePop(handle) {
+      await call("closeTab", { tabId: handle.id });
     },
 
     async enableClickToDial(handler) {

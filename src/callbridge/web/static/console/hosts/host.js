@@ -26,6 +26,19 @@
  */
 
 /**
+ * How to open a pop.
+ * @typedef {Object} PopOptions
+ * @property {boolean} [background]  open it without taking the agent's focus (an offer not yet accepted)
+ */
+
+/**
+ * A pop the host can bring to front or close later (console mode: a workspace tab).
+ * @typedef {Object} PopHandle
+ * @property {string} id
+ * @property {boolean} created   false when the page was open already: such a page is never closed for the pop
+ */
+
+/**
  * A click on a phone number in the CRM.
  * @typedef {Object} ClickToDialRequest
  * @property {string} number
@@ -46,7 +59,11 @@
  * @property {string} name                        "builtin", "lightning", "classic", "standalone".
  * @property {boolean} consoleMode                true when pops open as tabs of a CRM workspace.
  * @property {() => Promise<void>} init            Connects to the host page (loads its API, says ready).
- * @property {(target: PopTarget, window: WindowProperties) => Promise<void>} screenPop
+ * @property {(target: PopTarget, window: WindowProperties, options?: PopOptions) => Promise<PopHandle | null | void>} screenPop
+ * @property {boolean} [popsInBackground]      true when `screenPop` can honour `background`; otherwise the console
+ *                                              holds a pop of an offer until the agent accepts it
+ * @property {(handle: PopHandle) => Promise<void>} [focusPop]   brings a background pop to front
+ * @property {(handle: PopHandle) => Promise<void>} [closePop]   closes a pop (of an offer the agent did not take)
  * @property {(handler: (request: ClickToDialRequest) => void) => Promise<void>} enableClickToDial
  * @property {() => Promise<void>} disableClickToDial
  * @property {(visible: boolean) => Promise<void>} setPanelVisible
