@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,8 +260,13 @@ class EngineProcess:
         self.pidfile = directory / f"{name}.supervised.pid"
         self.logfile = directory / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # a stop waits for a (re)start in flight, so it never leaks the new one
 
     def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         if not os.path.exists(self.command[0]):
             raise EngineError(INSTALL_HINT)
         if self.process is not None:  # it died: its children (Kamailio's workers) may still hold the ports
@@ -296,10 +302,11 @@ class EngineProcess:
         return f"{self.name} exited with {code}: {tail}"
 
     def stop(self, grace: float = 5.0) -> None:
-        if self.process is None:
-            return
-        _terminate(self.process.pid, grace, self.process)
-        self.process = None
+        with self._lock:
+            if self.process is None:
+                return
+            _terminate(self.process.pid, grace, self.process)
+            self.process = None
         with contextlib.suppress(OSError):
             self.pidfile.unlink()
         log.info("voice: stopped %s", self.name)
