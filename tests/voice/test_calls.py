@@ -256,7 +256,7 @@ def test_a_caller_phone_that_holds_and_resumes_itself_keeps_the_call(voice_syste
         "the agent to hear the caller after the re-INVITEs",
     )
     assert (interaction(system, tenant.id) or {}).get("state") == "connected"
-    assert "488" not in log_of(caller)
+    assert "488 Not Acceptable" not in log_of(caller)
     caller.command("hangup")
     wait_for(lambda: phone.saw("CALL_CLOSED"), "the desk phone to be hung up")
 
