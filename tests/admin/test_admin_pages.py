@@ -189,13 +189,14 @@ def test_integration_pages_single_sign_on_crm_auto_log_and_crm_users(pages: Harn
     sign_in_page(c)
     sso = c.get("/admin/acme/sso")
     assert "/sso/login?tenant=acme</code>" in sso.text
-    assert "/sso/login?tenant=acme&amp;sandbox=true" in sso.text
+    assert "sandbox=true" not in sso.text, "no Salesforce sandbox while the built-in CRM is the provider"
     token = csrf_of(sso.text)
     bad = c.post("/admin/acme/sso", data={"csrf_token": token, "kind": "salesforce", "client_id": ""})
     assert bad.status_code == 422
     assert "at least 1 character" in errors_of(bad.text)["client_id"]
     good = {"csrf_token": token, "kind": "salesforce", "client_id": "3MVG9", "client_secret": "s3cr3t-value"}
     assert c.post("/admin/acme/sso", data=good, follow_redirects=False).status_code == 303
+    assert "/sso/login?tenant=acme&amp;sandbox=true" in c.get("/admin/acme/sso").text
     entry = c.get("/api/v1/tenants/acme/audit-log", params={"target_type": "sso"}, headers=pages.admin).json()[0]
     assert entry["action"] == "sso.created"
     assert entry["changes"]["client_id"]["after"] == "3MVG9"

@@ -1,0 +1,78 @@
+"""Admin forms as they render in Debian's chromium: radio buttons sit beside their labels, and the single
+sign-on page shows only the fields of the chosen provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.conftest import running_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tmp_path_factory.mktemp("admin-forms-browser"), ADMIN_EMAIL, ADMIN_PASSWORD) as base:
+        token = httpx.post(
+            f"{base}/api/v1/auth/admin-sessions", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(f"{base}/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=headers).is_success
+        yield base
+
+
+@pytest.fixture
+def page(server: str, browser: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    opened.goto("/admin/login")
+    opened.fill("#email", ADMIN_EMAIL)
+    opened.fill("#password", ADMIN_PASSWORD)
+    opened.click("button[type=submit]")
+    opened.wait_for_url("**/admin/**")
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def test_radio_buttons_sit_beside_their_labels(page: Any, artifacts_dir: Path) -> None:
+    page.goto("/admin/acme/screen-pop")
+    radios = page.locator("[data-screen-pop-form] input[type=radio]")
+    assert radios.count() == 4
+    page.screenshot(path=str(artifacts_dir / "screen-pop-radios.png"), full_page=True)
+    for n in range(radios.count()):
+        radio = radios.nth(n)
+        box = radio.bounding_box()
+        label = page.locator(f"label[for={radio.get_attribute('id')}]").bounding_box()
+        assert box["width"] < 30, f"radio {n} is {box['width']} px wide"
+        assert label["x"] - (box["x"] + box["width"]) < 20, "its label follows the radio button"
+        assert abs((label["y"] + label["height"] / 2) - (box["y"] + box["height"] / 2)) < 6, "on the same line"
+
+
+def test_the_sso_page_shows_the_fields_of_the_chosen_provider(page: Any, artifacts_dir: Path) -> None:
+    page.goto("/admin/acme/sso")
+    assert page.input_value("#f-kind") == "builtin_crm"
+    page.screenshot(path=str(artifacts_dir / "sso-builtin-crm.png"), full_page=True)
+    salesforce_only = ["#f-login_host", "#f-sandbox_login_host", "[data-sandbox-launch-url]"]
+    for selector in salesforce_only:
+        assert not page.locator(selector).is_visible(), f"{selector} shows for the built-in CRM"
+    assert page.locator("#f-issuer").is_visible()
+
+    page.select_option("#f-kind", "salesforce")
+    for selector in ["#f-login_host", "#f-sandbox_login_host"]:
+        assert page.locator(selector).is_visible(), f"{selector} is missing for Salesforce"
+    assert not page.locator("#f-issuer").is_visible(), "Salesforce has no issuer to enter"
+    page.screenshot(path=str(artifacts_dir / "sso-salesforce.png"), full_page=True)
+
+    page.select_option("#f-kind", "oidc")
+    assert page.locator("#f-issuer").is_visible()
+    assert page.locator("#f-discovery_url").is_visible()
+    assert not page.locator("#f-login_host").is_visible()
