@@ -359,3 +359,44 @@ def test_a_screen_pop_opens_the_callers_record_as_a_tab_of_the_crm_workspace(
         context.close()
         with site.api() as api:
             api.put("/api/v1/tenants/acme/screen-pop", json={"enabled": False})
+
+
+def test_in_its_own_window_the_console_opens_an_offers_pop_only_when_the_agent_accepts(
+    browser: Any, site: Site, artifacts_dir: Path
+) -> None:
+    agent = new_agent(site, "ned")
+    contact_id = add_contact(site, "Barbara", "Liskov", "+1 617 555 0142")
+    connect_the_crm(site)
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    try:
+        workspace, _docked = open_workspace(context, site, agent)  # signs in to the CRM and the console
+        home = context.new_page()
+        home.goto(f"{site.crm.base_url}/")
+        workspace.close()
+        with context.expect_page() as opened:
+            home.click("#contact-center-link")
+        own = opened.value
+        own.wait_for_selector("#crm-host[data-host=builtin][data-mode=non-console]")
+        set_status(own, "available", "available")
+        pages_before = len(context.pages)
+
+        call_id = incoming_call(site, agent.phone, "+16175550142")
+        own.wait_for_selector(f".offer[data-interaction-id='{call_id}']")
+        own.wait_for_selector(f"#console-app[data-last-pop='{call_id}']")  # the pop arrived, and is held
+        assert len(context.pages) == pages_before  # no window steals the agent's focus for an offer
+        own.click(f".offer[data-interaction-id='{call_id}'] button[data-action=reject]")
+        own.wait_for_selector("#agent-status[data-status=break]")
+        assert len(context.pages) == pages_before  # an offer not taken opens nothing
+
+        set_status(own, "available", "available")
+        own.wait_for_selector(f".offer[data-interaction-id='{call_id}']")
+        with context.expect_page() as popped:
+            own.click(f".offer[data-interaction-id='{call_id}'] button[data-action=accept]")
+        record = popped.value
+        record.wait_for_load_state()
+        assert f"/records/contact/{contact_id}" in record.url
+        record.screenshot(path=str(artifacts_dir / "non-console-pop-on-accept.png"))
+    finally:
+        context.close()
+        with site.api() as api:
+            api.put("/api/v1/tenants/acme/screen-pop", json={"enabled": False})
