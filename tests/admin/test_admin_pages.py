@@ -215,6 +215,33 @@ def test_integration_pages_single_sign_on_crm_auto_log_and_crm_users(pages: Harn
     assert "set it up under CRM connection first" in errors_of(users.text)["crm"]
 
 
+def test_the_queue_page_sets_the_wrap_up_dispositions_and_whether_one_is_required(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    form = c.get("/admin/acme/queues/support")
+    assert "Dispositions (one per line)" in form.text
+    fields = {"csrf_token": csrf_of(form.text), "name": "Support", "channel": "chat", "offer_timeout_seconds": "20"}
+    twice = c.post("/admin/acme/queues/support", data={**fields, "dispositions": "Sold\nsold"})
+    assert twice.status_code == 422
+    assert "each disposition once" in errors_of(twice.text)["dispositions"]
+    lines = "Sold\n\n  Call back later \nNot interested"
+    saved = c.post(
+        "/admin/acme/queues/support",
+        data={**fields, "dispositions": lines, "disposition_required": "on"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    api = c.get("/api/v1/tenants/acme/queues/support", headers=harness.admin).json()
+    assert api["dispositions"] == ["Sold", "Call back later", "Not interested"]
+    assert api["disposition_required"] is True
+    again = c.get("/admin/acme/queues/support").text
+    assert "Sold\nCall back later\nNot interested</textarea>" in again
+    assert "checked" in again.split('name="disposition_required"')[1][:40]
+    row = re.search(r'<tr data-queue="support">(.*?)</tr>', c.get("/admin/acme/queues").text, re.S)
+    assert row
+    assert "Sold, Call back later, Not interested (required)" in row.group(1)
+
+
 def test_the_queue_page_shows_and_saves_whether_agents_in_wrap_up_are_offered_work(harness: Harness) -> None:
     c = harness.client
     sign_in_page(c)

@@ -99,3 +99,43 @@ def test_the_callers_name_from_the_screen_pop_is_on_the_interaction_card(
         context.close()
         with site.api() as api:
             api.put(f"/api/v1/tenants/{TENANT}/screen-pop", json={"enabled": False})
+
+
+def test_the_wrap_up_offers_the_queues_dispositions_and_requires_one_when_the_queue_says_so(
+    browser: Any, site: Site, artifacts_dir: Path
+) -> None:
+    agent = new_agent(site, "max")
+    with site.api() as api:
+        queue = api.get(f"/api/v1/tenants/{TENANT}/queues/{agent.phone}").json()
+        change = {**queue, "dispositions": ["Sold", "Not interested"], "disposition_required": True}
+        assert api.put(f"/api/v1/tenants/{TENANT}/queues/{agent.phone}", json=change).status_code == 200
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    try:
+        page, console = open_workspace(context, site, agent)
+        set_status(console, "available", "available")
+        call_id = incoming_call(site, agent.phone, "+1 415 555 0188")
+        console.click(f".offer[data-interaction-id='{call_id}'] button[data-action=accept]")
+        card = console.wait_for_selector(f".interaction[data-interaction-id='{call_id}'][data-state=connected]")
+        card.query_selector("button[data-action=hang-up]").click()
+        console.wait_for_selector(f".interaction[data-interaction-id='{call_id}'][data-state=wrap_up]")
+        picker = f"#disposition-{call_id}"
+        options = console.eval_on_selector(picker, "s => [...s.options].map(o => o.textContent)")
+        assert options == ["Choose one…", "Sold", "Not interested"]
+        assert console.inner_text(f"label[for='disposition-{call_id}']") == "Disposition (required)"
+        console.fill(f"#notes-{call_id}", "Wants a quote")
+        card.query_selector("button[data-action=complete]").click()
+        console.wait_for_selector("#console-error:text('Choose a disposition: the Phone')")
+        assert "requires one." in console.inner_text("#console-error")
+        # in the agent's words: no field code in front
+        assert console.inner_text("#console-error").startswith("Choose a disposition")
+        page.screenshot(path=str(artifacts_dir / "required-disposition.png"))
+        console.select_option(picker, "Sold")
+        card.query_selector("button[data-action=complete]").click()
+        console.wait_for_selector(f".interaction[data-interaction-id='{call_id}']", state="detached")
+        with site.api() as api:
+            found = api.get(f"/api/v1/tenants/{TENANT}/reports/interactions", params={"agent_id": agent.id}).json()[
+                "interactions"
+            ]
+        assert [(i["id"], i["disposition"]) for i in found] == [(call_id, "Sold")]
+    finally:
+        context.close()

@@ -455,6 +455,8 @@ def test_queues(acme: Harness) -> None:
         "offer_timeout_seconds": 15,
         "wrap_up_seconds": 0,
         "offer_during_wrap_up": True,
+        "dispositions": ["Sold", "Not interested"],
+        "disposition_required": True,
     }
     created = c.post(f"{T}/{t}/queues", json=body, headers=a)
     assert created.status_code == 201, created.text
@@ -474,6 +476,8 @@ def test_queues(acme: Harness) -> None:
         "offer_timeout_seconds": 20,
         "wrap_up_seconds": 30,
         "offer_during_wrap_up": False,
+        "dispositions": [],
+        "disposition_required": False,
     }
     assert c.delete(f"{T}/{t}/queues/vip", headers=a).status_code == 204
     error_of(c.get(f"{T}/{t}/queues/vip", headers=a), 404)

@@ -440,3 +440,35 @@ def test_every_operation_is_tested() -> None:
     }  # fmt: skip
     documented = {(m.upper(), p) for p, item in create_app().openapi()["paths"].items() for m in item}
     assert tested <= documented, tested - documented
+
+
+def test_a_queue_that_requires_a_disposition_refuses_complete_without_one_of_its_list(h: Harness) -> None:
+    t = new_tenant(h)
+    c = h.client
+    one = h.sign_in(t, "agent1")
+    pbx = h.api_key(t)
+    queue = c.get(f"/api/v1/tenants/{t}/queues/sales", headers=h.admin).json()
+    change = {**queue, "dispositions": ["Sold", "Not interested"], "disposition_required": True}
+    assert c.put(f"/api/v1/tenants/{t}/queues/sales", json=change, headers=h.admin).status_code == 200
+    snapshot = c.get("/api/v1/me", headers=one).json()
+    assert snapshot["queues"]["sales"]["dispositions"] == ["Sold", "Not interested"]  # the console's picker
+    assert snapshot["queues"]["sales"]["disposition_required"] is True
+    _available(h, one)
+    _call(h, pbx, id="d1")
+    assert c.post("/api/v1/me/offers/d1/accept", headers=one).status_code == 200
+    assert c.post("/api/v1/me/interactions/d1/end", json={}, headers=one).status_code == 200
+    missing = error_of(c.post("/api/v1/me/interactions/d1/complete", json={"notes": "n"}, headers=one), 422)
+    assert missing["field"] == "disposition"
+    assert "Choose a disposition: the Sales queue requires one." in missing["message"]
+    other = error_of(c.post("/api/v1/me/interactions/d1/complete", json={"disposition": "Maybe"}, headers=one), 422)
+    assert other["field"] == "disposition"
+    assert "not one of the Sales queue's dispositions" in other["message"]
+    assert c.get("/api/v1/interactions/d1", headers=pbx).json()["state"] == "wrap_up"
+    done = c.post("/api/v1/me/interactions/d1/complete", json={"disposition": "Sold"}, headers=one)
+    assert done.status_code == 204, done.text
+    # the agent's own recent interactions list it, with its outcome; another agent's list does not
+    recent = c.get("/api/v1/me/interactions?limit=5", headers=one).json()["interactions"]
+    assert [(i["id"], i["disposition"], i["channel"]) for i in recent] == [("d1", "Sold", "phone")]
+    assert recent[0]["completed_at"] is not None
+    assert c.get("/api/v1/me/interactions", headers=h.sign_in(t, "agent2")).json() == {"interactions": []}
+    assert c.get("/api/v1/me/interactions?limit=0", headers=one).status_code == 422

@@ -32,7 +32,7 @@ function snapshot() {
     tenant_id: "acme",
     me: "me",
     agents: { me: { id: "me", display_name: "Me", status: "available", reason: "", since: 1, interaction_ids: [], presence: "available", presence_reason: "" } },
-    queues: { sales: { id: "sales", name: "Sales", channel: "phone", waiting: 0, oldest_enqueued_at: null, ready_agents: 1 } },
+    queues: { sales: { id: "sales", name: "Sales", channel: "phone", waiting: 0, oldest_enqueued_at: null, ready_agents: 1, dispositions: [], disposition_required: false } },
     interactions: {},
   };
 }
@@ -50,7 +50,7 @@ test("interaction.changed keeps mine while live and drops it when final or someo
 
 test("queue.changed updates only my queues; status and digests replace agents", () => {
   let s = snapshot();
-  s = applyEvent(s, { type: "queue.changed", queue: { id: "other", name: "Other", channel: "chat", waiting: 3, oldest_enqueued_at: 1, ready_agents: 0 } });
+  s = applyEvent(s, { type: "queue.changed", queue: { id: "other", name: "Other", channel: "chat", waiting: 3, oldest_enqueued_at: 1, ready_agents: 0, dispositions: [], disposition_required: false } });
   assert.deepEqual(Object.keys(s.queues), ["sales"]);
   s = applyEvent(s, { type: "queue.changed", queue: { ...s.queues.sales, waiting: 2 } });
   assert.equal(s.queues.sales.waiting, 2);

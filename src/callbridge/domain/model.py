@@ -110,6 +110,9 @@ class Queue:
     # whether an agent wrapping up (any interaction) may be offered this queue's work; off, as Amazon
     # Connect and Twilio Flex leave after-contact work alone by default
     offer_during_wrap_up: bool = False
+    # the wrap-up's choice of dispositions (empty: the console's general list) and whether one must be chosen
+    dispositions: tuple[str, ...] = ()
+    disposition_required: bool = False
 
 
 @dataclass(slots=True)

@@ -58,6 +58,10 @@ class QueueView(Strict):
     waiting: int
     oldest_enqueued_at: float | None
     ready_agents: int
+    dispositions: list[str] = Field(
+        default_factory=list, description="the wrap-up's dispositions (empty: the console's general list)"
+    )
+    disposition_required: bool = False
 
 
 class Snapshot(Strict):

@@ -414,6 +414,8 @@ _AUDITED_QUEUE_FIELDS = (
     "offer_timeout_seconds",
     "wrap_up_seconds",
     "offer_during_wrap_up",
+    "dispositions",
+    "disposition_required",
 )
 _AUDITED_AGENT_FIELDS = ("email", "display_name", "roles", "skills", "capacity", "queue_ids", "enabled", "auto_login")
 
@@ -449,6 +451,8 @@ def _queue_row(queue: Queue) -> dict[str, Any]:
         "offer_timeout_seconds": queue.offer_timeout_seconds,
         "wrap_up_seconds": queue.wrap_up_seconds,
         "offer_during_wrap_up": queue.offer_during_wrap_up,
+        "dispositions": list(queue.dispositions),
+        "disposition_required": queue.disposition_required,
     }
 
 

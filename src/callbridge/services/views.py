@@ -56,6 +56,8 @@ def queue_view(cc: ContactCenter, queue_id: str) -> QueueView:
         waiting=stats.waiting,
         oldest_enqueued_at=stats.oldest_enqueued_at,
         ready_agents=stats.ready_agents,
+        dispositions=list(queue.dispositions),
+        disposition_required=queue.disposition_required,
     )
 
 

@@ -56,6 +56,8 @@ def queue_from_row(row: Any) -> Queue:
         offer_timeout_seconds=row.offer_timeout_seconds,
         wrap_up_seconds=row.wrap_up_seconds,
         offer_during_wrap_up=bool(row.offer_during_wrap_up),
+        dispositions=tuple(row.dispositions or ()),
+        disposition_required=bool(row.disposition_required),
     )
 
 

@@ -104,6 +104,8 @@ queues = Table(
     Column("offer_timeout_seconds", Integer, nullable=False, default=20),
     Column("wrap_up_seconds", Integer, nullable=False, default=30),
     Column("offer_during_wrap_up", Boolean, nullable=False, default=False),
+    Column("dispositions", JSON, nullable=False, default=list),
+    Column("disposition_required", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
 )

@@ -115,6 +115,8 @@ def _queue_out(q: Queue) -> QueueOut:
         offer_timeout_seconds=q.offer_timeout_seconds,
         wrap_up_seconds=q.wrap_up_seconds,
         offer_during_wrap_up=q.offer_during_wrap_up,
+        dispositions=list(q.dispositions),
+        disposition_required=q.disposition_required,
     )
 
 
@@ -129,6 +131,8 @@ def _queue(body: QueueIn, queue_id: str) -> Queue:
         offer_timeout_seconds=body.offer_timeout_seconds,
         wrap_up_seconds=body.wrap_up_seconds,
         offer_during_wrap_up=body.offer_during_wrap_up,
+        dispositions=tuple(body.dispositions),
+        disposition_required=body.disposition_required,
     )
 
 

@@ -27,7 +27,7 @@ from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut, TransferIn
 from callbridge.web.cookies import delete_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
-from callbridge.web.errors import ERROR_RESPONSES, error_response
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -167,7 +167,27 @@ async def read_wrap_up(interaction_id: str, svc: ServicesDep, who: AgentDep) -> 
 
 @router.post("/me/interactions/{interaction_id}/complete", status_code=204, tags=["agent"])
 async def complete_interaction(interaction_id: str, body: CompleteIn, svc: ServicesDep, who: AgentDep) -> Response:
-    """Finish wrap-up with a disposition and notes."""
+    """Finish wrap-up with a disposition and notes. 422 (field `disposition`) when the interaction's queue
+    requires a disposition and none is given, or lists its dispositions and this is not one of them."""
+    tenant_id = _tenant(who)
+
+    def check(cc: ContactCenter) -> None:
+        interaction = cc.interactions.get(interaction_id)
+        if interaction is None or interaction.agent_id != who.subject_id or interaction.queue_id is None:
+            return  # the command itself says what is wrong
+        queue = cc.queues.get(interaction.queue_id)
+        if queue is None:
+            return
+        if not body.disposition.strip():
+            if queue.disposition_required:
+                raise InvalidField(f"Choose a disposition: the {queue.name} queue requires one.", "disposition")
+        elif queue.dispositions and body.disposition not in queue.dispositions:
+            raise InvalidField(
+                f"{body.disposition!r} is not one of the {queue.name} queue's dispositions: choose one from the list.",
+                "disposition",
+            )
+
+    await svc.node.read(tenant_id, check)
     await execute(
         svc, _tenant(who), cmd.CompleteInteraction(who.subject_id, interaction_id, body.disposition, body.notes)
     )

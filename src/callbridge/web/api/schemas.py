@@ -17,6 +17,7 @@ Identifier = Annotated[
     Field(description="Letters, digits, '_', '.', '-'; up to 64 characters, starting with a letter or digit"),
 ]
 SkillName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Disposition = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -118,6 +119,21 @@ class QueueIn(Input):
         description="Whether an agent in wrap-up may be offered this queue's work (off: the next offer waits "
         "until the agent completes the wrap-up, as in Amazon Connect and Twilio Flex)",
     )
+    dispositions: list[Disposition] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The dispositions an agent picks from in wrap-up (empty: the console's general list)",
+    )
+    disposition_required: bool = Field(
+        default=False, description="Whether Complete is refused (422, field `disposition`) without a disposition"
+    )
+
+    @field_validator("dispositions")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        if len({v.casefold() for v in value}) != len(value):
+            raise ValueError("name each disposition once")
+        return value
 
 
 class QueueUpdate(QueueIn):
@@ -134,6 +150,8 @@ class QueueOut(BaseModel):
     offer_timeout_seconds: int
     wrap_up_seconds: int
     offer_during_wrap_up: bool
+    dispositions: list[str]
+    disposition_required: bool
 
 
 Capacity = Annotated[int, Field(ge=0, le=50)]

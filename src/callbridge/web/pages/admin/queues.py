@@ -84,6 +84,8 @@ def _queue_values(queue: Queue) -> dict[str, Any]:
         "offer_timeout_seconds": queue.offer_timeout_seconds,
         "wrap_up_seconds": queue.wrap_up_seconds,
         "offer_during_wrap_up": queue.offer_during_wrap_up,
+        "dispositions": list(queue.dispositions),
+        "disposition_required": queue.disposition_required,
     }
 
 
@@ -98,6 +100,11 @@ def _form_values(page: TenantPage, queue_id: str) -> dict[str, Any]:
     }
     values.update({n: text(form, n) for n in NUMBERS if text(form, n)})  # blank: the API's default
     values["offer_during_wrap_up"] = form.get("offer_during_wrap_up") == "on"
+    raw = form.get("dispositions", "")
+    values["dispositions"] = [
+        line.strip() for line in (raw if isinstance(raw, str) else "").splitlines() if line.strip()
+    ]
+    values["disposition_required"] = form.get("disposition_required") == "on"
     return values
 
 
@@ -129,6 +136,8 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
         offer_timeout_seconds=body.offer_timeout_seconds,
         wrap_up_seconds=body.wrap_up_seconds,
         offer_during_wrap_up=body.offer_during_wrap_up,
+        dispositions=tuple(body.dispositions),
+        disposition_required=body.disposition_required,
     )
     try:
         await page.svc.configuration.save_queue(page.tenant_id, queue, create=create, actor=page.actor)
@@ -151,6 +160,8 @@ def new_queue(page: TenantPage) -> Response:
             offer_timeout_seconds=defaults.offer_timeout_seconds,
             wrap_up_seconds=defaults.wrap_up_seconds,
             offer_during_wrap_up=defaults.offer_during_wrap_up,
+            dispositions=(),
+            disposition_required=False,
         )
     )
     return _form(page, values, create=True)

@@ -108,6 +108,10 @@ export function mount(config, options) {
     report,
     queueName,
     knownName: (id) => poppedNames.get(id) ?? "",
+    wrapUpChoices: (queueId) => {
+      const queue = queueId ? snapshot?.queues[queueId] : undefined;
+      return { dispositions: queue?.dispositions ?? [], required: queue?.disposition_required ?? false };
+    },
     transferQueues: (channel) => Object.values(snapshot?.queues ?? {}).filter((q) => q.channel === channel),
   });
   const greetings = new Greetings(byId("greetings-panel"));

@@ -18,6 +18,7 @@ import { createWrapUp } from "./wrapup.js";
  * @property {(channel: string) => QueueView[]} transferQueues
  * @property {(queueId: string|null) => string} queueName
  * @property {(interactionId: string) => string} [knownName]  the caller's name from a screen pop's match
+ * @property {(queueId: string|null) => import('./wrapup.js').WrapUpChoices} [wrapUpChoices]  the queue's dispositions
  */
 
 /**
@@ -119,7 +120,7 @@ export class InteractionBoard {
     const connected = interaction.state === "connected";
     card.part.actions.hidden = !connected;
     if (interaction.state === "wrap_up" && !card.wrapUp) {
-      card.wrapUp = createWrapUp(interaction, this.ctx.report);
+      card.wrapUp = createWrapUp(interaction, this.ctx.report, this.ctx.wrapUpChoices?.(interaction.queue_id));
       card.element.append(card.wrapUp.element);
       const focused = document.activeElement;
       if (!focused || focused === document.body || !this.container.contains(focused)) {

@@ -25,6 +25,9 @@ export function agentMessage(action, error) {
   const status = error && typeof error === "object" && "status" in error ? Number(error.status) : 0;
   const message = error instanceof Error ? error.message : String(error);
   if ((status === 409 || status === 404) && action && GONE[action]) return GONE[action];
+  // a refused field: the server's message already speaks to the agent, without the field's code name
+  const field = error && typeof error === "object" && "field" in error ? String(error.field ?? "") : "";
+  if (status === 422 && field && message.startsWith(`${field}: `)) return message.slice(field.length + 2);
   if (status === 404) return "This interaction is no longer there: it has ended.";
   if (status === 0 && error instanceof TypeError) {
     return "Callbridge could not be reached. Check your network connection and try again.";

@@ -8,24 +8,31 @@ import { secondsLeft } from "./state.js";
 
 /** @typedef {import('./state.js').InteractionView} InteractionView */
 
+/** The general list, for a queue that names none of its own. */
 export const DISPOSITIONS = ["Resolved", "Follow-up needed", "Information given", "Escalated", "No answer", "Wrong number"];
 
 /** How long typing must pause before the notes are saved (ms). */
 export const SAVE_AFTER_MS = 600;
 
 /**
+ * @typedef {{dispositions: string[], required: boolean}} WrapUpChoices  the queue's list, and whether one must be picked
+ */
+
+/**
  * @param {InteractionView} interaction
  * @param {(message: string) => void} report
+ * @param {WrapUpChoices} [choices]
  * @returns {{element: HTMLElement, update: (interaction: InteractionView, now: number) => void, flush: () => Promise<void>}}
  */
-export function createWrapUp(interaction, report) {
+export function createWrapUp(interaction, report, choices = { dispositions: [], required: false }) {
   const dispositionId = `disposition-${interaction.id}`;
   const notesId = `notes-${interaction.id}`;
+  const list = choices.dispositions.length ? choices.dispositions : DISPOSITIONS;
   const disposition = h(
     "select",
-    { id: dispositionId, name: "disposition" },
-    h("option", { value: "", text: "Choose…" }),
-    ...DISPOSITIONS.map((d) => h("option", { value: d, text: d })),
+    { id: dispositionId, name: "disposition", "aria-required": String(choices.required) },
+    h("option", { value: "", text: choices.required ? "Choose one…" : "Choose…" }),
+    ...list.map((d) => h("option", { value: d, text: d })),
   );
   const notes = h("textarea", { id: notesId, name: "notes", rows: 3, maxlength: 32000 });
   const left = h("span", { class: "wrap-left muted" });
@@ -33,9 +40,9 @@ export function createWrapUp(interaction, report) {
   const complete = withShortcut(h("button", { type: "submit", class: "primary", "data-action": "complete" }, "Complete"), "complete");
   const form = h(
     "form",
-    { class: "wrap-up", "aria-label": "Wrap-up" },
+    { class: "wrap-up", "aria-label": "Wrap-up", novalidate: true },
     h("div", { class: "wrap-head" }, h("strong", {}, "Wrap-up"), left),
-    h("label", { for: dispositionId }, "Disposition"),
+    h("label", { for: dispositionId }, choices.required ? "Disposition (required)" : "Disposition"),
     disposition,
     h("label", { for: notesId }, "Notes"),
     notes,
