@@ -11,6 +11,7 @@ import pytest
 
 from tests.console.console_support import TENANT, Site, new_agent, open_workspace, set_status
 from tests.console.test_console_browser import add_contact, connect_the_crm, incoming_call, tone_wav
+from tests.sso.sso_helpers import sign_in_to_crm
 
 pytestmark = pytest.mark.browser
 
@@ -137,5 +138,27 @@ def test_the_wrap_up_offers_the_queues_dispositions_and_requires_one_when_the_qu
                 "interactions"
             ]
         assert [(i["id"], i["disposition"]) for i in found] == [(call_id, "Sold")]
+    finally:
+        context.close()
+
+
+def test_a_supervisor_who_opens_the_wallboard_signed_out_signs_in_through_the_crm_and_lands_on_it(
+    browser: Any, site: Site, artifacts_dir: Path
+) -> None:
+    email = "sue@example.com"
+    with site.api() as api:
+        body = {"id": "sue", "email": email, "display_name": "Sue Supervisor", "roles": ["agent", "supervisor"]}
+        assert api.post(f"/api/v1/tenants/{TENANT}/agents", json=body).status_code == 201
+    site.crm.add_user(email, "Sue Supervisor")
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    try:
+        page = sign_in_to_crm(context, site.crm, email)
+        answer = page.goto(f"{site.cb.base_url}/supervisor/wallboard?tenant={TENANT}")
+        assert answer is not None
+        assert answer.status == 200  # a page (the CRM's consent), never a JSON 401
+        page.click("button[value=allow]")  # the first time: the app asks for permission
+        page.wait_for_url(f"{site.cb.base_url}/supervisor/wallboard?tenant={TENANT}")
+        page.wait_for_selector("#connection:text('Live')")
+        page.screenshot(path=str(artifacts_dir / "wallboard-after-sso.png"))
     finally:
         context.close()
