@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import uuid
 import wave
@@ -261,6 +262,9 @@ def test_messages_recorded_in_the_browser_and_the_console_in_its_own_window_with
         console.fill("#greeting-name", "Welcome")
         console.click("#greeting-draft button[type=submit]")
         item = console.wait_for_selector(".greeting:has(.greeting-name:text('Welcome'))")
+        length = item.query_selector(".greeting-duration")
+        assert length is not None, "a greeting says how long it plays"
+        assert re.fullmatch(r"0:0[1-9]", length.inner_text()), length.inner_text()
         item.query_selector("button[data-action=play]").click()
         audio = item.wait_for_selector("audio")
         eventually(lambda: audio.evaluate("a => a.readyState >= 1"))

@@ -108,3 +108,32 @@ def test_an_agent_sees_only_their_own_messages(harness: Harness, agent: dict[str
     ]
     assert harness.client.get(greeting["audio_url"], headers=agent).status_code == 200
     assert harness.client.get("/api/v1/me/greetings").status_code == 401
+
+
+def test_each_message_says_how_long_it_plays(harness: Harness, agent: dict[str, str]) -> None:
+    c = harness.client
+    recorded = c.post(
+        "/api/v1/me/greetings",
+        data={"name": "Welcome", "duration_seconds": "3.456"},
+        files={"audio": ("a.webm", WEBM, "audio/webm")},
+        headers=agent,
+    )
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["duration_seconds"] == 3.46, "as the console measured the recording"
+    wav = upload(harness, agent, "Closed", tone_wav(1.5), "closed.wav").json()
+    assert wav["duration_seconds"] == 1.5, "a WAV file's own length"
+    unknown = upload(harness, agent, "Old", WEBM).json()
+    assert unknown["duration_seconds"] is None
+    listed = {
+        g["name"]: g["duration_seconds"] for g in c.get("/api/v1/me/greetings", headers=agent).json()["greetings"]
+    }
+    assert listed == {"Welcome": 3.46, "Closed": 1.5, "Old": None}
+    for bad in ("0", "-2", "601", "soon"):
+        refused = c.post(
+            "/api/v1/me/greetings",
+            data={"name": "Bad", "duration_seconds": bad},
+            files={"audio": ("a.webm", WEBM, "audio/webm")},
+            headers=agent,
+        )
+        assert refused.status_code == 422, bad
+        assert refused.json()["field"] == "duration_seconds"

@@ -13,7 +13,7 @@ import {
 } from "../../src/callbridge/web/static/console/state.js";
 import { statusChoice } from "../../src/callbridge/web/static/console/app.js";
 import { mergeMessages } from "../../src/callbridge/web/static/console/chat.js";
-import { nameProblem, formatBytes } from "../../src/callbridge/web/static/console/greetings.js";
+import { nameProblem, formatBytes, playLength } from "../../src/callbridge/web/static/console/greetings.js";
 import { backoff } from "../../src/callbridge/web/static/console/connection.js";
 
 /** @param {Partial<import('../../src/callbridge/web/static/console/state.js').InteractionView>} fields */
@@ -103,6 +103,10 @@ test("chat transcripts merge by seq; greeting names; sizes; reconnection back-of
   assert.match(nameProblem("x".repeat(81)), /at most 80/);
   assert.equal(nameProblem("Welcome"), "");
   assert.equal(formatBytes(2 * 1024 * 1024), "2.0 MB");
+  assert.equal(playLength(3.46), "0:03");
+  assert.equal(playLength(0.3), "0:01");
+  assert.equal(playLength(75), "1:15");
+  assert.equal(playLength(null), "");
   assert.equal(backoff(0, 0.5), 500);
   assert.equal(backoff(10, 0.5), 10000);
   assert.ok(backoff(3, 0) >= 3000 && backoff(3, 1) <= 5000);

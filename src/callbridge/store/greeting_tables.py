@@ -19,6 +19,8 @@ agent_greetings = Table(
     Column("name", String(80), nullable=False),
     Column("content_type", String(64), nullable=False),  # sniffed from the audio's first bytes
     Column("bytes", BigInteger, nullable=False),
+    # how long it plays: read from a WAV file, else as measured by the console that recorded it (None: unknown)
+    Column("duration_seconds", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     ForeignKeyConstraint(["tenant_id", "agent_id"], ["agents.tenant_id", "agents.id"], ondelete="CASCADE"),
     Index("ix_agent_greetings_agent", "tenant_id", "agent_id", "created_at"),

@@ -23,6 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from callbridge.channels.voicemail import UnsupportedAudio, sniff_audio
+from callbridge.channels.voicemail.audio import WAV, wav_duration
 from callbridge.domain.errors import NotFound
 from callbridge.store.files import write_atomically
 from callbridge.store.greeting_tables import agent_greetings
@@ -36,6 +37,7 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["greetings
 GREETING_MAX_BYTES = 2 * 1024 * 1024
 GREETINGS_PER_AGENT = 50
 FORM_OVERHEAD = 16 * 1024
+MAX_DURATION_SECONDS = 600
 WEBM = "audio/webm"
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
@@ -47,6 +49,9 @@ class GreetingOut(BaseModel):
     name: str
     content_type: str = Field(description="audio/webm, audio/ogg, audio/wav or audio/mpeg (read from the bytes)")
     bytes: int
+    duration_seconds: float | None = Field(
+        description="How long it plays: read from a WAV file, else as the uploader measured it (null: unknown)"
+    )
     created_at: float
     audio_url: str = Field(description="GET it (with range requests) to play the message")
 
@@ -74,6 +79,7 @@ def _out(row: Any) -> GreetingOut:
         name=row.name,
         content_type=row.content_type,
         bytes=row.bytes,
+        duration_seconds=row.duration_seconds,
         created_at=row.created_at,
         audio_url=f"/api/v1/me/greetings/{row.id}/audio",
     )
@@ -120,6 +126,13 @@ UPLOAD_DOC: dict[str, Any] = {
                     "properties": {
                         "name": {"type": "string", "minLength": 1, "maxLength": 80},
                         "audio": {"type": "string", "format": "binary", "description": "WebM, Ogg, WAV or MP3"},
+                        "duration_seconds": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": MAX_DURATION_SECONDS,
+                            "description": "How long the recording plays, as the recorder measured it (a WAV "
+                            "file's own length is used instead)",
+                        },
                     },
                 }
             }
@@ -158,6 +171,14 @@ async def add_greeting(request: Request, svc: ServicesDep, who: AgentDep) -> Res
         name = form.get("name")
         if not isinstance(name, str) or not (1 <= len(name.strip()) <= 80):
             return error_response(422, "invalid_field", "name: give the message a name of 1 to 80 characters", "name")
+        duration = _duration(form.get("duration_seconds"))
+        if duration == -1:
+            return error_response(
+                422,
+                "invalid_field",
+                f"duration_seconds: give the length in seconds, above 0 and at most {MAX_DURATION_SECONDS}",
+                "duration_seconds",
+            )
         audio = form.get("audio")
         if not isinstance(audio, UploadFile):
             return error_response(422, "invalid_field", "audio: attach the recording as a file", "audio")
@@ -175,7 +196,7 @@ async def add_greeting(request: Request, svc: ServicesDep, who: AgentDep) -> Res
         return error_response(
             415, "unsupported_media_type", "audio: the recording must be WebM, Ogg, WAV or MP3", "audio"
         )
-    row = await asyncio.to_thread(_store, svc, tenant_id, who.subject_id, name.strip(), content_type, data)
+    row = await asyncio.to_thread(_store, svc, tenant_id, who.subject_id, name.strip(), content_type, data, duration)
     if row is None:
         return error_response(
             409, "conflict", f"audio: you may keep at most {GREETINGS_PER_AGENT} messages; delete one first", "audio"
@@ -189,7 +210,28 @@ def _too_large() -> JSONResponse:
     )
 
 
-def _store(svc: Services, tenant_id: str, agent_id: str, name: str, content_type: str, data: bytes) -> Any:
+def _duration(given: Any) -> float | None:
+    """The form's duration_seconds: None when not given, -1 when not a length in seconds."""
+    if given is None or given == "":
+        return None
+    try:
+        seconds = float(given) if isinstance(given, str) else -1.0
+    except ValueError:
+        return -1
+    return seconds if 0 < seconds <= MAX_DURATION_SECONDS else -1
+
+
+def _store(
+    svc: Services,
+    tenant_id: str,
+    agent_id: str,
+    name: str,
+    content_type: str,
+    data: bytes,
+    duration: float | None = None,
+) -> Any:
+    if content_type == WAV.content_type:  # the file says how long it is
+        duration = wav_duration(data) or duration
     greeting_id = uuid.uuid4().hex
     path = _folder(svc, tenant_id) / greeting_id
     with svc.engine.begin() as connection:
@@ -209,6 +251,7 @@ def _store(svc: Services, tenant_id: str, agent_id: str, name: str, content_type
                 "name": name,
                 "content_type": content_type,
                 "bytes": len(data),
+                "duration_seconds": None if duration is None else round(duration, 2),
                 "created_at": svc.clock.now(),
             }
             connection.execute(insert(agent_greetings).values(**values))

@@ -80,10 +80,11 @@ export const api = {
   /** @param {string} id */
   voicemail: (id) => request(`/api/v1/me/voicemail/${enc(id)}`),
   greetings: () => request("/api/v1/me/greetings"),
-  /** @param {string} name @param {Blob} audio @param {string} filename */
-  addGreeting: (name, audio, filename) => {
+  /** @param {string} name @param {Blob} audio @param {string} filename @param {number} [seconds] how long it plays */
+  addGreeting: (name, audio, filename, seconds) => {
     const form = new FormData();
     form.append("name", name);
+    if (seconds && seconds > 0) form.append("duration_seconds", seconds.toFixed(2));
     form.append("audio", audio, filename);
     return request("/api/v1/me/greetings", { method: "POST", body: form });
   },

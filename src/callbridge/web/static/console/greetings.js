@@ -4,6 +4,7 @@
 
 import { ApiError, api } from "./api.js";
 import { busyWhile, h } from "./dom.js";
+import { formatDuration } from "./state.js";
 
 export const MAX_BYTES = 2 * 1024 * 1024;
 export const MAX_SECONDS = 60;
@@ -15,6 +16,7 @@ export const NAME_MAX = 80;
  * @property {string} name
  * @property {string} content_type
  * @property {number} bytes
+ * @property {number|null} duration_seconds
  * @property {number} created_at
  * @property {string} audio_url
  */
@@ -49,6 +51,15 @@ export function formatBytes(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/**
+ * How long a message plays, as m:ss, a short one as 0:01 ("" when unknown; pure, exported for tests).
+ * @param {number|null|undefined} seconds
+ */
+export function playLength(seconds) {
+  if (seconds == null || !(seconds > 0)) return "";
+  return formatDuration(Math.max(1, Math.round(seconds)));
+}
+
 export class Greetings {
   /** @param {HTMLElement} root  the greetings panel */
   constructor(root) {
@@ -63,6 +74,8 @@ export class Greetings {
     this.recorder = null;
     /** @type {Blob|null} */
     this.recording = null;
+    /** how long the recording plays, in seconds (measured while recording) */
+    this.recordedSeconds = 0;
     /** @type {ReturnType<typeof setInterval>|null} */
     this.ticker = null;
     this.loaded = false;
@@ -102,7 +115,9 @@ export class Greetings {
   item(greeting) {
     const nameId = `greeting-name-${greeting.id}`;
     const name = h("span", { class: "greeting-name", text: greeting.name });
-    const meta = h("span", { class: "muted", text: `${formatBytes(greeting.bytes)} · ${new Date(greeting.created_at * 1000).toLocaleDateString()}` });
+    const duration = playLength(greeting.duration_seconds);
+    const length = duration ? h("span", { class: "greeting-duration", title: "How long it plays", text: duration }) : null;
+    const meta = h("span", { class: "muted" }, length, length ? " · " : null, `${formatBytes(greeting.bytes)} · ${new Date(greeting.created_at * 1000).toLocaleDateString()}`);
     const play = h("button", { type: "button", "data-action": "play", "aria-label": `Play ${greeting.name}` }, "Play");
     const rename = h("button", { type: "button", "data-action": "rename", "aria-label": `Rename ${greeting.name}` }, "Rename");
     const remove = h("button", { type: "button", class: "danger-text", "data-action": "delete", "aria-label": `Delete ${greeting.name}` }, "Delete");
@@ -181,11 +196,12 @@ export class Greetings {
     recorder.addEventListener("stop", () => {
       for (const track of stream.getTracks()) track.stop();
       this.recording = new Blob(chunks, { type: type.split(";")[0] });
+      this.recordedSeconds = (Date.now() - started) / 1000;
       this.recorder = null;
       if (this.ticker) clearInterval(this.ticker);
       this.recordButton.textContent = "Record";
       this.recordButton.setAttribute("aria-pressed", "false");
-      this.recordState.textContent = `Recorded ${formatBytes(this.recording.size)}`;
+      this.recordState.textContent = `Recorded ${playLength(this.recordedSeconds)} (${formatBytes(this.recording.size)})`;
       if (this.recording.size > MAX_BYTES) {
         this.fail(`The recording is ${formatBytes(this.recording.size)}; messages may be at most ${formatBytes(MAX_BYTES)}. Record a shorter one.`);
         this.recording = null;
@@ -214,6 +230,7 @@ export class Greetings {
 
   discard() {
     this.recording = null;
+    this.recordedSeconds = 0;
     this.draft.hidden = true;
     this.nameInput.value = "";
     this.recordState.textContent = "";
@@ -229,7 +246,7 @@ export class Greetings {
       button,
       async () => {
         try {
-          await api.addGreeting(this.nameInput.value.trim(), /** @type {Blob} */ (this.recording), `greeting.${extension}`);
+          await api.addGreeting(this.nameInput.value.trim(), /** @type {Blob} */ (this.recording), `greeting.${extension}`, this.recordedSeconds);
         } catch (error) {
           if (error instanceof ApiError && error.status === 413) throw new Error(`Too large: ${error.message}`);
           if (error instanceof ApiError && error.status === 415) throw new Error(`Not a supported recording: ${error.message}`);
