@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from tests.voice.conftest import VoiceSystem, wait_for
+from tests.voice.conftest import VoiceSystem
 
 INVITE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="INVITE answered {code}">
@@ -121,81 +121,6 @@ def test_a_desk_phone_registers_with_its_password_and_is_refused_with_another(vo
 def test_an_unknown_user_cannot_register(voice_system: VoiceSystem) -> None:
     result = voice_system.sipp(REGISTER.format(user="nobody-here", password="whatever-it-is", code=403))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-
-
-INVITE_THEN_CANCEL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="INVITE cancelled at once">
-  <send>
-    <![CDATA[
-      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:+14155550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{number}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:+14155550123@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv response="100"/>
-  <send>
-    <![CDATA[
-      CANCEL sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:+14155550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{number}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 CANCEL
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" optional="true" next="final"/>
-  <recv response="487" next="ack"/>
-  <label id="final"/>
-  <recv response="487"/>
-  <label id="ack"/>
-  <send>
-    <![CDATA[
-      ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:+14155550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{number}@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"""
-
-
-def test_a_call_cancelled_while_it_is_set_up_leaves_no_live_interaction(voice_system: VoiceSystem) -> None:
-    tenant, number = voice_system.tenant()
-    result = voice_system.sipp(INVITE_THEN_CANCEL.format(number=number))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-
-    def settled() -> bool:
-        snapshot = voice_system.harness.client.get(
-            f"/api/v1/tenants/{tenant.id}/snapshot", headers=voice_system.harness.admin
-        ).json()
-        return not snapshot["interactions"] and not voice_system.voice.controller.calls
-
-    wait_for(settled, "no live interaction and no call left in the controller")
 
 
 MALFORMED = """<?xml version="1.0" encoding="ISO-8859-1" ?>
