@@ -59,6 +59,39 @@ def teams(connection: Connection, tenant_id: str) -> dict[str, str]:
     return {r.agent_id: r.team for r in rows}
 
 
+def set_team(connection: Connection, tenant_id: str, agent_id: str, team: str) -> str:
+    """Puts an agent in a team (an empty team removes it); returns the team before. LookupError: no such agent."""
+    exists = connection.execute(
+        select(agents.c.id).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
+    ).first()
+    if exists is None:
+        raise LookupError(f"agent {agent_id!r} does not exist")
+    t = report_agent_teams
+    before = connection.execute(select(t.c.team).where(t.c.tenant_id == tenant_id, t.c.agent_id == agent_id)).scalar()
+    connection.execute(t.delete().where(t.c.tenant_id == tenant_id, t.c.agent_id == agent_id))
+    if team:
+        connection.execute(t.insert().values(tenant_id=tenant_id, agent_id=agent_id, team=team))
+    return str(before or "")
+
+
+def set_thresholds(
+    connection: Connection, tenant_id: str, queue_id: str, values: Mapping[str, int | None]
+) -> dict[str, int | None]:
+    """Sets a queue's wallboard thresholds (all None removes them); returns those before. LookupError: no such
+    queue."""
+    exists = connection.execute(
+        select(queues.c.id).where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
+    ).first()
+    if exists is None:
+        raise LookupError(f"queue {queue_id!r} does not exist")
+    before = thresholds(connection, tenant_id).get(queue_id, dict.fromkeys(THRESHOLD_FIELDS))
+    t = report_queue_thresholds
+    connection.execute(t.delete().where(t.c.tenant_id == tenant_id, t.c.queue_id == queue_id))
+    if any(v is not None for v in values.values()):
+        connection.execute(t.insert().values(tenant_id=tenant_id, queue_id=queue_id, **values))
+    return before
+
+
 def thresholds(connection: Connection, tenant_id: str) -> dict[str, dict[str, int | None]]:
     """Each queue's wallboard thresholds (queues without any are left out)."""
     t = report_queue_thresholds

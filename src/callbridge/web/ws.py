@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Gauge
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.principal import Principal, PrincipalKind
@@ -19,7 +18,7 @@ from callbridge.realtime.hub import Subscriber
 from callbridge.realtime.protocol import CloseCode, event_frame, init_frame
 from callbridge.services.node import TenantMoved
 from callbridge.services.views import snapshot
-from callbridge.store.tables import tenants
+from callbridge.store import tenants as store_tenants
 from callbridge.web.deps import Services
 
 log = logging.getLogger(__name__)
@@ -36,9 +35,8 @@ def allowed_origin(svc: Services, tenant_id: str, origin: str | None) -> bool:
     origin = origin.rstrip("/").lower()
     if origin == svc.settings.effective_public_url().lower():
         return True
-    with svc.engine.connect() as connection:
-        row = connection.execute(select(tenants.c.allowed_origins).where(tenants.c.id == tenant_id)).first()
-    return row is not None and origin in {o.lower() for o in row.allowed_origins}
+    allowed = store_tenants.allowed_origins(svc.engine, tenant_id)
+    return allowed is not None and origin in {o.lower() for o in allowed}
 
 
 @router.websocket("/api/v1/realtime")

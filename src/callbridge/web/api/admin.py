@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
-from sqlalchemy import select
 
 from callbridge.auth.credentials import create_api_key, revoke_api_key
 from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Queue
 from callbridge.services.configuration import TenantSettings, profile_from_input
-from callbridge.store.tables import api_keys
+from callbridge.store.api_keys import list_keys
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import (
     AgentIn,
@@ -247,10 +246,7 @@ async def _save_agent(
 @router.get("/tenants/{tenant_id}/api-keys", tags=["api keys"])
 def list_api_keys(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[ApiKeyOut]:
     svc.configuration.get_tenant(tenant_id)
-    with svc.engine.connect() as connection:
-        rows = connection.execute(
-            select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.created_at)
-        ).all()
+    rows = list_keys(svc.engine, tenant_id)
     return [
         ApiKeyOut(id=r.id, name=r.name, prefix=r.prefix, created_at=r.created_at, revoked_at=r.revoked_at) for r in rows
     ]

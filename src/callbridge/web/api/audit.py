@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from callbridge.auth.principal import Principal, PrincipalKind
+from callbridge.auth.principal import Principal
 from callbridge.services.audit import Actor, list_entries
-from callbridge.store.tables import admin_users, agents, api_keys
+from callbridge.store.actors import actor_name
 from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.deps import ServicesDep, TenantAdminDep
 from callbridge.web.errors import ERROR_RESPONSES
@@ -21,18 +21,8 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["audit log
 
 def actor_of(engine: Engine, who: Principal) -> Actor:
     """The audit log's name for who is acting: e-mail of an admin or agent, name of an API key."""
-    with engine.connect() as connection:
-        if who.kind is PrincipalKind.LOCAL_ADMIN:
-            name = connection.execute(select(admin_users.c.email).where(admin_users.c.id == who.subject_id)).scalar()
-        elif who.kind is PrincipalKind.AGENT:
-            name = connection.execute(
-                select(agents.c.email).where(agents.c.tenant_id == who.tenant_id, agents.c.id == who.subject_id)
-            ).scalar()
-        else:
-            name = connection.execute(
-                select(api_keys.c.name).where(api_keys.c.tenant_id == who.tenant_id, api_keys.c.id == who.subject_id)
-            ).scalar()
-    return Actor(who.kind.value, who.subject_id, str(name or who.subject_id))
+    name = actor_name(engine, who.kind.value, who.tenant_id, who.subject_id)
+    return Actor(who.kind.value, who.subject_id, name or who.subject_id)
 
 
 class ActorOut(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from callbridge.connectors.base import CrmRecord
 from callbridge.domain.contact_center import ContactCenter
@@ -23,7 +23,7 @@ from callbridge.services.crm_integration import CrmIntegration
 from callbridge.services.crm_links import read_link, save_link
 from callbridge.services.crm_settings import AutoLogSettings, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
-from callbridge.store.crm_tables import crm_outbox
+from callbridge.store import crm_outbox
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep, TenantSupervisorDep
@@ -202,11 +202,7 @@ def list_auto_logs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AutoLogOut]:
     """The auto-log outbox, newest first: what waits (`pending`), what an admin must fix (`failed`)."""
-    query = select(crm_outbox).where(crm_outbox.c.tenant_id == tenant_id)
-    if status is not None:
-        query = query.where(crm_outbox.c.status == status)
-    with svc.engine.connect() as connection:
-        rows = connection.execute(query.order_by(crm_outbox.c.created_at.desc()).limit(limit)).all()
+    rows = crm_outbox.entries(svc.engine, tenant_id, None if status is None else (status,), limit=limit)
     return [_auto_log_out(r) for r in rows]
 
 
@@ -227,10 +223,7 @@ async def retry_auto_log(
 
 
 def _outbox_row(engine: Engine, tenant_id: str, interaction_id: str) -> Any:
-    with engine.connect() as connection:
-        return connection.execute(
-            select(crm_outbox).where(crm_outbox.c.tenant_id == tenant_id, crm_outbox.c.interaction_id == interaction_id)
-        ).first()
+    return crm_outbox.entry(engine, tenant_id, interaction_id)
 
 
 class InteractionLogOut(BaseModel):

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from callbridge.reports import queries
 from callbridge.reports.aggregates import rebuild
@@ -21,8 +20,6 @@ from callbridge.reports.csv_export import to_csv
 from callbridge.reports.live import ReportsService
 from callbridge.reports.queries import Range, SearchFilter
 from callbridge.services.audit import record
-from callbridge.store.report_tables import THRESHOLD_FIELDS, report_agent_teams, report_queue_thresholds
-from callbridge.store.tables import agents, queues
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.deps import ServicesDep, TenantAdminDep, TenantSupervisorDep
@@ -244,22 +241,12 @@ def get_teams(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> di
 
 @router.put("/teams/{agent_id}", summary="Puts an agent in a team (admins)")
 def put_team(tenant_id: str, agent_id: str, body: TeamIn, svc: ServicesDep, who: TenantAdminDep) -> dict[str, str]:
-    t = report_agent_teams
     actor = actor_of(svc.engine, who)
     with svc.engine.begin() as connection:
-        exists = connection.execute(
-            agents.select()
-            .with_only_columns(agents.c.id)
-            .where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
-        ).first()
-        if exists is None:
-            raise HTTPException(404, f"agent {agent_id!r} does not exist")
-        before = connection.execute(
-            select(t.c.team).where(t.c.tenant_id == tenant_id, t.c.agent_id == agent_id)
-        ).scalar()
-        connection.execute(t.delete().where(t.c.tenant_id == tenant_id, t.c.agent_id == agent_id))
-        if body.team.strip():
-            connection.execute(t.insert().values(tenant_id=tenant_id, agent_id=agent_id, team=body.team.strip()))
+        try:
+            before = queries.set_team(connection, tenant_id, agent_id, body.team.strip())
+        except LookupError as missing:
+            raise HTTPException(404, str(missing)) from missing
         record(
             connection,
             tenant_id=tenant_id,
@@ -267,7 +254,7 @@ def put_team(tenant_id: str, agent_id: str, body: TeamIn, svc: ServicesDep, who:
             action="team.updated",
             target_type="agent_team",
             target_id=agent_id,
-            before={"team": before or ""},
+            before={"team": before},
             after={"team": body.team.strip()},
         )
         return queries.teams(connection, tenant_id)
@@ -313,19 +300,13 @@ def put_thresholds(
     tenant_id: str, queue_id: str, body: ThresholdsIn, svc: ServicesDep, who: TenantSupervisorDep
 ) -> dict[str, int | None]:
     _check_order(body)
-    t = report_queue_thresholds
     values = body.model_dump()
     actor = actor_of(svc.engine, who)
     with svc.engine.begin() as connection:
-        exists = connection.execute(
-            select(queues.c.id).where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
-        ).first()
-        if exists is None:
-            raise HTTPException(404, f"queue {queue_id!r} does not exist")
-        before = queries.thresholds(connection, tenant_id).get(queue_id, dict.fromkeys(THRESHOLD_FIELDS))
-        connection.execute(t.delete().where(t.c.tenant_id == tenant_id, t.c.queue_id == queue_id))
-        if any(v is not None for v in values.values()):
-            connection.execute(t.insert().values(tenant_id=tenant_id, queue_id=queue_id, **values))
+        try:
+            before = queries.set_thresholds(connection, tenant_id, queue_id, values)
+        except LookupError as missing:
+            raise HTTPException(404, str(missing)) from missing
         record(
             connection,
             tenant_id=tenant_id,

@@ -14,11 +14,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from callbridge.auth.credentials import principal_for_token
 from callbridge.auth.principal import PrincipalKind
-from callbridge.store.tables import agents, tenants
+from callbridge.store import tenants as store_tenants
 from callbridge.web.deps import SESSION_COOKIE, ServicesDep
 from callbridge.web.pages import templates
 from callbridge.web.sso import AUTO_LOGIN_COOKIE, SIGNED_OUT_COOKIE, SsoDep, refused
@@ -42,10 +41,7 @@ def _is_origin(value: str) -> bool:
 
 @router.get("/console")
 def console(request: Request, svc: ServicesDep, sso: SsoDep, tenant: str = "", sandbox: bool = False) -> HTMLResponse:
-    with svc.engine.connect() as connection:
-        tenant_row = connection.execute(
-            select(tenants.c.id, tenants.c.name, tenants.c.allowed_origins).where(tenants.c.id == tenant)
-        ).first()
+    tenant_row = store_tenants.console_tenant(svc.engine, tenant)
     if tenant_row is None:
         return refused(request, "unknown_tenant", f"Callbridge has no tenant called {tenant!r}.", 404)
     provider = sso.provider(tenant)
@@ -53,12 +49,7 @@ def console(request: Request, svc: ServicesDep, sso: SsoDep, tenant: str = "", s
     token = request.cookies.get(SESSION_COOKIE, "")
     who = principal_for_token(svc.engine, token, svc.clock.now()) if token else None
     if who is not None and who.kind is PrincipalKind.AGENT and who.tenant_id == tenant:
-        with svc.engine.connect() as connection:
-            agent = connection.execute(
-                select(agents.c.id, agents.c.display_name, agents.c.status, agents.c.status_reason).where(
-                    agents.c.tenant_id == tenant, agents.c.id == who.subject_id
-                )
-            ).first()
+        agent = store_tenants.console_agent(svc.engine, tenant, who.subject_id)
     config = {
         "tenant": tenant,
         "sandbox": sandbox,

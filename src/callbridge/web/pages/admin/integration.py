@@ -15,14 +15,13 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from callbridge.auth.oidc import ProviderKind
 from callbridge.connectors.base import CrmError
 from callbridge.domain.model import Channel, Role
 from callbridge.services import outbox
 from callbridge.services.configuration import profile_from_input
-from callbridge.store.crm_tables import crm_outbox
+from callbridge.store import crm_outbox
 from callbridge.web.api.schemas import AgentIn
 from callbridge.web.pages.admin.agents import shared_emails
 from callbridge.web.pages.admin.common import SERVICE_ERRORS, TenantPage, service_errors, text, validation_errors
@@ -113,13 +112,7 @@ def save_single_sign_on(page: TenantPage) -> Response:
 
 
 def _auto_log_page(page: TenantPage, status: int = 200, **context: Any) -> Response:
-    with page.svc.engine.connect() as connection:
-        rows = connection.execute(
-            select(crm_outbox)
-            .where(crm_outbox.c.tenant_id == page.tenant_id, crm_outbox.c.status.in_(("pending", "failed")))
-            .order_by(crm_outbox.c.created_at.desc())
-            .limit(200)
-        ).all()
+    rows = crm_outbox.entries(page.svc.engine, page.tenant_id, ("pending", "failed"), limit=200)
     return page.render("auto_log.html", status, section="auto-log", logs=rows, **context)
 
 

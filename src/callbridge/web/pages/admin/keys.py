@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from callbridge.auth.credentials import create_api_key, revoke_api_key
-from callbridge.store.tables import api_keys
+from callbridge.store.api_keys import list_keys
 from callbridge.web.api.schemas import ApiKeyIn
 from callbridge.web.pages.admin.common import TenantPage, text, validation_errors
 
@@ -18,14 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _keys(page: TenantPage) -> list[Any]:
-    with page.svc.engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(api_keys)
-                .where(api_keys.c.tenant_id == page.tenant_id)
-                .order_by(api_keys.c.revoked_at.is_not(None), api_keys.c.created_at)
-            ).all()
-        )
+    return list(list_keys(page.svc.engine, page.tenant_id, revoked_last=True))
 
 
 def _render(page: TenantPage, status: int = 200, **context: Any) -> Response:
