@@ -173,6 +173,7 @@ CREDENTIAL_SCOPED = {
     ("POST", "/api/v1/me/sign-out"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("POST", "/api/v1/interactions"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("POST", "/api/v1/realtime/tickets"): "test_a_websocket_of_a_sees_nothing_of_b",
+    ("GET", "/api/v1/me/interactions"): "test_an_agents_recent_interactions_are_their_own",
     ("POST", "/api/v1/telephony/events"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("POST", "/api/v1/voicemails"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("GET", "/api/v1/me/greetings"): "tests/console/test_greetings_api.py::test_an_agent_sees_only_their_own_messages",
@@ -323,6 +324,25 @@ def test_credential_scoped_changes_stay_in_the_callers_tenant(world: World) -> N
     for who in ("admin", "supervisor", "agent", "key"):
         response = c.post("/api/v1/realtime/tickets?tenant_id=b", headers=p[who])
         error_of(response, 404)
+
+
+def test_an_agents_recent_interactions_are_their_own(world: World) -> None:
+    """B's agent3 completes a chat; A's agent3 (same id) never sees it in their recent list."""
+    c = world.h.client
+    b3, a3 = world.h.sign_in("b", "agent3"), world.h.sign_in("a", "agent3")
+    assert c.put("/api/v1/me/status", json={"status": "available"}, headers=b3).status_code == 200
+    chat = {"id": "b-recent", "queue_id": "support", "channel": "chat"}
+    made = c.post("/api/v1/interactions", json=chat, headers=world.b_key)
+    assert made.json()["agent_id"] == "agent3", made.text
+    assert c.post("/api/v1/me/offers/b-recent/accept", headers=b3).status_code == 200
+    assert c.post("/api/v1/interactions/b-recent/end", json={}, headers=world.b_key).status_code == 200
+    assert c.post("/api/v1/me/interactions/b-recent/complete", json={}, headers=b3).status_code == 204
+    assert c.put("/api/v1/me/status", json={"status": "break", "reason": "done"}, headers=b3).status_code == 200
+    assert [i["id"] for i in c.get("/api/v1/me/interactions", headers=b3).json()["interactions"]] == ["b-recent"]
+    for who in (a3, world.principals["agent"], world.principals["agent2"]):
+        mine = c.get("/api/v1/me/interactions", headers=who)
+        assert mine.status_code == 200
+        assert not [i for i in mine.json()["interactions"] if i["id"].startswith("b-")]
 
 
 def _events_until(ws: Any, marker: str) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
 
 from callbridge.channels.base import CommandFailed
 from callbridge.channels.hold import HOLD_KEY, CallHoldService
@@ -22,7 +21,7 @@ from callbridge.realtime.wire import InteractionView, Snapshot
 from callbridge.services.agent_sessions import sign_out_agent
 from callbridge.services.crm_links import CLICKED_OBJECT_TYPE, CLICKED_RECORD_ID, CLICKED_RECORD_NAME
 from callbridge.services.views import interaction_view, snapshot
-from callbridge.store.tables import interactions
+from callbridge.store.interaction_history import recent_completed
 from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut, TransferIn
 from callbridge.web.cookies import delete_cookie
@@ -97,15 +96,7 @@ def my_recent_interactions(
     svc: ServicesDep, who: AgentDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict[str, list[RecentInteractionOut]]:
     """My own last `limit` completed interactions, newest first: the console's "Recent" list."""
-    t = interactions
-    query = (
-        select(t)
-        .where(t.c.tenant_id == _tenant(who), t.c.agent_id == who.subject_id, t.c.completed_at.is_not(None))
-        .order_by(t.c.created_at.desc())
-        .limit(limit)
-    )
-    with svc.engine.connect() as connection:
-        rows = connection.execute(query).all()
+    rows = recent_completed(svc.engine, _tenant(who), who.subject_id, limit)
     out = []
     for r in rows:
         data = r.data or {}
