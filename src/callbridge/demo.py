@@ -517,6 +517,7 @@ Callbridge demo is running ({rate:g} interactions/minute, {bots} simulated agent
   Chat as a customer          {base}/chat/demo?tenant={TENANT}   (the chat widget on a plain web page)
   Supervisor wallboard        {base}/supervisor/wallboard?tenant={TENANT}   (reports: /supervisor/reports)
   Admin pages                 {base}/admin/
+  API and its documentation   {base}/docs        Metrics  {base}/metrics
 
   Where to look: the CRM is connected (as {INTEGRATION_USER[0]}), screen pop and auto log are on.
     Screen pops      sign in to the CRM console {crm.origin}/console as {HUMANS[0][1]} and go Available:
@@ -525,7 +526,6 @@ Callbridge demo is running ({rate:g} interactions/minute, {bots} simulated agent
     Logged calls     every completed call, chat and voicemail is written to the CRM as an activity:
                      {crm.origin}/activities (and on each contact's page);
                      Callbridge's side: {base}/admin/{TENANT}/auto-log
-  API and its documentation   {base}/docs        Metrics  {base}/metrics
 
   Administrator   {ADMIN_EMAIL} / {admin_password}   (also in {folder / "admin-password.txt"})
   Sign in:        curl -X POST {base}/api/v1/auth/admin-sessions -H 'content-type: application/json' \\
