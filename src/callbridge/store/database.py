@@ -57,7 +57,13 @@ def upgrade(engine: Engine) -> None:
 
 
 def is_up_to_date(engine: Engine) -> bool:
+    """Every head of the migration history is applied. A head that another migration depends on (`depends_on`,
+    across branches) is not kept in the version table once that migration ran, so applied means: a current
+    head, or one of their ancestors or dependencies."""
     script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) == set(script.get_heads())
+    if not current:
+        return False
+    applied = {revision.revision for revision in script.revision_map.iterate_revisions(current, "base")}
+    return set(script.get_heads()) <= applied
