@@ -6,6 +6,8 @@ signing in is: a fresh session token, and the agent on break.
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import Engine
 
 from callbridge.auth.credentials import create_session, end_session
@@ -23,4 +25,4 @@ async def sign_in_agent(engine: Engine, node: ContactCenterNode, clock: Clock, t
 
 async def sign_out_agent(engine: Engine, node: ContactCenterNode, tenant_id: str, agent_id: str, token: str) -> None:
     await node.execute(tenant_id, cmd.SignOut(agent_id))
-    end_session(engine, token)
+    await asyncio.to_thread(end_session, engine, token)

@@ -136,14 +136,14 @@ async def login(
     handoff: str = "",
     silent: bool = False,
 ) -> Response:
-    if not tenant or not sso.tenant_exists(tenant):
+    if not tenant or not await run_in_threadpool(sso.tenant_exists, tenant):
         return refused(request, "unknown_tenant", f"Callbridge has no tenant called {tenant!r}.", 404)
     next_path = safe_next(next, tenant)
     if next_path is None:
         return refused(request, "bad_next", "The link asked Callbridge to send you to a page it does not trust.", 400)
     if popup and not (43 <= len(handoff) <= 128 and handoff.replace("-", "").replace("_", "").isalnum()):
         return refused(request, "bad_request", "This sign-in window was opened without its proof: start again.", 400)
-    if sso.provider(tenant) is None:
+    if await run_in_threadpool(sso.provider, tenant) is None:
         return refused(request, "no_provider", "Single sign-on is not set up for your company yet.", 409)
     browser_secret = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
     try:

@@ -12,7 +12,7 @@ from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Queue
 from callbridge.services.configuration import TenantSettings, profile_from_input
 from callbridge.store.api_keys import list_keys
-from callbridge.web.api.audit import actor_of
+from callbridge.web.api.audit import acting, actor_of
 from callbridge.web.api.schemas import (
     AgentIn,
     AgentOut,
@@ -96,7 +96,7 @@ def create_skill(tenant_id: str, body: SkillIn, svc: ServicesDep, who: TenantAdm
 
 @router.delete("/tenants/{tenant_id}/skills/{name}", status_code=204, tags=["skills"])
 async def delete_skill(tenant_id: str, name: str, svc: ServicesDep, who: TenantAdminDep) -> Response:
-    await svc.configuration.delete_skill(tenant_id, name, actor=actor_of(svc.engine, who))
+    await svc.configuration.delete_skill(tenant_id, name, actor=await acting(svc.engine, who))
     return Response(status_code=204)
 
 
@@ -143,7 +143,7 @@ async def list_queues(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) ->
 @router.post("/tenants/{tenant_id}/queues", status_code=201, tags=["queues"])
 async def create_queue(tenant_id: str, body: QueueIn, svc: ServicesDep, who: TenantAdminDep) -> QueueOut:
     queue = _queue(body, body.id)
-    await svc.configuration.save_queue(tenant_id, queue, create=True, actor=actor_of(svc.engine, who))
+    await svc.configuration.save_queue(tenant_id, queue, create=True, actor=await acting(svc.engine, who))
     return _queue_out(queue)
 
 
@@ -159,13 +159,13 @@ async def update_queue(
     if body.id not in (None, queue_id):
         raise InvalidField("a queue's id cannot change", "id")
     queue = _queue(body, queue_id)
-    await svc.configuration.save_queue(tenant_id, queue, create=False, actor=actor_of(svc.engine, who))
+    await svc.configuration.save_queue(tenant_id, queue, create=False, actor=await acting(svc.engine, who))
     return _queue_out(queue)
 
 
 @router.delete("/tenants/{tenant_id}/queues/{queue_id}", status_code=204, tags=["queues"])
 async def delete_queue(tenant_id: str, queue_id: str, svc: ServicesDep, who: TenantAdminDep) -> Response:
-    await svc.configuration.delete_queue(tenant_id, queue_id, actor=actor_of(svc.engine, who))
+    await svc.configuration.delete_queue(tenant_id, queue_id, actor=await acting(svc.engine, who))
     return Response(status_code=204)
 
 
@@ -218,7 +218,7 @@ async def update_agent(
 
 @router.delete("/tenants/{tenant_id}/agents/{agent_id}", status_code=204, tags=["agents"])
 async def delete_agent(tenant_id: str, agent_id: str, svc: ServicesDep, who: TenantAdminDep) -> Response:
-    await svc.configuration.delete_agent(tenant_id, agent_id, actor=actor_of(svc.engine, who))
+    await svc.configuration.delete_agent(tenant_id, agent_id, actor=await acting(svc.engine, who))
     return Response(status_code=204)
 
 
@@ -236,7 +236,7 @@ async def _save_agent(
         body.enabled,
     )
     await svc.configuration.save_agent(
-        tenant_id, profile, body.auto_login, create=create, actor=actor_of(svc.engine, who)
+        tenant_id, profile, body.auto_login, create=create, actor=await acting(svc.engine, who)
     )
 
 

@@ -5,12 +5,14 @@ by `callbridge.bootstrap` (`CrmIntegration`, at `app.state.crm_integration`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from callbridge.connectors.base import CrmRecord
 from callbridge.domain.contact_center import ContactCenter
@@ -24,7 +26,7 @@ from callbridge.services.crm_links import read_link, save_link
 from callbridge.services.crm_settings import AutoLogSettings, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
 from callbridge.store import crm_outbox
-from callbridge.web.api.audit import actor_of
+from callbridge.web.api.audit import acting, actor_of
 from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
@@ -72,7 +74,10 @@ async def put_screen_pop(
     """Screen pop: on/off, the CRM, which agents, the triggers, the searches, the window (non-console mode)."""
     integration = _integration(request)
     await check_screen_pop(integration, svc.node, tenant_id, body)
-    integration.settings.save(tenant_id, time.time(), screen_pop=body, actor=actor_of(svc.engine, who))
+    actor = await acting(svc.engine, who)
+    await run_in_threadpool(
+        functools.partial(integration.settings.save, tenant_id, time.time(), screen_pop=body, actor=actor)
+    )
     return body
 
 
@@ -120,7 +125,7 @@ async def put_connection(
 ) -> ConnectionOut:
     """Connects the tenant to a CRM. Credentials are stored encrypted and never shown again."""
     connections = _integration(request).connections
-    actor = actor_of(svc.engine, who)
+    actor = await acting(svc.engine, who)
     try:  # in a worker thread: the URL check resolves host names
         await asyncio.to_thread(
             connections.save, tenant_id, crm, body.config, body.credentials, time.time(), actor=actor
@@ -211,13 +216,14 @@ async def retry_auto_log(
     tenant_id: str, interaction_id: str, request: Request, svc: ServicesDep, who: TenantAdminDep
 ) -> AutoLogOut:
     """After fixing the cause (a permission, a field, the connection): try this log again now."""
-    if not outbox.retry(svc.engine, tenant_id, interaction_id, time.time(), actor_of(svc.engine, who)):
-        row = _outbox_row(svc.engine, tenant_id, interaction_id)
+    actor = await acting(svc.engine, who)
+    if not await run_in_threadpool(outbox.retry, svc.engine, tenant_id, interaction_id, time.time(), actor):
+        row = await run_in_threadpool(_outbox_row, svc.engine, tenant_id, interaction_id)
         if row is None:
             raise NotFound("auto log", interaction_id)
         return _auto_log_out(row)  # already sent: nothing to do
     await _integration(request).relay.wake()
-    row = _outbox_row(svc.engine, tenant_id, interaction_id)
+    row = await run_in_threadpool(_outbox_row, svc.engine, tenant_id, interaction_id)
     assert row is not None
     return _auto_log_out(row)
 
@@ -298,7 +304,7 @@ async def choose_record(interaction_id: str, body: RecordIn, svc: ServicesDep, w
     if not await svc.node.read(tenant_id, mine):
         raise NotFound("interaction", interaction_id)
     record = CrmRecord(object_type=body.object_type, record_id=body.record_id, name=body.name)
-    save_link(svc.engine, tenant_id, interaction_id, record, "chosen", time.time())
+    await run_in_threadpool(save_link, svc.engine, tenant_id, interaction_id, record, "chosen", time.time())
     return Response(status_code=204)
 
 

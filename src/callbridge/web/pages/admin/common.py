@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from callbridge.auth.credentials import SESSION_PREFIX, principal_for_token
@@ -148,8 +149,8 @@ async def _checked_form(request: Request, csrf: str) -> FormData:
     return form
 
 
-async def tenant_page(tenant_id: str, request: Request, svc: ServicesDep) -> Page:
-    """The signed-in admin of `tenant_id` (404 for another tenant's agent, as the API does)."""
+def _tenant_admin(tenant_id: str, request: Request, svc: ServicesDep) -> tuple[Principal, str, Actor, Any]:
+    """Blocking (database reads): who is signed in, checked as an admin of `tenant_id`, and the tenant."""
     who, token = signed_in(request, svc)
     if who.tenant_id not in (None, tenant_id):
         raise PageRefused(404, f"There is no tenant {tenant_id!r}.")
@@ -159,19 +160,31 @@ async def tenant_page(tenant_id: str, request: Request, svc: ServicesDep) -> Pag
         tenant = svc.configuration.get_tenant(tenant_id)
     except NotFound:
         raise PageRefused(404, f"There is no tenant {tenant_id!r}.") from None
+    return who, token, actor_of(svc.engine, who), tenant
+
+
+def _any_admin(request: Request, svc: ServicesDep) -> tuple[Principal, str, Actor]:
+    """Blocking (database reads): who is signed in, checked as an admin of some tenant."""
+    who, token = signed_in(request, svc)
+    if who.tenant_id is not None and not who.is_admin_of(who.tenant_id):
+        raise PageRefused(403, "Only admins may use the admin pages.")
+    return who, token, actor_of(svc.engine, who)
+
+
+async def tenant_page(tenant_id: str, request: Request, svc: ServicesDep) -> Page:
+    """The signed-in admin of `tenant_id` (404 for another tenant's agent, as the API does)."""
+    who, token, actor, tenant = await run_in_threadpool(_tenant_admin, tenant_id, request, svc)
     csrf = csrf_token_for(token)
     form = await _checked_form(request, csrf)
-    return Page(request, svc, who, actor_of(svc.engine, who), csrf, tenant, form)
+    return Page(request, svc, who, actor, csrf, tenant, form)
 
 
 async def any_admin_page(request: Request, svc: ServicesDep) -> Page:
     """Someone who administers at least one tenant (the tenant list)."""
-    who, token = signed_in(request, svc)
-    if who.tenant_id is not None and not who.is_admin_of(who.tenant_id):
-        raise PageRefused(403, "Only admins may use the admin pages.")
+    who, token, actor = await run_in_threadpool(_any_admin, request, svc)
     csrf = csrf_token_for(token)
     form = await _checked_form(request, csrf)
-    return Page(request, svc, who, actor_of(svc.engine, who), csrf, None, form)
+    return Page(request, svc, who, actor, csrf, None, form)
 
 
 TenantPage = Annotated[Page, Depends(tenant_page)]

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.oidc import ProviderKind
 from callbridge.connectors.base import CrmError
@@ -123,7 +124,10 @@ def auto_log(page: TenantPage) -> Response:
 
 @router.post("/admin/{tenant_id}/auto-log/{interaction_id}/retry")
 async def retry_auto_log(page: TenantPage, interaction_id: str) -> Response:
-    if not outbox.retry(page.svc.engine, page.tenant_id, interaction_id, time.time(), page.actor):
+    retried = await run_in_threadpool(
+        outbox.retry, page.svc.engine, page.tenant_id, interaction_id, time.time(), page.actor
+    )
+    if not retried:
         return _auto_log_page(page, 404, errors={"logs": f"No pending or failed log for {interaction_id!r}."})
     integration = _integration(page)
     if integration is not None:
