@@ -261,3 +261,34 @@ def test_the_queue_page_shows_and_saves_whether_agents_in_wrap_up_are_offered_wo
     assert "checked" in c.get("/admin/acme/queues/support").text.split('name="offer_during_wrap_up"')[1][:40]
     c.post("/admin/acme/queues/support", data=fields, follow_redirects=False)
     assert c.get("/api/v1/tenants/acme/queues/support", headers=harness.admin).json()["offer_during_wrap_up"] is False
+
+
+def test_the_console_texts_page_sets_notes_templates_and_quick_replies_that_agents_read(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    form = c.get("/admin/acme/console-texts")
+    assert form.status_code == 200
+    assert "Notes templates (one per line)" in form.text
+    fields = {"csrf_token": csrf_of(form.text)}
+    twice = c.post("/admin/acme/console-texts", data={**fields, "quick_replies": "Hello\nHello"})
+    assert twice.status_code == 422
+    assert "give each text once" in errors_of(twice.text)["quick_replies"]
+    long = c.post("/admin/acme/console-texts", data={**fields, "notes_templates": "x" * 2001})
+    assert long.status_code == 422
+    assert "notes_templates" in errors_of(long.text) or "notes_templates.0" in errors_of(long.text)
+    saved = c.post(
+        "/admin/acme/console-texts",
+        data={**fields, "notes_templates": "Called back.\n\nSent a quote.", "quick_replies": "One moment please."},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = c.get(saved.headers["location"]).text
+    assert "Console texts saved" in page
+    assert "Called back.\nSent a quote.</textarea>" in page
+    agent = harness.sign_in("acme", "agent1")
+    mine = c.get("/api/v1/me/console-texts", headers=agent).json()
+    assert mine == {"notes_templates": ["Called back.", "Sent a quote."], "quick_replies": ["One moment please."]}
+    assert c.put("/api/v1/tenants/acme/console-texts", json={}, headers=agent).status_code == 403
+    assert c.get("/api/v1/tenants/acme/console-texts", headers=harness.admin).json() == mine
+    audit = c.get("/api/v1/tenants/acme/audit-log", params={"target_type": "tenant"}, headers=harness.admin).json()
+    assert any(e["action"] == "console_texts.updated" for e in audit)

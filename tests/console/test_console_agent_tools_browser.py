@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from tests.console.console_support import TENANT, Site, new_agent, open_workspace, set_status
-from tests.console.test_console_browser import add_contact, connect_the_crm, incoming_call, tone_wav
+from tests.console.test_console_browser import (
+    add_contact,
+    connect_the_crm,
+    incoming_call,
+    start_customer_chat,
+    tone_wav,
+)
 from tests.sso.sso_helpers import sign_in_to_crm
 
 pytestmark = pytest.mark.browser
@@ -162,3 +168,46 @@ def test_a_supervisor_who_opens_the_wallboard_signed_out_signs_in_through_the_cr
         page.screenshot(path=str(artifacts_dir / "wallboard-after-sso.png"))
     finally:
         context.close()
+
+
+def test_quick_replies_and_notes_templates_of_the_tenant_in_a_chat_and_its_wrap_up(
+    browser: Any, site: Site, artifacts_dir: Path
+) -> None:
+    agent = new_agent(site, "ned")
+    texts = {
+        "notes_templates": ["Customer asked about delivery.", "Escalated to billing."],
+        "quick_replies": ["Thanks for waiting, I am looking into it now."],
+    }
+    with site.api() as api:
+        assert api.put(f"/api/v1/tenants/{TENANT}/console-texts", json=texts).status_code == 200
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    customer = None
+    try:
+        page, console = open_workspace(context, site, agent)
+        set_status(console, "available", "available")
+        customer, widget = start_customer_chat(browser, site, agent.chat, "Ola Nordmann")
+        offer = console.wait_for_selector(".offer[data-channel=chat]")
+        chat_id = offer.get_attribute("data-interaction-id")
+        offer.query_selector("button[data-action=accept]").click()
+        card = f".interaction[data-interaction-id='{chat_id}']"
+        console.wait_for_selector(f"{card}[data-state=connected]")
+        console.select_option(f"#quick-reply-{chat_id}", label="Thanks for waiting, I am looking into it now.")
+        assert console.input_value(f"#message-{chat_id}") == "Thanks for waiting, I am looking into it now."
+        page.screenshot(path=str(artifacts_dir / "quick-reply.png"))
+        console.press(f"#message-{chat_id}", "Enter")
+        widget.locator("li.agent .text", has_text="Thanks for waiting").wait_for()
+        console.click(f"{card} button[data-action=end-chat]")
+        console.wait_for_selector(f"{card}[data-state=wrap_up]")
+        console.fill(f"#notes-{chat_id}", "Parcel late.")
+        console.select_option(f"#template-{chat_id}", label="Escalated to billing.")
+        assert console.input_value(f"#notes-{chat_id}") == "Parcel late.\nEscalated to billing."
+        console.wait_for_selector(f"{card} .wrap-saved:text('Notes saved')")
+        page.screenshot(path=str(artifacts_dir / "notes-template.png"))
+        console.click(f"{card} button[data-action=complete]")
+        console.wait_for_selector(card, state="detached")
+    finally:
+        context.close()
+        if customer is not None:
+            customer.close()
+        with site.api() as api:
+            api.put(f"/api/v1/tenants/{TENANT}/console-texts", json={})

@@ -213,3 +213,14 @@ processed_requests = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# The tenant's ready-made texts for the agent console: wrap-up notes templates and chat quick replies
+# (lists of strings, in the admin's order).
+tenant_console_texts = Table(
+    "tenant_console_texts",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("notes_templates", JSON, nullable=False, default=list),
+    Column("quick_replies", JSON, nullable=False, default=list),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+)

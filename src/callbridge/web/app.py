@@ -31,6 +31,7 @@ from callbridge.web.api import (
     voice,
 )
 from callbridge.web.api import chat as chat_api
+from callbridge.web.api import console_texts as console_texts_api
 from callbridge.web.api import greetings as greetings_api
 from callbridge.web.api import telephony as telephony_api
 from callbridge.web.api import voicemail as voicemail_api
@@ -127,6 +128,7 @@ def create_app(
         app.include_router(router)
     app.include_router(audit.router)
     app.include_router(greetings_api.router)
+    app.include_router(console_texts_api.router)
     app.include_router(wallboard_pages.router)
     app.include_router(reports_pages.router)
     admin_pages.install(app)

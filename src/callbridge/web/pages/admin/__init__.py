@@ -13,6 +13,7 @@ from callbridge.web.pages.admin import (
     audit,
     call_center,
     channels,
+    console_texts,
     crm,
     integration,
     keys,
@@ -24,7 +25,7 @@ from callbridge.web.pages.admin import (
 from callbridge.web.pages.admin.common import install_page_errors
 
 # integration first: its fixed paths (agents/crm-users) must win over agents/{agent_id}
-PAGES = (login, integration, screen_pop, crm, tenant, agents, queues, keys, call_center, channels, audit)
+PAGES = (login, integration, screen_pop, crm, tenant, agents, queues, keys, call_center, channels, console_texts, audit)
 ROUTERS = tuple(m.router for m in PAGES)
 
 

@@ -44,6 +44,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("", "Tenant"),
     ("agents", "Agents"),
     ("queues", "Queues & skills"),
+    ("console-texts", "Console texts"),
     ("screen-pop", "Screen pop"),
     ("crm", "CRM connection"),
     ("sso", "Single sign-on"),

@@ -75,6 +75,8 @@ export const api = {
   /** @param {string} id @param {number} upToSeq */
   delivered: (id, upToSeq) =>
     request(`/api/v1/me/chats/${enc(id)}/delivered`, { method: "POST", json: { up_to_seq: upToSeq } }),
+  /** `{notes_templates, quick_replies}`: the tenant's ready-made texts. */
+  consoleTexts: () => request("/api/v1/me/console-texts"),
   /** My last `limit` completed interactions, newest first. @param {number} limit */
   recent: (limit) => request(`/api/v1/me/interactions?limit=${limit}`),
   /** @param {string} id */

@@ -102,6 +102,12 @@ export function mount(config, options) {
     report,
     queueName,
   });
+  /** The tenant's ready-made texts (read once, at mount). */
+  let texts = { notes_templates: /** @type {string[]} */ ([]), quick_replies: /** @type {string[]} */ ([]) };
+  void api.consoleTexts().then(
+    (/** @type {{notes_templates: string[], quick_replies: string[]}} */ found) => (texts = found),
+    () => undefined,
+  );
   /** @type {Map<string, string>} interaction id -> the caller's name, from the screen pop's one match */
   const poppedNames = new Map();
   const board = new InteractionBoard(byId("interaction-list"), {
@@ -110,8 +116,13 @@ export function mount(config, options) {
     knownName: (id) => poppedNames.get(id) ?? "",
     wrapUpChoices: (queueId) => {
       const queue = queueId ? snapshot?.queues[queueId] : undefined;
-      return { dispositions: queue?.dispositions ?? [], required: queue?.disposition_required ?? false };
+      return {
+        dispositions: queue?.dispositions ?? [],
+        required: queue?.disposition_required ?? false,
+        templates: texts.notes_templates,
+      };
     },
+    quickReplies: () => texts.quick_replies,
     transferQueues: (channel) => Object.values(snapshot?.queues ?? {}).filter((q) => q.channel === channel),
   });
   const greetings = new Greetings(byId("greetings-panel"));

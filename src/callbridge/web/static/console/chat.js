@@ -60,9 +60,29 @@ export function createChatPart(interaction, ctx) {
   const inputId = `message-${interaction.id}`;
   const input = h("textarea", { id: inputId, name: "message", rows: 2, placeholder: "Write a reply…" });
   const send = h("button", { type: "submit", class: "primary", "data-action": "send" }, "Send");
+  // the tenant's quick replies: one goes into the reply box, for the agent to edit or send
+  const replies = ctx.quickReplies?.() ?? [];
+  const replyPickerId = `quick-reply-${interaction.id}`;
+  const replyPicker = replies.length
+    ? h(
+        "select",
+        { id: replyPickerId, class: "quick-reply" },
+        h("option", { value: "", text: "Quick reply…" }),
+        ...replies.map((r, i) => h("option", { value: String(i), text: r.length > 60 ? `${r.slice(0, 59)}…` : r })),
+      )
+    : null;
+  replyPicker?.addEventListener("change", () => {
+    const chosen = replies[Number(replyPicker.value)];
+    replyPicker.value = "";
+    if (chosen === undefined) return;
+    input.value = chosen;
+    input.focus();
+  });
   const composer = h(
     "form",
     { class: "composer" },
+    replyPicker ? h("label", { for: replyPickerId, class: "sr-only" }, "Quick reply") : null,
+    replyPicker,
     h("label", { for: inputId, class: "sr-only" }, "Reply"),
     input,
     send,

@@ -19,6 +19,7 @@ import { createWrapUp } from "./wrapup.js";
  * @property {(queueId: string|null) => string} queueName
  * @property {(interactionId: string) => string} [knownName]  the caller's name from a screen pop's match
  * @property {(queueId: string|null) => import('./wrapup.js').WrapUpChoices} [wrapUpChoices]  the queue's dispositions
+ * @property {() => string[]} [quickReplies]  the tenant's chat quick replies
  */
 
 /**

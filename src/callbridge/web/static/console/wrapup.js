@@ -15,7 +15,8 @@ export const DISPOSITIONS = ["Resolved", "Follow-up needed", "Information given"
 export const SAVE_AFTER_MS = 600;
 
 /**
- * @typedef {{dispositions: string[], required: boolean}} WrapUpChoices  the queue's list, and whether one must be picked
+ * @typedef {{dispositions: string[], required: boolean, templates?: string[]}} WrapUpChoices  the queue's list,
+ *   whether one must be picked, and the tenant's notes templates
  */
 
 /**
@@ -35,6 +36,16 @@ export function createWrapUp(interaction, report, choices = { dispositions: [], 
     ...list.map((d) => h("option", { value: d, text: d })),
   );
   const notes = h("textarea", { id: notesId, name: "notes", rows: 3, maxlength: 32000 });
+  const templates = choices.templates ?? [];
+  const templateId = `template-${interaction.id}`;
+  const template = templates.length
+    ? h(
+        "select",
+        { id: templateId, class: "notes-template" },
+        h("option", { value: "", text: "Add a template…" }),
+        ...templates.map((t, i) => h("option", { value: String(i), text: t.length > 60 ? `${t.slice(0, 59)}…` : t })),
+      )
+    : null;
   const left = h("span", { class: "wrap-left muted" });
   const saved = h("span", { class: "wrap-saved muted", role: "status" });
   const complete = withShortcut(h("button", { type: "submit", class: "primary", "data-action": "complete" }, "Complete"), "complete");
@@ -45,6 +56,8 @@ export function createWrapUp(interaction, report, choices = { dispositions: [], 
     h("label", { for: dispositionId }, choices.required ? "Disposition (required)" : "Disposition"),
     disposition,
     h("label", { for: notesId }, "Notes"),
+    template ? h("label", { for: templateId, class: "sr-only" }, "Notes template") : null,
+    template,
     notes,
     h("div", { class: "actions" }, complete, saved),
   );
@@ -80,6 +93,15 @@ export function createWrapUp(interaction, report, choices = { dispositions: [], 
     timer = window.setTimeout(() => void save(), SAVE_AFTER_MS);
   };
   notes.addEventListener("input", typing);
+  // a template is added to the end of the notes (the agent then edits it), and saved like typing
+  template?.addEventListener("change", () => {
+    const chosen = templates[Number(template.value)];
+    template.value = "";
+    if (chosen === undefined) return;
+    notes.value = notes.value.trim() ? `${notes.value.trimEnd()}\n${chosen}` : chosen;
+    typing();
+    notes.focus();
+  });
   notes.addEventListener("blur", () => void save());
   disposition.addEventListener("change", () => {
     typed = true;
