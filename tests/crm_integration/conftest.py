@@ -242,12 +242,3 @@ def next_pop(ws: WebSocketTestSession, interaction_id: str, seen: list[dict[str,
         if event["interaction_id"] == interaction_id:
             return event
     raise AssertionError(f"no screen pop for {interaction_id}")
-
-
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

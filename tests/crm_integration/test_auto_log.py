@@ -14,10 +14,10 @@ from tests.crm_integration.conftest import (
     configure,
     connect_crm,
     enable_auto_log,
-    wait_until,
 )
 from tests.crm_integration.flows import handle, outbox
 from tests.e2e.conftest import Harness
+from tests.waiting import wait_for
 
 MARKER = "[Cut by Callbridge"
 
@@ -35,7 +35,7 @@ def sent(harness: Harness, iid: str) -> dict[str, object]:
     def done() -> bool:
         return any(r["interaction_id"] == iid and r["status"] == "sent" for r in outbox(harness))
 
-    wait_until(done)
+    wait_for(done, "the log to be delivered")
     return next(r for r in outbox(harness) if r["interaction_id"] == iid)
 
 
@@ -133,7 +133,7 @@ def test_a_log_that_cannot_be_written_is_failed_with_the_reason_and_retried_by_a
     agent = harness.sign_in("acme", "agent1")
     harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
     iid = handle(harness, agent, harness.api_key("acme"), from_address="+14155550100")
-    wait_until(lambda: bool(outbox(harness, "failed")))
+    wait_for(lambda: bool(outbox(harness, "failed")), "the log to fail")
     failed = outbox(harness, "failed")[0]
     assert failed["interaction_id"] == iid
     assert "API Enabled" in failed["last_error"]

@@ -16,10 +16,10 @@ from tests.crm_integration.conftest import (
     enable_auto_log,
     make_crm_harness,
     restart,
-    wait_until,
 )
 from tests.crm_integration.flows import handle, outbox
 from tests.e2e.conftest import Harness
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -48,11 +48,11 @@ def test_a_crm_outage_delays_logs_but_loses_and_duplicates_none(
     crm.server.stop()
 
     ids = [handle(harness, agent, pbx, notes=f"call {n}", from_address=f"+1415555{n:04d}") for n in range(100)]
-    wait_until(lambda: any(r["attempts"] >= 2 for r in outbox(harness, "pending")))
+    wait_for(lambda: any(r["attempts"] >= 2 for r in outbox(harness, "pending")), "a second attempt")
     assert len(outbox(harness, "pending")) == 100
     assert outbox(harness, "sent") == []
     restart(crm)
-    wait_until(lambda: len(outbox(harness, "sent")) == 100, timeout=30)
+    wait_for(lambda: len(outbox(harness, "sent")) == 100, "all 100 logs sent")
     logged = [a for a in activities(crm)[before:] if a.external_id in set(ids)]
     assert sorted(a.external_id for a in logged) == sorted(ids)
     assert len(activities(crm)) == before + 100
@@ -67,7 +67,7 @@ def test_a_write_whose_answer_is_lost_is_written_once(
         connect_crm(harness, crm, base_url=proxy.url)
         before = len(activities(crm))
         ids = [handle(harness, agent, pbx, notes=f"dropped {n}", from_address="+14155550100") for n in range(5)]
-        wait_until(lambda: len(outbox(harness, "sent")) == 5, timeout=20)
+        wait_for(lambda: len(outbox(harness, "sent")) == 5, "all 5 logs sent")
         assert proxy.dropped == 5
         logged = activities(crm)[before:]
         assert sorted(a.external_id for a in logged) == sorted(ids)

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from callbridge_crm.records import create_record
 from tests.crm.crm_helpers import Crm
-from tests.crm_integration.conftest import CrmIds, configure, connect_crm, next_pop, open_events, wait_until
+from tests.crm_integration.conftest import CrmIds, configure, connect_crm, next_pop, open_events
 from tests.e2e.conftest import Harness
+from tests.waiting import wait_for
 
 
 def ready_agent(harness: Harness, crm: Crm) -> tuple[dict[str, str], dict[str, str]]:
@@ -54,7 +55,7 @@ def test_a_call_from_a_number_stored_in_another_format_pops_the_contact_on_offer
     def linked_record() -> Any:
         return harness.client.get(f"/api/v1/me/interactions/{iid}/crm-record", headers=agent).json()
 
-    wait_until(lambda: linked_record() is not None)
+    wait_for(lambda: linked_record() is not None, "the popped record's link")
     linked = linked_record()
     assert linked == {"object_type": "contact", "record_id": str(crm_ids.grace), "name": "Grace Hopper"}
 
@@ -166,7 +167,7 @@ def test_an_agent_cannot_read_the_record_a_colleague_was_popped(harness: Harness
     def record(headers: dict[str, str]) -> Any:
         return harness.client.get(f"/api/v1/me/interactions/{iid}/crm-record", headers=headers)
 
-    wait_until(lambda: record(owner).json() is not None)
+    wait_for(lambda: record(owner).json() is not None, "the owner's record")
     refused = record(colleague)
     assert refused.status_code == 404, refused.text
     assert "record_id" not in refused.text

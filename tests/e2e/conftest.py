@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -24,7 +23,6 @@ from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
 from callbridge.web.deps import Services
 from callbridge.web.server import server_config
-from tests.conftest import run_coroutine
 
 
 @dataclass
@@ -147,14 +145,3 @@ def make_harness(tmp_path: Path, **settings: Any) -> Iterator[Harness]:
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     yield from make_harness(tmp_path)
-
-
-def wait_for(predicate: Any, timeout: float = 2.0) -> None:
-    async def poll() -> None:
-        for _ in range(int(timeout / 0.01)):
-            if predicate():
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("condition not met in time")
-
-    run_coroutine(poll())

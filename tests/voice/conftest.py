@@ -20,14 +20,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from tests import waiting
 from tests.channels.conftest import Tenant
 from tests.conftest import missing_service
 from tests.e2e.conftest import Harness, make_harness
 
 DEADLINE = float(os.environ.get("CALLBRIDGE_TEST_VOICE_DEADLINE", "20"))
+T = TypeVar("T")
 BINARIES = {
     "/usr/sbin/kamailio": "kamailio",
     "/usr/bin/rtpengine": "rtpengine-daemon",
@@ -44,15 +46,9 @@ GREETING_TONE = 1000.0
 _numbers = itertools.count(1)
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+def wait_for(check: Callable[[], T], what: str, timeout: float = DEADLINE, interval: float = 0.05) -> T:
+    """tests.waiting.wait_for with the voice tests' own deadline."""
+    return waiting.wait_for(check, what, timeout, interval)
 
 
 def _free(port: int) -> bool:
