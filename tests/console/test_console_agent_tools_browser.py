@@ -135,6 +135,8 @@ def test_the_wrap_up_offers_the_queues_dispositions_and_requires_one_when_the_qu
         assert "requires one." in console.inner_text("#console-error")
         # in the agent's words: no field code in front
         assert console.inner_text("#console-error").startswith("Choose a disposition")
+        assert console.get_attribute(picker, "aria-invalid") == "true"  # the picker says so, and has the focus
+        assert console.evaluate("document.activeElement.name") == "disposition"
         page.screenshot(path=str(artifacts_dir / "required-disposition.png"))
         console.select_option(picker, "Sold")
         card.query_selector("button[data-action=complete]").click()

@@ -104,6 +104,7 @@ export function createWrapUp(interaction, report, choices = { dispositions: [], 
   });
   notes.addEventListener("blur", () => void save());
   disposition.addEventListener("change", () => {
+    disposition.removeAttribute("aria-invalid");
     typed = true;
     void save();
   });
@@ -121,7 +122,19 @@ export function createWrapUp(interaction, report, choices = { dispositions: [], 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     window.clearTimeout(timer);
-    void busyWhile(complete, () => api.complete(interaction.id, disposition.value, notes.value), report);
+    const finish = async () => {
+      try {
+        await api.complete(interaction.id, disposition.value, notes.value);
+      } catch (error) {
+        // a refused disposition (required, or not in the queue's list): the picker says so and takes the focus
+        if (error && typeof error === "object" && "field" in error && error.field === "disposition") {
+          disposition.setAttribute("aria-invalid", "true");
+          disposition.focus();
+        }
+        throw error;
+      }
+    };
+    void busyWhile(complete, finish, report);
   });
   return {
     element: form,
