@@ -60,6 +60,7 @@ QUEUES: list[dict[str, Any]] = [
 # The CRM user that auto log writes as: the admin signs in as it when pressing Connect.
 INTEGRATION_USER = ("integration@demo.example", "Callbridge Integration")
 API_KEY_NAME = "demo traffic generator"
+DEMO_TEAMS = ("North", "South")
 HUMANS = [
     ("alex", "alex@demo.example", "Alex Martin", ["agent", "supervisor", "admin"]),
     ("sam", "sam@demo.example", "Sam Rivera", ["agent"]),
@@ -252,6 +253,13 @@ async def _provision(http: httpx.AsyncClient, admin_password: str, bots: int, cr
     for n in range(1, bots + 1):
         body = {"id": f"bot{n}", "email": f"bot{n}@demo.example", "display_name": f"Bot {n}", "queue_ids": queue_ids}
         await ensure(f"{tenant}/agents", {**body, "skills": {"english": random.randint(1, 5)}})  # noqa: S311
+    # teams, so the wallboard and the agent reports can be filtered and grouped by them
+    agent_ids = [human[0] for human in HUMANS] + [f"bot{n}" for n in range(1, bots + 1)]
+    for n, agent_id in enumerate(agent_ids):
+        team = {"team": DEMO_TEAMS[n % len(DEMO_TEAMS)]}
+        placed = await http.put(f"{tenant}/reports/teams/{agent_id}", json=team, headers=admin)
+        if placed.status_code != 200:
+            raise RuntimeError(f"demo set-up failed at teams: {placed.text}")
     sso = {"kind": "builtin_crm", "display_name": "Demo CRM", "issuer": crm.origin}
     configured = await http.put(
         f"{tenant}/sso", json={**sso, "client_id": crm.client_id, "client_secret": crm.client_secret}, headers=admin

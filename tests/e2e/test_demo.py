@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from callbridge.store.crm_tables import crm_connections, crm_outbox, crm_settings
 from callbridge.store.database import make_engine
+from callbridge.store.report_tables import report_agent_teams
 from callbridge.store.tables import api_keys, interactions
 from tests.e2e.test_restart import free_port
 
@@ -135,7 +136,9 @@ def test_the_demo_shows_screen_pop_and_auto_log_with_the_builtin_crm_connected(t
     with engine.connect() as connection:
         connection_row = connection.execute(select(crm_connections)).one()
         settings = connection.execute(select(crm_settings)).one()
+        teams = dict(connection.execute(select(report_agent_teams.c.agent_id, report_agent_teams.c.team)).all())
     engine.dispose()
+    assert set(teams) >= {"alex", "sam", "bot1"}, "every demo agent is in a team (the wallboard's Team column)"
     assert (connection_row.tenant_id, connection_row.crm) == ("demo", "builtin_crm")
     assert connection_row.config["base_url"] == crm
     assert connection_row.connected_as == "Callbridge Integration <integration@demo.example>", "connected by Connect"
