@@ -174,6 +174,7 @@ CREDENTIAL_SCOPED = {
     ("POST", "/api/v1/interactions"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("POST", "/api/v1/realtime/tickets"): "test_a_websocket_of_a_sees_nothing_of_b",
     ("GET", "/api/v1/me/interactions"): "test_an_agents_recent_interactions_are_their_own",
+    ("GET", "/api/v1/me/console-texts"): "test_an_agent_reads_only_their_own_tenants_console_texts",
     ("POST", "/api/v1/telephony/events"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("POST", "/api/v1/voicemails"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("GET", "/api/v1/me/greetings"): "tests/console/test_greetings_api.py::test_an_agent_sees_only_their_own_messages",
@@ -343,6 +344,17 @@ def test_an_agents_recent_interactions_are_their_own(world: World) -> None:
         mine = c.get("/api/v1/me/interactions", headers=who)
         assert mine.status_code == 200
         assert not [i for i in mine.json()["interactions"] if i["id"].startswith("b-")]
+
+
+def test_an_agent_reads_only_their_own_tenants_console_texts(world: World) -> None:
+    c = world.h.client
+    b_texts = {"notes_templates": ["b-only template"], "quick_replies": ["b-only reply"]}
+    assert c.put(f"{T}/b/console-texts", json=b_texts, headers=world.h.admin).status_code == 200
+    assert c.get("/api/v1/me/console-texts", headers=world.b_agent).json() == b_texts
+    for who in ("agent", "agent2"):
+        mine = c.get("/api/v1/me/console-texts", headers=world.principals[who])
+        assert mine.status_code == 200
+        assert "b-only" not in mine.text
 
 
 def _events_until(ws: Any, marker: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ routing state change in the same transaction and in order with commands.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -214,7 +215,7 @@ class ConfigurationService:
         return await self.node.read(tenant_id, find)
 
     async def save_queue(self, tenant_id: str, queue: Queue, *, create: bool, actor: Actor = SYSTEM) -> list[Event]:
-        self._check_skills(tenant_id, queue.required_skills, "required_skills")
+        await asyncio.to_thread(self._check_skills, tenant_id, queue.required_skills, "required_skills")
         row = _queue_row(queue)
 
         def change(cc: ContactCenter, now: float) -> list[Event]:
@@ -297,7 +298,7 @@ class ConfigurationService:
     async def save_agent(
         self, tenant_id: str, profile: AgentProfile, auto_login: bool, *, create: bool, actor: Actor = SYSTEM
     ) -> list[Event]:
-        self._check_skills(tenant_id, profile.skills, "skills")
+        await asyncio.to_thread(self._check_skills, tenant_id, profile.skills, "skills")
 
         def change(cc: ContactCenter, now: float) -> list[Event]:
             exists = profile.id in cc.agents

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
+from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.credentials import create_api_key, revoke_api_key
 from callbridge.auth.principal import Principal, PrincipalKind
@@ -198,7 +199,7 @@ def list_agents(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[
 @router.post("/tenants/{tenant_id}/agents", status_code=201, tags=["agents"])
 async def create_agent(tenant_id: str, body: AgentIn, svc: ServicesDep, who: TenantAdminDep) -> AgentOut:
     await _save_agent(svc, tenant_id, body, body.id, create=True, who=who)
-    return _agent_out(svc.configuration.get_agent_row(tenant_id, body.id))
+    return _agent_out(await run_in_threadpool(svc.configuration.get_agent_row, tenant_id, body.id))
 
 
 @router.get("/tenants/{tenant_id}/agents/{agent_id}", tags=["agents"])
@@ -213,7 +214,7 @@ async def update_agent(
     if body.id not in (None, agent_id):
         raise InvalidField("an agent's id cannot change", "id")
     await _save_agent(svc, tenant_id, body, agent_id, create=False, who=who)
-    return _agent_out(svc.configuration.get_agent_row(tenant_id, agent_id))
+    return _agent_out(await run_in_threadpool(svc.configuration.get_agent_row, tenant_id, agent_id))
 
 
 @router.delete("/tenants/{tenant_id}/agents/{agent_id}", status_code=204, tags=["agents"])
