@@ -9,6 +9,7 @@ is warned. Roles never come from the provider.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -456,12 +457,16 @@ class SsoService:
         """The agent's provider access token for a CRM connector (refreshed when about to expire, or always
         with `force`), or None when the agent is not signed in through the provider (with `force`: or when
         there is no refresh token to refresh with)."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(provider_tokens).where(
-                    provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id
-                )
-            ).first()
+
+        def read() -> Any:
+            with self.engine.connect() as connection:
+                return connection.execute(
+                    select(provider_tokens).where(
+                        provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id
+                    )
+                ).first()
+
+        row = await asyncio.to_thread(read)
         if row is None:
             return None
         now = self.clock.now()
