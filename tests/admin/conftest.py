@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from callbridge.auth.credentials import create_session
-from tests.e2e.conftest import Harness, make_harness
+from tests.e2e.conftest import Harness, make_harness, running_server
 
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "correct horse battery"  # noqa: S105 (a test password)
@@ -75,3 +76,16 @@ def make_admin(h: Harness, tenant_id: str, agent_id: str) -> None:
     body["roles"] = ["agent", "admin"]
     response = h.client.put(f"/api/v1/tenants/{tenant_id}/agents/{agent_id}", json=body, headers=h.admin)
     assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A served Callbridge with tenant acme, for browser tests of the admin pages; yields its base URL."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with running_server(folder, ADMIN_EMAIL, ADMIN_PASSWORD) as base:
+        token = httpx.post(
+            f"{base}/api/v1/auth/admin-sessions", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(f"{base}/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=headers).is_success
+        yield base

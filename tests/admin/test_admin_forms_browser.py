@@ -7,24 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("admin-forms-browser"), ADMIN_EMAIL, ADMIN_PASSWORD) as base:
-        token = httpx.post(
-            f"{base}/api/v1/auth/admin-sessions", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(f"{base}/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=headers).is_success
-        yield base
 
 
 @pytest.fixture

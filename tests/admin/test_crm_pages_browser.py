@@ -3,30 +3,16 @@ the error next to the field, good input is saved, and the test search shows the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.crm.crm_helpers import Crm, access_token_for
 from tests.crm_integration.conftest import INTEGRATION_USER, crm, crm_ids  # noqa: F401 (fixtures)
-from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("crm-pages-browser"), ADMIN_EMAIL, ADMIN_PASSWORD) as base:
-        token = httpx.post(
-            f"{base}/api/v1/auth/admin-sessions", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(f"{base}/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=headers).is_success
-        yield base
 
 
 def test_an_admin_connects_the_crm_and_sets_up_screen_pop(
