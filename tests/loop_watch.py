@@ -61,11 +61,6 @@ SAMPLE_EVERY_SECONDS = 0.005
 # thread (docs/architecture.md). The list may only shrink: a database call from anywhere else fails the test.
 DATABASE_ON_THE_LOOP_NOT_MOVED_YET = frozenset(
     {
-        "callbridge/services/configuration.py:get_agent_row",  # admin agent pages
-        "callbridge/services/configuration.py:list_agent_rows",
-        "callbridge/services/configuration.py:list_skills",
-        "callbridge/services/configuration.py:create_skill",
-        "callbridge/services/configuration.py:delete_skill",
         "callbridge/reports/live.py:_zone",  # a tenant's first batch, then cached
         "callbridge/services/sso.py:begin",
         "callbridge/services/sso.py:_take_pending",
@@ -77,7 +72,6 @@ DATABASE_ON_THE_LOOP_NOT_MOVED_YET = frozenset(
         "callbridge/channels/webchat/service.py:origin_allowed",
         "callbridge/services/audit.py:record",
         "callbridge/store/crm_outbox.py:entries",
-        "callbridge/services/crm_settings.py:save",
         "callbridge/services/sso.py:link_identity",
         "callbridge/services/sso.py:_store_tokens",
         "callbridge/services/sso.py:sign_out",

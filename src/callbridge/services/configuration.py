@@ -128,7 +128,10 @@ class ConfigurationService:
 
     # ------------------------------------------------------------------- skills
 
-    def list_skills(self, tenant_id: str) -> list[dict[str, str]]:
+    async def list_skills(self, tenant_id: str) -> list[dict[str, str]]:
+        return await asyncio.to_thread(self._list_skills, tenant_id)
+
+    def _list_skills(self, tenant_id: str) -> list[dict[str, str]]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(skills.c.name, skills.c.description)
@@ -137,7 +140,10 @@ class ConfigurationService:
             ).all()
         return [{"name": r.name, "description": r.description} for r in rows]
 
-    def create_skill(self, tenant_id: str, name: str, description: str, *, actor: Actor = SYSTEM) -> None:
+    async def create_skill(self, tenant_id: str, name: str, description: str, *, actor: Actor = SYSTEM) -> None:
+        await asyncio.to_thread(self._create_skill, tenant_id, name, description, actor)
+
+    def _create_skill(self, tenant_id: str, name: str, description: str, actor: Actor) -> None:
         with self.engine.begin() as connection:
             exists = connection.execute(
                 select(skills.c.name).where(skills.c.tenant_id == tenant_id, skills.c.name == name)
@@ -164,6 +170,10 @@ class ConfigurationService:
         used_by = await self.node.read(tenant_id, users)
         if used_by:
             raise Conflict(f"skill {name!r} is still used by {', '.join(used_by[:5])}: remove it there first", "name")
+        if not await asyncio.to_thread(self._delete_skill_row, tenant_id, name, actor):
+            raise NotFound("skill", name)
+
+    def _delete_skill_row(self, tenant_id: str, name: str, actor: Actor) -> bool:
         with self.engine.begin() as connection:
             old = connection.execute(
                 select(skills.c.name, skills.c.description).where(
@@ -181,8 +191,7 @@ class ConfigurationService:
                     target_id=name,
                     before={"name": old.name, "description": old.description},
                 )
-        if result.rowcount == 0:
-            raise NotFound("skill", name)
+        return bool(result.rowcount)
 
     def _check_skills(self, tenant_id: str, names: Mapping[str, int], field: str) -> None:
         if not names:
@@ -278,7 +287,10 @@ class ConfigurationService:
 
     # ------------------------------------------------------------------- agents
 
-    def list_agent_rows(self, tenant_id: str) -> list[Any]:
+    async def list_agent_rows(self, tenant_id: str) -> list[Any]:
+        return await asyncio.to_thread(self._list_agent_rows, tenant_id)
+
+    def _list_agent_rows(self, tenant_id: str) -> list[Any]:
         with self.engine.connect() as connection:
             return list(
                 connection.execute(
@@ -286,7 +298,10 @@ class ConfigurationService:
                 ).all()
             )
 
-    def get_agent_row(self, tenant_id: str, agent_id: str) -> Any:
+    async def get_agent_row(self, tenant_id: str, agent_id: str) -> Any:
+        return await asyncio.to_thread(self._get_agent_row, tenant_id, agent_id)
+
+    def _get_agent_row(self, tenant_id: str, agent_id: str) -> Any:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)

@@ -83,15 +83,15 @@ def update_tenant(tenant_id: str, body: TenantUpdate, svc: ServicesDep, who: Ten
 
 
 @router.get("/tenants/{tenant_id}/skills", tags=["skills"])
-def list_skills(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[SkillOut]:
-    svc.configuration.get_tenant(tenant_id)  # an unknown tenant is 404, not an empty list
-    return [SkillOut(**s) for s in svc.configuration.list_skills(tenant_id)]
+async def list_skills(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[SkillOut]:
+    await run_in_threadpool(svc.configuration.get_tenant, tenant_id)  # an unknown tenant is 404, not an empty list
+    return [SkillOut(**s) for s in await svc.configuration.list_skills(tenant_id)]
 
 
 @router.post("/tenants/{tenant_id}/skills", status_code=201, tags=["skills"])
-def create_skill(tenant_id: str, body: SkillIn, svc: ServicesDep, who: TenantAdminDep) -> SkillOut:
-    svc.configuration.get_tenant(tenant_id)
-    svc.configuration.create_skill(tenant_id, body.name, body.description, actor=actor_of(svc.engine, who))
+async def create_skill(tenant_id: str, body: SkillIn, svc: ServicesDep, who: TenantAdminDep) -> SkillOut:
+    await run_in_threadpool(svc.configuration.get_tenant, tenant_id)
+    await svc.configuration.create_skill(tenant_id, body.name, body.description, actor=await acting(svc.engine, who))
     return SkillOut(name=body.name, description=body.description)
 
 
@@ -191,20 +191,20 @@ def _agent_out(row: Any) -> AgentOut:
 
 
 @router.get("/tenants/{tenant_id}/agents", tags=["agents"])
-def list_agents(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[AgentOut]:
-    svc.configuration.get_tenant(tenant_id)
-    return [_agent_out(r) for r in svc.configuration.list_agent_rows(tenant_id)]
+async def list_agents(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[AgentOut]:
+    await run_in_threadpool(svc.configuration.get_tenant, tenant_id)
+    return [_agent_out(r) for r in await svc.configuration.list_agent_rows(tenant_id)]
 
 
 @router.post("/tenants/{tenant_id}/agents", status_code=201, tags=["agents"])
 async def create_agent(tenant_id: str, body: AgentIn, svc: ServicesDep, who: TenantAdminDep) -> AgentOut:
     await _save_agent(svc, tenant_id, body, body.id, create=True, who=who)
-    return _agent_out(await run_in_threadpool(svc.configuration.get_agent_row, tenant_id, body.id))
+    return _agent_out(await svc.configuration.get_agent_row(tenant_id, body.id))
 
 
 @router.get("/tenants/{tenant_id}/agents/{agent_id}", tags=["agents"])
-def get_agent(tenant_id: str, agent_id: str, svc: ServicesDep, _who: TenantAdminDep) -> AgentOut:
-    return _agent_out(svc.configuration.get_agent_row(tenant_id, agent_id))
+async def get_agent(tenant_id: str, agent_id: str, svc: ServicesDep, _who: TenantAdminDep) -> AgentOut:
+    return _agent_out(await svc.configuration.get_agent_row(tenant_id, agent_id))
 
 
 @router.put("/tenants/{tenant_id}/agents/{agent_id}", tags=["agents"])
@@ -214,7 +214,7 @@ async def update_agent(
     if body.id not in (None, agent_id):
         raise InvalidField("an agent's id cannot change", "id")
     await _save_agent(svc, tenant_id, body, agent_id, create=False, who=who)
-    return _agent_out(await run_in_threadpool(svc.configuration.get_agent_row, tenant_id, agent_id))
+    return _agent_out(await svc.configuration.get_agent_row(tenant_id, agent_id))
 
 
 @router.delete("/tenants/{tenant_id}/agents/{agent_id}", status_code=204, tags=["agents"])

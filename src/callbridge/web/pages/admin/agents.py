@@ -80,7 +80,7 @@ async def _form(
         values=values,
         create=create,
         errors=errors or {},
-        skills=page.svc.configuration.list_skills(page.tenant_id),
+        skills=await page.svc.configuration.list_skills(page.tenant_id),
         queues=queues,
         channels=CHANNELS,
         roles=ROLES,
@@ -116,8 +116,8 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
 
 
 @router.get("/admin/{tenant_id}/agents")
-def agent_list(page: TenantPage) -> Response:
-    rows = page.svc.configuration.list_agent_rows(page.tenant_id)
+async def agent_list(page: TenantPage) -> Response:
+    rows = await page.svc.configuration.list_agent_rows(page.tenant_id)
     return page.render("agents.html", section="agents", agents=rows, shared=shared_emails(rows))
 
 
@@ -139,7 +139,7 @@ async def new_agent(page: TenantPage) -> Response:
 
 @router.post("/admin/{tenant_id}/agents/new")
 async def create_agent(page: TenantPage) -> Response:
-    names = [s["name"] for s in page.svc.configuration.list_skills(page.tenant_id)]
+    names = [s["name"] for s in await page.svc.configuration.list_skills(page.tenant_id)]
     values = _form_values(page, names, text(page.form, "id"))
     errors = await _save(page, values, create=True)
     if errors:
@@ -147,22 +147,22 @@ async def create_agent(page: TenantPage) -> Response:
     return page.back("agents", "agent_created")
 
 
-def _existing(page: TenantPage, agent_id: str) -> Any:
+async def _existing(page: TenantPage, agent_id: str) -> Any:
     try:
-        return page.svc.configuration.get_agent_row(page.tenant_id, agent_id)
+        return await page.svc.configuration.get_agent_row(page.tenant_id, agent_id)
     except SERVICE_ERRORS:
         raise PageRefused(404, f"There is no agent {agent_id!r} in this tenant.") from None
 
 
 @router.get("/admin/{tenant_id}/agents/{agent_id}")
 async def edit_agent(page: TenantPage, agent_id: str) -> Response:
-    return await _form(page, _row_values(_existing(page, agent_id)), create=False)
+    return await _form(page, _row_values(await _existing(page, agent_id)), create=False)
 
 
 @router.post("/admin/{tenant_id}/agents/{agent_id}")
 async def update_agent(page: TenantPage, agent_id: str) -> Response:
-    _existing(page, agent_id)
-    names = [s["name"] for s in page.svc.configuration.list_skills(page.tenant_id)]
+    await _existing(page, agent_id)
+    names = [s["name"] for s in await page.svc.configuration.list_skills(page.tenant_id)]
     values = _form_values(page, names, agent_id)
     errors = await _save(page, values, create=False)
     if errors:
@@ -173,7 +173,7 @@ async def update_agent(page: TenantPage, agent_id: str) -> Response:
 @router.post("/admin/{tenant_id}/agents/{agent_id}/enabled")
 async def enable_agent(page: TenantPage, agent_id: str) -> Response:
     """Disable (or enable again) in one click: a disabled agent cannot sign in and is offered nothing."""
-    values = _row_values(_existing(page, agent_id))
+    values = _row_values(await _existing(page, agent_id))
     values["enabled"] = page.form.get("enabled") == "true"
     errors = await _save(page, values, create=False)
     if errors:
@@ -183,11 +183,11 @@ async def enable_agent(page: TenantPage, agent_id: str) -> Response:
 
 @router.post("/admin/{tenant_id}/agents/{agent_id}/delete")
 async def delete_agent(page: TenantPage, agent_id: str) -> Response:
-    _existing(page, agent_id)
+    await _existing(page, agent_id)
     try:
         await page.svc.configuration.delete_agent(page.tenant_id, agent_id, actor=page.actor)
     except SERVICE_ERRORS as error:
-        rows = page.svc.configuration.list_agent_rows(page.tenant_id)
+        rows = await page.svc.configuration.list_agent_rows(page.tenant_id)
         return page.render(
             "agents.html", 409, section="agents", agents=rows, shared=shared_emails(rows), errors=service_errors(error)
         )

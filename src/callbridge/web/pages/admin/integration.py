@@ -166,7 +166,7 @@ async def _crm_users(page: TenantPage, query: str) -> tuple[str, list[Any], str]
 @router.get("/admin/{tenant_id}/agents/crm-users")
 async def crm_users(page: TenantPage, q: str = "") -> Response:
     crm, users, problem = await _crm_users(page, q)
-    rows = page.svc.configuration.list_agent_rows(page.tenant_id)
+    rows = await page.svc.configuration.list_agent_rows(page.tenant_id)
     used = {r.email.strip().lower(): r.id for r in rows}
     return page.render(
         "crm_users.html", section="agents", crm=crm, users=users, problem=problem, used=used, q=q, results=[]
@@ -177,7 +177,7 @@ async def crm_users(page: TenantPage, q: str = "") -> Response:
 async def add_crm_users(page: TenantPage) -> Response:
     """Adds the ticked CRM users as agents (e-mail and name from the CRM), in one step."""
     picked = [u for u in page.form.getlist("user") if isinstance(u, str)]
-    taken = {r.id for r in page.svc.configuration.list_agent_rows(page.tenant_id)}
+    taken = {r.id for r in await page.svc.configuration.list_agent_rows(page.tenant_id)}
     results: list[tuple[str, str]] = []
     for user_id in picked:
         email, name = text(page.form, f"email:{user_id}"), text(page.form, f"name:{user_id}") or user_id
@@ -194,7 +194,7 @@ async def add_crm_users(page: TenantPage) -> Response:
             results.append((email or user_id, "not added: " + "; ".join(validation_errors(error).values())))
         except SERVICE_ERRORS as error:
             results.append((email or user_id, "not added: " + "; ".join(service_errors(error).values())))
-    rows = page.svc.configuration.list_agent_rows(page.tenant_id)
+    rows = await page.svc.configuration.list_agent_rows(page.tenant_id)
     crm, users, problem = await _crm_users(page, "")
     return page.render(
         "crm_users.html",

@@ -31,7 +31,7 @@ async def _list(page: TenantPage, status: int = 200, **context: Any) -> Response
         status,
         section="queues",
         queues=await page.svc.configuration.list_queues(page.tenant_id),
-        skills=page.svc.configuration.list_skills(page.tenant_id),
+        skills=await page.svc.configuration.list_skills(page.tenant_id),
         **context,
     )
 
@@ -49,7 +49,7 @@ async def create_skill(page: TenantPage) -> Response:
     values = {"name": text(page.form, "name"), "description": text(page.form, "description")}
     try:
         body = SkillIn.model_validate(values)
-        page.svc.configuration.create_skill(page.tenant_id, body.name, body.description, actor=page.actor)
+        await page.svc.configuration.create_skill(page.tenant_id, body.name, body.description, actor=page.actor)
     except ValidationError as error:
         errors = validation_errors(error)
         if "name" in errors:
@@ -89,8 +89,8 @@ def _queue_values(queue: Queue) -> dict[str, Any]:
     }
 
 
-def _form_values(page: TenantPage, queue_id: str) -> dict[str, Any]:
-    names = [s["name"] for s in page.svc.configuration.list_skills(page.tenant_id)]
+async def _form_values(page: TenantPage, queue_id: str) -> dict[str, Any]:
+    names = [s["name"] for s in await page.svc.configuration.list_skills(page.tenant_id)]
     form = page.form
     values: dict[str, Any] = {
         "id": queue_id,
@@ -108,7 +108,9 @@ def _form_values(page: TenantPage, queue_id: str) -> dict[str, Any]:
     return values
 
 
-def _form(page: TenantPage, values: dict[str, Any], *, create: bool, errors: dict[str, str] | None = None) -> Response:
+async def _form(
+    page: TenantPage, values: dict[str, Any], *, create: bool, errors: dict[str, str] | None = None
+) -> Response:
     return page.render(
         "queue_form.html",
         422 if errors else 200,
@@ -117,7 +119,7 @@ def _form(page: TenantPage, values: dict[str, Any], *, create: bool, errors: dic
         create=create,
         errors=errors or {},
         channels=CHANNELS,
-        skills=page.svc.configuration.list_skills(page.tenant_id),
+        skills=await page.svc.configuration.list_skills(page.tenant_id),
     )
 
 
@@ -147,7 +149,7 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
 
 
 @router.get("/admin/{tenant_id}/queues/new")
-def new_queue(page: TenantPage) -> Response:
+async def new_queue(page: TenantPage) -> Response:
     defaults = QueueIn(id="new", name="new", channel=Channel.PHONE)
     values = _queue_values(
         Queue(
@@ -164,15 +166,15 @@ def new_queue(page: TenantPage) -> Response:
             disposition_required=False,
         )
     )
-    return _form(page, values, create=True)
+    return await _form(page, values, create=True)
 
 
 @router.post("/admin/{tenant_id}/queues/new")
 async def create_queue(page: TenantPage) -> Response:
-    values = _form_values(page, text(page.form, "id"))
+    values = await _form_values(page, text(page.form, "id"))
     errors = await _save(page, values, create=True)
     if errors:
-        return _form(page, values, create=True, errors=errors)
+        return await _form(page, values, create=True, errors=errors)
     return page.back("queues", "queue_created")
 
 
@@ -186,16 +188,16 @@ async def _existing(page: TenantPage, queue_id: str) -> Queue:
 
 @router.get("/admin/{tenant_id}/queues/{queue_id}")
 async def edit_queue(page: TenantPage, queue_id: str) -> Response:
-    return _form(page, _queue_values(await _existing(page, queue_id)), create=False)
+    return await _form(page, _queue_values(await _existing(page, queue_id)), create=False)
 
 
 @router.post("/admin/{tenant_id}/queues/{queue_id}")
 async def update_queue(page: TenantPage, queue_id: str) -> Response:
     await _existing(page, queue_id)
-    values = _form_values(page, queue_id)
+    values = await _form_values(page, queue_id)
     errors = await _save(page, values, create=False)
     if errors:
-        return _form(page, values, create=False, errors=errors)
+        return await _form(page, values, create=False, errors=errors)
     return page.back("queues", "queue_saved")
 
 

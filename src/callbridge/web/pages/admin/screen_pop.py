@@ -8,6 +8,8 @@ with the settings as they are in the form (not yet saved), and shows what the ag
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any, get_args
@@ -109,7 +111,7 @@ def _sample(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     return sample, errors
 
 
-def _render(
+async def _render(
     page: TenantPage,
     pop: Mapping[str, Any],
     log: Mapping[str, Any],
@@ -135,7 +137,7 @@ def _render(
         crm_labels={name: integration.connections.label(name) for name in integration.connections.names()}
         if integration
         else {},
-        agents=page.svc.configuration.list_agent_rows(page.tenant_id),
+        agents=await page.svc.configuration.list_agent_rows(page.tenant_id),
         triggers=TRIGGERS,
         channels=CHANNELS,
         sample=sample or {"channel": "phone", "phone": "", "case_number": "", "data_text": ""},
@@ -145,11 +147,13 @@ def _render(
 
 
 @router.get("/admin/{tenant_id}/screen-pop")
-def screen_pop(page: TenantPage) -> Response:
+async def screen_pop(page: TenantPage) -> Response:
     integration = _integration(page)
     if integration is None:
-        return _render(page, ScreenPopSettings().model_dump(mode="json"), AutoLogSettings().model_dump(mode="json"))
-    return _render(
+        return await _render(
+            page, ScreenPopSettings().model_dump(mode="json"), AutoLogSettings().model_dump(mode="json")
+        )
+    return await _render(
         page,
         integration.settings.screen_pop(page.tenant_id).model_dump(mode="json"),
         integration.settings.auto_log(page.tenant_id).model_dump(mode="json"),
@@ -164,9 +168,11 @@ async def save_screen_pop(page: TenantPage) -> Response:
     action = text(page.form, "action", "save")
     sample, sample_errors = _sample(page.form)
     if integration is None:
-        return _render(page, pop_in, log_in, errors={"form": "The CRM integration is not running on this server."})
+        return await _render(
+            page, pop_in, log_in, errors={"form": "The CRM integration is not running on this server."}
+        )
     if action == "add_rule":
-        return _render(page, {**pop_in, "rules": _rule_rows(page.form, keep_blank=True)}, log_in, sample=sample)
+        return await _render(page, {**pop_in, "rules": _rule_rows(page.form, keep_blank=True)}, log_in, sample=sample)
     errors: dict[str, str] = {}
     pop: ScreenPopSettings | None = None
     log: AutoLogSettings | None = None
@@ -187,12 +193,16 @@ async def save_screen_pop(page: TenantPage) -> Response:
     if action == "test":
         errors = {k: m for k, m in {**errors, **sample_errors}.items() if not k.startswith("auto_log.")}
         if errors or pop is None:
-            return _render(page, pop_in, log_in, errors=errors, sample=sample, extra_row=False)
+            return await _render(page, pop_in, log_in, errors=errors, sample=sample, extra_row=False)
         result = await _test(page, pop, sample)
-        return _render(page, pop_in, log_in, sample=sample, result=result, extra_row=False)
+        return await _render(page, pop_in, log_in, sample=sample, result=result, extra_row=False)
     if errors or pop is None or log is None:
-        return _render(page, pop_in, log_in, errors=errors, sample=sample, extra_row=False)
-    integration.settings.save(page.tenant_id, time.time(), screen_pop=pop, auto_log=log, actor=page.actor)
+        return await _render(page, pop_in, log_in, errors=errors, sample=sample, extra_row=False)
+    await asyncio.to_thread(
+        functools.partial(
+            integration.settings.save, page.tenant_id, time.time(), screen_pop=pop, auto_log=log, actor=page.actor
+        )
+    )
     return page.back("screen-pop", "screen_pop_saved")
 
 
