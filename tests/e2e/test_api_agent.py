@@ -168,6 +168,12 @@ def test_transfer(h: Harness) -> None:
     error_of(c.post("/api/v1/me/interactions/c1/transfer", json={"queue_id": "support"}, headers=one), 409)
     error_of(c.post("/api/v1/me/interactions/c1/transfer", json={"queue_id": "nope"}, headers=one), 422, "queue_id")
     error_of(c.post("/api/v1/me/interactions/nope/transfer", json={"queue_id": "billing"}, headers=one), 404)
+    error_of(c.post("/api/v1/me/interactions/c1/transfer", json={"target": "nope"}, headers=one), 422, "target")
+    error_of(c.post("/api/v1/me/interactions/c1/transfer", json={}, headers=one), 422, "target")
+    both = {"target": "billing", "queue_id": "billing"}
+    error_of(c.post("/api/v1/me/interactions/c1/transfer", json=both, headers=one), 422, "target")
+    # agent2 is not signed in: they cannot take it
+    error_of(c.post("/api/v1/me/interactions/c1/transfer", json={"target": "agent2"}, headers=one), 409)
     assert tenant_state(h, t) == before
     moved = c.post("/api/v1/me/interactions/c1/transfer", json={"queue_id": "billing"}, headers=one)
     assert moved.status_code == 204, moved.text
@@ -272,7 +278,10 @@ ME_BAD = {
     "/api/v1/me/interactions/c1/transfer": [
         _bad("queue_id", {"queue_id": "no such"}),
         _bad("queue_id", {"queue_id": "nowhere"}),
-        _bad("queue_id", {}),
+        _bad("target", {}),
+        _bad("target", {"target": "no such"}),
+        _bad("target", {"target": "+1"}),
+        _bad("target", {"target": "nowhere"}),
     ],
     "/api/v1/me/calls": [
         _bad("to_address", {"to_address": ""}),

@@ -116,6 +116,16 @@ class TransferToQueue(Command):
 
 
 @dataclass(slots=True)
+class TransferToAgent(Command):
+    """A blind transfer to a colleague: the interaction is offered to them at once, from its queue; if they
+    miss the offer it waits in that queue like any missed offer."""
+
+    agent_id: str
+    interaction_id: str
+    target_agent_id: str
+
+
+@dataclass(slots=True)
 class FailInteraction(Command):
     interaction_id: str
     reason: str

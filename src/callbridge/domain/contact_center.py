@@ -122,6 +122,7 @@ class ContactCenter:
             cmd.SaveWrapUp: self._save_wrap_up,
             cmd.CompleteInteraction: self._complete,
             cmd.TransferToQueue: self._transfer,
+            cmd.TransferToAgent: self._transfer_to_agent,
             cmd.FailInteraction: self._fail,
             cmd.Tick: self._tick,
         }
@@ -372,13 +373,17 @@ class ContactCenter:
             interaction.end_reason = "completed_by_agent"
         self._complete_held(interaction, agent, c.disposition, c.notes, by_timer=False, now=now)
 
+    def _transferable(self, interaction: Interaction, agent_id: str) -> None:
+        if interaction.state is not _CONNECTED or interaction.agent_id != agent_id:
+            raise InvalidTransition(
+                f"interaction {interaction.id!r} is {interaction.state}, not connected to agent {agent_id!r}: "
+                "only a conversation in progress can be transferred"
+            )
+
     def _transfer(self, c: cmd.TransferToQueue, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
         target = self._queue(c.queue_id)
-        if interaction.state is not _CONNECTED or interaction.agent_id != c.agent_id:
-            raise InvalidTransition(
-                f"interaction {interaction.id!r} is not connected to agent {c.agent_id!r}: nothing to transfer"
-            )
+        self._transferable(interaction, c.agent_id)
         if target.channel is not interaction.channel:
             raise InvalidTransition(
                 f"queue {target.id!r} takes {target.channel} interactions, not {interaction.channel}"
@@ -407,6 +412,43 @@ class ContactCenter:
         self._touch(agent, now)
         # the agent may now be ready for queues where better heads wait than the transferred one
         self._drain_queues((target.id, *agent.eligible_queue_ids), now)
+
+    def _transfer_to_agent(self, c: cmd.TransferToAgent, now: float) -> None:
+        interaction = self._interaction(c.interaction_id)
+        self._transferable(interaction, c.agent_id)
+        target = self._agent(c.target_agent_id)
+        if target.id == c.agent_id:
+            raise InvalidTransition(f"interaction {interaction.id!r} is already with agent {target.id!r}")
+        queue_id = interaction.queue_id
+        queue = self.queues.get(queue_id or "")
+        if queue is None:
+            raise InvalidTransition(
+                f"interaction {interaction.id!r} has no queue to wait in if agent {target.id!r} does not answer: "
+                "transfer it to a queue"
+            )
+        if not target.is_ready_for(interaction.channel):
+            raise InvalidTransition(
+                f"agent {target.id!r} cannot take a {interaction.channel} interaction now ({target.status})"
+            )
+        agent = self.agents[c.agent_id]
+        agent.release(interaction)
+        self._sequence += 1
+        interaction.state = _QUEUED
+        interaction.agent_id = None
+        interaction.offer_id = None
+        interaction.offer_deadline = None
+        interaction.connected_at = None
+        interaction.enqueued_at = now
+        interaction.sequence = self._sequence
+        self._dirty_interactions.add(interaction.id)
+        self._events.append(
+            InteractionTransferred(self.tenant_id, now, interaction.id, agent.id, queue.id, queue.id, target.id)
+        )
+        self._events.append(InteractionQueued(self.tenant_id, now, interaction.id, queue.id, True))
+        self._offer(interaction, target, queue, now)
+        agent.idle_since = now
+        self._touch(agent, now)
+        self._drain_queues(agent.eligible_queue_ids, now)
 
     def _fail(self, c: cmd.FailInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)

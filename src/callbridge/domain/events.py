@@ -84,6 +84,7 @@ class InteractionTransferred(Event):
     agent_id: str
     from_queue_id: str | None
     to_queue_id: str
+    to_agent_id: str | None = None  # a transfer to a colleague (offered to them in `to_queue_id`)
 
 
 @dataclass(slots=True)

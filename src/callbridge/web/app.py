@@ -28,6 +28,7 @@ from callbridge.web.api import (
     integrations,
     reports,
     telephony_settings,
+    transfers,
     voice,
 )
 from callbridge.web.api import chat as chat_api
@@ -113,6 +114,7 @@ def create_app(
     # routes are matched in order: the busiest (agents' and integrations' calls) come first
     for router in (
         agent.router,
+        transfers.router,
         integrations.router,
         health.router,
         auth.router,

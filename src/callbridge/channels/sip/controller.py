@@ -41,6 +41,7 @@ from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEve
 from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.stack import SipStack
+from callbridge.channels.sip.transfer import follow_transfer, settled
 from callbridge.channels.telephony import TelephonyService, body_fingerprint
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
@@ -106,6 +107,7 @@ class VoiceCall:
     answered_at: float | None = None
     media: str = ""  # what the caller hears while waiting: greeting, music
     media_task: asyncio.Task[None] | None = None
+    transition: asyncio.Task[None] | None = None  # a transfer taking the agent's phone off (transfer.py)
     facts: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -351,6 +353,8 @@ class VoiceController:
             action: Callable[[], Coroutine[Any, Any, None]] | None = None
             if isinstance(event, ev.InteractionOffered):
                 action = functools.partial(self._ring, call, event.agent_id)
+            elif isinstance(event, ev.InteractionTransferred):
+                action = functools.partial(follow_transfer, self, call)
             elif isinstance(event, ev.OfferEnded) and event.outcome is not OfferOutcome.ACCEPTED:
                 action = functools.partial(self._stop_ringing, call, event.agent_id)
             elif isinstance(
@@ -426,7 +430,7 @@ class VoiceController:
             log.info("voice: offer of %s to %s already over: %s", call.interaction_id, agent_id, error)
 
     async def _bridge(self, call: VoiceCall, sdp: str) -> None:
-
+        await settled(call)
         agent_leg = call.agent_leg
         try:
             outcome = await self._report(call, "call.answered", agent_id=call.agent_id)

@@ -23,7 +23,7 @@ from callbridge.services.crm_links import CLICKED_OBJECT_TYPE, CLICKED_RECORD_ID
 from callbridge.services.views import interaction_view, snapshot
 from callbridge.store.interaction_history import recent_completed
 from callbridge.web.api.lookups import execute, explain
-from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut, TransferIn
+from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut
 from callbridge.web.cookies import delete_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
@@ -226,14 +226,6 @@ async def hold_call(interaction_id: str, request: Request, svc: ServicesDep, who
 async def resume_call(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
     """Takes the caller off hold (as hold, the other way)."""
     return await _hold(svc, request, who, interaction_id, held=False)
-
-
-@router.post("/me/interactions/{interaction_id}/transfer", status_code=204, tags=["agent"])
-async def transfer_interaction(interaction_id: str, body: TransferIn, svc: ServicesDep, who: AgentDep) -> Response:
-    await execute(
-        svc, _tenant(who), cmd.TransferToQueue(who.subject_id, interaction_id, body.queue_id), queue_field="queue_id"
-    )
-    return Response(status_code=204)
 
 
 class ClickedRecordIn(BaseModel):

@@ -248,7 +248,17 @@ class CompleteIn(Input):
 
 
 class TransferIn(Input):
-    queue_id: Identifier
+    target: (
+        Annotated[str, StringConstraints(pattern=r"^(\+[1-9][0-9]{6,14}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")] | None
+    ) = Field(
+        default=None,
+        description="Where the call goes: a queue id, an agent id (offered to them at once), or an outside number "
+        "in E.164 (`+` and 7 to 15 digits; dialled through the trunk, calls carried by Callbridge's voice only). "
+        "A name that is both a queue and an agent means the queue.",
+    )
+    queue_id: Identifier | None = Field(
+        default=None, description="The same as `target` naming a queue (older clients); give one of the two"
+    )
 
 
 class CallIn(Input):

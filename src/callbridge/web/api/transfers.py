@@ -1,0 +1,55 @@
+"""Transferring a conversation in progress: to a queue, to a colleague, or (a call Callbridge carries) out.
+
+`target` is resolved against the tenant's live configuration: an E.164 number is an outside number, then a
+queue id, then an agent id. The contact center decides queue and agent transfers (the same interaction waits
+again, counted as `transferred` in its events and reports); the voice controller follows with the media.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Response
+
+from callbridge.domain import commands as cmd
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.services.configuration import UnknownReference
+from callbridge.web.api.lookups import execute
+from callbridge.web.api.schemas import TransferIn
+from callbridge.web.deps import AgentDep, ServicesDep
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+OUTSIDE_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def _command(cc: ContactCenter, agent_id: str, interaction_id: str, target: str, field: str) -> cmd.Command:
+    if target in cc.queues:
+        return cmd.TransferToQueue(agent_id, interaction_id, target)
+    if field == "target" and target in cc.agents:
+        return cmd.TransferToAgent(agent_id, interaction_id, target)
+    if field == "queue_id":
+        raise UnknownReference(f"queue {target!r} does not exist: create it first", field)
+    raise UnknownReference(
+        f"target {target!r} is not a queue, an agent or an outside number (E.164, e.g. +14155550123)", field
+    )
+
+
+@router.post("/me/interactions/{interaction_id}/transfer", status_code=204, tags=["agent"], responses={503: {}})
+async def transfer_interaction(interaction_id: str, body: TransferIn, svc: ServicesDep, who: AgentDep) -> Response:
+    """A blind transfer. To a queue: the caller waits again (hold music) and the queue's next agent gets it.
+    To an agent: it is offered to them at once (409 when they cannot take it now); if they miss the offer it
+    waits in its queue. To an outside number: dialled through the trunk with the tenant's caller id, and your
+    part of the call ends. 409 when the interaction is not connected to you; 422 naming `target` when it
+    names nothing; 503 when the call cannot be carried out."""
+    tenant_id = who.tenant_id or ""
+    if (body.target is None) == (body.queue_id is None):
+        raise InvalidField("give the transfer's target (a queue id, an agent id or an E.164 number)", "target")
+    field = "target" if body.target is not None else "queue_id"
+    target = body.target or body.queue_id or ""
+    if OUTSIDE_NUMBER.match(target):
+        raise InvalidField("transfers to an outside number are not available yet", field)
+    command = await svc.node.read(tenant_id, lambda cc: _command(cc, who.subject_id, interaction_id, target, field))
+    await execute(svc, tenant_id, command, queue_field=field)
+    return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""Transfers of a connected call: what the caller hears (agent A, hold music, agent B) is what is checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from tests.voice.conftest import AGENT_TONE, VoiceSystem, wait_for
+from tests.voice.test_calls import AGENT_HEARS, HOLD_MUSIC, caller_for, interaction, labels_of, runs
+
+from callbridge.store.tables import interaction_events
+
+SECOND_AGENT_TONE = 1800.0
+CALLER_HEARS = {"music": HOLD_MUSIC, "agent": (AGENT_TONE,), "second": (SECOND_AGENT_TONE,)}
+
+
+def desk_phone(system: VoiceSystem, tenant: Any, agent_id: str, tone: float, answer: str = "auto") -> Any:
+    username = system.desk_phone(tenant, agent_id)
+    phone = system.baresip(
+        f"{tenant.id}-{agent_id}-phone",
+        tone,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode={answer};regint=600",
+    )
+    wait_for(lambda: system.registered(username), f"{agent_id}'s desk phone to register")
+    return phone
+
+
+def connected_call(system: VoiceSystem, tenant: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    caller = caller_for(system, name)
+    number = system.voice.directory.numbers(tenant.id)[0].number
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    call = wait_for(
+        lambda: (found := interaction(system, tenant.id)) and found["state"] == "connected" and found,
+        "agent1 to answer",
+    )
+    wait_for(lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-1:] == ["agent"], "the caller to hear agent1")
+    return caller, call
+
+
+def test_a_blind_transfer_to_a_queue_puts_the_caller_back_on_music_and_rings_the_next_agent(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, _number = system.tenant()
+    first = desk_phone(system, tenant, "agent1", AGENT_TONE)
+    second = desk_phone(system, tenant, "agent2", SECOND_AGENT_TONE)
+    agent1 = tenant.agent("agent1")
+    caller, call = connected_call(system, tenant, "transferred-caller")
+    agent2 = tenant.agent("agent2")
+    # agent1 steps away, so the queue's next agent is agent2
+    response = system.harness.client.put("/api/v1/me/status", json={"status": "break"}, headers=agent1)
+    assert response.status_code == 200, response.text
+
+    transferred = system.harness.client.post(
+        f"/api/v1/me/interactions/{call['id']}/transfer", json={"target": "sales"}, headers=agent1
+    )
+    assert transferred.status_code == 204, transferred.text
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+    wait_for(
+        lambda: (
+            (found := interaction(system, tenant.id))
+            and found["agent_id"] == "agent2"
+            and found["state"] == "connected"
+        ),
+        "agent2 to answer",
+    )
+    wait_for(
+        lambda: (
+            runs(labels_of(caller.heard(), CALLER_HEARS))[-2:] == ["agent", "second"]
+            or runs(labels_of(caller.heard(), CALLER_HEARS))[-3:] == ["agent", "music", "second"]
+        ),
+        "the caller to hear agent2",
+    )
+    wait_for(lambda: "caller" in runs(labels_of(second.heard(), AGENT_HEARS)), "agent2 to hear the caller")
+    assert ("transferred", "agent1", "sales") in logged(system, tenant.id, call["id"])
+    assert agent2  # signed in and available: the node chose them
+    caller.command("hangup")
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+
+
+def logged(system: VoiceSystem, tenant_id: str, interaction_id: str) -> list[tuple[str, str | None, str | None]]:
+    """The interaction's log, as reports read it."""
+    with system.harness.services.engine.connect() as connection:
+        rows = connection.execute(
+            select(interaction_events.c.type, interaction_events.c.agent_id, interaction_events.c.queue_id)
+            .where(interaction_events.c.tenant_id == tenant_id, interaction_events.c.interaction_id == interaction_id)
+            .order_by(interaction_events.c.at)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_a_blind_transfer_to_an_agent_rings_that_agents_phone(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, _number = system.tenant()
+    first = desk_phone(system, tenant, "agent1", AGENT_TONE)
+    second = desk_phone(system, tenant, "agent2", SECOND_AGENT_TONE)
+    agent1 = tenant.agent("agent1")
+    caller, call = connected_call(system, tenant, "caller-for-a-colleague")
+    url = f"/api/v1/me/interactions/{call['id']}/transfer"
+    refused = system.harness.client.post(url, json={"target": "agent2"}, headers=agent1)  # not signed in
+    assert refused.status_code == 409, refused.text
+    assert "agent2" in refused.json()["message"]
+    tenant.agent("agent2")
+
+    transferred = system.harness.client.post(url, json={"target": "agent2"}, headers=agent1)
+    assert transferred.status_code == 204, transferred.text
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+    wait_for(lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-1:] == ["second"], "the caller to hear agent2")
+    wait_for(lambda: "caller" in runs(labels_of(second.heard(), AGENT_HEARS)), "agent2 to hear the caller")
+    found = interaction(system, tenant.id)
+    assert found is not None
+    assert (found["state"], found["agent_id"]) == ("connected", "agent2")
+    again = system.harness.client.post(url, json={"target": "sales"}, headers=agent1)  # no longer agent1's call
+    assert again.status_code == 409, again.text
+    caller.command("hangup")
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+
+
+def test_a_call_still_waiting_cannot_be_transferred(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    agent1 = tenant.agent("agent1", available=False)
+    caller = caller_for(system, "caller-still-waiting")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    waiting = wait_for(lambda: interaction(system, tenant.id), "the interaction")
+    refused = system.harness.client.post(
+        f"/api/v1/me/interactions/{waiting['id']}/transfer", json={"target": "sales"}, headers=agent1
+    )
+    assert refused.status_code == 409, refused.text
+    assert "only a conversation in progress can be transferred" in refused.json()["message"]
+    caller.command("hangup")
+    wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
