@@ -62,21 +62,12 @@ SAMPLE_EVERY_SECONDS = 0.005
 DATABASE_ON_THE_LOOP_NOT_MOVED_YET = frozenset(
     {
         "callbridge/reports/live.py:_zone",  # a tenant's first batch, then cached
-        "callbridge/services/sso.py:begin",
-        "callbridge/services/sso.py:_take_pending",
-        "callbridge/services/sso.py:provider",
         "callbridge/store/crm_connections.py:read",
         "callbridge/store/crm_connections.py:update_secrets",
-        "callbridge/auth/credentials.py:create_session",
         "callbridge/channels/webchat/service.py:settings",
         "callbridge/channels/webchat/service.py:origin_allowed",
         "callbridge/services/audit.py:record",
         "callbridge/store/crm_outbox.py:entries",
-        "callbridge/services/sso.py:link_identity",
-        "callbridge/services/sso.py:_store_tokens",
-        "callbridge/services/sso.py:sign_out",
-        "callbridge/services/sso.py:_complete",
-        "callbridge/services/sso.py:redeem_handoff",
         "callbridge/channels/voicemail/service.py:find",
         "callbridge/channels/webchat/service.py:conversation",
         "callbridge/channels/webchat/service.py:transcript",

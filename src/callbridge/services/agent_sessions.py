@@ -20,7 +20,7 @@ async def sign_in_agent(engine: Engine, node: ContactCenterNode, clock: Clock, t
     """Signs the agent in (on break, offered nothing) and returns a new session token."""
     await node.execute(tenant_id, cmd.SignIn(agent_id))
     node.seen(tenant_id, agent_id)
-    return create_session(engine, "agent", agent_id, tenant_id, clock.now())
+    return await asyncio.to_thread(create_session, engine, "agent", agent_id, tenant_id, clock.now())
 
 
 async def sign_out_agent(engine: Engine, node: ContactCenterNode, tenant_id: str, agent_id: str, token: str) -> None:

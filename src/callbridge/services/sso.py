@@ -294,29 +294,26 @@ class SsoService:
         silent: bool = False,
     ) -> str:
         """Records a pending sign-in bound to this browser and returns the provider's authorization URL."""
-        config = self._require_provider(tenant_id)
+        config = await self._require_provider(tenant_id)
         metadata = await self.rp.metadata(config, sandbox)
         state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
         now = self.clock.now()
-        with self.engine.begin() as connection:
-            connection.execute(delete(sso_pending_logins).where(sso_pending_logins.c.expires_at < now))
-            connection.execute(
-                insert(sso_pending_logins).values(
-                    state_hash=digest(state),
-                    browser_hash=digest(browser_secret),
-                    tenant_id=tenant_id,
-                    sandbox=sandbox,
-                    nonce=nonce,
-                    code_verifier=verifier,
-                    redirect_uri=redirect_uri,
-                    next_path=next_path,
-                    popup=popup,
-                    handoff_challenge=handoff_challenge,
-                    silent=silent,
-                    created_at=now,
-                    expires_at=now + LOGIN_SECONDS,
-                )
-            )
+        pending = {
+            "state_hash": digest(state),
+            "browser_hash": digest(browser_secret),
+            "tenant_id": tenant_id,
+            "sandbox": sandbox,
+            "nonce": nonce,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+            "next_path": next_path,
+            "popup": popup,
+            "handoff_challenge": handoff_challenge,
+            "silent": silent,
+            "created_at": now,
+            "expires_at": now + LOGIN_SECONDS,
+        }
+        await asyncio.to_thread(self._record_pending, pending, now)
         return await self.rp.authorization_url(
             config,
             metadata,
@@ -331,7 +328,7 @@ class SsoService:
         self, *, browser_secret: str, state: str, code: str, error: str = ""
     ) -> Completed | RetryInteractively:
         """Finishes a sign-in at the redirect URI. Raises SignInRefused saying why it cannot (with its tenant)."""
-        pending = self._take_pending(browser_secret, state)
+        pending = await asyncio.to_thread(self._take_pending, browser_secret, state)
         try:
             return await self._complete(pending, code, error)
         except SignInRefused as refusal:
@@ -351,7 +348,7 @@ class SsoService:
             )
         if not code:
             raise SignInRefused("bad_request", "the provider sent no authorization code")
-        config = self._require_provider(pending.tenant_id)
+        config = await self._require_provider(pending.tenant_id)
         metadata = await self.rp.metadata(config, pending.sandbox)
         token = await self.rp.exchange_code(
             config, metadata, redirect_uri=pending.redirect_uri, code=code, code_verifier=pending.code_verifier
@@ -363,26 +360,7 @@ class SsoService:
         identity = identity_from(config, claims, userinfo)
         now = self.clock.now()
         tokens = token_set(token, now)
-        with self.engine.begin() as connection:
-            agent_id = link_identity(connection, pending.tenant_id, identity, now)
-            self._store_tokens(connection, pending.tenant_id, agent_id, identity.issuer_key, pending.sandbox, tokens)
-            auto_login = bool(
-                connection.execute(
-                    select(agents.c.auto_login).where(agents.c.tenant_id == pending.tenant_id, agents.c.id == agent_id)
-                ).scalar_one()
-            )
-            if pending.popup:
-                handoff = secrets.token_urlsafe(32)
-                connection.execute(delete(sso_handoffs).where(sso_handoffs.c.expires_at < now))
-                connection.execute(
-                    insert(sso_handoffs).values(
-                        code_hash=digest(handoff),
-                        tenant_id=pending.tenant_id,
-                        agent_id=agent_id,
-                        challenge=pending.handoff_challenge,
-                        expires_at=now + HANDOFF_SECONDS,
-                    )
-                )
+        agent_id, auto_login, handoff = await asyncio.to_thread(self._link, pending, identity, tokens, now)
         if pending.popup:
             return Completed(
                 pending.tenant_id, agent_id, True, pending.next_path, handoff_code=handoff, auto_login=auto_login
@@ -395,20 +373,12 @@ class SsoService:
     async def redeem_handoff(self, tenant_id: str, code: str, verifier: str) -> Completed:
         """The console frame proves it started this sign-in (verifier) and gets the session."""
         now = self.clock.now()
-        with self.engine.begin() as connection:
-            row = connection.execute(select(sso_handoffs).where(sso_handoffs.c.code_hash == digest(code))).first()
-            if row is not None:  # single use, whatever happens next
-                connection.execute(delete(sso_handoffs).where(sso_handoffs.c.code_hash == row.code_hash))
+        row = await asyncio.to_thread(self._take_handoff, code)
         if row is None or row.expires_at <= now or row.tenant_id != tenant_id:
             raise SignInRefused("bad_handoff", "this sign-in was already used or has expired: sign in again")
         if not row.challenge or not verifier or not hmac.compare_digest(row.challenge, s256(verifier)):
             raise SignInRefused("bad_handoff", "this sign-in was started by another window: sign in again")
-        with self.engine.connect() as connection:
-            agent = connection.execute(
-                select(agents.c.enabled, agents.c.auto_login).where(
-                    agents.c.tenant_id == row.tenant_id, agents.c.id == row.agent_id
-                )
-            ).first()
+        agent = await asyncio.to_thread(self._agent_flags, row.tenant_id, row.agent_id)
         if agent is None or not agent.enabled:
             raise SignInRefused("agent_disabled", "your agent account is disabled")
         session = await sign_in_agent(self.engine, self.node, self.clock, row.tenant_id, row.agent_id)
@@ -421,18 +391,8 @@ class SsoService:
     async def sign_out(self, tenant_id: str, agent_id: str, session_token: str) -> None:
         """Ends the Callbridge session and revokes the provider tokens Callbridge holds for the agent."""
         await sign_out_agent(self.engine, self.node, tenant_id, agent_id, session_token)
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                select(provider_tokens).where(
-                    provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id
-                )
-            ).first()
-            connection.execute(
-                delete(provider_tokens).where(
-                    provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id
-                )
-            )
-        config = self.provider(tenant_id)
+        row = await asyncio.to_thread(self._forget_tokens, tenant_id, agent_id)
+        config = await asyncio.to_thread(self.provider, tenant_id)
         if row is None or config is None:
             return
         try:
@@ -475,14 +435,13 @@ class SsoService:
             return None
         expiring = row.expires_at is not None and row.expires_at - min_valid_seconds <= now
         if (force or expiring) and row.refresh_token_encrypted:
-            config = self._require_provider(tenant_id)
+            config = await self._require_provider(tenant_id)
             metadata = await self.rp.metadata(config, bool(row.sandbox))
             refreshed = await self.rp.refresh(config, metadata, self.cipher.decrypt(row.refresh_token_encrypted))
             tokens = token_set(refreshed, now)
             if tokens.refresh_token is None:
                 tokens = _keep_refresh(tokens, self.cipher.decrypt(row.refresh_token_encrypted))
-            with self.engine.begin() as connection:
-                self._store_tokens(connection, tenant_id, agent_id, row.issuer, bool(row.sandbox), tokens)
+            await asyncio.to_thread(self._keep_tokens, tenant_id, agent_id, row.issuer, bool(row.sandbox), tokens)
             return ProviderAccess(
                 tokens.access_token,
                 tokens.token_type,
@@ -494,13 +453,66 @@ class SsoService:
 
     # ------------------------------------------------------------------ helpers
 
-    def _require_provider(self, tenant_id: str) -> ProviderConfig:
-        config = self.provider(tenant_id)
+    async def _require_provider(self, tenant_id: str) -> ProviderConfig:
+        config = await asyncio.to_thread(self.provider, tenant_id)
         if config is None:
             raise SignInRefused(
                 "no_provider", "single sign-on is not set up for this tenant: ask your admin to connect the CRM"
             )
         return config
+
+    def _forget_tokens(self, tenant_id: str, agent_id: str) -> Any:
+        """Deletes the provider tokens held for the agent and returns them (to revoke at the provider)."""
+        where = (provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id)
+        with self.engine.begin() as connection:
+            row = connection.execute(select(provider_tokens).where(*where)).first()
+            connection.execute(delete(provider_tokens).where(*where))
+        return row
+
+    def _take_handoff(self, code: str) -> Any:
+        with self.engine.begin() as connection:
+            row = connection.execute(select(sso_handoffs).where(sso_handoffs.c.code_hash == digest(code))).first()
+            if row is not None:  # single use, whatever happens next
+                connection.execute(delete(sso_handoffs).where(sso_handoffs.c.code_hash == row.code_hash))
+        return row
+
+    def _agent_flags(self, tenant_id: str, agent_id: str) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(agents.c.enabled, agents.c.auto_login).where(
+                    agents.c.tenant_id == tenant_id, agents.c.id == agent_id
+                )
+            ).first()
+
+    def _link(self, pending: Any, identity: Identity, tokens: Any, now: float) -> tuple[str, bool, str]:
+        """Links the identity to its agent and keeps the provider's tokens; for a popup, a one-time hand-off."""
+        handoff = ""
+        with self.engine.begin() as connection:
+            agent_id = link_identity(connection, pending.tenant_id, identity, now)
+            self._store_tokens(connection, pending.tenant_id, agent_id, identity.issuer_key, pending.sandbox, tokens)
+            auto_login = bool(
+                connection.execute(
+                    select(agents.c.auto_login).where(agents.c.tenant_id == pending.tenant_id, agents.c.id == agent_id)
+                ).scalar_one()
+            )
+            if pending.popup:
+                handoff = secrets.token_urlsafe(32)
+                connection.execute(delete(sso_handoffs).where(sso_handoffs.c.expires_at < now))
+                connection.execute(
+                    insert(sso_handoffs).values(
+                        code_hash=digest(handoff),
+                        tenant_id=pending.tenant_id,
+                        agent_id=agent_id,
+                        challenge=pending.handoff_challenge,
+                        expires_at=now + HANDOFF_SECONDS,
+                    )
+                )
+        return agent_id, auto_login, handoff
+
+    def _record_pending(self, pending: dict[str, Any], now: float) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(sso_pending_logins).where(sso_pending_logins.c.expires_at < now))
+            connection.execute(insert(sso_pending_logins).values(**pending))
 
     def _take_pending(self, browser_secret: str, state: str) -> Any:
         if not state:
@@ -519,6 +531,10 @@ class SsoService:
         if row.expires_at <= now:
             raise SignInRefused("expired", "this sign-in took too long: start again")
         return row
+
+    def _keep_tokens(self, tenant_id: str, agent_id: str, issuer_key: str, sandbox: bool, tokens: Any) -> None:
+        with self.engine.begin() as connection:
+            self._store_tokens(connection, tenant_id, agent_id, issuer_key, sandbox, tokens)
 
     def _store_tokens(
         self, connection: Connection, tenant_id: str, agent_id: str, issuer_key: str, sandbox: bool, tokens: Any
