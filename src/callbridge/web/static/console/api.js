@@ -55,9 +55,9 @@ export const api = {
     request(`/api/v1/me/interactions/${enc(id)}/wrap-up`, { method: "PUT", json: { disposition, notes } }),
   /** @param {string} id */
   wrapUp: (id) => request(`/api/v1/me/interactions/${enc(id)}/wrap-up`),
-  /** @param {string} id @param {string} queueId */
-  transfer: (id, queueId) =>
-    request(`/api/v1/me/interactions/${enc(id)}/transfer`, { method: "POST", json: { queue_id: queueId } }),
+  /** A queue id, an agent id or an outside E.164 number. @param {string} id @param {string} target */
+  transfer: (id, target) =>
+    request(`/api/v1/me/interactions/${enc(id)}/transfer`, { method: "POST", json: { target } }),
   /** @param {string} id */
   hold: (id) => request(`/api/v1/me/interactions/${enc(id)}/hold`, { method: "POST" }),
   /** @param {string} id */

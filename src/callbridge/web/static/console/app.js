@@ -124,6 +124,8 @@ export function mount(config, options) {
     },
     quickReplies: () => texts.quick_replies,
     transferQueues: (channel) => Object.values(snapshot?.queues ?? {}).filter((q) => q.channel === channel),
+    // the server checks capacity for the channel; the console offers only colleagues who are available
+    transferAgents: () => Object.values(snapshot?.agents ?? {}).filter((a) => a.status === "available"),
   });
   const greetings = new Greetings(byId("greetings-panel"));
   const recent = new RecentList(byId("recent-list"), byId("recent-note"));

@@ -10,12 +10,14 @@ import { createWrapUp } from "./wrapup.js";
 
 /** @typedef {import('./state.js').InteractionView} InteractionView */
 /** @typedef {import('./state.js').QueueView} QueueView */
+/** @typedef {import('./state.js').AgentView} AgentView */
 /** @typedef {import('./state.js').Snapshot} Snapshot */
 
 /**
  * @typedef {Object} CardContext
  * @property {(message: string) => void} report
  * @property {(channel: string) => QueueView[]} transferQueues
+ * @property {(channel: string) => AgentView[]} transferAgents
  * @property {(queueId: string|null) => string} queueName
  * @property {(interactionId: string) => string} [knownName]  the caller's name from a screen pop's match
  * @property {(queueId: string|null) => import('./wrapup.js').WrapUpChoices} [wrapUpChoices]  the queue's dispositions

@@ -1,4 +1,4 @@
-// A call: caller, timer, hang up, hold / resume (with the time on hold), transfer to a queue.
+// A call: caller, timer, hang up, hold / resume (with the time on hold), transfer (queue, colleague, outside number).
 // Hold asks the PBX through the tenant's telephony command webhook; without one the button stays
 // unavailable (and says why): a button that only changed the console would not hold the caller.
 
@@ -102,32 +102,66 @@ export function createHold(interaction, ctx) {
 }
 
 /**
- * "Transfer to a queue": a queue picker and a button (phone, chat).
+ * "Transfer": a target picker (the channel's queues, then colleagues who are available now; for a call, also
+ * an outside number typed in E.164) and a button (phone, chat).
  * @param {InteractionView} interaction
  * @param {CardContext} ctx
  * @returns {HTMLElement}
  */
 export function createTransfer(interaction, ctx) {
   const id = `transfer-${interaction.id}`;
-  const select = h("select", { id, name: "transfer-queue" });
+  const select = h("select", { id, name: "transfer-target" });
+  const phone = interaction.channel === "phone";
+  const number = h("input", {
+    type: "tel",
+    name: "transfer-number",
+    placeholder: "+14155550123",
+    pattern: "\\+[1-9][0-9]{6,14}",
+    "aria-label": "Outside number to transfer to",
+    hidden: true,
+  });
   const button = h("button", { type: "button", "data-action": "transfer" }, "Transfer");
   const fill = () => {
+    const chosen = select.value;
     const queues = ctx.transferQueues(interaction.channel);
-    select.replaceChildren(...queues.map((q) => h("option", { value: q.id, text: q.name })));
-    button.disabled = queues.length === 0;
-    select.disabled = queues.length === 0;
+    const colleagues = ctx.transferAgents(interaction.channel).filter((a) => a.id !== interaction.agent_id);
+    const groups = [];
+    if (queues.length) {
+      groups.push(h("optgroup", { label: "Queues" }, ...queues.map((q) => h("option", { value: q.id, text: q.name }))));
+    }
+    if (colleagues.length) {
+      const options = colleagues.map((a) => h("option", { value: `agent:${a.id}`, text: a.display_name }));
+      groups.push(h("optgroup", { label: "Available colleagues" }, ...options));
+    }
+    if (phone) groups.push(h("option", { value: "number", text: "Outside number…" }));
+    select.replaceChildren(...groups);
+    if (chosen && [...select.options].some((o) => o.value === chosen)) select.value = chosen;
+    const empty = select.options.length === 0;
+    button.disabled = empty;
+    select.disabled = empty;
+    number.hidden = select.value !== "number";
   };
   fill();
   select.addEventListener("focus", fill);
+  select.addEventListener("change", () => {
+    number.hidden = select.value !== "number";
+  });
   button.addEventListener("click", () => {
-    if (!select.value) return;
-    void busyWhile(button, () => api.transfer(interaction.id, select.value), ctx.report);
+    const value = select.value;
+    if (!value) return;
+    const target = value === "number" ? number.value.trim() : value.replace(/^agent:/, "");
+    if (!target) {
+      number.focus();
+      return;
+    }
+    void busyWhile(button, () => api.transfer(interaction.id, target), ctx.report);
   });
   return h(
     "div",
     { class: "transfer" },
-    h("label", { for: id, class: "sr-only" }, "Transfer to queue"),
+    h("label", { for: id, class: "sr-only" }, "Transfer to"),
     select,
+    number,
     button,
   );
 }
