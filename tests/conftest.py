@@ -79,6 +79,17 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    """The bus the nodes of a cluster share (NATS; adr/0009)."""
+    url = os.environ.get("CALLBRIDGE_TEST_NATS_URL", "nats://127.0.0.1:4222")
+    if not _reachable(url, 4222):
+        missing_service(
+            "NATS", "apt-get install nats-server (scripts/services starts it), or set CALLBRIDGE_TEST_NATS_URL"
+        )
+    return url
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's chromium, driven by Playwright (never a downloaded browser).

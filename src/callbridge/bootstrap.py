@@ -37,6 +37,7 @@ from callbridge.services.crm_integration import CrmIntegration
 from callbridge.services.crm_links import PendingLinks
 from callbridge.services.crm_oauth import CrmAuthorizations
 from callbridge.services.crm_settings import CrmSettingsStore
+from callbridge.services.forwarding import NatsBus
 from callbridge.services.node import ContactCenterNode
 from callbridge.services.outbox import AutoLogRelay, RelaySettings
 from callbridge.services.screen_pop import ScreenPopService
@@ -56,6 +57,7 @@ class Runtime:
     channels: ChannelServices
     owns_engine: bool
     cluster: LeaseKeeper | None = None
+    bus: NatsBus | None = None
 
     def expose(self, state: object) -> None:
         """Puts the parts where the routes look for them (`request.app.state`)."""
@@ -66,6 +68,7 @@ class Runtime:
             ("sso", self.sso),
             ("channels", self.channels),
             ("cluster", self.cluster),
+            ("bus", self.bus),
         ):
             setattr(state, name, part)
 
@@ -76,6 +79,8 @@ class Runtime:
         await self.reports.stop()
         if self.cluster is not None:
             await self.cluster.stop()  # hands the tenants over at once
+        if self.bus is not None:
+            await self.bus.stop()
         await self.services.node.stop()
         if self.owns_engine:
             self.services.engine.dispose()
@@ -120,6 +125,17 @@ async def start(
     sso = SsoService(db, node, clock, cipher, policy=policy)
     crm.connections.agent_tokens = sso  # connectors set to act as the agent take the agent's SSO tokens
     await node.start()
+    bus = None
+    if settings.bus_url:
+        # on the bus before taking leases: requests forwarded here are answered from the first tenant on
+        bus = NatsBus(
+            settings.bus_url,
+            node,
+            node_id=settings.effective_node_id(),
+            timeout_seconds=settings.forward_timeout_seconds,
+            seen_interval_seconds=min(1.0, settings.heartbeat_timeout_seconds / 5),
+        )
+        await bus.start()
     if cluster is not None:
         await cluster.start()
     services = Services(
@@ -136,7 +152,7 @@ async def start(
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
     gc.collect()
     gc.freeze()
-    return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None, cluster=cluster)
+    return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None, cluster=cluster, bus=bus)
 
 
 async def start_crm_integration(

@@ -105,6 +105,18 @@ class Settings(BaseSettings):
         description="How long a tenant's lease lasts without renewal (renewed every third of it): a node that "
         "dies loses its tenants to the others within about this time and a third.",
     )
+    bus_url: str = Field(
+        default="",
+        description="NATS server(s) the nodes of a cluster share, e.g. nats://10.0.0.9:4222 (comma-separated for "
+        "several): requests for a tenant another node holds are forwarded to it, and its events reach "
+        "WebSockets on every node. Empty: no bus; such requests answer 503 naming the holder.",
+    )
+    forward_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long a node waits for the holder's answer to a forwarded request before answering 503.",
+    )
 
     @model_validator(mode="after")
     def _cluster_needs_postgresql(self) -> Settings:
@@ -113,6 +125,8 @@ class Settings(BaseSettings):
                 "CALLBRIDGE_CLUSTER_ENABLED needs PostgreSQL: set CALLBRIDGE_DATABASE_URL=postgresql+psycopg://… "
                 "(SQLite runs one node only)"
             )
+        if self.bus_url and not self.cluster_enabled:
+            raise ValueError("CALLBRIDGE_BUS_URL joins the nodes of a cluster: set CALLBRIDGE_CLUSTER_ENABLED=true too")
         return self
 
     @field_validator("trusted_proxies")

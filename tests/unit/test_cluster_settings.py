@@ -24,3 +24,8 @@ def test_a_node_is_named_after_its_host_and_port_unless_named() -> None:
     assert settings.effective_node_url() == "http://127.0.0.1:8001"
     named = Settings(database_url="postgresql+psycopg://db/cb", cluster_enabled=True, node_id="node-a")
     assert named.effective_node_id() == "node-a"
+
+
+def test_a_bus_without_a_cluster_is_refused_with_what_to_do() -> None:
+    with pytest.raises(ValidationError, match="CALLBRIDGE_CLUSTER_ENABLED=true"):
+        Settings(database_url="postgresql+psycopg://db/cb", bus_url="nats://127.0.0.1:4222")

@@ -33,6 +33,14 @@ class Conflict(Refusal):
         self.field = field
 
 
+class InvalidField(Refusal):
+    """A value the schema accepts but a rule refuses (e.g. an id that cannot change): 422 naming the field."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class UnknownReference(Refusal):
     """The change refers to something that does not exist (a skill, a queue)."""
 

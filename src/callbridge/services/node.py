@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Connection, Engine
@@ -58,6 +58,9 @@ from callbridge.store.live_state import (
     stored_interaction_ids,
     write_changes,
 )
+
+if TYPE_CHECKING:
+    from callbridge.services.operations import Operation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -111,8 +114,8 @@ class TenantNotLoaded(Exception):
 
 
 class TenantMoved(Exception):  # noqa: N818 - it names what happened
-    """Another node runs this tenant (or none does, for a moment): nothing was applied here. Retry; until
-    requests are forwarded between nodes, send them to the node named."""
+    """Another node runs this tenant (or none does, for a moment): nothing was applied here. Retry (without
+    a bus, or for a request that is not a named operation, send it to the node named)."""
 
     def __init__(self, tenant_id: str, holder: str | None = None, address: str | None = None) -> None:
         if holder is None:
@@ -123,6 +126,14 @@ class TenantMoved(Exception):  # noqa: N818 - it names what happened
         self.tenant_id = tenant_id
         self.holder = holder
         self.address = address
+
+
+class Forwarder(Protocol):
+    """Sends named operations to the node holding a tenant (`services.forwarding`)."""
+
+    async def forward(self, holder: str, tenant_id: str, operation: Operation) -> Any: ...
+
+    def note_seen(self, tenant_id: str, agent_id: str) -> None: ...
 
 
 Writer = Callable[[Connection], None]
@@ -194,6 +205,7 @@ class ContactCenterNode:
         self._epochs: dict[str, int] = {}
         self._elsewhere: dict[str, tuple[str | None, str | None]] = {}
         self.on_new_tenant: Callable[[], None] | None = None  # in a cluster: the lease keeper's wake-up
+        self.forwarder: Forwarder | None = None  # in a cluster with a bus: reaches the other tenants' holders
         self._membership: collections.deque[tuple[Callable[[], Coroutine[Any, Any, None]], asyncio.Future[None]]] = (
             collections.deque()
         )
@@ -289,8 +301,17 @@ class ContactCenterNode:
         if tenant_id in self._tenants:
             return True
         if tenant_id in self._elsewhere:
+            if self.forwarder is not None:
+                return True  # named operations reach its holder
             raise self._moved(tenant_id)
         return False
+
+    def holder_of(self, tenant_id: str) -> str | None:
+        """The node that runs a tenant: this one's name (or "" on a single node), another's, or None while
+        it is between nodes or unknown."""
+        if tenant_id in self._tenants:
+            return self.node_id or ""
+        return self._elsewhere.get(tenant_id, (None, None))[0]
 
     # ------------------------------------------------------------------ cluster
 
@@ -356,9 +377,37 @@ class ContactCenterNode:
     # --------------------------------------------------------------------- calls
 
     async def execute(self, tenant_id: str, command: cmd.Command) -> list[ev.Event]:
-        """Applies a command; returns its events once they are committed and published."""
+        """Applies a command; returns its events once they are committed and published. A tenant another
+        node holds: the command is forwarded to it, and the events stay there (the answer is empty)."""
+        if tenant_id not in self._tenants and self.forwarder is not None and tenant_id in self._elsewhere:
+            from callbridge.services.operations import ExecuteCommand  # noqa: PLC0415 - operations import this module
+
+            await self._forward(tenant_id, ExecuteCommand.of(command))
+            return []
         events: list[ev.Event] = await self._submit(tenant_id, lambda cc, now: cc.handle(command, now), read_only=False)
         return events
+
+    async def perform(self, tenant_id: str, operation: Operation) -> Any:
+        """A named operation (`services.operations`): run here if this node holds the tenant (nothing is
+        serialised), else forwarded to the node that does, whose answer or error comes back."""
+        if tenant_id not in self._tenants and self.forwarder is not None and tenant_id in self._elsewhere:
+            return await self._forward(tenant_id, operation)
+        return await operation.run(self, tenant_id)
+
+    async def perform_forwarded(self, tenant_id: str, operation: Operation) -> Any:
+        """An operation another node forwarded: run only if this node holds the tenant (never forwarded on:
+        a tenant that moved meanwhile answers TenantMoved, and the first node's caller retries)."""
+        if tenant_id not in self._tenants:
+            if tenant_id in self._elsewhere or self.node_id is not None:
+                raise self._moved(tenant_id)
+            raise TenantNotLoaded(tenant_id)
+        return await operation.run(self, tenant_id)
+
+    async def _forward(self, tenant_id: str, operation: Operation) -> Any:
+        holder, _address = self._elsewhere.get(tenant_id, (None, None))
+        if holder is None or self.forwarder is None:
+            raise self._moved(tenant_id)
+        return await self.forwarder.forward(holder, tenant_id, operation)
 
     async def execute_and_read(
         self,
@@ -421,11 +470,14 @@ class ContactCenterNode:
         return await self.read(subscriber.tenant_id, both)
 
     def seen(self, tenant_id: str, agent_id: str) -> None:
-        """The agent's console is alive (a frame or a request arrived)."""
+        """The agent's console is alive (a frame or a request arrived). For a tenant another node holds,
+        the forwarder passes it on (a few times per heartbeat, not per frame)."""
         runtime = self._tenants.get(tenant_id)
         if runtime is not None:
             runtime.last_seen[agent_id] = self.clock.now()
             runtime.lost.discard(agent_id)
+        elif self.forwarder is not None and tenant_id in self._elsewhere:
+            self.forwarder.note_seen(tenant_id, agent_id)
 
     def _submit(
         self,

@@ -14,16 +14,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callbridge.domain.errors import InvalidTransition, NotFound
-from callbridge.services.configuration import Conflict, UnknownReference
+from callbridge.services.configuration import Conflict, InvalidField, UnknownReference
 from callbridge.services.node import StoreUnavailable, TenantMoved, TenantNotLoaded
+from callbridge.services.operations import ForwardFailed
 
-
-class InvalidField(Exception):
-    """A value the schema accepts but a rule refuses (e.g. an id that cannot change): 422 naming the field."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "InvalidField", "RetryLater", "error_response", "install_error_handlers"]
 
 
 class RetryLater(Exception):
@@ -112,6 +107,13 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = "1"
         if error.holder is not None:
             response.headers["Callbridge-Tenant-Node"] = error.holder
+        return response
+
+    @app.exception_handler(ForwardFailed)
+    async def _forward_failed(_request: Request, error: ForwardFailed) -> JSONResponse:
+        code = "holder_unavailable" if error.applied is False else "holder_timeout"
+        response = error_response(503, code, str(error))
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.exception_handler(TenantNotLoaded)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from callbridge.store.database import upgrade
 
@@ -50,3 +51,19 @@ def wait_until(condition: Callable[[], object], what: str, deadline: float = DEA
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline} s waiting for {what}")
         time.sleep(0.02)
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for the nodes of one test, dropped afterwards."""
+    name = f"cb_cluster_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

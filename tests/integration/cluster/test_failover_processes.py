@@ -11,15 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from callbridge.auth.credentials import create_admin_user
 from callbridge.store.database import make_engine, upgrade
@@ -34,23 +32,9 @@ START_SECONDS = float(os.environ.get("CALLBRIDGE_TEST_SERVER_START_SECONDS", "90
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def database_url(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for the two nodes, dropped afterwards."""
-    name = f"cb_cluster_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def start_node(database_url: str, name: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_node(
+    database_url: str, name: str, port: int, data_dir: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CALLBRIDGE_DATABASE_URL": database_url,
@@ -60,6 +44,7 @@ def start_node(database_url: str, name: str, port: int, data_dir: Path) -> subpr
         "CALLBRIDGE_SECRET_KEY": "the-same-secret-on-every-node-of-this-test",
         "CALLBRIDGE_DATA_DIR": str(data_dir),
         "CALLBRIDGE_LOG_LEVEL": "WARNING",
+        **(extra or {}),
     }
     log = data_dir / "server.log"
     data_dir.mkdir(parents=True, exist_ok=True)

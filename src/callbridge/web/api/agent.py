@@ -14,19 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from callbridge.channels.base import CommandFailed
 from callbridge.channels.hold import HOLD_KEY, CallHoldService
 from callbridge.domain import commands as cmd
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import AgentStatus
 from callbridge.realtime.wire import InteractionView, Snapshot
 from callbridge.services.agent_sessions import sign_out_agent
 from callbridge.services.crm_links import CLICKED_OBJECT_TYPE, CLICKED_RECORD_ID, CLICKED_RECORD_NAME
-from callbridge.services.views import interaction_view, snapshot
+from callbridge.services.operations import CheckDisposition, ReadAgentStatus, ReadInteraction, ReadSnapshot, ReadWrapUp
 from callbridge.store.interaction_history import recent_completed
 from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut
 from callbridge.web.cookies import delete_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
-from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
+from callbridge.web.errors import ERROR_RESPONSES, error_response
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -37,31 +36,23 @@ def _tenant(who: AgentDep) -> str:
 
 
 async def _interaction(svc: ServicesDep, tenant_id: str, interaction_id: str) -> InteractionView:
-    def view(cc: ContactCenter) -> InteractionView:
-        interaction = cc.interactions.get(interaction_id)
-        if interaction is None:
-            raise NotFound("interaction", interaction_id)
-        return interaction_view(interaction)
-
-    return await svc.node.read(tenant_id, view)
+    view: InteractionView = await svc.node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id))
+    return view
 
 
 @router.get("/me", tags=["agent"])
 async def my_state(svc: ServicesDep, who: AgentDep) -> Snapshot:
     """Everything the console shows: my status and interactions, my queues, colleagues' presence."""
-    return await svc.node.read(_tenant(who), lambda cc: snapshot(cc, who.subject_id))
+    found: Snapshot = await svc.node.perform(_tenant(who), ReadSnapshot(agent_id=who.subject_id))
+    return found
 
 
 @router.put("/me/status", tags=["agent"])
 async def set_status(body: StatusIn, svc: ServicesDep, who: AgentDep) -> dict[str, Any]:
     tenant_id = _tenant(who)
     await svc.node.execute(tenant_id, cmd.SetPresence(who.subject_id, AgentStatus(body.status), body.reason))
-    return await svc.node.read(tenant_id, lambda cc: _status(cc, who.subject_id))
-
-
-def _status(cc: ContactCenter, agent_id: str) -> dict[str, Any]:
-    agent = cc.agents[agent_id]
-    return {"status": agent.status.value, "reason": agent.status_reason, "since": agent.status_since}
+    status: dict[str, Any] = await svc.node.perform(tenant_id, ReadAgentStatus(agent_id=who.subject_id))
+    return status
 
 
 @router.post("/me/offers/{interaction_id}/accept", tags=["agent"])
@@ -144,14 +135,9 @@ async def save_wrap_up(interaction_id: str, body: CompleteIn, svc: ServicesDep, 
 async def read_wrap_up(interaction_id: str, svc: ServicesDep, who: AgentDep) -> CompleteIn:
     """The disposition and notes saved so far (a console that reloads shows them again)."""
 
-    def saved(cc: ContactCenter) -> CompleteIn:
-        interaction = cc.interactions.get(interaction_id)
-        if interaction is None or interaction.agent_id != who.subject_id:
-            raise NotFound("interaction", interaction_id)
-        return CompleteIn(disposition=interaction.disposition, notes=interaction.notes)
-
     try:
-        return await svc.node.read(_tenant(who), saved)
+        saved = await svc.node.perform(_tenant(who), ReadWrapUp(agent_id=who.subject_id, interaction_id=interaction_id))
+        return CompleteIn(**saved)
     except NotFound as error:
         raise await explain(svc, _tenant(who), error) from None
 
@@ -161,24 +147,8 @@ async def complete_interaction(interaction_id: str, body: CompleteIn, svc: Servi
     """Finish wrap-up with a disposition and notes. 422 (field `disposition`) when the interaction's queue
     requires a disposition and none is given, or lists its dispositions and this is not one of them."""
     tenant_id = _tenant(who)
-
-    def check(cc: ContactCenter) -> None:
-        interaction = cc.interactions.get(interaction_id)
-        if interaction is None or interaction.agent_id != who.subject_id or interaction.queue_id is None:
-            return  # the command itself says what is wrong
-        queue = cc.queues.get(interaction.queue_id)
-        if queue is None:
-            return
-        if not body.disposition.strip():
-            if queue.disposition_required:
-                raise InvalidField(f"Choose a disposition: the {queue.name} queue requires one.", "disposition")
-        elif queue.dispositions and body.disposition not in queue.dispositions:
-            raise InvalidField(
-                f"{body.disposition!r} is not one of the {queue.name} queue's dispositions: choose one from the list.",
-                "disposition",
-            )
-
-    await svc.node.read(tenant_id, check)
+    check = CheckDisposition(agent_id=who.subject_id, interaction_id=interaction_id, disposition=body.disposition)
+    await svc.node.perform(tenant_id, check)
     await execute(
         svc, _tenant(who), cmd.CompleteInteraction(who.subject_id, interaction_id, body.disposition, body.notes)
     )

@@ -8,12 +8,12 @@ import structlog
 from fastapi import APIRouter
 
 from callbridge.domain import commands as cmd
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import NotFound
 from callbridge.logging import bind_interaction
 from callbridge.realtime.wire import InteractionView
-from callbridge.services.configuration import Conflict, UnknownReference
+from callbridge.services.configuration import Conflict
 from callbridge.services.node import InteractionIdTaken
+from callbridge.services.operations import ReadInteraction, SubmitInteraction
 from callbridge.services.views import interaction_view
 from callbridge.store.live_state import interaction_from_row
 from callbridge.web.api.lookups import execute, stored_interaction
@@ -35,36 +35,21 @@ async def create_interaction(body: InteractionIn, svc: ServicesDep, who: Integra
     """An inbound interaction arrives: it is queued and offered to the best available agent."""
     tenant_id = _tenant(who)
     interaction_id = body.id or str(uuid.uuid4())
-
-    def check(cc: ContactCenter) -> None:
-        queue = cc.queues.get(body.queue_id)
-        if queue is None:
-            raise UnknownReference(f"queue {body.queue_id!r} does not exist: create it first", "queue_id")
-        if queue.channel is not body.channel:
-            raise Conflict(f"queue {queue.id!r} takes {queue.channel} interactions, not {body.channel}", "channel")
-        if interaction_id in cc.interactions:
-            raise Conflict(f"interaction {interaction_id!r} already exists", "id")
-
-    command = cmd.SubmitInteraction(
-        interaction_id,
-        body.queue_id,
-        body.channel,
+    submit = SubmitInteraction(
+        interaction_id=interaction_id,
+        queue_id=body.queue_id,
+        channel=body.channel,
         from_address=body.from_address,
         to_address=body.to_address,
         case_number=body.case_number,
-        data=body.data,
+        data=dict(body.data),
         priority=body.priority,
+        id_chosen=body.id is not None,
     )
     bind_interaction(interaction_id)
-    # one turn of the loop: check, route, and read what the caller gets back
+    # one turn of the holder's loop: check, route, and read what the caller gets back
     try:
-        view = await svc.node.execute_and_read(
-            tenant_id,
-            command,
-            lambda cc: interaction_view(cc.interactions[interaction_id]),
-            check,
-            new_interaction_id=body.id,
-        )
+        view: InteractionView = await svc.node.perform(tenant_id, submit)
     except InteractionIdTaken as taken:
         raise Conflict(str(taken), "id") from None
     log.info("interaction created", channel=view.channel, queue_id=view.queue_id, state=view.state)
@@ -82,11 +67,9 @@ async def end_interaction(interaction_id: str, body: EndIn, svc: ServicesDep, wh
 async def get_interaction(interaction_id: str, svc: ServicesDep, who: IntegrationDep) -> InteractionView:
     tenant_id = _tenant(who)
 
-    def live(cc: ContactCenter) -> InteractionView | None:
-        found = cc.interactions.get(interaction_id)
-        return interaction_view(found) if found is not None else None
-
-    view = await svc.node.read(tenant_id, live)
+    view: InteractionView | None = await svc.node.perform(
+        tenant_id, ReadInteraction(interaction_id=interaction_id, missing_ok=True)
+    )
     if view is not None:
         return view
     row = await stored_interaction(svc, tenant_id, interaction_id)

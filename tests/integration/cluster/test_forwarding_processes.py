@@ -1,0 +1,179 @@
+"""Three `callbridge serve` processes on one PostgreSQL database and one NATS bus: a request for a tenant
+may land on any node. The nodes that do not hold the tenant forward its named operations to the one that
+does and answer with its answer; its refusals (409, 422) come back as they are."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from callbridge.auth.credentials import create_admin_user, create_session
+from callbridge.store.database import make_engine, upgrade
+from callbridge.store.tables import agents
+from tests.e2e.test_restart import free_port
+from tests.integration.cluster.test_failover_processes import (
+    LEASE_SECONDS,
+    PASSWORD,
+    held,
+    metric,
+    start_node,
+    stop_node,
+    wait_for,
+)
+
+FORWARD_SAMPLES = int(os.environ.get("CALLBRIDGE_TEST_FORWARD_SAMPLES", "200"))
+
+
+class Cluster:
+    def __init__(self, database_url: str, nats_url: str, tmp_path: Path) -> None:
+        self.database_url = database_url
+        self.tmp_path = tmp_path
+        suffix = uuid.uuid4().hex[:6]  # the bus is shared: names unique to this test
+        self.names = [f"node-{n}-{suffix}" for n in "abc"]
+        self.ports = [free_port() for _ in self.names]
+        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        self.extra = {"CALLBRIDGE_BUS_URL": nats_url, "CALLBRIDGE_FORWARD_TIMEOUT_SECONDS": "5"}
+        self.processes: list[subprocess.Popen[bytes] | None] = [None, None, None]
+
+    def start(self, n: int) -> None:
+        self.processes[n] = start_node(
+            self.database_url, self.names[n], self.ports[n], self.tmp_path / self.names[n], self.extra
+        )
+
+    def stop(self, n: int) -> None:
+        process = self.processes[n]
+        if process is not None:
+            stop_node(process)
+            self.processes[n] = None
+
+    def holder(self, tenant_id: str) -> int | None:
+        for n, url in enumerate(self.urls):
+            if self.processes[n] is not None and self.processes[n].poll() is None:  # type: ignore[union-attr]
+                try:
+                    if tenant_id in held(url):
+                        return n
+                except httpx.HTTPError:
+                    continue
+        return None
+
+
+@pytest.fixture
+def cluster(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    found = Cluster(database_url, nats_url, tmp_path)
+    try:
+        yield found
+    finally:
+        for n in range(3):
+            found.stop(n)
+
+
+def set_up_tenant(cluster: Cluster) -> tuple[dict[str, str], dict[str, str]]:
+    """The tenant `acme` (queue `sales`, agent `agent1` signed in) set up through node A alone, then the three
+    nodes started: (the PBX's headers, the agent's headers)."""
+    engine = make_engine(cluster.database_url)
+    upgrade(engine)
+    create_admin_user(engine, "root@example.com", PASSWORD)
+    cluster.start(0)
+    with httpx.Client(base_url=cluster.urls[0], timeout=10) as http:
+        token = http.post("/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": PASSWORD})
+        admin = {"Authorization": f"Bearer {token.json()['token']}"}
+        assert http.post("/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=admin).status_code == 201
+        wait_for(lambda: "acme" in held(cluster.urls[0]), "node A to take the new tenant")
+        queue = {"id": "sales", "name": "Sales", "channel": "phone", "offer_timeout_seconds": 600}
+        assert http.post("/api/v1/tenants/acme/queues", json=queue, headers=admin).status_code == 201
+        agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "Agent 1", "queue_ids": ["sales"]}
+        assert http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).status_code == 201
+        key = http.post("/api/v1/tenants/acme/api-keys", json={"name": "pbx"}, headers=admin).json()["secret"]
+    cluster.stop(0)  # hands the tenant over; it loads the agent as signed in below when taken again
+    with engine.begin() as connection:  # what single sign-on does, without an identity provider
+        connection.execute(update(agents).values(presence="break", status="break"))
+    session = create_session(engine, "agent", "agent1", "acme", time.time())
+    engine.dispose()
+    for n in range(3):
+        cluster.start(n)
+    wait_for(lambda: cluster.holder("acme") is not None, "a node to take the tenant")
+    for url in cluster.urls:
+        wait_for(lambda url=url: len(httpx.get(f"{url}/readyz", timeout=2).json()["cluster"]["nodes"]) == 3, "3 nodes")
+    return {"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {session}"}
+
+
+@pytest.mark.slow
+def test_a_tenant_is_served_through_every_node(cluster: Cluster) -> None:
+    pbx, agent = set_up_tenant(cluster)
+    holder = cluster.holder("acme")
+    assert holder is not None
+    x, y = (cluster.urls[n] for n in range(3) if n != holder)
+    # a non-holder may only learn where the tenant is on its next lease round
+    wait_for(
+        lambda: httpx.get(f"{x}/api/v1/me", headers=agent, timeout=10).status_code == 200,
+        "node X to reach the holder",
+        LEASE_SECONDS * 5,
+    )
+    wait_for(
+        lambda: httpx.get(f"{y}/api/v1/me", headers=agent, timeout=10).status_code == 200,
+        "node Y to reach the holder",
+        LEASE_SECONDS * 5,
+    )
+
+    status = httpx.put(f"{x}/api/v1/me/status", json={"status": "available"}, headers=agent, timeout=10)
+    assert status.status_code == 200, status.text
+    assert status.json()["status"] == "available"
+
+    call = {"id": "call1", "queue_id": "sales", "channel": "phone", "from_address": "+14155550100"}
+    created = httpx.post(f"{y}/api/v1/interactions", json=call, headers=pbx, timeout=10)
+    assert created.status_code == 201, created.text
+    assert created.json()["state"] == "offered"
+    assert created.json()["agent_id"] == "agent1"
+    again = httpx.post(f"{x}/api/v1/interactions", json=call, headers=pbx, timeout=10)
+    assert again.status_code == 409, "the holder's refusal comes back as it is"
+    assert again.json()["field"] == "id"
+    wrong_queue = httpx.post(f"{x}/api/v1/interactions", json={**call, "id": "c9", "queue_id": "no"}, headers=pbx)
+    assert wrong_queue.status_code == 422
+    assert wrong_queue.json()["field"] == "queue_id"
+
+    accepted = httpx.post(f"{x}/api/v1/me/offers/call1/accept", headers=agent, timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["state"] == "connected"
+    assert httpx.post(f"{y}/api/v1/me/offers/call1/accept", headers=agent, timeout=10).status_code == 409
+    me = httpx.get(f"{y}/api/v1/me", headers=agent, timeout=10).json()
+    assert me["agents"]["agent1"]["status"] == "busy"
+    assert "call1" in me["interactions"]
+
+    ended = httpx.post(f"{y}/api/v1/interactions/call1/end", json={"reason": "hangup"}, headers=pbx, timeout=10)
+    assert ended.json()["state"] == "wrap_up"
+    done = httpx.post(
+        f"{x}/api/v1/me/interactions/call1/complete", json={"disposition": "sold", "notes": ""}, headers=agent
+    )
+    assert done.status_code == 204, done.text
+    final = httpx.get(f"{y}/api/v1/interactions/call1", headers=pbx, timeout=10).json()
+    assert final["state"] == "completed"
+    assert final["disposition"] == "sold"
+    assert metric(x, 'callbridge_forwarded_total{outcome="answered"}') >= 3
+    assert metric(x, 'callbridge_forwarded_total{outcome="refused"}') >= 1
+
+    # the cost of a hop: the same read on the holder and through another node, one client, alternating
+    here, there = [], []
+    holder_url = cluster.urls[holder]
+    with httpx.Client(timeout=10, headers=agent) as http:
+        for _ in range(FORWARD_SAMPLES):
+            for base, into in ((holder_url, here), (x, there)):
+                started = time.perf_counter()
+                assert http.get(f"{base}/api/v1/me").status_code == 200
+                into.append((time.perf_counter() - started) * 1000)
+
+    def pct(values: list[float], q: float) -> float:
+        return statistics.quantiles(values, n=100)[int(q) - 1]
+
+    print(  # noqa: T201
+        f"\nGET /me on the holder p50 {pct(here, 50):.2f} ms p99 {pct(here, 99):.2f} ms; "
+        f"through another node p50 {pct(there, 50):.2f} ms p99 {pct(there, 99):.2f} ms"
+    )
