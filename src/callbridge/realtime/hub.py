@@ -62,14 +62,27 @@ class Delivery:
     frame: str  # the serialised event, shared by every receiver
 
 
+Relay = Callable[[str, int, list[Delivery], Callable[[str], Iterable[str]]], None]
+
+
 class Hub:
     """In-process fan-out. Indexes subscribers by tenant, agent and role so an
-    agent's offer touches only that agent's connections and the supervisors'."""
+    agent's offer touches only that agent's connections and the supervisors'.
+
+    In a cluster with a bus, `relay` also sees every publication, numbered per tenant in the order they
+    were made (`sequence`), to send it to the subscribers on other nodes (`services.forwarding`); what
+    arrives from there is handed to `deliver`, which is local only."""
 
     def __init__(self) -> None:
         self._by_tenant: dict[str, set[Subscriber]] = {}
         self._by_agent: dict[tuple[str, str], set[Subscriber]] = {}
         self._supervisors: dict[str, set[Subscriber]] = {}
+        self.relay: Relay | None = None
+        self._sequence: dict[str, int] = {}
+
+    def sequence(self, tenant_id: str) -> int:
+        """How many publications of the tenant were relayed: a snapshot taken now comes after that many."""
+        return self._sequence.get(tenant_id, 0)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         tenant = subscriber.tenant_id
@@ -110,6 +123,19 @@ class Hub:
         deliveries: Iterable[Delivery],
         queue_members: Callable[[str], Iterable[str]],
     ) -> None:
+        if self.relay is not None:
+            deliveries = list(deliveries)
+            sequence = self._sequence[tenant_id] = self._sequence.get(tenant_id, 0) + 1
+            self.relay(tenant_id, sequence, deliveries, queue_members)
+        self.deliver(tenant_id, deliveries, queue_members)
+
+    def deliver(
+        self,
+        tenant_id: str,
+        deliveries: Iterable[Delivery],
+        queue_members: Callable[[str], Iterable[str]],
+    ) -> None:
+        """To this node's subscribers only."""
         everyone = self._by_tenant.get(tenant_id)
         if not everyone:
             return
@@ -134,3 +160,23 @@ class Hub:
                 continue
             for subscriber in receivers:
                 subscriber.deliver(frame)
+
+    @staticmethod
+    def deliver_to(
+        subscriber: Subscriber, deliveries: Iterable[Delivery], queue_members: Callable[[str], Iterable[str]]
+    ) -> None:
+        """To one subscriber, what `deliver` would give it (a subscriber joining behind the others catches up)."""
+        for delivery in deliveries:
+            audience = delivery.audience
+            if isinstance(audience, TenantAudience):
+                wanted = True
+            elif isinstance(audience, SupervisorAudience):
+                wanted = subscriber.supervisor
+            elif isinstance(audience, AgentAudience):
+                wanted = subscriber.supervisor or subscriber.agent_id in audience.agent_ids
+            elif isinstance(audience, QueueAudience):
+                wanted = subscriber.supervisor or subscriber.agent_id in set(queue_members(audience.queue_id))
+            else:
+                wanted = False
+            if wanted:
+                subscriber.deliver(delivery.frame)

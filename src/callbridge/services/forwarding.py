@@ -23,14 +23,24 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
 
+from callbridge.realtime.audience import (
+    AgentAudience,
+    Audience,
+    QueueAudience,
+    SupervisorAudience,
+    TenantAudience,
+)
+from callbridge.realtime.hub import Delivery, Hub, Subscriber
 from callbridge.services.operations import (
     ForwardFailed,
     NoteSeen,
     Operation,
+    ReadFeedSnapshot,
     UnknownOperation,
     decode,
     decode_error,
@@ -56,8 +66,17 @@ FORWARD_SECONDS = Histogram(
     "From sending a named operation to its holder to its answer",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0),
 )
+FEED_RESETS = Counter(
+    "callbridge_event_feed_resets_total",
+    "Times a node let its WebSockets of a tenant held elsewhere go (a gap in the holder's events, or a new "
+    "holder): they reconnect for a fresh snapshot",
+)
 SERVED = Counter("callbridge_forwarded_served_total", "Named operations other nodes sent here", ["outcome"])
 
+# publications of a tenant a node keeps, for a subscriber whose snapshot is a little behind the feed
+FEED_RECENT = 256
+# events a node lets wait for its WebSockets before NATS calls it a slow consumer (and drops: a gap)
+FEED_PENDING_LIMIT = 100_000
 # answers to remember by request id, so a duplicate delivery is answered rather than applied again
 ANSWERS_KEPT = 10_000
 
@@ -87,6 +106,9 @@ class NatsBus:
         self._answers: collections.OrderedDict[str, asyncio.Future[bytes]] = collections.OrderedDict()
         self._seen: dict[str, set[str]] = {}
         self._seen_task: asyncio.Task[None] | None = None
+        self._feeds: dict[str, _Feed] = {}
+        self._outgoing: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
 
     @property
     def connection(self) -> nats.aio.client.Client:
@@ -108,13 +130,17 @@ class NatsBus:
         await self._nc.subscribe(node_subject(self.node_id, "ops"), cb=self._on_request)
         self.node.forwarder = self
         self._seen_task = asyncio.create_task(self._send_seen(), name="bus-seen")
+        self._sender = asyncio.create_task(self._send_events(), name="bus-events")
+        self.node.hub.relay = self._relay
 
     async def stop(self) -> None:
         self.node.forwarder = None
-        if self._seen_task is not None:
-            self._seen_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._seen_task
+        self.node.hub.relay = None
+        for task in (self._seen_task, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.drain()  # answers what it is serving, then closes
@@ -173,6 +199,79 @@ class NatsBus:
                 except Exception as error:  # the holder moved or is gone: the consoles reconnect anyway
                     log.info("could not pass on seen agents", extra={"tenant_id": tenant_id, "error": str(error)})
 
+    # ------------------------------------------------------------------ fan-out
+
+    def _relay(
+        self, tenant_id: str, sequence: int, deliveries: list[Delivery], queue_members: Callable[[str], Iterable[str]]
+    ) -> None:
+        """The holder's publications, numbered, to the other nodes' subscribers (a queue's members resolved
+        here: only the holder knows them). Sent in order by one task; empty ones too, so a gap is visible."""
+        if not self.node.holds(tenant_id):
+            return  # a feed from another node, or a tenant's chat customer here: the holder relays its own
+        members: dict[str, list[str]] = {}
+        out: list[tuple[list[Any], str]] = []
+        for delivery in deliveries:
+            audience = delivery.audience
+            if isinstance(audience, TenantAudience):
+                out.append((["t"], delivery.frame))
+            elif isinstance(audience, AgentAudience):
+                out.append((["a", sorted(audience.agent_ids)], delivery.frame))
+            elif isinstance(audience, QueueAudience):
+                if audience.queue_id not in members:
+                    members[audience.queue_id] = sorted(queue_members(audience.queue_id))
+                out.append((["q", audience.queue_id], delivery.frame))
+            elif isinstance(audience, SupervisorAudience):
+                out.append((["s"], delivery.frame))
+        message = {"e": self.node.epoch_of(tenant_id), "s": sequence, "d": out, "m": members}
+        self._outgoing.put_nowait((tenant_subject(tenant_id), json.dumps(message).encode()))
+
+    async def _send_events(self) -> None:
+        while True:
+            subject, payload = await self._outgoing.get()
+            try:
+                await self.connection.publish(subject, payload)
+            except Exception as error:  # lost: the other nodes' subscribers see the gap and reconnect
+                log.warning("publishing events failed: %s", error)
+
+    async def subscribe(self, subscriber: Subscriber, agent_id: str | None) -> tuple[str, Callable[[], None]]:
+        """A WebSocket here for a tenant another node holds: follows its events over the bus, then takes a
+        snapshot from the holder, and joins the events exactly after it (`_Feed.join`)."""
+        tenant_id = subscriber.tenant_id
+        feed = self._feeds.get(tenant_id)
+        if feed is None:
+            feed = self._feeds[tenant_id] = _Feed(tenant_id, self.node.hub)
+            try:
+                feed.subscription = await self.connection.subscribe(
+                    tenant_subject(tenant_id), cb=feed.on_message, pending_msgs_limit=FEED_PENDING_LIMIT
+                )
+            except Exception:
+                self._feeds.pop(tenant_id, None)
+                raise
+            feed.ready.set()
+        await feed.ready.wait()
+        feed.users += 1
+        try:
+            snapshot_json, epoch, sequence = await self.node.perform(tenant_id, ReadFeedSnapshot(agent_id=agent_id))
+        except BaseException:
+            self._leave(feed)
+            raise
+        leave = feed.join(subscriber, epoch, sequence)
+
+        def unsubscribe() -> None:
+            leave()
+            self._leave(feed)
+
+        return snapshot_json, unsubscribe
+
+    def _leave(self, feed: _Feed) -> None:
+        feed.users -= 1
+        if feed.users == 0 and self._feeds.get(feed.tenant_id) is feed:
+            del self._feeds[feed.tenant_id]
+            if feed.subscription is not None:
+                task = asyncio.create_task(_quietly(feed.subscription.unsubscribe()))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
     # ------------------------------------------------------------------ holder side
 
     async def _on_request(self, message: nats.aio.msg.Msg) -> None:
@@ -219,3 +318,127 @@ class NatsBus:
 
 async def _log_error(error: Exception) -> None:
     log.warning("bus connection: %s", error)
+
+
+async def _quietly(done: Awaitable[Any]) -> None:
+    with contextlib.suppress(Exception):
+        await done
+
+
+def tenant_subject(tenant_id: str) -> str:
+    return f"callbridge.tenant.{tenant_id.encode().hex()}.events"
+
+
+class _Feed:
+    """One tenant's events as they arrive on this node, for its subscribers here.
+
+    The holder numbers its publications per lease epoch. A subscriber's snapshot says where it stands
+    (epoch, sequence): it joins at once if the feed is there, waits if the feed is behind, catches up from
+    the last few publications if the feed is ahead. A message out of order (a gap, or a new epoch: another
+    node took the tenant) lets every subscriber here go: they reconnect for a fresh snapshot, so none ever
+    misses an event or sees one twice."""
+
+    def __init__(self, tenant_id: str, hub: Hub) -> None:
+        self.tenant_id = tenant_id
+        self.hub = hub
+        self.ready = asyncio.Event()
+        self.subscription: Any = None
+        self.users = 0
+        self.epoch: int | None = None
+        self.sequence = 0
+        self.recent: collections.deque[tuple[int, list[Delivery], dict[str, list[str]]]] = collections.deque(
+            maxlen=FEED_RECENT
+        )
+        self.waiting: dict[int, list[_Member]] = {}
+
+    async def on_message(self, message: nats.aio.msg.Msg) -> None:
+        try:
+            body = json.loads(message.data)
+            epoch, sequence = int(body["e"]), int(body["s"])
+            members: dict[str, list[str]] = body.get("m") or {}
+            deliveries = [Delivery(_audience(a), frame) for a, frame in body["d"]]
+        except (ValueError, KeyError, TypeError):
+            log.warning("malformed event message", extra={"tenant_id": self.tenant_id})
+            return
+        if self.epoch is not None:
+            if epoch < self.epoch or (epoch == self.epoch and sequence <= self.sequence):
+                return  # from before every snapshot here, or the previous holder's last words
+            if epoch > self.epoch or sequence != self.sequence + 1:
+                FEED_RESETS.inc()
+                self._let_everyone_go()
+        self.epoch, self.sequence = epoch, sequence
+        self.recent.append((sequence, deliveries, members))
+        self.hub.deliver(self.tenant_id, deliveries, _members_of(members))
+        for member in self.waiting.pop(sequence, []):
+            member.start()
+
+    def join(self, subscriber: Subscriber, epoch: int, sequence: int) -> Callable[[], None]:
+        member = _Member(self.hub, subscriber)
+        if self.epoch is None or epoch > self.epoch:
+            if self.epoch is not None:
+                self._let_everyone_go()  # the first word from a new holder: the others' snapshots are stale
+            self.epoch, self.sequence = epoch, sequence
+            self.recent.clear()
+            member.start()
+        elif epoch < self.epoch:
+            member.let_go()  # a snapshot from a holder that has been replaced since
+        elif sequence == self.sequence:
+            member.start()
+        elif sequence > self.sequence:
+            self.waiting.setdefault(sequence, []).append(member)  # joins once the feed has caught up
+        else:
+            missed = [(d, m) for s, d, m in self.recent if s > sequence]
+            if len(missed) != self.sequence - sequence:
+                member.let_go()  # too far behind to catch up here
+            else:
+                for deliveries, members in missed:
+                    self.hub.deliver_to(subscriber, deliveries, _members_of(members))
+                member.start()
+        return member.stop
+
+    def _let_everyone_go(self) -> None:
+        self.hub.disconnect_tenant(self.tenant_id)
+        for members in self.waiting.values():
+            for member in members:
+                member.let_go()
+        self.waiting.clear()
+        self.recent.clear()
+
+
+class _Member:
+    def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
+        self.hub = hub
+        self.subscriber = subscriber
+        self._unsubscribe: Callable[[], None] | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        if not self._stopped:
+            self._unsubscribe = self.hub.subscribe(self.subscriber)
+
+    def let_go(self) -> None:
+        self.subscriber.moved = True
+        self.subscriber.let_go()
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _audience(encoded: list[Any]) -> Audience:
+    kind = encoded[0]
+    if kind == "t":
+        return TenantAudience()
+    if kind == "a":
+        return AgentAudience(frozenset(encoded[1]))
+    if kind == "q":
+        return QueueAudience(str(encoded[1]))
+    if kind == "s":
+        return SupervisorAudience()
+    raise ValueError(f"unknown audience {kind!r}")
+
+
+def _members_of(members: dict[str, list[str]]) -> Callable[[str], Iterable[str]]:
+    return lambda queue_id: members.get(queue_id, ())

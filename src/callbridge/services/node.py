@@ -306,6 +306,10 @@ class ContactCenterNode:
             raise self._moved(tenant_id)
         return False
 
+    def holds(self, tenant_id: str) -> bool:
+        """Whether this node runs the tenant now."""
+        return tenant_id in self._tenants
+
     def holder_of(self, tenant_id: str) -> str | None:
         """The node that runs a tenant: this one's name (or "" on a single node), another's, or None while
         it is between nodes or unknown."""
@@ -320,8 +324,24 @@ class ContactCenterNode:
         return dict(self._epochs)
 
     def set_elsewhere(self, where: dict[str, tuple[str | None, str | None]]) -> None:
-        """Tenants run by other nodes (or by none, for a moment): (holder, address)."""
+        """Tenants run by other nodes (or by none, for a moment): (holder, address). WebSockets here that
+        follow a tenant whose holder changed are let go: they reconnect for the new holder's snapshot."""
+        before = self._elsewhere
         self._elsewhere = {t: w for t, w in where.items() if t not in self._tenants}
+        for tenant_id, (holder, _address) in before.items():
+            if holder is not None and self._elsewhere.get(tenant_id, (None, None))[0] != holder:
+                self.hub.disconnect_tenant(tenant_id)
+
+    def epoch_of(self, tenant_id: str) -> int:
+        """The lease epoch this node runs the tenant under (0 on a single node)."""
+        return self._epochs.get(tenant_id, 0)
+
+    def resend_summaries(self, tenant_id: str) -> None:
+        """A subscriber joins: its snapshot may hold a summary that changed since the last digest, and if it
+        changes back before the next one, "equal to the last published" would hide that from it."""
+        runtime = self._tenants.get(tenant_id)
+        if runtime is not None:
+            runtime.published.clear()
 
     def _moved(self, tenant_id: str) -> TenantMoved:
         holder, address = self._elsewhere.get(tenant_id, (None, None))
@@ -340,6 +360,8 @@ class ContactCenterNode:
             self._tenants[tenant_id] = runtime
             self._epochs[tenant_id] = epoch
             self._elsewhere.pop(tenant_id, None)
+            # WebSockets here that followed the tenant on another node reconnect to this node's state
+            self.hub.disconnect_tenant(tenant_id)
 
         await self._change_membership(change)
 
@@ -460,11 +482,7 @@ class ContactCenterNode:
         """Takes a snapshot and subscribes in one step, so no event falls between them."""
 
         def both(cc: ContactCenter) -> tuple[T, Callable[[], None]]:
-            runtime = self._tenants.get(subscriber.tenant_id)
-            if runtime is not None:
-                # The snapshot may hold a summary that changed since the last digest; if it changes back before
-                # the next one, "equal to the last published" would hide that from this subscriber: resend.
-                runtime.published.clear()
+            self.resend_summaries(subscriber.tenant_id)
             return snapshot(cc), self.hub.subscribe(subscriber)
 
         return await self.read(subscriber.tenant_id, both)

@@ -177,6 +177,24 @@ class ReadSnapshot(Operation):
         return found
 
 
+class ReadFeedSnapshot(Operation):
+    """A snapshot for a WebSocket on another node, with where it stands in the tenant's stream of events:
+    the lease epoch and how many publications came before it (`Hub.sequence`)."""
+
+    name: ClassVar[str] = "read_feed_snapshot"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(tuple[str, int, int])
+    agent_id: str | None
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> tuple[str, int, int]:
+        def view(cc: ContactCenter) -> tuple[str, int, int]:
+            node.resend_summaries(tenant_id)
+            found = snapshot(cc, self.agent_id).model_dump_json()
+            return found, node.epoch_of(tenant_id), node.hub.sequence(tenant_id)
+
+        position: tuple[str, int, int] = await _read(node, tenant_id, view)
+        return position
+
+
 class ReadInteraction(Operation):
     """A live interaction; `of_agent`: only if that agent handles it. Missing: NotFound, or None if
     `missing_ok` (the caller then looks in the database: ended interactions live only there)."""
@@ -348,6 +366,7 @@ __all__ = [
     "NoteSeen",
     "Operation",
     "ReadAgentStatus",
+    "ReadFeedSnapshot",
     "ReadInteraction",
     "ReadSnapshot",
     "ReadWrapUp",

@@ -16,7 +16,9 @@ from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.realtime.hub import Subscriber
 from callbridge.realtime.protocol import CloseCode, event_frame, init_frame
+from callbridge.services.forwarding import NatsBus
 from callbridge.services.node import TenantMoved
+from callbridge.services.operations import ForwardFailed
 from callbridge.services.views import snapshot
 from callbridge.store import tenants as store_tenants
 from callbridge.web.deps import Services
@@ -87,9 +89,14 @@ async def _serve(websocket: WebSocket, svc: Services, who: Principal, tenant_id:
     def take_snapshot(cc: ContactCenter) -> str:
         return snapshot(cc, view_of).model_dump_json()
 
+    bus: NatsBus | None = getattr(websocket.app.state, "bus", None)
     try:
-        snapshot_json, unsubscribe = await svc.node.subscribe(subscriber, take_snapshot)
-    except TenantMoved:
+        if bus is not None and not svc.node.holds(tenant_id):
+            # another node runs the tenant: its snapshot and events come over the bus
+            snapshot_json, unsubscribe = await bus.subscribe(subscriber, view_of)
+        else:
+            snapshot_json, unsubscribe = await svc.node.subscribe(subscriber, take_snapshot)
+    except (TenantMoved, ForwardFailed):
         await websocket.close(CloseCode.TENANT_MOVED, "the tenant moved to another node: reconnect")
         return
     CONNECTIONS.inc()

@@ -4,25 +4,33 @@ does and answer with its answer; its refusals (409, 422) come back as they are."
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import statistics
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from callbridge.auth.credentials import create_admin_user, create_session
 from callbridge.store.database import make_engine, upgrade
-from callbridge.store.tables import agents
+from callbridge.store.tables import agents, interaction_events, interactions
 from tests.e2e.test_restart import free_port
+from tests.integration.cluster.conftest import DEADLINE_SECONDS
 from tests.integration.cluster.test_failover_processes import (
     LEASE_SECONDS,
     PASSWORD,
+    TAKEOVER_MARGIN_SECONDS,
     held,
     metric,
     start_node,
@@ -177,3 +185,164 @@ def test_a_tenant_is_served_through_every_node(cluster: Cluster) -> None:
         f"\nGET /me on the holder p50 {pct(here, 50):.2f} ms p99 {pct(here, 99):.2f} ms; "
         f"through another node p50 {pct(there, 50):.2f} ms p99 {pct(there, 99):.2f} ms"
     )
+
+
+def open_console(base: str, agent: dict[str, str]) -> tuple[ClientConnection, dict[str, Any]]:
+    """An agent's console WebSocket on one node: (the connection, its snapshot)."""
+    ticket = httpx.post(f"{base}/api/v1/realtime/tickets", headers=agent, timeout=10)
+    assert ticket.status_code == 201, ticket.text
+    ws = connect(
+        f"ws{base.removeprefix('http')}/api/v1/realtime?ticket={ticket.json()['ticket']}", open_timeout=10, legacy=True
+    )
+    init = json.loads(ws.recv(timeout=DEADLINE_SECONDS))
+    assert init["type"] == "init", init
+    return ws, init["snapshot"]
+
+
+def events_until(ws: ClientConnection, done: Any, what: str) -> list[dict[str, Any]]:
+    """The events a console receives until `done(events)` is true."""
+    events: list[dict[str, Any]] = []
+    end = time.monotonic() + DEADLINE_SECONDS
+    while not done(events):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out waiting for {what}; got {events}")
+        frame = json.loads(ws.recv(timeout=left))
+        if frame["type"] == "event":
+            events.append(frame)
+    return events
+
+
+def about(events: list[dict[str, Any]], interaction_id: str, state: str) -> bool:
+    return any(
+        e["event"]["type"] == "interaction.changed"
+        and e["event"]["interaction"]["id"] == interaction_id
+        and e["event"]["interaction"]["state"] == state
+        for e in events
+    )
+
+
+@pytest.mark.slow
+def test_consoles_on_every_node_see_the_tenants_events_in_order(cluster: Cluster) -> None:
+    pbx, agent = set_up_tenant(cluster)
+    holder = cluster.holder("acme")
+    assert holder is not None
+    x, y = (cluster.urls[n] for n in range(3) if n != holder)
+    wait_for(lambda: httpx.get(f"{x}/api/v1/me", headers=agent, timeout=10).status_code == 200, "X to reach the holder")
+    wait_for(lambda: httpx.get(f"{y}/api/v1/me", headers=agent, timeout=10).status_code == 200, "Y to reach the holder")
+    on_x, snapshot_x = open_console(x, agent)
+    on_holder, _ = open_console(cluster.urls[holder], agent)
+    try:
+        assert snapshot_x["me"] == "agent1"
+        assert httpx.put(f"{y}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
+        call = {"id": "call1", "queue_id": "sales", "channel": "phone"}
+        assert httpx.post(f"{y}/api/v1/interactions", json=call, headers=pbx, timeout=10).status_code == 201
+        assert httpx.post(f"{y}/api/v1/me/offers/call1/accept", headers=agent, timeout=10).status_code == 200
+        seen_x = events_until(on_x, lambda es: about(es, "call1", "connected"), "X's console to see call1 connected")
+        seen_h = events_until(
+            on_holder, lambda es: about(es, "call1", "connected"), "the holder's console to see call1 connected"
+        )
+        assert [e["event"] for e in seen_x] == [e["event"] for e in seen_h], "the same events, in the same order"
+        assert [e["seq"] for e in seen_x] == list(range(1, len(seen_x) + 1)), "no gap, no repeat"
+        on_x.send(json.dumps({"id": 1, "type": "ping"}))  # a console on X keeps its agent alive on the holder
+        frame = json.loads(on_x.recv(timeout=DEADLINE_SECONDS))
+        while frame["type"] == "event":  # digests may come first
+            frame = json.loads(on_x.recv(timeout=DEADLINE_SECONDS))
+        assert frame["result"] == {"pong": True}
+    finally:
+        on_x.close()
+        on_holder.close()
+
+
+@pytest.mark.slow
+def test_killing_the_holder_mid_traffic_loses_nothing_and_applies_nothing_twice(cluster: Cluster) -> None:
+    pbx, agent = set_up_tenant(cluster)
+    holder = cluster.holder("acme")
+    assert holder is not None
+    survivors = [n for n in range(3) if n != holder]
+    for n in survivors:
+        wait_for(
+            lambda n=n: httpx.get(f"{cluster.urls[n]}/api/v1/me", headers=agent, timeout=10).status_code == 200,
+            "the other nodes to reach the holder",
+        )
+    console, _ = open_console(cluster.urls[survivors[0]], agent)
+    acknowledged: list[str] = []
+    answers: dict[int, int] = {}
+    stop = threading.Event()
+
+    def traffic() -> None:
+        # a PBX behind the balancer: each call is retried with its own id until it has a definite answer
+        with httpx.Client(timeout=30, headers=pbx) as http:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                call_id = f"call{n}"
+                base = cluster.urls[survivors[n % 2]]
+                end = time.monotonic() + LEASE_SECONDS + TAKEOVER_MARGIN_SECONDS + DEADLINE_SECONDS
+                while time.monotonic() < end:
+                    body = {"id": call_id, "queue_id": "sales", "channel": "phone"}
+                    try:
+                        answer = http.post(f"{base}/api/v1/interactions", json=body)
+                    except httpx.HTTPError:
+                        continue
+                    answers[answer.status_code] = answers.get(answer.status_code, 0) + 1
+                    if answer.status_code == 201 or (answer.status_code == 409 and answer.json()["field"] == "id"):
+                        acknowledged.append(call_id)  # 409 on a retry: the first try was applied
+                        break
+                    assert answer.status_code == 503, answer.text
+                    time.sleep(0.05)  # the holder is gone and the lease not yet taken: try again shortly
+                else:
+                    raise AssertionError(f"{call_id} never got a definite answer")
+
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    try:
+        wait_for(lambda: len(acknowledged) >= 20, "traffic to flow through the other nodes")
+        process = cluster.processes[holder]
+        assert process is not None
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        killed_at = time.monotonic()
+        cluster.processes[holder] = None
+        before = len(acknowledged)
+        wait_for(
+            lambda: cluster.holder("acme") is not None,
+            "another node to take the tenant",
+            LEASE_SECONDS + TAKEOVER_MARGIN_SECONDS,
+        )
+        taken_after = time.monotonic() - killed_at
+        wait_for(lambda: len(acknowledged) >= before + 20, "traffic to flow again", DEADLINE_SECONDS)
+        flowing_after = time.monotonic() - killed_at
+    finally:
+        stop.set()
+        sender.join(timeout=DEADLINE_SECONDS * 3)
+    print(  # noqa: T201
+        f"\nkill -9 of the holder: taken over after {taken_after:.2f} s, requests flowing again after "
+        f"{flowing_after:.2f} s (lease {LEASE_SECONDS} s); answers {answers}"
+    )
+    # the console on a survivor was told to reconnect (its tenant's holder changed) and gets a fresh snapshot
+    with pytest.raises(ConnectionClosed) as closed:
+        events_until(console, lambda _es: False, "the console to be closed")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4011
+    reconnected, snapshot = open_console(cluster.urls[survivors[1]], agent)
+    reconnected.close()
+    assert snapshot["me"] == "agent1"
+
+    engine = make_engine(cluster.database_url)
+    try:
+        with engine.connect() as connection:
+            stored = set(connection.execute(select(interactions.c.id)).scalars())
+            created = dict(
+                connection.execute(
+                    select(interaction_events.c.interaction_id, func.count())
+                    .where(interaction_events.c.type == "created")
+                    .group_by(interaction_events.c.interaction_id)
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert len(set(acknowledged)) == len(acknowledged)
+    assert set(acknowledged) <= stored, "every acknowledged call is there"
+    assert all(count == 1 for count in created.values()), "none was applied twice"
+    assert stored - set(acknowledged) <= {f"call{len(acknowledged) + 1}"}, "nothing unasked for"
