@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         description="Source addresses (comma-separated IPs or CIDR ranges) the carrier trunk's calls may come from; "
         "calls from anywhere else get 403. Empty: no trunk calls are accepted.",
     )
+    voice_trunk_address: str = Field(
+        default="",
+        description="The carrier's SIP address for calls Callbridge places (click to dial, transfers to outside "
+        "numbers): IP or IP:port (UDP, port 5060 by default). Empty: no call goes out.",
+        pattern=r"^$|^[0-9.]+(:[0-9]{1,5})?$",
+    )
     voice_hold_music: Path | None = Field(
         default=None,
         description="Audio file (WAV, MP3) played to waiting callers; unset: a tune generated with sox at start-up.",

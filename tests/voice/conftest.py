@@ -88,6 +88,7 @@ class VoiceSystem:
     sip_port: int
     workdir: Path
     peers: list[Baresip] = field(default_factory=list)
+    trunk_port: int = 0  # where the carrier's side of calls placed through the trunk listens (a test peer)
 
     @property
     def voice(self) -> Any:
@@ -133,8 +134,8 @@ class VoiceSystem:
         assert response.status_code == 200, response.text
         return username
 
-    def baresip(self, name: str, frequency: float, account: str) -> Baresip:
-        peer = Baresip(self.workdir / name, frequency, account)
+    def baresip(self, name: str, frequency: float, account: str, sip_port: int | None = None) -> Baresip:
+        peer = Baresip(self.workdir / name, frequency, account, sip_port)
         self.peers.append(peer)
         peer.start()
         return peer
@@ -153,7 +154,8 @@ class Baresip:
     """A SIP phone: sends `frequency` from a WAV, records what it hears (sndfile: dump-*-dec.wav), driven over
     its ctrl_tcp socket (netstring JSON)."""
 
-    def __init__(self, directory: Path, frequency: float, account: str) -> None:
+    def __init__(self, directory: Path, frequency: float, account: str, sip_port: int | None = None) -> None:
+        self.sip_port = sip_port
         self.directory = directory
         self.frequency = frequency
         self.account = account
@@ -167,6 +169,7 @@ class Baresip:
         self.directory.mkdir(parents=True)
         source = tone(self.directory / "tone.wav", self.frequency, 60)
         sip_port, ctrl_port, rtp_base = free_ports(3, spacing=3)
+        sip_port = self.sip_port or sip_port
         (self.directory / "config").write_text(
             "\n".join(
                 [
@@ -262,7 +265,7 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
         if not Path(binary).exists() or (binary.endswith("sox") and shutil.which("sox") is None):
             missing_service(package, "as root run scripts/install-voice-engines (Debian's packages)")
     tmp = tmp_path_factory.mktemp("voice")
-    sip_port, controller_port, ng_port = free_ports(3, spacing=2)
+    sip_port, controller_port, ng_port, trunk_port = free_ports(4, spacing=3)
     rtp_base = random.randrange(30000, 39000, 200)
     settings = {
         "voice_enabled": True,
@@ -272,10 +275,11 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
         "voice_rtp_port_min": rtp_base,
         "voice_rtp_port_max": rtp_base + 199,
         "voice_trunk_networks": "127.0.0.1/32",
+        "voice_trunk_address": f"127.0.0.1:{trunk_port}",
     }
     harnesses = make_harness(tmp, **settings)
     harness = next(harnesses)
-    system = VoiceSystem(harness, sip_port, tmp / "peers")
+    system = VoiceSystem(harness, sip_port, tmp / "peers", trunk_port=trunk_port)
     system.workdir.mkdir()
     try:
         yield system

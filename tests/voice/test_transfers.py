@@ -130,3 +130,39 @@ def test_a_call_still_waiting_cannot_be_transferred(voice_system: VoiceSystem) -
     assert "only a conversation in progress can be transferred" in refused.json()["message"]
     caller.command("hangup")
     wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
+
+
+OUTSIDE_TONE = 2200.0
+
+
+def test_a_blind_transfer_to_an_outside_number_dials_the_trunk_with_the_tenants_number(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    first = desk_phone(system, tenant, "agent1", AGENT_TONE)
+    outside = system.baresip(
+        "outside-party",
+        OUTSIDE_TONE,
+        f"<sip:+14155550199@127.0.0.1:{system.trunk_port}>;regint=0;answermode=auto",
+        sip_port=system.trunk_port,
+    )
+    agent1 = tenant.agent("agent1")
+    caller, call = connected_call(system, tenant, "caller-sent-outside")
+
+    transferred = system.harness.client.post(
+        f"/api/v1/me/interactions/{call['id']}/transfer", json={"target": "+14155550199"}, headers=agent1
+    )
+    assert transferred.status_code == 204, transferred.text
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+    incoming = wait_for(lambda: outside.saw("CALL_ESTABLISHED"), "the outside number to answer")
+    assert number.lstrip("+") in str(incoming.get("peeruri", "")), incoming  # the tenant's number as caller id
+    hears = {"outside": (OUTSIDE_TONE,), **CALLER_HEARS}
+    wait_for(lambda: runs(labels_of(caller.heard(), hears))[-1:] == ["outside"], "the caller to hear the outside party")
+    wait_for(lambda: "caller" in runs(labels_of(outside.heard(), AGENT_HEARS)), "the outside party to hear the caller")
+    # agent1's part is over (wrap-up); the log says where the call went
+    wait_for(lambda: (interaction(system, tenant.id) or {}).get("state") in (None, "wrap_up"), "agent1's wrap-up")
+    transfers = [row for row in logged(system, tenant.id, call["id"]) if row[0] == "transferred"]
+    assert transfers == [("transferred", "agent1", "sales")], transfers
+    outside.command("hangup")
+    wait_for(lambda: caller.saw("CALL_CLOSED"), "the caller to be hung up when the outside party hangs up")

@@ -126,6 +126,16 @@ class TransferToAgent(Command):
 
 
 @dataclass(slots=True)
+class TransferOut(Command):
+    """A blind transfer to an outside number: the carrier connects the customer there, and the agent's part of
+    the conversation ends (wrap-up)."""
+
+    agent_id: str
+    interaction_id: str
+    to_address: str
+
+
+@dataclass(slots=True)
 class FailInteraction(Command):
     interaction_id: str
     reason: str

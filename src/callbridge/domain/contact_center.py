@@ -123,6 +123,7 @@ class ContactCenter:
             cmd.CompleteInteraction: self._complete,
             cmd.TransferToQueue: self._transfer,
             cmd.TransferToAgent: self._transfer_to_agent,
+            cmd.TransferOut: self._transfer_out,
             cmd.FailInteraction: self._fail,
             cmd.Tick: self._tick,
         }
@@ -449,6 +450,17 @@ class ContactCenter:
         agent.idle_since = now
         self._touch(agent, now)
         self._drain_queues(agent.eligible_queue_ids, now)
+
+    def _transfer_out(self, c: cmd.TransferOut, now: float) -> None:
+        interaction = self._interaction(c.interaction_id)
+        self._transferable(interaction, c.agent_id)
+        queue_id = interaction.queue_id
+        self._events.append(
+            InteractionTransferred(
+                self.tenant_id, now, interaction.id, c.agent_id, queue_id, queue_id or "", to_address=c.to_address
+            )
+        )
+        self._end(cmd.EndInteraction(interaction.id, f"transferred to {c.to_address}"), now)
 
     def _fail(self, c: cmd.FailInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)

@@ -85,6 +85,7 @@ class InteractionTransferred(Event):
     from_queue_id: str | None
     to_queue_id: str
     to_agent_id: str | None = None  # a transfer to a colleague (offered to them in `to_queue_id`)
+    to_address: str | None = None  # a transfer out, to this number: the interaction then ends for the agent
 
 
 @dataclass(slots=True)

@@ -117,7 +117,7 @@ def facts_from_logs(
             if not (row.detail or {}).get("requeued"):
                 place[iid] = (row.queue_id, at)
                 yield QueueEntered(row.queue_id, at)
-        elif kind == "transferred":
+        elif kind == "transferred" and "to_address" not in (row.detail or {}):  # out: it enters no queue
             place[iid] = (row.queue_id, at)
             yield QueueEntered(row.queue_id, at)
         elif kind == "offered":

@@ -200,7 +200,7 @@ def facts_from_events(cc: ContactCenter, events: Iterable[ev.Event]) -> list[Fac
                 )
             case ev.InteractionQueued() if not event.requeued:
                 facts.append(QueueEntered(event.queue_id, event.at))
-            case ev.InteractionTransferred():
+            case ev.InteractionTransferred() if event.to_address is None:  # out: it enters no queue
                 facts.append(QueueEntered(event.to_queue_id, event.at))
             case ev.InteractionOffered():
                 facts.append(Offered(event.agent_id, event.at))

@@ -205,8 +205,12 @@ def _event_row(event: ev.Event) -> tuple[str, dict[str, Any]] | None:
             return "interaction", _ix(base, event.interaction_id, "connected", event.agent_id, None, {})
         case ev.InteractionTransferred():
             detail = {"from_queue_id": event.from_queue_id}
+            if event.to_agent_id is not None:
+                detail["to_agent_id"] = event.to_agent_id
+            if event.to_address is not None:
+                detail["to_address"] = event.to_address
             return "interaction", _ix(
-                base, event.interaction_id, "transferred", event.agent_id, event.to_queue_id, detail
+                base, event.interaction_id, "transferred", event.agent_id, event.to_queue_id or None, detail
             )
         case ev.InteractionWrapUpStarted():
             detail = {"deadline": event.deadline, "reason": event.reason}

@@ -33,6 +33,7 @@ from callbridge.channels.sip.engines import (
     rtpengine_command,
 )
 from callbridge.channels.sip.ng import NgClient
+from callbridge.channels.sip.outside import OutsideCalls
 from callbridge.channels.sip.sounds import ensure_sounds
 from callbridge.channels.telephony import TelephonyService
 from callbridge.config import Settings
@@ -62,7 +63,15 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         realm=settings.voice_sip_realm,
         trunk_networks=tuple(part.strip() for part in settings.voice_trunk_networks.split(",") if part.strip()),
         rpc_socket=rpc,
+        trunk_address=trunk_address(settings.voice_trunk_address),
     )
+
+
+def trunk_address(setting: str) -> tuple[str, int] | None:
+    if not setting:
+        return None
+    host, _, port = setting.partition(":")
+    return host, int(port or 5060)
 
 
 class KamailioRpc:
@@ -96,6 +105,7 @@ class VoiceChannel:
         self.ng = NgClient(self.layout.ng_address, self.layout.ng_port)
         self.processes: list[EngineProcess] = []
         self.controller: VoiceController | None = None
+        self.outside: OutsideCalls | None = None  # calls placed through the trunk
         self.health: dict[str, bool] = {"kamailio": False, "rtpengine": False}  # as last checked (`/readyz`)
         self.watch_interval = 1.0
         self._watcher: asyncio.Task[None] | None = None
@@ -123,6 +133,7 @@ class VoiceChannel:
             greetings_dir=self.settings.data_dir / "greetings",
         )
         await self.controller.start()
+        self.outside = OutsideCalls(self.controller, self.layout.trunk_address)
         self.health = {"kamailio": True, "rtpengine": True}
         self._watcher = asyncio.create_task(self._watch(), name="voice-engines-watch")
         log.info(
@@ -214,6 +225,7 @@ class VoiceChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
+        self.outside = None
         if self.controller is not None:
             await self.controller.stop()
             self.controller = None

@@ -52,6 +52,7 @@ class EngineLayout:
     realm: str
     trunk_networks: tuple[str, ...]
     rpc_socket: Path
+    trunk_address: tuple[str, int] | None = None  # where calls Callbridge places go (the carrier)
 
 
 def kamailio_modules_dir() -> str:
@@ -69,9 +70,17 @@ def _trunk_condition(networks: tuple[str, ...]) -> str:
     return " || ".join(tests) if tests else "0"
 
 
+def _trunk_destination(address: tuple[str, int] | None) -> str:
+    if address is None:
+        return "0"
+    host, port = address
+    return f'$rd == "{ipaddress.ip_address(host)}" && $rp == {int(port)}'
+
+
 def kamailio_config(layout: EngineLayout, modules_dir: str) -> str:
     """The whole routing script. Requests, in order: in-dialog ones follow their Route set; REGISTER is
-    challenged (realm, HA1 from the `phones` table); the controller's INVITEs go to the registered phone;
+    challenged (realm, HA1 from the `phones` table); the controller's INVITEs go to the registered phone, or
+    (a request URI that is not Kamailio's own) to the configured trunk address and nowhere else;
     a trunk address's INVITE goes to the controller; everything else is refused with 403."""
     ctrl = f"sip:{layout.controller_address}:{layout.controller_port}"
     return f"""#!KAMAILIO
@@ -154,6 +163,10 @@ request_route {{
         exit;
     }}
     if ($si == "{layout.controller_address}" && $sp == {layout.controller_port}) {{
+        if (!(uri == myself)) {{
+            route(TOTRUNK);
+            exit;
+        }}
         route(TOPHONE);
         exit;
     }}
@@ -206,6 +219,20 @@ route[REGISTRAR] {{
         exit;
     }}
     www_challenge("{layout.realm}", "0");
+    exit;
+}}
+
+route[TOTRUNK] {{
+    # only the controller gets here, and only towards the configured carrier: never an open relay
+    if (is_method("INVITE") && {_trunk_destination(layout.trunk_address)}) {{
+        record_route();
+        if (!t_relay()) {{
+            sl_reply_error();
+        }}
+        exit;
+    }}
+    xlog("L_WARN", "voice: refused $rm from the controller to $ru (not the configured trunk)\\n");
+    sl_send_reply("403", "Forbidden");
     exit;
 }}
 

@@ -53,7 +53,7 @@ async def back_to_waiting(controller: VoiceController, call: VoiceCall) -> None:
         await controller.ng.command("answer", {**base, "sdp": PLACEHOLDER_SDP})
         for tag in (call.caller_tag, call.callee_tag):  # a call transferred while on hold was blocked
             await controller.ng.command("unblock media", {"call-id": call.sip_call_id, "from-tag": tag})
-        if call.state in ("waiting", "ringing") and call.media != "music":
+        if call.state in ("waiting", "ringing", "outside") and call.media != "music":
             call.media = "music"
             await controller.ng.command(
                 "play media",

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from callbridge.channels.base import CommandFailed
 from callbridge.domain import commands as cmd
 from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import InvalidTransition
 from callbridge.services.configuration import UnknownReference
 from callbridge.web.api.lookups import execute
 from callbridge.web.api.schemas import TransferIn
 from callbridge.web.deps import AgentDep, ServicesDep
-from callbridge.web.errors import ERROR_RESPONSES, InvalidField
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -37,7 +39,9 @@ def _command(cc: ContactCenter, agent_id: str, interaction_id: str, target: str,
 
 
 @router.post("/me/interactions/{interaction_id}/transfer", status_code=204, tags=["agent"], responses={503: {}})
-async def transfer_interaction(interaction_id: str, body: TransferIn, svc: ServicesDep, who: AgentDep) -> Response:
+async def transfer_interaction(
+    interaction_id: str, body: TransferIn, request: Request, svc: ServicesDep, who: AgentDep
+) -> Response:
     """A blind transfer. To a queue: the caller waits again (hold music) and the queue's next agent gets it.
     To an agent: it is offered to them at once (409 when they cannot take it now); if they miss the offer it
     waits in its queue. To an outside number: dialled through the trunk with the tenant's caller id, and your
@@ -49,7 +53,17 @@ async def transfer_interaction(interaction_id: str, body: TransferIn, svc: Servi
     field = "target" if body.target is not None else "queue_id"
     target = body.target or body.queue_id or ""
     if OUTSIDE_NUMBER.match(target):
-        raise InvalidField("transfers to an outside number are not available yet", field)
+        voice = request.app.state.channels.voice
+        outside = voice.outside if voice is not None else None
+        if outside is None or not outside.controller.carries(interaction_id):
+            raise InvalidTransition(
+                "only calls carried by Callbridge's own voice channel can be transferred to an outside number"
+            )
+        try:
+            await outside.transfer_out(tenant_id, interaction_id, who.subject_id, target)
+        except CommandFailed as error:
+            return error_response(503, "telephony_unavailable", str(error))
+        return Response(status_code=204)
     command = await svc.node.read(tenant_id, lambda cc: _command(cc, who.subject_id, interaction_id, target, field))
     await execute(svc, tenant_id, command, queue_field=field)
     return Response(status_code=204)
