@@ -19,6 +19,7 @@ from callbridge.services.operations import (
     ReadInteraction,
     ReadSnapshot,
     RemoteError,
+    ResolveTransferTarget,
     SubmitInteraction,
     UnknownOperation,
     decode,
@@ -39,6 +40,8 @@ def across(value: object) -> object:
         cmd.StartOutbound("i2", "a1", "+14155550100", queue_id="sales", data={"k": "v"}, wrap_up_seconds=5),
         cmd.SubmitInteraction("i3", "sales", Channel.CHAT, data={"name": "Ann"}, priority=3),
         cmd.CompleteInteraction("a1", "i1", "sold", "notes"),
+        cmd.TransferToAgent("a1", "i1", "a2"),
+        cmd.TransferOut("a1", "i1", "+14155550199"),
     ],
 )
 def test_a_command_crosses_as_itself(command: cmd.Command) -> None:
@@ -59,6 +62,7 @@ def test_the_nodes_own_commands_do_not_cross() -> None:
         ReadSnapshot(agent_id=None),
         ReadInteraction(interaction_id="i1", of_agent="a1", missing_ok=True),
         CheckDisposition(agent_id="a1", interaction_id="i1", disposition=""),
+        ResolveTransferTarget(target="sales"),
         SubmitInteraction(interaction_id="i1", queue_id="sales", channel=Channel.PHONE, id_chosen=True),
     ],
 )

@@ -253,6 +253,32 @@ class ReadWrapUp(Operation):
         return found
 
 
+class ResolveTransferTarget(Operation):
+    """What a transfer's `target` names: "queue" or "agent" (a name that is both means the queue);
+    UnknownReference naming `field` if neither."""
+
+    name: ClassVar[str] = "resolve_transfer_target"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(str)
+    target: str
+    field: str = "target"
+
+    def _resolve(self, cc: ContactCenter) -> str:
+        if self.target in cc.queues:
+            return "queue"
+        if self.field == "target" and self.target in cc.agents:
+            return "agent"
+        if self.field == "queue_id":
+            raise UnknownReference(f"queue {self.target!r} does not exist: create it first", self.field)
+        raise UnknownReference(
+            f"target {self.target!r} is not a queue, an agent or an outside number (E.164, e.g. +14155550123)",
+            self.field,
+        )
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> str:
+        kind: str = await _read(node, tenant_id, self._resolve)
+        return kind
+
+
 class CheckDisposition(Operation):
     """Whether a disposition fits the interaction's queue (required, one of its list): InvalidField if not.
     Anything else wrong (not the agent's, ended) is left to the command that follows."""

@@ -1,8 +1,9 @@
 """Transferring a conversation in progress: to a queue, to a colleague, or (a call Callbridge carries) out.
 
-`target` is resolved against the tenant's live configuration: an E.164 number is an outside number, then a
-queue id, then an agent id. The contact center decides queue and agent transfers (the same interaction waits
-again, counted as `transferred` in its events and reports); the voice controller follows with the media.
+`target` is resolved on the node that holds the tenant: an E.164 number is an outside number, then a queue
+id, then an agent id. The contact center decides queue and agent transfers (the same interaction waits
+again, logged as `transferred`); the voice controller follows with the media. Outside numbers are for calls
+this node's voice controller carries (voice runs on one node, ADR 0007).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from fastapi import APIRouter, Request, Response
 
 from callbridge.channels.base import CommandFailed
 from callbridge.domain import commands as cmd
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import InvalidTransition
-from callbridge.services.configuration import UnknownReference
+from callbridge.services.operations import ResolveTransferTarget
 from callbridge.web.api.lookups import execute
 from callbridge.web.api.schemas import TransferIn
 from callbridge.web.deps import AgentDep, ServicesDep
@@ -24,18 +24,6 @@ from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 OUTSIDE_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-def _command(cc: ContactCenter, agent_id: str, interaction_id: str, target: str, field: str) -> cmd.Command:
-    if target in cc.queues:
-        return cmd.TransferToQueue(agent_id, interaction_id, target)
-    if field == "target" and target in cc.agents:
-        return cmd.TransferToAgent(agent_id, interaction_id, target)
-    if field == "queue_id":
-        raise UnknownReference(f"queue {target!r} does not exist: create it first", field)
-    raise UnknownReference(
-        f"target {target!r} is not a queue, an agent or an outside number (E.164, e.g. +14155550123)", field
-    )
 
 
 @router.post("/me/interactions/{interaction_id}/transfer", status_code=204, tags=["agent"], responses={503: {}})
@@ -64,6 +52,11 @@ async def transfer_interaction(
         except CommandFailed as error:
             return error_response(503, "telephony_unavailable", str(error))
         return Response(status_code=204)
-    command = await svc.node.read(tenant_id, lambda cc: _command(cc, who.subject_id, interaction_id, target, field))
+    kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=target, field=field))
+    command: cmd.Command = (
+        cmd.TransferToQueue(who.subject_id, interaction_id, target)
+        if kind == "queue"
+        else cmd.TransferToAgent(who.subject_id, interaction_id, target)
+    )
     await execute(svc, tenant_id, command, queue_field=field)
     return Response(status_code=204)
