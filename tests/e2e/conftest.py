@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -44,7 +45,8 @@ class Harness:
 
         async def go() -> str:
             await svc.node.execute(tenant_id, cmd.SignIn(agent_id))
-            return create_session(svc.engine, "agent", agent_id, tenant_id, svc.clock.now())
+            # a database write: off the served loop, as the loop watch requires
+            return await asyncio.to_thread(create_session, svc.engine, "agent", agent_id, tenant_id, svc.clock.now())
 
         token = self.client.portal.call(go)  # type: ignore[union-attr]
         return {"Authorization": f"Bearer {token}"}
