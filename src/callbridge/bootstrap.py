@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from callbridge.auth.credentials import TicketBook
+from callbridge.auth.credentials import StoredTicketBook, TicketBook
 from callbridge.auth.secrets import TokenCipher, load_secret_key
 from callbridge.channels.services import ChannelServices
 from callbridge.config import Settings
@@ -144,7 +144,9 @@ async def start(
         clock=clock,
         node=node,
         configuration=ConfigurationService(db, node),
-        tickets=TicketBook(settings.ws_ticket_seconds),
+        tickets=StoredTicketBook(db, settings.ws_ticket_seconds)
+        if settings.cluster_enabled
+        else TicketBook(settings.ws_ticket_seconds),
     )
     channels = ChannelServices.build(settings, db, node)
     await channels.start_voice(settings, db, node)

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.model import Role
 from callbridge.services.audit import SYSTEM, Actor, record
+from callbridge.store import tickets as stored_tickets
 from callbridge.store.tables import admin_users, agents, api_keys, sessions
 
 SESSION_PREFIX = "cbs_"
@@ -85,16 +87,36 @@ def create_session(engine: Engine, kind: str, subject_id: str, tenant_id: str | 
 
 
 def end_session(engine: Engine, token: str) -> None:
-    _recent_principals.pop(_digest(token), None)
     with engine.begin() as connection:
         connection.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
+    _forget(_digest(token))
 
 
 # Who a token belongs to, remembered for a few seconds: a request then costs no database read.
-# Signing out and revoking a key forget the entry at once; a change of roles or a disabled
-# agent takes effect within PRINCIPAL_CACHE_SECONDS.
+# Signing out, revoking a key, and changing an agent's roles or enabled flag forget entries at once, on
+# every node of a cluster (the bus passes it on: `principals_forgotten`); a database read that was under
+# way when an entry was forgotten is not remembered (`_generation`), so it cannot bring the entry back.
 PRINCIPAL_CACHE_SECONDS = 5.0
 _recent_principals: dict[str, tuple[Principal, float]] = {}
+_generation = 0
+# called (from any thread) with the digest forgotten, or None for every entry: the bus tells the other nodes
+principals_forgotten: list[Callable[[str | None], None]] = []
+
+
+def _forget(key: str | None) -> None:
+    forget_locally(key)
+    for tell in principals_forgotten:
+        tell(key)
+
+
+def forget_locally(key: str | None) -> None:
+    """Drops one remembered token (by digest) or all of them (None), on this node only."""
+    global _generation  # noqa: PLW0603 - one cache per process, like the dict itself
+    _generation += 1
+    if key is None:
+        _recent_principals.clear()
+    else:
+        _recent_principals.pop(key, None)
 
 
 def recent_principal(token: str, now: float) -> Principal | None:
@@ -109,10 +131,13 @@ def cached_principal_for_token(engine: Engine, token: str, now: float) -> Princi
     hit = _recent_principals.get(key)
     if hit is not None and hit[1] > now:
         return hit[0]
+    generation = _generation
     found = principal_for_token(engine, token, now)
     if found is None:
         _recent_principals.pop(key, None)
         return None
+    if generation != _generation:
+        return found  # something was forgotten meanwhile: this read may predate it, so do not remember it
     if len(_recent_principals) > 50_000:
         _recent_principals.clear()
     _recent_principals[key] = (found, now + PRINCIPAL_CACHE_SECONDS)
@@ -120,8 +145,8 @@ def cached_principal_for_token(engine: Engine, token: str, now: float) -> Princi
 
 
 def forget_principals() -> None:
-    """Drops every remembered token (e.g. after agents' roles or enabled flags change)."""
-    _recent_principals.clear()
+    """Drops every remembered token (e.g. after agents' roles or enabled flags change), on every node."""
+    _forget(None)
 
 
 def principal_for_token(engine: Engine, token: str, now: float) -> Principal | None:
@@ -210,7 +235,8 @@ def revoke_api_key(engine: Engine, tenant_id: str, key_id: str, now: float, *, a
                 after={"name": key.name, "prefix": key.prefix, "revoked": True},
                 at=now,
             )
-            _recent_principals.pop(key.secret_hash, None)
+    if result.rowcount > 0:
+        _forget(key.secret_hash)  # after the commit: a node reading the key again finds it revoked
     return result.rowcount > 0
 
 
@@ -244,3 +270,30 @@ class TicketBook:
         if found is None or found[1] <= now:
             return None
         return found[0]
+
+
+class StoredTicketBook(TicketBook):
+    """Tickets in the database (`store.tickets`), for a cluster: the WebSocket may reach another node than
+    the one that issued its ticket. Blocking: issue and redeem from worker threads."""
+
+    def __init__(self, engine: Engine, lifetime_seconds: float) -> None:
+        super().__init__(lifetime_seconds)
+        self.engine = engine
+
+    def issue(self, principal: Principal, now: float) -> str:
+        ticket = secrets.token_urlsafe(24)
+        who = {
+            "kind": principal.kind.value,
+            "subject_id": principal.subject_id,
+            "tenant_id": principal.tenant_id,
+            "roles": sorted(r.value for r in principal.roles),
+        }
+        stored_tickets.save(self.engine, _digest(ticket), who, now + self.lifetime_seconds, now)
+        return ticket
+
+    def redeem(self, ticket: str, now: float) -> Principal | None:
+        who = stored_tickets.take(self.engine, _digest(ticket), now)
+        if who is None:
+            return None
+        roles = frozenset(Role(r) for r in who.get("roles", []))
+        return Principal(PrincipalKind(who["kind"]), str(who["subject_id"]), who.get("tenant_id"), roles)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
 
+from callbridge.auth import credentials
 from callbridge.realtime.audience import (
     AgentAudience,
     Audience,
@@ -77,6 +78,8 @@ SERVED = Counter("callbridge_forwarded_served_total", "Named operations other no
 FEED_RECENT = 256
 # events a node lets wait for its WebSockets before NATS calls it a slow consumer (and drops: a gap)
 FEED_PENDING_LIMIT = 100_000
+# principals (by token digest, or all) a node forgot: every node forgets them
+FORGET_SUBJECT = "callbridge.principals.forget"
 # answers to remember by request id, so a duplicate delivery is answered rather than applied again
 ANSWERS_KEPT = 10_000
 
@@ -109,6 +112,7 @@ class NatsBus:
         self._feeds: dict[str, _Feed] = {}
         self._outgoing: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def connection(self) -> nats.aio.client.Client:
@@ -132,10 +136,15 @@ class NatsBus:
         self._seen_task = asyncio.create_task(self._send_seen(), name="bus-seen")
         self._sender = asyncio.create_task(self._send_events(), name="bus-events")
         self.node.hub.relay = self._relay
+        self._loop = asyncio.get_running_loop()
+        await self._nc.subscribe(FORGET_SUBJECT, cb=self._on_forget)
+        credentials.principals_forgotten.append(self._tell_forgotten)
 
     async def stop(self) -> None:
         self.node.forwarder = None
         self.node.hub.relay = None
+        with contextlib.suppress(ValueError):
+            credentials.principals_forgotten.remove(self._tell_forgotten)
         for task in (self._seen_task, self._sender):
             if task is not None:
                 task.cancel()
@@ -198,6 +207,23 @@ class NatsBus:
                     await self.node.perform(tenant_id, NoteSeen(agent_ids=sorted(agent_ids)))
                 except Exception as error:  # the holder moved or is gone: the consoles reconnect anyway
                     log.info("could not pass on seen agents", extra={"tenant_id": tenant_id, "error": str(error)})
+
+    # ------------------------------------------------------------ shared state
+
+    def _tell_forgotten(self, key: str | None) -> None:
+        """A token forgotten here (signed out, key revoked, roles changed): every node forgets it. Called from
+        worker threads too; sent in order with the events."""
+        payload = json.dumps({"key": key}).encode()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._outgoing.put_nowait, (FORGET_SUBJECT, payload))
+
+    async def _on_forget(self, message: nats.aio.msg.Msg) -> None:
+        try:
+            key = json.loads(message.data)["key"]
+        except (ValueError, KeyError, TypeError):
+            return
+        credentials.forget_locally(key if isinstance(key, str) else None)
 
     # ------------------------------------------------------------------ fan-out
 

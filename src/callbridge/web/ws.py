@@ -45,7 +45,8 @@ def allowed_origin(svc: Services, tenant_id: str, origin: str | None) -> bool:
 async def realtime(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
     ticket = websocket.query_params.get("ticket", "")
-    who = svc.tickets.redeem(ticket, svc.clock.now()) if ticket else None
+    # in a cluster the ticket is in the database (any node may have issued it): read off the event loop
+    who = await run_in_threadpool(svc.tickets.redeem, ticket, svc.clock.now()) if ticket else None
     if who is None or who.tenant_id is None:
         await websocket.close(CloseCode.BAD_TICKET, "missing, expired or used ticket: get a new one")
         return

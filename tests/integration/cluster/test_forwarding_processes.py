@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, update
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from callbridge.auth.credentials import create_admin_user, create_session
@@ -346,3 +346,37 @@ def test_killing_the_holder_mid_traffic_loses_nothing_and_applies_nothing_twice(
     assert set(acknowledged) <= stored, "every acknowledged call is there"
     assert all(count == 1 for count in created.values()), "none was applied twice"
     assert stored - set(acknowledged) <= {f"call{len(acknowledged) + 1}"}, "nothing unasked for"
+
+
+# shorter than the principal cache (5 s), so only the bus can have made the other nodes forget
+FORGET_SECONDS = float(os.environ.get("CALLBRIDGE_TEST_FORGET_SECONDS", "3.5"))
+
+
+@pytest.mark.slow
+def test_tickets_and_revocations_hold_on_every_node(cluster: Cluster) -> None:
+    pbx, agent = set_up_tenant(cluster)
+    a, b, c = cluster.urls
+    # a ticket issued by one node opens the WebSocket on another, once
+    ticket = httpx.post(f"{a}/api/v1/realtime/tickets", headers=agent, timeout=10).json()["ticket"]
+    with connect(f"ws{b.removeprefix('http')}/api/v1/realtime?ticket={ticket}", open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=DEADLINE_SECONDS))["type"] == "init"
+    with pytest.raises(InvalidStatus) as refused:  # closed before it is accepted: the handshake fails
+        connect(f"ws{c.removeprefix('http')}/api/v1/realtime?ticket={ticket}", open_timeout=10)
+    assert refused.value.response.status_code == 403
+
+    # revoking an API key on one node: every node refuses it at once (not when its cache runs out)
+    with httpx.Client(timeout=10) as http:
+        token = http.post(f"{a}/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": PASSWORD})
+        admin = {"Authorization": f"Bearer {token.json()['token']}"}
+        keys = http.get(f"{a}/api/v1/tenants/acme/api-keys", headers=admin).json()
+        key_id = (keys["api_keys"] if isinstance(keys, dict) else keys)[0]["id"]
+        for base in (b, c):
+            assert http.get(f"{base}/api/v1/interactions/nothing", headers=pbx).status_code == 404  # remembered now
+        remembered_at = time.monotonic()
+        assert http.delete(f"{a}/api/v1/tenants/acme/api-keys/{key_id}", headers=admin).status_code == 204
+        for base in (b, c):
+            wait_for(
+                lambda base=base: http.get(f"{base}/api/v1/interactions/nothing", headers=pbx).status_code == 401,
+                f"{base} to refuse the revoked key",
+                FORGET_SECONDS - (time.monotonic() - remembered_at),
+            )
