@@ -115,6 +115,18 @@ class NatsBus:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def status(self) -> dict[str, object]:
+        """What /readyz shows of the bus."""
+        return {
+            "connected": self.connected,
+            "server": self._nc.connected_url.netloc if self._nc is not None and self._nc.connected_url else None,
+            "tenants_followed": sorted(self._feeds),
+        }
+
+    @property
     def connection(self) -> nats.aio.client.Client:
         if self._nc is None:
             raise RuntimeError("the bus is not connected")

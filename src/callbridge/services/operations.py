@@ -324,8 +324,8 @@ class NoteSeen(Operation):
 
 
 class ForwardFailed(Exception):  # noqa: N818 - it names what happened
-    """The tenant's holder could not be reached, or did not answer in time: 503. `applied` False: nothing
-    was applied, try again; None: it may or may not have been (read before trying again)."""
+    """The tenant's holder could not be reached (503; `applied` False: nothing was applied, try again), or
+    did not answer in time (504; `applied` None: it may or may not have been, read before trying again)."""
 
     def __init__(self, message: str, *, applied: bool | None) -> None:
         super().__init__(message)

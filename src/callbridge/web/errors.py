@@ -111,10 +111,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ForwardFailed)
     async def _forward_failed(_request: Request, error: ForwardFailed) -> JSONResponse:
-        code = "holder_unavailable" if error.applied is False else "holder_timeout"
-        response = error_response(503, code, str(error))
-        response.headers["Retry-After"] = "1"
-        return response
+        # 503: nothing was applied, try again; 504: no answer in time, it may have been applied
+        if error.applied is False:
+            response = error_response(503, "holder_unavailable", str(error))
+            response.headers["Retry-After"] = "1"
+            return response
+        return error_response(504, "holder_timeout", str(error))
 
     @app.exception_handler(TenantNotLoaded)
     async def _tenant(_request: Request, error: TenantNotLoaded) -> JSONResponse:

@@ -23,7 +23,7 @@ def healthz() -> dict[str, str]:
 def readyz(svc: ServicesDep, request: Request, response: Response) -> dict[str, Any]:
     """The database answers and its schema is current (and, when voice is on, Kamailio and rtpengine answer):
     send traffic here. In a cluster, also this node, the live nodes, and the tenants this node holds with their
-    lease epochs and ages."""
+    lease epochs and ages, and the bus (503 while it is unreachable)."""
     try:
         ready = is_up_to_date(svc.engine)
     except Exception as error:
@@ -38,9 +38,17 @@ def readyz(svc: ServicesDep, request: Request, response: Response) -> dict[str, 
         if down:
             response.status_code = 503
             return {"status": f"voice engines down: {', '.join(down)}"}
+    bus = getattr(request.app.state, "bus", None)
+    if bus is not None and not bus.connected:
+        # it would answer 503 for every tenant another node holds: let the balancer send requests elsewhere
+        response.status_code = 503
+        return {"status": "bus unreachable: requests for other nodes' tenants cannot be forwarded"}
     cluster = getattr(request.app.state, "cluster", None)
     if cluster is not None:
-        return {"status": "ready", "cluster": cluster.status()}
+        status = cluster.status()
+        if bus is not None:
+            status["bus"] = bus.status()
+        return {"status": "ready", "cluster": status}
     return {"status": "ready"}
 
 

@@ -132,6 +132,7 @@ def test_a_tenant_is_served_through_every_node(cluster: Cluster) -> None:
         LEASE_SECONDS * 5,
     )
 
+    assert httpx.get(f"{x}/readyz", timeout=10).json()["cluster"]["bus"]["connected"] is True
     status = httpx.put(f"{x}/api/v1/me/status", json={"status": "available"}, headers=agent, timeout=10)
     assert status.status_code == 200, status.text
     assert status.json()["status"] == "available"
