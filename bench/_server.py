@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +58,15 @@ class Provisioned:
     agents: list[AgentLogin]
 
 
-def provision(directory: Path, tenants: int, agents_per_tenant: int, offer_timeout_seconds: int = 30) -> Provisioned:
-    """Creates the tenants with one phone queue each, their agents, signed in and available."""
+def provision(
+    directory: Path,
+    tenants: int,
+    agents_per_tenant: int,
+    offer_timeout_seconds: int = 30,
+    configure: Callable[[TestClient, dict[str, str], str], None] | None = None,
+) -> Provisioned:
+    """Creates the tenants with one phone queue each, their agents, signed in and available; `configure`
+    (client, admin headers, tenant id) adds what a benchmark needs beyond that, through the same admin API."""
     database_url = f"sqlite:///{directory / 'callbridge.db'}"
     engine = make_engine(database_url)
     upgrade(engine)
@@ -94,6 +101,8 @@ def provision(directory: Path, tenants: int, agents_per_tenant: int, offer_timeo
                 _ok(client.post(f"/api/v1/tenants/{tenant_id}/agents", json=body, headers=admin))
             tokens = client.portal.call(_sign_in_all, svc, tenant_id, agent_ids)  # type: ignore[union-attr]
             agents.extend(AgentLogin(tenant_id, a, tok) for a, tok in zip(agent_ids, tokens, strict=True))
+            if configure is not None:
+                configure(client, admin, tenant_id)
             progress(f"provisioned {tenant_id}: {len(agent_ids)} agents signed in and available")
     engine.dispose()
     return Provisioned(database_url, api_keys, agents)

@@ -1,0 +1,679 @@
+"""Voice: real SIP calls through Kamailio, rtpengine and the voice controller, on loopback.
+
+Set-up: a real server (`python -m callbridge serve` with voice on, bench/_server.py) that starts Kamailio and
+rtpengine itself; one tenant, one phone queue, AGENTS agents signed in and available, each with a desk phone.
+The desk phones are one sipp process (registered first by a second sipp, one REGISTER per agent with digest
+credentials, all pointing at the first one's port): they auto-answer and send a 1400 Hz tone (sipp
+rtp_stream, G.711 PCMU). The callers are a third sipp at the trunk address: each dials the queue's number,
+sends a 700 Hz tone and hangs up after HOLD seconds. The first AGENTS callers find a free agent and are
+bridged; the next QUEUED wait on the hold music rtpengine plays (nobody is free).
+
+Measured, all at the plateau (every call set up, none ended):
+- `bridged_calls` / `queued_calls`: the interactions connected / queued (the supervisors' snapshot);
+- `loss_pct`, `jitter_p95_ms`: rtpengine's own per-stream statistics, read over its NG control socket
+  (`query` of each call): packets rtpengine received from each caller and each phone over a window, against
+  the 50 packets a second each of them sends (the G.711 20 ms ptime); jitter as rtpengine computes it per
+  SSRC (RFC 3550 interarrival jitter, `SSRC` section of `query`);
+- `setup_p99_ms`: the caller's INVITE leaving sipp → the controller's INVITE reaching the agent's phone
+  (sipp's own message traces, one clock), for calls that found a free agent;
+- `webrtc_calls`: null (browser legs are measured by the browser tests, not here).
+
+On a shared machine the absolute numbers move with the neighbours' load, so the run also reports what does
+not: the CPU rtpengine and the server spent per call (from /proc, their own PIDs), and the machine's load
+average and the share of CPU the rest of the machine used meanwhile.
+
+Everything runs on 127.0.0.1, is bounded in calls and time (sipp -m, -timeout), and is stopped by PID.
+Environment BENCH_AGENTS, BENCH_QUEUED, BENCH_RATE and BENCH_HOLD override the sizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from bench._server import ADMIN_EMAIL, ADMIN_PASSWORD, QUEUE_ID, _ok, percentile, progress, provision, serve
+from callbridge.channels.sip.ng import NgClient
+
+FULL = {"agents": 100, "queued": 100, "rate": 25.0, "hold": 45.0}
+QUICK = {"agents": 10, "queued": 10, "rate": 10.0, "hold": 12.0}
+NUMBER = "+18005550100"
+PASSWORD = "bench-desk-phone-secret"  # noqa: S105 - a throw-away database
+CALLER_TONE = 700
+AGENT_TONE = 1400
+PACKETS_PER_SECOND = 50  # G.711 at 20 ms per packet: what each sipp stream sends
+BINARIES = ("/usr/sbin/kamailio", "/usr/bin/rtpengine", "/usr/bin/sipp", "/usr/bin/sox")
+
+
+def _free_udp_port() -> int:
+    while True:
+        port = random.randrange(20000, 29000)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+# ------------------------------------------------------------------ sipp scenarios
+# Kamailio record-routes every call: the caller's ACK and BYE go to the 200 OK's Contact with the recorded
+# route set ([routes], kept by rrs="true"). sipp's [next_url] copies the Contact's display name too
+# ("Anonymous <sip:…>", as sippy writes it) into the request line, which Kamailio drops as malformed, and the
+# controller, never ACKed, hangs up after 32 s: the URI is taken out of the Contact with a regexp instead.
+
+CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="callbridge bench caller">
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:1415{caller_base}[call_number]@[local_ip]:[local_port]>;tag=[pid]caller[call_number]
+To: <sip:{number}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- [pid][call_number] 1 IN IP4 [media_ip]
+s=-
+c=IN IP4 [media_ip]
+t=0 0
+m=audio [rtpstream_audio_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=sendrecv
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp="&lt;(sip:[^&gt;]*)&gt;" search_in="hdr" header="Contact:" assign_to="contact_header,contact"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+ACK [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[routes]
+From: <sip:1415{caller_base}[call_number]@[local_ip]:[local_port]>;tag=[pid]caller[call_number]
+To: <sip:{number}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[routes]
+From: <sip:1415{caller_base}[call_number]@[local_ip]:[local_port]>;tag=[pid]caller[call_number]
+To: <sip:{number}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <Reference variables="contact_header"/>
+</scenario>
+"""
+
+# Contact without ";transport=UDP": sippy (the controller) refuses the upper-case form when it sends the BYE.
+PHONES = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="callbridge bench desk phones">
+  <recv request="INVITE" rrs="true"/>
+  <send>
+    <![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]phone[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:phone@[local_ip]:[local_port]>
+Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]phone[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:phone@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- [pid][call_number] 1 IN IP4 [media_ip]
+s=-
+c=IN IP4 [media_ip]
+t=0 0
+m=audio [rtpstream_audio_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=sendrecv
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"""
+
+REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="callbridge bench registrations">
+  <send retrans="500">
+    <![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=reg[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:[service]@127.0.0.1:{phones_port}>
+Expires: 3600
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="401" auth="true"/>
+  <send retrans="500">
+    <![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=reg[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:[service]@127.0.0.1:{phones_port}>
+[authentication]
+Expires: 3600
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+class Sipp:
+    """One sipp process, its messages traced to a file (timestamps for the set-up time), stopped by PID."""
+
+    def __init__(self, directory: Path, name: str, args: list[str]) -> None:
+        self.directory = directory
+        self.name = name
+        self.log = (directory / f"{name}.out").open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - our own arguments
+            ["sipp", *args, "-nd", "-nostdin", "-trace_msg", "-message_file", f"{name}.msg", "-trace_err"]
+            + ["-error_file", f"{name}.err"],
+            cwd=directory,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def errors(self) -> str:
+        path = self.directory / f"{self.name}.err"
+        return path.read_text(errors="replace")[-1500:] if path.exists() else ""
+
+
+def _tone(path: Path, frequency: int, seconds: int) -> Path:
+    """A G.711 µ-law WAV, which sipp's rtp_stream sends as PCMU."""
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(path), "synth", str(seconds), "sine", str(frequency)]
+        + ["vol", "0.5"],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+_TRACE = re.compile(
+    r"^-{20,} (\S+)\s+(\d+:\d+:\d+\.\d+)\n(UDP message (?:sent|received)[^\n]*)\n\n(.*?)(?=^-{20,} |\Z)", re.M | re.S
+)
+
+
+def _invites(message_file: Path, direction: str) -> dict[str, float]:
+    """First INVITE sent/received per caller number (From user), at sipp's wall clock."""
+    found: dict[str, float] = {}
+    if not message_file.exists():
+        return found
+    for date, clock, what, body in _TRACE.findall(message_file.read_text(errors="replace")):
+        if direction not in what or not body.startswith("INVITE "):
+            continue
+        caller = re.search(r"^From:.*?<sip:(\d+)@", body, re.M)
+        if caller is None or caller.group(1) in found:
+            continue
+        found[caller.group(1)] = datetime.fromisoformat(f"{date}T{clock}").timestamp()
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process and its threads, from /proc (clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / ticks, total / ticks
+
+
+def _pid_of(path: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(path.read_text().split()[0])
+    return None
+
+
+@contextlib.contextmanager
+def _sipps() -> Iterator[list[Sipp]]:
+    started: list[Sipp] = []
+    try:
+        yield started
+    finally:
+        for sipp in started:
+            sipp.stop()
+
+
+def run(quick: bool) -> dict[str, Any]:
+    for binary in BINARIES:
+        if not Path(binary).exists():
+            raise SystemExit(f"the voice benchmark needs {binary}: run scripts/install-voice-engines as root")
+    sizes = dict(QUICK if quick else FULL)
+    for key in sizes:
+        if f"BENCH_{key.upper()}" in os.environ:
+            sizes[key] = float(os.environ[f"BENCH_{key.upper()}"])
+    agents, queued, rate, hold = int(sizes["agents"]), int(sizes["queued"]), sizes["rate"], sizes["hold"]
+    calls = agents + queued
+    keep = os.environ.get("BENCH_KEEP_DIR")  # to read the sipp traces, the capture and the logs afterwards
+    if keep:
+        Path(keep).mkdir(parents=True)
+        return _run(Path(keep), agents, queued, calls, rate, hold)
+    with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
+        return _run(Path(tmp), agents, queued, calls, rate, hold)
+
+
+def _run(directory: Path, agents: int, queued: int, calls: int, rate: float, hold: float) -> dict[str, Any]:
+    phones_port, register_port, callers_port = (_free_udp_port() for _ in range(3))
+    sip_port, controller_port, ng_port = (_free_udp_port() for _ in range(3))
+    phones_rtp, callers_rtp = _free_udp_port(), _free_udp_port()
+    rtp_min = random.randrange(40000, 56000, 2000)
+    caller_base = random.randrange(100, 999)
+
+    def configure(client: TestClient, admin: dict[str, str], tenant_id: str) -> None:
+        _ok(
+            client.put(
+                f"/api/v1/tenants/{tenant_id}/voice/numbers/{NUMBER}", json={"queue_id": QUEUE_ID}, headers=admin
+            )
+        )
+        for n in range(1, agents + 1):
+            body = {"username": f"phone{n}", "password": PASSWORD}
+            _ok(client.put(f"/api/v1/tenants/{tenant_id}/voice/desk-phones/agent{n}", json=body, headers=admin))
+
+    provisioned = provision(
+        directory, tenants=1, agents_per_tenant=agents, offer_timeout_seconds=60, configure=configure
+    )
+    sipp_dir = directory / "sipp"
+    sipp_dir.mkdir()
+    caller_audio = _tone(sipp_dir / "caller.wav", CALLER_TONE, 10)
+    agent_audio = _tone(sipp_dir / "agent.wav", AGENT_TONE, 10)
+    (sipp_dir / "caller.xml").write_text(
+        CALLER.format(number=NUMBER, caller_base=caller_base, audio=caller_audio.name, hold_ms=int(hold * 1000))
+    )
+    (sipp_dir / "phones.xml").write_text(PHONES.format(audio=agent_audio.name))
+    (sipp_dir / "register.xml").write_text(REGISTER.format(phones_port=phones_port))
+    voice = {
+        "voice_enabled": "true",
+        "voice_sip_port": str(sip_port),
+        "voice_controller_port": str(controller_port),
+        "voice_rtpengine_ng": f"127.0.0.1:{ng_port}",
+        "voice_rtp_port_min": str(rtp_min),
+        "voice_rtp_port_max": str(rtp_min + 1999),
+        "voice_trunk_networks": "127.0.0.1/32",
+    }
+    time_box = hold + calls / rate + 60
+    load_before = os.getloadavg()
+    with serve(directory, provisioned.database_url, **voice) as (base_url, server_pid), _sipps() as sipps:
+        rtpengine_pid = _pid_of(directory / "voice" / "rtpengine.pid")
+        admin = _admin_headers(base_url)
+        target = f"127.0.0.1:{sip_port}"
+        common = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-timeout", f"{time_box:.0f}s", "-timeout_error"]
+        phones = Sipp(
+            sipp_dir, "phones", [target, "-sf", "phones.xml", "-p", str(phones_port), "-mp", str(phones_rtp), *common]
+        )
+        sipps.append(phones)
+        # one short sipp per phone: sipp takes digest credentials from its command line only (-au/-ap)
+        for n in range(1, agents + 1):
+            register = Sipp(
+                sipp_dir,
+                "register",
+                [target, "-sf", "register.xml", "-p", str(register_port), "-m", "1"]
+                + ["-au", f"phone{n}", "-ap", PASSWORD, "-s", f"phone{n}", *common],
+            )
+            try:
+                if register.wait(timeout=20) != 0:
+                    raise RuntimeError(f"desk phone phone{n} did not register: {register.errors()}")
+            finally:
+                register.stop()
+        progress(f"{agents} desk phones registered (sipp on port {phones_port}); calling {NUMBER}")
+        callers = Sipp(
+            sipp_dir,
+            "callers",
+            [target, "-sf", "caller.xml", "-p", str(callers_port), "-mp", str(callers_rtp), "-m", str(calls)]
+            + ["-l", str(calls), "-r", f"{rate:g}", *common],
+        )
+        sipps.append(callers)
+        ng = NgClient("127.0.0.1", ng_port)
+        plateau = _wait_for_plateau(
+            base_url, admin, calls, agents, deadline=time.monotonic() + calls / rate + 30, callers=callers
+        )
+        progress(f"plateau: {plateau['connected']} bridged, {plateau['queued']} on hold music; sampling media")
+        cpu_before = {"rtpengine": _cpu_seconds(rtpengine_pid or 0), "server": _cpu_seconds(server_pid)}
+        machine_before = _machine_busy()
+        window_start = time.monotonic()
+        seconds = min(10.0, max(3.0, hold - calls / rate - 5))
+        capture = _capture(directory / "rtp.pcapng", rtp_min, rtp_min + 1999, seconds)
+        try:
+            media = _media_window(ng, seconds=seconds)
+        finally:
+            capture.wait(timeout=seconds + 20)
+        window = time.monotonic() - window_start
+        machine_after = _machine_busy()
+        cpu = {
+            name: _cpu_seconds(pid) - cpu_before[name]
+            for name, pid in (("rtpengine", rtpengine_pid or 0), ("server", server_pid))
+        }
+        exit_code = callers.wait(timeout=time_box + 10)
+        progress(f"callers done (sipp exit {exit_code})")
+        setup = _setup_times(sipp_dir)
+        ended = _wait_until_ended(base_url, admin)
+    progress("analysing the RTP capture (tshark)")
+    wire = _rtp_streams(directory / "rtp.pcapng", rtp_min, rtp_min + 1999)
+    machine_busy = (machine_after[0] - machine_before[0]) / max(1e-9, machine_after[1] - machine_before[1])
+    ours = (cpu["rtpengine"] + cpu["server"]) / window / (os.cpu_count() or 1)
+    return {
+        "bridged_calls": plateau["connected"],
+        "queued_calls": plateau["queued"],
+        "loss_pct": wire["loss_pct"],
+        "jitter_p95_ms": wire["jitter_p95_ms"],
+        "setup_p99_ms": round(percentile(setup, 99), 1) if setup else None,
+        "setup_p50_ms": round(percentile(setup, 50), 1) if setup else None,
+        "setup_samples": len(setup),
+        "webrtc_calls": None,
+        "webrtc_calls_reason": "browser (Opus, DTLS-SRTP) legs are not driven by this benchmark",
+        "rtp_capture": wire,
+        "rtpengine_counters": media,
+        "window_s": round(window, 1),
+        "rtpengine_cpu_pct_of_core": round(100 * cpu["rtpengine"] / window, 1),
+        "server_cpu_pct_of_core": round(100 * cpu["server"] / window, 1),
+        "rtpengine_cpu_ms_per_call_second": round(1000 * cpu["rtpengine"] / window / max(1, media["calls"]), 3),
+        "machine_cpu_busy_pct": round(100 * machine_busy, 1),
+        "others_cpu_busy_pct": round(max(0.0, 100 * (machine_busy - ours)), 1),
+        "load_average_before": [round(v, 2) for v in load_before],
+        "caller_sipp_exit": exit_code,
+        "caller_calls": _sipp_outcome(sipp_dir / "callers.out"),
+        "after_callers_hung_up": ended,
+        "sizes": {"agents": agents, "queued": queued, "rate": rate, "hold_s": hold},
+    }
+
+
+def _admin_headers(base_url: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{base_url}/api/v1/auth/admin-sessions", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, timeout=10
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def _snapshot_counts(base_url: str, admin: dict[str, str]) -> dict[str, int]:
+    response = httpx.get(f"{base_url}/api/v1/tenants/tenant1/snapshot", headers=admin, timeout=10)
+    response.raise_for_status()
+    counts: dict[str, int] = {}
+    for interaction in response.json()["interactions"].values():
+        counts[interaction["state"]] = counts.get(interaction["state"], 0) + 1
+    return counts
+
+
+def _wait_for_plateau(
+    base_url: str, admin: dict[str, str], calls: int, agents: int, deadline: float, callers: Sipp
+) -> dict[str, int]:
+    best = {"connected": 0, "queued": 0}
+    while time.monotonic() < deadline:
+        if callers.process.poll() is not None:
+            raise RuntimeError(f"the callers' sipp exited ({callers.process.returncode}): {callers.errors()}")
+        counts = _snapshot_counts(base_url, admin)
+        now = {"connected": counts.get("connected", 0), "queued": counts.get("queued", 0) + counts.get("offered", 0)}
+        if sum(now.values()) >= sum(best.values()):
+            best = now
+        progress(f"  {now['connected']} bridged, {now['queued']} waiting of {calls}")
+        if now["connected"] >= agents and sum(now.values()) >= calls:
+            return now
+        time.sleep(1.0)
+    return best
+
+
+def _capture(path: Path, port_min: int, port_max: int, seconds: float) -> subprocess.Popen[bytes]:
+    """dumpcap on loopback, RTP headers only (64 bytes a packet), for `seconds`: every packet into and out of
+    rtpengine's ports."""
+    return subprocess.Popen(  # noqa: S603 - our own arguments
+        ["dumpcap", "-i", "lo", "-s", "64", "-B", "256", "-f", f"udp portrange {port_min}-{port_max}"]
+        + ["-a", f"duration:{seconds:.0f}", "-w", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=path.with_suffix(".log").open("w"),
+    )
+
+
+_STREAM = re.compile(
+    r"^\s*\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(0x[0-9A-Fa-f]+)\s+(.+?)\s+(\d+)\s+(-?\d+)\s+\(.*?\)"
+    r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)",
+    re.M,
+)
+
+
+def _rtp_streams(path: Path, port_min: int, port_max: int) -> dict[str, Any]:
+    """tshark's RTP stream analysis of the capture: packets lost (sequence gaps) on every stream, and the
+    RFC 3550 interarrival jitter of the streams rtpengine sends (what the phones and callers receive): for
+    each stream the highest value its running estimate reached, then the 95th percentile over streams."""
+    if not path.exists():
+        return {"error": "no capture (dumpcap failed)", "loss_pct": None, "jitter_p95_ms": None}
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-o", "rtp.heuristic_rtp:TRUE", "-q", "-z", "rtp,streams"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    ).stdout
+    rows = []
+    for match in _STREAM.finditer(out):
+        count = int(match.group(7))
+        if count >= 20:  # shorter: a stream that started or ended at the edge of the window
+            rows.append(
+                (int(match.group(2)), match.group(5).lower(), count, int(match.group(8)), float(match.group(14)))
+            )
+    # a stream rtpengine sends under an SSRC that also comes in is forwarded (caller <-> agent); one under an
+    # SSRC of its own is played by rtpengine (greeting, hold music)
+    incoming = {ssrc for src_port, ssrc, *_ in rows if not port_min <= src_port <= port_max}
+    sent = [jitter for src_port, _, _, _, jitter in rows if not port_min <= src_port <= port_max]
+    forwarded = [
+        jitter for src_port, ssrc, _, _, jitter in rows if port_min <= src_port <= port_max and ssrc in incoming
+    ]
+    played = [
+        jitter for src_port, ssrc, _, _, jitter in rows if port_min <= src_port <= port_max and ssrc not in incoming
+    ]
+    packets = sum(row[2] for row in rows)
+    lost = sum(max(0, row[3]) for row in rows)
+    heard = forwarded + played
+    return {
+        "streams": len(rows),
+        "packets": packets,
+        "lost": lost,
+        "loss_pct": round(100 * lost / (packets + lost), 3) if packets else None,
+        "jitter_p95_ms": round(percentile(heard, 95), 2) if heard else None,
+        "forwarded_streams": len(forwarded),
+        "forwarded_jitter_p95_ms": round(percentile(forwarded, 95), 2) if forwarded else None,
+        "played_streams": len(played),
+        "played_jitter_p95_ms": round(percentile(played, 95), 2) if played else None,
+        "jitter_max_ms": round(max(heard), 2) if heard else None,
+        # the senders' own jitter (sipp on the same loaded cores), part of what rtpengine forwards
+        "senders_jitter_p95_ms": round(percentile(sent, 95), 2) if sent else None,
+        # packets the capture itself dropped (its buffer overflowed): those count as lost above
+        "capture": _capture_drops(path.with_suffix(".log")),
+    }
+
+
+def _sipp_outcome(screen: Path) -> dict[str, int]:
+    """Successful / failed calls from sipp's last statistics screen (its cumulative column)."""
+    text = screen.read_text(errors="replace") if screen.exists() else ""
+    outcome = {}
+    for name in ("Successful call", "Failed call"):
+        found = re.findall(rf"{name}\s*\|\s*\d+\s*\|\s*(\d+)", text)
+        outcome[name.split()[0].lower()] = int(found[-1]) if found else -1
+    return outcome
+
+
+def _capture_drops(log: Path) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    found = re.search(r"received/dropped on interface.*?(\d+/\d+)", text)
+    return f"received/dropped {found.group(1)}" if found else text.strip()[-200:]
+
+
+def _wait_until_ended(base_url: str, admin: dict[str, str], timeout: float = 30.0) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    counts = _snapshot_counts(base_url, admin)
+    while time.monotonic() < deadline and (counts.get("connected") or counts.get("queued") or counts.get("offered")):
+        time.sleep(0.5)
+        counts = _snapshot_counts(base_url, admin)
+    return counts
+
+
+def _media_window(ng: NgClient, seconds: float) -> dict[str, Any]:
+    """rtpengine's own counters: packets it received on each stream over `seconds`, against the 50 a second
+    each sender sends. Runs the NG client on its own short-lived loop."""
+    import asyncio
+
+    async def sample() -> dict[str, Any]:
+        await ng.start()
+        try:
+            listing = await ng.command("list", {"limit": 10_000})
+            call_ids = [str(c) for c in listing.get("calls", [])]
+            first = {cid: await _query(ng, cid) for cid in call_ids}
+            started = time.monotonic()
+            await asyncio.sleep(seconds)
+            second = {cid: await _query(ng, cid) for cid in call_ids}
+            elapsed = time.monotonic() - started
+        finally:
+            ng.close()
+        expected = received = streams = 0
+        for cid in call_ids:
+            before, after = _streams(first[cid]), _streams(second[cid])
+            for key, packets in after.items():
+                if key not in before or packets == 0:
+                    continue
+                streams += 1
+                received += packets - before[key]
+                expected += round(PACKETS_PER_SECOND * elapsed)
+        loss = 100 * (expected - received) / expected if expected else None
+        return {
+            "calls": len(call_ids),
+            "streams": streams,
+            "expected": expected,
+            "received": received,
+            # approximate (the sender's pace against this process's clock), not a loss figure
+            "received_vs_50_per_s_pct": round(100 - loss, 2) if loss is not None else None,
+        }
+
+    return asyncio.run(sample())
+
+
+async def _query(ng: NgClient, call_id: str) -> dict[str, Any]:
+    with contextlib.suppress(Exception):
+        return await ng.command("query", {"call-id": call_id})
+    return {}
+
+
+def _streams(answer: dict[str, Any]) -> dict[str, int]:
+    """RTP packets rtpengine received on each stream of a call that has a sender (by tag and port)."""
+    found: dict[str, int] = {}
+    for tag, monologue in (answer.get("tags") or {}).items():
+        for media in monologue.get("medias") or []:
+            for stream in media.get("streams") or []:
+                if stream.get("endpoint", {}).get("port") in (None, 0, 9):
+                    continue  # the placeholder answerer: sends nothing
+                if "RTCP" in (stream.get("flags") or []):
+                    continue
+                found[f"{tag}:{stream.get('local port')}"] = int((stream.get("stats") or {}).get("packets", 0))
+    return found
+
+
+def _setup_times(sipp_dir: Path) -> list[float]:
+    sent = _invites(sipp_dir / "callers.msg", "sent")
+    rang = _invites(sipp_dir / "phones.msg", "received")
+    return [1000 * (rang[caller] - at) for caller, at in sent.items() if caller in rang]
