@@ -11,6 +11,7 @@ from tests.console.console_support import Site, eventually, new_agent, open_work
 from tests.console.test_console_browser import incoming_call
 
 pytestmark = pytest.mark.browser
+PROBLEM = "#console-error"
 
 
 def test_an_agent_transfers_a_call_to_an_available_colleague_whose_console_is_offered_it(
@@ -46,6 +47,10 @@ def test_an_agent_transfers_a_call_to_an_available_colleague_whose_console_is_of
         assert "number" in values, options  # a call may also go to an outside number
         console.select_option(picker, f"agent:{second.id}")
         page.screenshot(path=str(artifacts_dir / "transfer-picker.png"))
+        # a warm transfer needs a call Callbridge carries itself: this one comes from an outside PBX
+        card.query_selector("button[data-action=consult]").click()
+        eventually(lambda: "own voice channel" in (console.text_content(PROBLEM) or ""))
+        assert card.query_selector("button[data-action=consult-complete]").is_hidden()
         card.query_selector("button[data-action=transfer]").click()
 
         colleague.wait_for_selector(f".offer[data-interaction-id='{call_id}']")

@@ -20,3 +20,12 @@ test("other failures keep a message people can act on", () => {
   const pbx = new ApiError(503, "The PBX did not answer: try again", null, "telephony_unavailable");
   assert.equal(agentMessage("hold", pbx), "The PBX did not answer: try again");
 });
+
+test("a transfer refused while the call goes on says why, in the server's words", () => {
+  const busy = new ApiError(409, "agent 'ben' cannot take a phone interaction now (break)", null, "invalid_state");
+  assert.equal(agentMessage("transfer", busy), "agent 'ben' cannot take a phone interaction now (break)");
+  assert.equal(agentMessage("consult-complete", busy), "agent 'ben' cannot take a phone interaction now (break)");
+  const ended = new ApiError(409, "interaction 'c' has already ended (wrap_up)", null, "invalid_state");
+  assert.match(agentMessage("consult", ended), /already ended/);
+  assert.doesNotMatch(agentMessage("consult", ended), /wrap_up/);
+});

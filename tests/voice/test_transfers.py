@@ -166,3 +166,70 @@ def test_a_blind_transfer_to_an_outside_number_dials_the_trunk_with_the_tenants_
     assert transfers == [("transferred", "agent1", "sales")], transfers
     outside.command("hangup")
     wait_for(lambda: caller.saw("CALL_CLOSED"), "the caller to be hung up when the outside party hangs up")
+
+
+def consulting(system: VoiceSystem, tenant: Any) -> tuple[Any, Any, Any, dict[str, Any], dict[str, str]]:
+    """A caller connected to agent1, who consults agent2 (both with desk phones); returns once agent1 and
+    agent2 hear each other and the caller hears the hold music."""
+    first = desk_phone(system, tenant, "agent1", AGENT_TONE)
+    second = desk_phone(system, tenant, "agent2", SECOND_AGENT_TONE)
+    agent1 = tenant.agent("agent1")
+    caller, call = connected_call(system, tenant, f"consulted-caller-{tenant.id}")
+    tenant.agent("agent2")
+    first_heard = len(labels_of(first.heard(), AGENT_HEARS | {"second": (SECOND_AGENT_TONE,)}))
+    started = system.harness.client.post(
+        f"/api/v1/me/interactions/{call['id']}/consult", json={"target": "agent2"}, headers=agent1
+    )
+    assert started.status_code == 204, started.text
+    wait_for(lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-2:] == ["agent", "music"], "hold music")
+    wait_for(lambda: "agent" in runs(labels_of(second.heard(), {"agent": (AGENT_TONE,)})), "agent2 to hear agent1")
+    heard = {"second": (SECOND_AGENT_TONE,), **AGENT_HEARS}
+    wait_for(lambda: "second" in runs(labels_of(first.heard(), heard)[first_heard:]), "agent1 to hear agent2")
+    return caller, first, second, call, agent1
+
+
+def test_a_warm_transfer_consults_while_the_caller_holds_then_connects_the_caller_to_the_colleague(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, _number = system.tenant()
+    caller, first, second, call, agent1 = consulting(system, tenant)
+    assert (interaction(system, tenant.id) or {}).get("agent_id") == "agent1"  # still agent1's while consulting
+
+    completed = system.harness.client.post(f"/api/v1/me/interactions/{call['id']}/consult/complete", headers=agent1)
+    assert completed.status_code == 204, completed.text
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+    wait_for(lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-1:] == ["second"], "the caller to hear agent2")
+    wait_for(lambda: "caller" in runs(labels_of(second.heard(), AGENT_HEARS)), "agent2 to hear the caller")
+    found = interaction(system, tenant.id)
+    assert found is not None
+    assert (found["state"], found["agent_id"]) == ("connected", "agent2")
+    assert ("transferred", "agent1", "sales") in logged(system, tenant.id, call["id"])
+    caller.command("hangup")
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+
+
+def test_a_cancelled_consult_brings_the_caller_back_to_the_first_agent(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, _number = system.tenant()
+    caller, first, second, call, agent1 = consulting(system, tenant)
+    url = f"/api/v1/me/interactions/{call['id']}/consult"
+    again = system.harness.client.post(url, json={"target": "agent2"}, headers=agent1)
+    assert again.status_code == 409, again.text
+
+    cancelled = system.harness.client.post(f"{url}/cancel", headers=agent1)
+    assert cancelled.status_code == 204, cancelled.text
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+    wait_for(
+        lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-3:] == ["agent", "music", "agent"],
+        "the caller to hear agent1 again",
+    )
+    heard_before = len(labels_of(first.heard(), AGENT_HEARS))
+    wait_for(
+        lambda: "caller" in runs(labels_of(first.heard(), AGENT_HEARS)[heard_before:]), "agent1 to hear the caller"
+    )
+    assert (interaction(system, tenant.id) or {}).get("agent_id") == "agent1"
+    nothing = system.harness.client.post(f"{url}/complete", headers=agent1)
+    assert nothing.status_code == 409, nothing.text
+    caller.command("hangup")
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")

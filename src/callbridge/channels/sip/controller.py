@@ -38,6 +38,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Engine, select
 
 from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
+from callbridge.channels.sip.consult import Consult, taken_by_consult
 from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.stack import SipStack
@@ -108,6 +109,7 @@ class VoiceCall:
     media: str = ""  # what the caller hears while waiting: greeting, music
     media_task: asyncio.Task[None] | None = None
     transition: asyncio.Task[None] | None = None  # a transfer taking the agent's phone off (transfer.py)
+    consult: Consult | None = None  # a warm transfer's consult in progress (consult.py)
     facts: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -371,7 +373,7 @@ class VoiceController:
         from sippy.CCEvents import CCEventTry
         from sippy.UA import UA
 
-        if call.state not in ("waiting", "ringing", "setup"):
+        if call.state not in ("waiting", "ringing", "setup") or taken_by_consult(call, agent_id):
             return
         phone = await asyncio.to_thread(self.directory.desk_phone, call.tenant_id, agent_id)
         if phone is None:
@@ -554,6 +556,8 @@ class VoiceController:
             self._sip(call.caller_ua, CCEventDisconnect())
         if call.agent_leg is not None and not agent_gone:
             self.stack.call(call.agent_leg.hang_up)
+        if call.consult is not None:
+            self.stack.call(call.consult.leg.hang_up)
         await self._ng_quietly("delete", {"call-id": call.sip_call_id})
         if report is not None and call.queued:  # before it was queued there is no interaction to end
             try:

@@ -32,7 +32,7 @@ def release_agent(controller: VoiceController, call: VoiceCall) -> bool:
     """The synchronous half of going back to waiting: the agent's phone is hung up and the call waits again.
     Runs before the first await of the transfer's task, so an offer made in the same batch (started after it)
     sees a waiting call and rings the next phone."""
-    if call.state != "bridged":
+    if call.state != "bridged" or call.consult is not None:  # a completed consult moves the media itself
         return False
     leg, call.agent_leg = call.agent_leg, None
     call.branch = ""  # the old leg's late events (its BYE's answer) are ignored

@@ -9,15 +9,18 @@ this node's voice controller carries (voice runs on one node, ADR 0007).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from pydantic import Field
 
 from callbridge.channels.base import CommandFailed
+from callbridge.channels.sip import consult
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition
 from callbridge.services.operations import ResolveTransferTarget
 from callbridge.web.api.lookups import execute
-from callbridge.web.api.schemas import TransferIn
+from callbridge.web.api.schemas import Identifier, Input, TransferIn
 from callbridge.web.deps import AgentDep, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 
@@ -59,4 +62,58 @@ async def transfer_interaction(
         else cmd.TransferToAgent(who.subject_id, interaction_id, target)
     )
     await execute(svc, tenant_id, command, queue_field=field)
+    return Response(status_code=204)
+
+
+class ConsultIn(Input):
+    target: Identifier = Field(description="The colleague (agent id) to consult; their desk phone rings")
+
+
+def _voice_call(request: Request, interaction_id: str) -> Any:
+    voice = request.app.state.channels.voice
+    controller = voice.controller if voice is not None else None
+    if controller is None or not controller.carries(interaction_id):
+        raise InvalidTransition("only calls carried by Callbridge's own voice channel can be transferred warm")
+    return controller
+
+
+@router.post("/me/interactions/{interaction_id}/consult", status_code=204, tags=["agent"], responses={503: {}})
+async def start_consult(
+    interaction_id: str, body: ConsultIn, request: Request, svc: ServicesDep, who: AgentDep
+) -> Response:
+    """Warm transfer, first step: the caller hears the hold music while the colleague's desk phone rings; once
+    they answer you hear each other. Then `consult/complete` or `consult/cancel`. A colleague who does not
+    answer within 30 s ends the consult (the caller is back with you). 409 when the call is not connected to
+    your phone or a consult is already on; 422 naming `target` when it is not an agent; 503 when the colleague
+    has no desk phone."""
+    tenant_id = who.tenant_id or ""
+    controller = _voice_call(request, interaction_id)
+    kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=body.target))
+    if kind != "agent":
+        raise InvalidField(f"target {body.target!r} is a queue: only a colleague can be consulted", "target")
+    try:
+        await consult.start(controller, tenant_id, interaction_id, who.subject_id, body.target)
+    except CommandFailed as error:
+        return error_response(503, "telephony_unavailable", str(error))
+    return Response(status_code=204)
+
+
+@router.post("/me/interactions/{interaction_id}/consult/complete", status_code=204, tags=["agent"])
+async def complete_consult(interaction_id: str, request: Request, who: AgentDep) -> Response:
+    """Warm transfer, done: the caller and the colleague you consulted talk; the call is theirs (offered and
+    accepted at once, logged as transferred) and your phone hangs up. 409 without an answered consult, or
+    when the colleague cannot take the call now."""
+    controller = _voice_call(request, interaction_id)
+    try:
+        await consult.complete(controller, who.tenant_id or "", interaction_id, who.subject_id)
+    except CommandFailed as error:
+        return error_response(503, "telephony_unavailable", str(error))
+    return Response(status_code=204)
+
+
+@router.post("/me/interactions/{interaction_id}/consult/cancel", status_code=204, tags=["agent"])
+async def cancel_consult(interaction_id: str, request: Request, who: AgentDep) -> Response:
+    """Warm transfer, called off: the colleague's phone is hung up and the caller is back with you."""
+    controller = _voice_call(request, interaction_id)
+    await consult.cancel(controller, who.tenant_id or "", interaction_id, who.subject_id)
     return Response(status_code=204)

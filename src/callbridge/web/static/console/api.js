@@ -58,6 +58,13 @@ export const api = {
   /** A queue id, an agent id or an outside E.164 number. @param {string} id @param {string} target */
   transfer: (id, target) =>
     request(`/api/v1/me/interactions/${enc(id)}/transfer`, { method: "POST", json: { target } }),
+  /** Warm transfer: the colleague's desk phone rings, the caller holds. @param {string} id @param {string} agentId */
+  consult: (id, agentId) =>
+    request(`/api/v1/me/interactions/${enc(id)}/consult`, { method: "POST", json: { target: agentId } }),
+  /** @param {string} id */
+  consultComplete: (id) => request(`/api/v1/me/interactions/${enc(id)}/consult/complete`, { method: "POST" }),
+  /** @param {string} id */
+  consultCancel: (id) => request(`/api/v1/me/interactions/${enc(id)}/consult/cancel`, { method: "POST" }),
   /** @param {string} id */
   hold: (id) => request(`/api/v1/me/interactions/${enc(id)}/hold`, { method: "POST" }),
   /** @param {string} id */

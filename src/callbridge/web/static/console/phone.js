@@ -121,6 +121,32 @@ export function createTransfer(interaction, ctx) {
     hidden: true,
   });
   const button = h("button", { type: "button", "data-action": "transfer" }, "Transfer");
+  // warm transfer (calls Callbridge carries itself): talk to the colleague first, the caller holds meanwhile
+  const consult = h("button", { type: "button", "data-action": "consult", hidden: true }, "Consult");
+  const complete = h("button", { type: "button", "data-action": "consult-complete", hidden: true }, "Complete transfer");
+  const cancel = h("button", { type: "button", "data-action": "consult-cancel", hidden: true }, "Cancel consult");
+  const consulting = (/** @type {boolean} */ on) => {
+    complete.hidden = !on;
+    cancel.hidden = !on;
+    button.hidden = on;
+    select.disabled = on;
+    consult.hidden = on || !phone || !select.value.startsWith("agent:");
+  };
+  /** Runs a consult request; `then` only once the server has taken it. @param {HTMLButtonElement} on @param {() => Promise<unknown>} action @param {() => void} then */
+  const step = async (on, action, then) => {
+    let done = false;
+    await busyWhile(on, async () => {
+      await action();
+      done = true;
+    }, ctx.report);
+    if (done) then();
+  };
+  consult.addEventListener("click", () => {
+    const target = select.value.replace(/^agent:/, "");
+    void step(consult, () => api.consult(interaction.id, target), () => consulting(true));
+  });
+  complete.addEventListener("click", () => void step(complete, () => api.consultComplete(interaction.id), () => {}));
+  cancel.addEventListener("click", () => void step(cancel, () => api.consultCancel(interaction.id), () => consulting(false)));
   const fill = () => {
     const chosen = select.value;
     const queues = ctx.transferQueues(interaction.channel);
@@ -140,11 +166,13 @@ export function createTransfer(interaction, ctx) {
     button.disabled = empty;
     select.disabled = empty;
     number.hidden = select.value !== "number";
+    consult.hidden = !phone || !complete.hidden || !select.value.startsWith("agent:");
   };
   fill();
   select.addEventListener("focus", fill);
   select.addEventListener("change", () => {
     number.hidden = select.value !== "number";
+    consult.hidden = !phone || !complete.hidden || !select.value.startsWith("agent:");
   });
   button.addEventListener("click", () => {
     const value = select.value;
@@ -163,5 +191,8 @@ export function createTransfer(interaction, ctx) {
     select,
     number,
     button,
+    consult,
+    complete,
+    cancel,
   );
 }
