@@ -184,6 +184,29 @@ class Settings(BaseSettings):
         "numbers): IP or IP:port (UDP, port 5060 by default). Empty: no call goes out.",
         pattern=r"^$|^[0-9.]+(:[0-9]{1,5})?$",
     )
+    voice_ws_address: str = Field(
+        default="127.0.0.1",
+        description="Address Kamailio accepts SIP over WebSocket on (the console's browser softphone).",
+    )
+    voice_ws_port: int = Field(
+        default=5066, ge=0, le=65535, description="Kamailio's SIP-over-WebSocket port (TCP); 0: no browser softphone."
+    )
+    voice_ws_url: str = Field(
+        default="",
+        description="The WebSocket URL browsers connect to (e.g. wss://sip.example.com/ behind a TLS proxy); "
+        "empty: ws://<voice_ws_address>:<voice_ws_port>/.",
+    )
+    voice_softphone_secret: str = Field(
+        default="",
+        description="The secret Kamailio checks browsers' short-lived SIP credentials with (auth_ephemeral); empty: "
+        "a new random one at each start. Set it when you run Kamailio yourself (voice_manage_engines off).",
+    )
+    voice_softphone_ttl_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="How long the browser softphone's SIP credentials (derived from the agent's session) stay valid.",
+    )
     voice_hold_music: Path | None = Field(
         default=None,
         description="Audio file (WAV, MP3) played to waiting callers; unset: a tune generated with sox at start-up.",

@@ -1,4 +1,5 @@
-"""The voice channel's configuration (migration 0011_voice): dialled numbers and agents' desk phones.
+"""The voice channel's configuration (migration 0011_voice): dialled numbers and agents' desk phones; which of
+an agent's phones rings (migration 0020_voice_phones).
 
 Numbers (E.164 DIDs) are unique across tenants: the carrier trunk delivers a number, the number names the
 tenant and the queue. A desk phone's SIP user name is unique too (one registrar realm); only the digest HA1
@@ -32,4 +33,16 @@ voice_desk_phones = Table(
     Column("created_at", Float, nullable=False),
     ForeignKeyConstraint(["tenant_id", "agent_id"], ["agents.tenant_id", "agents.id"], ondelete="CASCADE"),
     UniqueConstraint("username", name="uq_voice_desk_phones_username"),
+)
+
+# Which phone rings when an agent is offered a call: "browser" (the console's softphone) or "desk". No row:
+# the desk phone when the agent has one, else the browser.
+voice_phones = Table(
+    "voice_phones",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("agent_id", String(64), primary_key=True),
+    Column("rings", String(16), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "agent_id"], ["agents.tenant_id", "agents.id"], ondelete="CASCADE"),
 )

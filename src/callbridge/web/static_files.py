@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 NODE_MODULES = Path(__file__).resolve().parents[3] / "node_modules"
 
 # package name -> folder inside it that may be served
-VENDOR_PACKAGES: dict[str, str] = {"uplot": "dist", "swagger-ui-dist": "."}
+VENDOR_PACKAGES: dict[str, str] = {"uplot": "dist", "swagger-ui-dist": ".", "sip.js": "lib"}
 
 
 def install_static_files(app: FastAPI) -> None:

@@ -35,6 +35,7 @@ from callbridge.channels.sip.engines import (
 from callbridge.channels.sip.ng import NgClient
 from callbridge.channels.sip.outside import OutsideCalls
 from callbridge.channels.sip.sounds import ensure_sounds
+from callbridge.channels.sip.webrtc import Softphones
 from callbridge.channels.telephony import TelephonyService
 from callbridge.config import Settings
 from callbridge.services.node import ContactCenterNode
@@ -64,6 +65,20 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         trunk_networks=tuple(part.strip() for part in settings.voice_trunk_networks.split(",") if part.strip()),
         rpc_socket=rpc,
         trunk_address=trunk_address(settings.voice_trunk_address),
+        ws_address=settings.voice_ws_address,
+        ws_port=settings.voice_ws_port,
+    )
+
+
+def softphones_from(settings: Settings) -> Softphones | None:
+    if not settings.voice_ws_port:
+        return None
+    url = settings.voice_ws_url or f"ws://{settings.voice_ws_address}:{settings.voice_ws_port}/"
+    return Softphones(
+        ws_url=url,
+        domain=settings.voice_sip_address,
+        ttl_seconds=settings.voice_softphone_ttl_seconds,
+        secret=settings.voice_softphone_secret or None,
     )
 
 
@@ -103,6 +118,7 @@ class VoiceChannel:
         self.telephony = telephony
         self.rpc = KamailioRpc(self.layout.rpc_socket)
         self.ng = NgClient(self.layout.ng_address, self.layout.ng_port)
+        self.softphones = softphones_from(settings)
         self.processes: list[EngineProcess] = []
         self.controller: VoiceController | None = None
         self.outside: OutsideCalls | None = None  # calls placed through the trunk
@@ -125,6 +141,7 @@ class VoiceChannel:
             telephony=self.telephony,
             directory=self.directory,
             ng=self.ng,
+            softphones=self.softphones,
             sip_address=self.layout.controller_address,
             sip_port=self.layout.controller_port,
             kamailio=(self.layout.sip_address, self.layout.sip_port),
@@ -147,7 +164,12 @@ class VoiceChannel:
 
     def _start_engines(self) -> None:
         config = self.voice_dir / "kamailio.cfg"
-        config.write_text(kamailio_config(self.layout, kamailio_modules_dir()))
+        secret = self.softphones.secret if self.softphones is not None else ""
+        with contextlib.suppress(OSError):
+            config.unlink()
+        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the softphones' secret
+        with os.fdopen(descriptor, "w") as file:
+            file.write(kamailio_config(self.layout, kamailio_modules_dir(), secret))
         with contextlib.suppress(OSError):
             self.layout.rpc_socket.unlink()
         rtpengine = EngineProcess(

@@ -43,6 +43,7 @@ from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.stack import SipStack
 from callbridge.channels.sip.transfer import follow_transfer, settled
+from callbridge.channels.sip.webrtc import INTERACTION_HEADER, Softphones, ring_target
 from callbridge.channels.telephony import TelephonyService, body_fingerprint
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
@@ -103,6 +104,8 @@ class VoiceCall:
     callee_sdp: str = ""  # rtpengine's SDP towards the callee side (the placeholder, then the agent's phone)
     callee_tag: str = ""
     callee_remote_sdp: str = PLACEHOLDER_SDP  # what the callee side (placeholder, then the phone) last offered
+    callee_webrtc: bool = False  # rtpengine's callee side was last offered to a browser (webrtc.py)
+    callee_options: dict[str, Any] = field(default_factory=lambda: NG_SDP_OPTIONS)  # flags of the phone's answer
     branch: str = ""
     invite_at: float = 0.0
     answered_at: float | None = None
@@ -133,11 +136,13 @@ class VoiceController:
         hold_music: Path,
         default_greeting: Path | None,
         greetings_dir: Path,
+        softphones: Softphones | None = None,
     ) -> None:
         self.node = node
         self.telephony = telephony
         self.directory = directory
         self.ng = ng
+        self.softphones = softphones
         self.kamailio = kamailio
         self.hold_music = hold_music.absolute()
         self.default_greeting = default_greeting.absolute() if default_greeting is not None else None
@@ -371,27 +376,42 @@ class VoiceController:
 
     async def _ring(self, call: VoiceCall, agent_id: str) -> None:
         from sippy.CCEvents import CCEventTry
+        from sippy.SipHeader import SipHeader
         from sippy.UA import UA
 
         if call.state not in ("waiting", "ringing", "setup") or taken_by_consult(call, agent_id):
             return
-        phone = await asyncio.to_thread(self.directory.desk_phone, call.tenant_id, agent_id)
-        if phone is None:
-            log.warning("voice: agent %s has no desk phone: the call waits for the console", agent_id)
+        try:
+            # rtpengine's side facing the callee: the agent's phone (or browser) takes the placeholder's place
+            target = await ring_target(
+                directory=self.directory,
+                ng=self.ng,
+                softphones=self.softphones,
+                call=call,
+                agent_id=agent_id,
+                plain_options=NG_SDP_OPTIONS,
+            )
+        except NgError as error:
+            log.error("voice: cannot ring %s for %s: %s", agent_id, call.interaction_id, error)
+            return
+        if target is None:
+            log.warning("voice: agent %s has no phone to ring: the call waits for the console", agent_id)
+            return
+        if call.state not in ("waiting", "ringing", "setup"):
             return
         call.agent_id = agent_id
         call.branch = f"agent-{next(self._branches)}"
         call.state = "ringing"
-        offer_sdp = (
-            call.callee_sdp
-        )  # rtpengine's side facing the callee: the agent's phone takes the placeholder's place
+        call.callee_options = target.answer_options
         leg = _Leg(self, call, agent=True, branch=call.branch)
         call.agent_leg = leg
 
         def invite() -> None:  # in the SIP thread; runs before any later hang-up handed to it (FIFO)
             ua = UA(self.stack.config, event_cb=leg.on_event, nh_address=self.kamailio)
             leg.ua = ua
-            ua.recvEvent(CCEventTry((None, _user(call.caller), phone.username, _body(offer_sdp), None, None)))
+            event = CCEventTry((None, _user(call.caller), target.username, _body(target.sdp), None, None))
+            event.extra_headers = (SipHeader(name=INTERACTION_HEADER, bodys=call.interaction_id),)
+            ua.recvEvent(event)
 
         self.stack.call(invite)
 
@@ -460,7 +480,7 @@ class VoiceController:
                     "from-tag": call.caller_tag,
                     "to-tag": call.callee_tag,
                     "sdp": sdp,
-                    **NG_SDP_OPTIONS,
+                    **call.callee_options,
                 },
             )
         except NgError as error:

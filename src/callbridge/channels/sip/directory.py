@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from callbridge.services.audit import Actor, record
 from callbridge.store.tables import agents, queues
-from callbridge.store.voice_tables import voice_desk_phones, voice_numbers
+from callbridge.store.voice_tables import voice_desk_phones, voice_numbers, voice_phones
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SIP_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
@@ -29,6 +29,19 @@ class Number:
     tenant_id: str
     queue_id: str
     greeting_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPhone:
+    """Which phone rings for an agent, and whether that was chosen or is the default."""
+
+    agent_id: str
+    rings: str  # "browser" | "desk"
+    chosen: bool
+    desk_phone: str | None  # the desk phone's user name, if the agent has one
+
+
+RINGS = ("browser", "desk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +248,67 @@ class VoiceDirectory:
                     before={"username": old},
                 )
         return old
+
+    # ---------------------------------------------------------------- which phone rings
+
+    def agent_phone(self, tenant_id: str, agent_id: str) -> AgentPhone | None:
+        """None: no such agent."""
+        with self.engine.connect() as connection:
+            if (
+                connection.execute(
+                    select(agents.c.id).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
+                ).first()
+                is None
+            ):
+                return None
+            chosen = connection.execute(
+                select(voice_phones.c.rings).where(
+                    voice_phones.c.tenant_id == tenant_id, voice_phones.c.agent_id == agent_id
+                )
+            ).scalar_one_or_none()
+            desk = connection.execute(
+                select(voice_desk_phones.c.username).where(
+                    voice_desk_phones.c.tenant_id == tenant_id, voice_desk_phones.c.agent_id == agent_id
+                )
+            ).scalar_one_or_none()
+        if chosen is None:
+            return AgentPhone(agent_id, "desk" if desk is not None else "browser", False, desk)
+        return AgentPhone(agent_id, chosen, True, desk)
+
+    def set_agent_phone(
+        self, tenant_id: str, agent_id: str, rings: str, now: float, actor: Actor | None = None
+    ) -> AgentPhone:
+        if rings not in RINGS:
+            raise DirectoryError(f"{rings!r} is not one of {', '.join(RINGS)}", "rings")
+        with self.engine.begin() as connection:
+            if (
+                connection.execute(
+                    select(agents.c.id).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
+                ).first()
+                is None
+            ):
+                raise DirectoryError(f"agent {agent_id!r} does not exist", "agent_id")
+            where = (voice_phones.c.tenant_id == tenant_id, voice_phones.c.agent_id == agent_id)
+            before = connection.execute(select(voice_phones.c.rings).where(*where)).scalar_one_or_none()
+            if before is None:
+                connection.execute(
+                    insert(voice_phones).values(tenant_id=tenant_id, agent_id=agent_id, rings=rings, updated_at=now)
+                )
+            else:
+                connection.execute(update(voice_phones).where(*where).values(rings=rings, updated_at=now))
+            if actor is not None and before != rings:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="agent_phone.set",
+                    target_type="agent",
+                    target_id=agent_id,
+                    before=None if before is None else {"rings": before},
+                    after={"rings": rings},
+                    at=now,
+                )
+        found = self.agent_phone(tenant_id, agent_id)
+        if found is None:  # deleted meanwhile
+            raise DirectoryError(f"agent {agent_id!r} does not exist", "agent_id")
+        return found

@@ -1,5 +1,9 @@
-"""Voice administration (docs/voice.md): dialled numbers → queues, and agents' desk phones. Every change is in
-the audit log (`voice_number.*`, `desk_phone.*`; a password only as changed).
+"""Voice administration (docs/voice.md): dialled numbers → queues, agents' desk phones, and which phone rings
+for an agent (the console's browser softphone or the desk phone). Every change is in the audit log
+(`voice_number.*`, `desk_phone.*`, `agent_phone.set`; a password only as changed).
+
+`GET /api/v1/me/softphone` gives a signed-in agent's console what its softphone registers with: short-lived
+SIP credentials derived from the agent's session (channels/sip/webrtc.py), never a stored password.
 
 Numbers and desk phones are stored whether or not voice runs on this node; when it runs, a desk phone's
 credentials reach Kamailio at once (and a removed one is forgotten, its registrations dropped).
@@ -8,16 +12,16 @@ credentials reach Kamailio at once (and a removed one is forgotten, its registra
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from callbridge.channels.sip.directory import DeskPhone, DirectoryError, Number, VoiceDirectory
+from callbridge.channels.sip.directory import AgentPhone, DeskPhone, DirectoryError, Number, VoiceDirectory
 from callbridge.domain.errors import NotFound
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import Identifier, Input
-from callbridge.web.deps import ServicesDep, TenantAdminDep
+from callbridge.web.deps import AgentDep, ServicesDep, TenantAdminDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["voice"])
@@ -140,3 +144,90 @@ async def delete_desk_phone(
     if voice is not None:
         await voice.forget_phone(username)
     return Response(status_code=204)
+
+
+class AgentPhoneIn(Input):
+    rings: Literal["browser", "desk"] = Field(
+        description="What rings when the agent is offered a call: the console's browser softphone, or their desk phone"
+    )
+
+
+class AgentPhoneOut(BaseModel):
+    agent_id: str
+    rings: Literal["browser", "desk"]
+    chosen: bool = Field(description="False: the default (the desk phone when the agent has one, else the browser)")
+    desk_phone: str | None = Field(description="The desk phone's SIP user name, if the agent has one")
+
+
+def _agent_phone_out(phone: AgentPhone) -> AgentPhoneOut:
+    rings: Literal["browser", "desk"] = "desk" if phone.rings == "desk" else "browser"
+    return AgentPhoneOut(agent_id=phone.agent_id, rings=rings, chosen=phone.chosen, desk_phone=phone.desk_phone)
+
+
+@router.get("/tenants/{tenant_id}/voice/phones/{agent_id}")
+async def get_agent_phone(
+    tenant_id: str, agent_id: str, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> AgentPhoneOut:
+    """Which phone rings when the agent is offered a call."""
+    phone = await asyncio.to_thread(_directory(request, svc).agent_phone, tenant_id, agent_id)
+    if phone is None:
+        raise NotFound("agent", agent_id)
+    return _agent_phone_out(phone)
+
+
+@router.put("/tenants/{tenant_id}/voice/phones/{agent_id}")
+async def put_agent_phone(
+    tenant_id: str, agent_id: str, body: AgentPhoneIn, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> AgentPhoneOut:
+    """Chooses what rings for the agent: `browser` (the console's softphone) or `desk` (their SIP desk phone)."""
+    directory = _directory(request, svc)
+    try:
+        actor = await asyncio.to_thread(actor_of, svc.engine, who)
+        phone = await asyncio.to_thread(
+            directory.set_agent_phone, tenant_id, agent_id, body.rings, svc.clock.now(), actor
+        )
+    except DirectoryError as error:
+        raise InvalidField(str(error), error.field) from None
+    return _agent_phone_out(phone)
+
+
+class SoftphoneOut(BaseModel):
+    available: bool = Field(description="Whether the console should register its softphone now")
+    voice: bool = Field(default=True, description="False: this Callbridge carries no phone calls (voice is off)")
+    rings: Literal["browser", "desk"] = Field(description="What rings for this agent on an offer")
+    reason: str = Field(default="", description="Why the softphone is not available, in words for the agent")
+    ws_url: str | None = Field(default=None, description="SIP over WebSocket server to connect to")
+    aor: str | None = Field(default=None, description="The SIP address (address of record) to register")
+    username: str | None = Field(default=None, description="Digest user name: `<expiry>:<softphone user>`")
+    password: str | None = Field(default=None, description="Digest password, valid until `expires_at`")
+    expires_at: int | None = Field(default=None, description="When the credentials stop working (epoch seconds)")
+
+
+@router.get("/me/softphone")
+async def my_softphone(request: Request, svc: ServicesDep, who: AgentDep) -> SoftphoneOut:
+    """Short-lived SIP credentials for the console's browser softphone, derived from this agent session: fetch
+    again before `expires_at` (and after a failed registration: a restart of voice voids them)."""
+    tenant_id = who.tenant_id or ""
+    phone = await asyncio.to_thread(_directory(request, svc).agent_phone, tenant_id, who.subject_id)
+    rings = "browser" if phone is None else _agent_phone_out(phone).rings
+    voice = request.app.state.channels.voice
+    softphones = None if voice is None else voice.softphones
+    if rings == "desk":
+        return SoftphoneOut(available=False, rings=rings, reason="Calls ring your desk phone.")
+    if softphones is None:
+        return SoftphoneOut(
+            available=False,
+            voice=False,
+            rings=rings,
+            reason="Phone calls are not set up on this Callbridge (ask your admin to turn voice on).",
+        )
+    found = softphones.credentials(tenant_id, who.subject_id, svc.clock.now())
+    return SoftphoneOut(
+        available=True,
+        rings=rings,
+        ws_url=found.ws_url,
+        aor=found.aor,
+        username=found.username,
+        password=found.password,
+        expires_at=found.expires_at,
+    )

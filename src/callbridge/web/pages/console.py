@@ -25,14 +25,26 @@ from callbridge.web.sso import AUTO_LOGIN_COOKIE, SIGNED_OUT_COOKIE, SsoDep, ref
 router = APIRouter(include_in_schema=False)
 
 
-def console_csp(allowed_origins: list[str]) -> str:
+def console_csp(allowed_origins: list[str], softphone_url: str = "") -> str:
     """The CRM origins the admin allowed may frame the console and serve it their CTI script
-    (Salesforce's Open CTI library must be loaded from the org's own domain); nothing else may."""
+    (Salesforce's Open CTI library must be loaded from the org's own domain); nothing else may. The browser
+    softphone may also open its SIP WebSocket (Kamailio's, another origin)."""
     trusted = " ".join(["'self'", *(o for o in allowed_origins if _is_origin(o))])
+    connect = " ".join(["'self'", *([softphone_url] if _is_socket_url(softphone_url) else [])])
     return (
-        f"default-src 'self'; script-src {trusted}; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"default-src 'self'; script-src {trusted}; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
         f"frame-ancestors {trusted}"
     )
+
+
+def _is_socket_url(value: str) -> bool:
+    return value.startswith(("wss://", "ws://")) and not any(c in value for c in " ;,'\"")
+
+
+def _softphone_url(request: Request) -> str:
+    voice = getattr(request.app.state, "channels", None) and request.app.state.channels.voice
+    softphones = getattr(voice, "softphones", None)
+    return str(getattr(softphones, "ws_url", "") or "")
 
 
 def _is_origin(value: str) -> bool:
@@ -71,7 +83,7 @@ def console(request: Request, svc: ServicesDep, sso: SsoDep, tenant: str = "", s
             "login_url": "/sso/login?" + urlencode({"tenant": tenant, **({"sandbox": "true"} if sandbox else {})}),
         },
     )
-    response.headers["Content-Security-Policy"] = console_csp(list(tenant_row.allowed_origins))
+    response.headers["Content-Security-Policy"] = console_csp(list(tenant_row.allowed_origins), _softphone_url(request))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -82,6 +82,8 @@ export const api = {
   /** @param {string} id @param {number} upToSeq */
   delivered: (id, upToSeq) =>
     request(`/api/v1/me/chats/${enc(id)}/delivered`, { method: "POST", json: { up_to_seq: upToSeq } }),
+  /** What the browser softphone registers with (short-lived SIP credentials), or why it cannot. */
+  softphone: () => request("/api/v1/me/softphone"),
   /** `{notes_templates, quick_replies}`: the tenant's ready-made texts. */
   consoleTexts: () => request("/api/v1/me/console-texts"),
   /** My last `limit` completed interactions, newest first. @param {number} limit */

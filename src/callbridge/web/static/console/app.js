@@ -13,6 +13,7 @@ import { OfferList } from "./offers.js";
 import { renderPresence } from "./presence.js";
 import { renderQueues } from "./queues.js";
 import { RecentList } from "./recent.js";
+import { Softphone } from "./softphone.js";
 import { shortcutAction, shortcutTarget } from "./shortcuts.js";
 import { askNotificationPermission, unlockAudio } from "./sounds.js";
 import { applyEvent, formatDuration, myAgent, reasonName, statusName } from "./state.js";
@@ -90,10 +91,23 @@ export function mount(config, options) {
   /** @param {string|null} queueId */
   const queueName = (queueId) => (queueId && snapshot?.queues[queueId]?.name) || "";
 
+  const softphone = new Softphone(byId("phone-state"), /** @type {HTMLAudioElement} */ (byId("phone-audio")), {
+    stateOf: (id) => {
+      const interaction = snapshot?.interactions[id];
+      if (!interaction || interaction.agent_id !== snapshot?.me) return "other";
+      return interaction.state === "offered" ? "offered" : interaction.state === "connected" ? "connected" : "other";
+    },
+    changed: () => render(),
+  });
+
   const offers = new OfferList(byId("offer-list"), byId("offer-announcer"), {
     accept: async (id) => {
       report("");
       await api.accept(id);
+      // a call ringing in this browser is answered here (its INVITE may still be on its way)
+      if (snapshot?.interactions[id]?.channel === "phone") {
+        await softphone.answer(id).catch((/** @type {Error} */ error) => report(`The phone could not answer: ${error.message}`));
+      }
     },
     reject: async (id) => {
       report("");
@@ -126,6 +140,7 @@ export function mount(config, options) {
     transferQueues: (channel) => Object.values(snapshot?.queues ?? {}).filter((q) => q.channel === channel),
     // the server checks capacity for the channel; the console offers only colleagues who are available
     transferAgents: () => Object.values(snapshot?.agents ?? {}).filter((a) => a.status === "available"),
+    softphone,
   });
   const greetings = new Greetings(byId("greetings-panel"));
   const recent = new RecentList(byId("recent-list"), byId("recent-note"));
@@ -362,6 +377,7 @@ export function mount(config, options) {
   signOutButton.addEventListener("click", async () => {
     signOutButton.disabled = true;
     connection.stop();
+    softphone.stop();
     // Tell the CRM page to stop offering click to dial, but never let a host that does not answer
     // (a page without the CTI protocol, a closed CRM window) keep the agent signed in.
     const hostDone = host?.disableClickToDial().catch(() => {});
@@ -372,6 +388,7 @@ export function mount(config, options) {
 
   setInterval(render, 1000);
   connection.start();
+  void softphone.start();
 
   createSelectedHost(config.allowedOrigins ?? [])
     .then(async (found) => {

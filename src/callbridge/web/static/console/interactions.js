@@ -22,6 +22,7 @@ import { createWrapUp } from "./wrapup.js";
  * @property {(interactionId: string) => string} [knownName]  the caller's name from a screen pop's match
  * @property {(queueId: string|null) => import('./wrapup.js').WrapUpChoices} [wrapUpChoices]  the queue's dispositions
  * @property {() => string[]} [quickReplies]  the tenant's chat quick replies
+ * @property {import('./softphone.js').Softphone} [softphone]  the browser phone, when this console has one
  */
 
 /**

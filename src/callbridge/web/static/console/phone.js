@@ -1,4 +1,5 @@
-// A call: caller, timer, hang up, hold / resume (with the time on hold), transfer (queue, colleague, outside number).
+// A call: caller, timer, hang up, hold / resume (with the time on hold), transfer (queue, colleague, outside
+// number); on a call carried by the console's browser softphone also Mute (the microphone) and a dial pad (DTMF).
 // Hold asks the PBX through the tenant's telephony command webhook; without one the button stays
 // unavailable (and says why): a button that only changed the console would not hold the caller.
 
@@ -37,6 +38,7 @@ export function createPhonePart(interaction, ctx) {
   hangUp.addEventListener("click", () => void busyWhile(hangUp, () => api.end(interaction.id, "agent_hung_up"), ctx.report));
   const transfer = createTransfer(interaction, ctx);
   const hold = createHold(interaction, ctx);
+  const browser = createSoftphoneControls(interaction, ctx);
   const direction = interaction.direction === "outbound" ? "Outbound call" : "Inbound call";
   const body = h(
     "dl",
@@ -48,8 +50,11 @@ export function createPhonePart(interaction, ctx) {
   );
   return {
     body,
-    actions: h("div", { class: "actions" }, hold.status, hangUp, hold.button, hold.note, transfer),
-    update: hold.update,
+    actions: h("div", { class: "actions" }, hold.status, hangUp, hold.button, hold.note, browser.mute, transfer, browser.pad),
+    update(next, now) {
+      hold.update(next, now);
+      browser.update();
+    },
     destroy() {},
   };
 }
@@ -195,4 +200,39 @@ export function createTransfer(interaction, ctx) {
     complete,
     cancel,
   );
+}
+
+const DIGITS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+
+/**
+ * Mute and the dial pad, shown while the call is up in this browser's softphone.
+ * @param {InteractionView} interaction
+ * @param {CardContext} ctx
+ */
+export function createSoftphoneControls(interaction, ctx) {
+  const phone = ctx.softphone;
+  const mute = h("button", { type: "button", "data-action": "mute", "aria-pressed": "false", hidden: true }, "Mute");
+  let muted = false;
+  mute.addEventListener("click", () => {
+    if (!phone || !phone.setMuted(interaction.id, !muted)) return;
+    muted = !muted;
+    mute.setAttribute("aria-pressed", String(muted));
+    setText(mute, muted ? "Unmute" : "Mute");
+  });
+  const sent = h("output", { class: "dialled", "aria-live": "polite" });
+  const keys = DIGITS.map((digit) => {
+    const key = h("button", { type: "button", "data-digit": digit, "aria-label": `Send ${digit}` }, digit);
+    key.addEventListener("click", () => {
+      if (phone?.sendDigit(interaction.id, digit)) setText(sent, `${sent.textContent ?? ""}${digit}`);
+    });
+    return key;
+  });
+  const pad = h("details", { class: "dial-pad", hidden: true }, h("summary", {}, "Dial pad"), h("div", { class: "keys" }, ...keys), sent);
+  const update = () => {
+    const live = Boolean(phone?.inCall(interaction.id));
+    mute.hidden = !live;
+    pad.hidden = !live;
+  };
+  update();
+  return { mute, pad, update };
 }

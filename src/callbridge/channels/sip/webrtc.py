@@ -1,0 +1,151 @@
+"""The console's browser softphone: SIP over WebSocket to Kamailio, media through rtpengine as WebRTC.
+
+Browsers register with short-lived credentials (Kamailio's `auth_ephemeral` module): the user name is
+`<expiry>:<softphone user>` and the password base64(HMAC-SHA1(secret, user name)). The secret is made at every
+start of voice and handed to Kamailio over its JSON-RPC socket, never written to a file, so a credential is only
+as good as the agent session that asked for it (`GET /api/v1/me/softphone`) and at most
+`voice_softphone_ttl_seconds` long; a restart of Callbridge voids them all (the console fetches new ones).
+
+A call rings the browser when the agent's phone is the browser (the default for an agent without a desk phone,
+`voice_phones`): rtpengine re-offers the caller's side towards the browser with ICE, DTLS-SRTP and Opus (the
+caller keeps G.711, rtpengine transcodes), and the browser's answer is taken back to plain RTP/AVP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+RingsOn = Literal["browser", "desk"]
+INTERACTION_HEADER = "X-Callbridge-Interaction"  # the console matches the ringing INVITE to its offer with it
+
+# Towards the browser: WebRTC's media profile. rtpengine keeps G.711 towards the caller and transcodes; the
+# browser is offered Opus only (G.711 masked), so every browser leg is the same, measured, kind. (No
+# `SDES: off`: on a re-offer rtpengine 10.5 then wants SRTP towards the plain-RTP caller and sends nothing.)
+WEBRTC_OFFER: dict[str, Any] = {
+    "ICE": "force",
+    "transport-protocol": "UDP/TLS/RTP/SAVPF",
+    "rtcp-mux": ["require"],
+    "codec": {"mask": ["PCMU", "PCMA"], "transcode": ["opus"]},
+    "replace": ["origin", "session-connection"],
+    "flags": ["port-latching", "generate-mid"],
+}
+# The browser's answer, as the caller's side sees it: plain RTP, its own RTCP port, no ICE.
+WEBRTC_ANSWER: dict[str, Any] = {
+    "ICE": "remove",
+    "transport-protocol": "RTP/AVP",
+    "rtcp-mux": ["demux"],
+    "replace": ["origin", "session-connection"],
+    "flags": ["port-latching"],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SoftphoneCredentials:
+    ws_url: str
+    aor: str
+    username: str
+    password: str
+    expires_at: int
+
+
+def softphone_user(tenant_id: str, agent_id: str) -> str:
+    """The SIP user of an agent's browser: stable (the controller rings it), opaque (ids may hold anything a
+    SIP user part may not), distinct from desk phones' user names (which cannot contain '~')."""
+    digest = hashlib.sha256(f"{tenant_id}\0{agent_id}".encode()).hexdigest()[:24]
+    return f"web~{digest}"
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def ephemeral_password(secret: str, username: str) -> str:
+    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1)
+    return base64.b64encode(mac.digest()).decode()
+
+
+def browser_sdp(sdp: str) -> str:
+    """rtpengine's offer, fit for a browser.
+
+    * No `a=ssrc`: rtpengine passes the caller's through while it sends its transcoded stream under another
+      SSRC, and Chromium then plays silence.
+    * `a=setup:active` instead of `actpass` (allowed in an offer since RFC 8842): rtpengine 10.5 starts its DTLS
+      handshake as the client before the browser's answer is back, and a browser that also chose the client
+      role (as browsers do for actpass) fails the connection. Told so, the browser waits as the server."""
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    kept = [line for line in lines if not line.startswith(("a=ssrc:", "a=ssrc-group:"))]
+    kept = ["a=setup:active" if line == "a=setup:actpass" else line for line in kept]
+    return "\r\n".join(kept)
+
+
+class Softphones:
+    """Credentials for agents' browsers, and the media offer a ringing browser gets."""
+
+    def __init__(self, *, ws_url: str, domain: str, ttl_seconds: int, secret: str | None = None) -> None:
+        self.ws_url = ws_url
+        self.domain = domain
+        self.ttl_seconds = ttl_seconds
+        self.secret = secret or new_secret()
+
+    def credentials(self, tenant_id: str, agent_id: str, now: float) -> SoftphoneCredentials:
+        user = softphone_user(tenant_id, agent_id)
+        expires_at = int(now) + self.ttl_seconds
+        username = f"{expires_at}:{user}"
+        return SoftphoneCredentials(
+            ws_url=self.ws_url,
+            aor=f"sip:{user}@{self.domain}",
+            username=username,
+            password=ephemeral_password(self.secret, username),
+            expires_at=expires_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RingTarget:
+    """Where an offer rings: the registered SIP user, the SDP its INVITE carries, and the rtpengine flags its
+    answer is taken with."""
+
+    username: str
+    sdp: str
+    answer_options: dict[str, Any]
+    webrtc: bool
+
+
+async def ring_target(
+    *,
+    directory: Any,
+    ng: Any,
+    softphones: Softphones | None,
+    call: Any,
+    agent_id: str,
+    plain_options: dict[str, Any],
+) -> RingTarget | None:
+    """The agent's browser or desk phone, as they chose (`voice_phones`). The callee side of rtpengine is offered
+    again when the kind of phone changes from one ring to the next (a browser missed the offer, a desk phone
+    takes it): its ports towards the caller stay (port latching)."""
+    import asyncio
+
+    choice = await asyncio.to_thread(directory.agent_phone, call.tenant_id, agent_id)
+    if choice is None:
+        return None
+    if choice.rings == "browser" and softphones is not None:
+        offer = await ng.command("offer", _offer_arguments(call, WEBRTC_OFFER))
+        call.callee_webrtc = True
+        return RingTarget(softphone_user(call.tenant_id, agent_id), browser_sdp(offer["sdp"]), WEBRTC_ANSWER, True)
+    if choice.desk_phone is None:
+        return None
+    sdp = call.callee_sdp
+    if getattr(call, "callee_webrtc", False):
+        sdp = (await ng.command("offer", _offer_arguments(call, plain_options)))["sdp"]
+        call.callee_sdp = sdp
+        call.callee_webrtc = False
+    return RingTarget(choice.desk_phone, sdp, plain_options, False)
+
+
+def _offer_arguments(call: Any, options: dict[str, Any]) -> dict[str, Any]:
+    return {"call-id": call.sip_call_id, "from-tag": call.caller_tag, "sdp": call.caller_sdp, **options}
