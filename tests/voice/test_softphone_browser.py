@@ -249,8 +249,26 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
         assert stats["packets"] > 0, stats
         print(f"\nbrowser heard {heard['peak_hz']:.0f} Hz at {heard['peak_db']:.0f} dB; inbound RTP {stats}")
 
+        # Mute: the caller hears the browser no more (silence), then again after Unmute
+        def caller_labels() -> list[str]:
+            heard = caller.heard()
+            return dominant_tones(heard, {"browser": (BROWSER_TONE,)}) if heard is not None else []
+
         mute = page.locator("button[data-action=mute]")
-        assert mute.is_visible()
+        mute.click()
+        assert mute.get_attribute("aria-pressed") == "true"
+        muted_at = len(caller_labels())
+        wait_for(lambda: "." * 10 in "".join(x or "." for x in caller_labels()[muted_at:]), "a second of silence")
+        mute.click()
+        assert mute.text_content() == "Mute"
+        unmuted_at = len(caller_labels())
+        wait_for(lambda: first_run(caller_labels()[unmuted_at:], "browser", 5) is not None, "the browser again")
+
+        # the dial pad sends RFC 4733 digits, which the caller's phone reports
+        page.locator("details.dial-pad summary").click()
+        page.locator('button[data-digit="5"]').click()
+        dtmf = wait_for(lambda: caller.saw("CALL_DTMF_START"), "the caller's phone to receive the digit")
+        assert dtmf.get("param") == "5", dtmf
 
         page.locator("button[data-action=hang-up]").click()
         wait_for(lambda: caller.saw("CALL_CLOSED"), "the caller's call to end")
