@@ -292,3 +292,31 @@ def test_the_console_texts_page_sets_notes_templates_and_quick_replies_that_agen
     assert c.get("/api/v1/tenants/acme/console-texts", headers=harness.admin).json() == mine
     audit = c.get("/api/v1/tenants/acme/audit-log", params={"target_type": "tenant"}, headers=harness.admin).json()
     assert any(e["action"] == "console_texts.updated" for e in audit)
+
+
+def test_the_agent_page_chooses_whether_calls_ring_the_browser_or_the_desk_phone(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    form = c.get("/admin/acme/agents/agent1")
+    assert "Phone calls ring" in form.text
+    assert re.search(r'value="browser" checked', form.text)  # no desk phone: the browser by default
+    agent = c.get("/api/v1/tenants/acme/agents/agent1", headers=harness.admin).json()
+    fields: dict[str, object] = {
+        "csrf_token": csrf_of(form.text),
+        "email": agent["email"],
+        "display_name": agent["display_name"],
+        "roles": agent["roles"],
+        "queue_ids": agent["queue_ids"],
+        "enabled": "on",
+        **{f"capacity:{channel}": str(n) for channel, n in agent["capacity"].items()},
+        **{f"skill:{name}": str(level) for name, level in agent["skills"].items()},
+    }
+    saved = c.post("/admin/acme/agents/agent1", data={**fields, "rings": "desk"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    phone = c.get("/api/v1/tenants/acme/voice/phones/agent1", headers=harness.admin).json()
+    assert phone["rings"] == "desk"
+    assert phone["chosen"] is True
+    assert re.search(r'value="desk" checked', c.get("/admin/acme/agents/agent1").text)
+    refused = c.post("/admin/acme/agents/agent1", data={**fields, "rings": "fax"}, follow_redirects=False)
+    assert refused.status_code == 422
+    assert "rings" in errors_of(refused.text)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from callbridge.channels.sip.directory import RINGS, DirectoryError, VoiceDirectory
 from callbridge.domain.model import Channel, Role
 from callbridge.services.configuration import profile_from_input
 from callbridge.web.api.schemas import AgentIn, AgentUpdate
@@ -69,6 +71,34 @@ def _form_values(page: TenantPage, skill_names: Sequence[str], agent_id: str) ->
     }
 
 
+def _directory(page: TenantPage) -> VoiceDirectory:
+    return VoiceDirectory(page.svc.engine, page.svc.settings.voice_sip_realm)
+
+
+async def _with_phone(page: TenantPage, values: dict[str, Any]) -> dict[str, Any]:
+    """What rings for the agent (voice): the browser softphone or the desk phone."""
+    phone = await asyncio.to_thread(_directory(page).agent_phone, page.tenant_id, values["id"])
+    if phone is not None:
+        values = {**values, "rings": phone.rings, "desk_phone": phone.desk_phone}
+    return values
+
+
+async def _save_phone(page: TenantPage, agent_id: str) -> dict[str, str] | None:
+    rings = text(page.form, "rings")
+    if not rings:
+        return None
+    directory = _directory(page)
+    current = await asyncio.to_thread(directory.agent_phone, page.tenant_id, agent_id)
+    if current is not None and current.chosen and current.rings == rings:
+        return None
+    try:
+        now = page.svc.clock.now()
+        await asyncio.to_thread(directory.set_agent_phone, page.tenant_id, agent_id, rings, now, page.actor)
+    except DirectoryError as error:
+        return {error.field: str(error)}
+    return None
+
+
 async def _form(
     page: TenantPage, values: dict[str, Any], *, create: bool, errors: dict[str, str] | None = None
 ) -> Response:
@@ -84,6 +114,7 @@ async def _form(
         queues=queues,
         channels=CHANNELS,
         roles=ROLES,
+        rings=RINGS,
     )
 
 
@@ -156,7 +187,8 @@ async def _existing(page: TenantPage, agent_id: str) -> Any:
 
 @router.get("/admin/{tenant_id}/agents/{agent_id}")
 async def edit_agent(page: TenantPage, agent_id: str) -> Response:
-    return await _form(page, _row_values(await _existing(page, agent_id)), create=False)
+    values = await _with_phone(page, _row_values(await _existing(page, agent_id)))
+    return await _form(page, values, create=False)
 
 
 @router.post("/admin/{tenant_id}/agents/{agent_id}")
@@ -164,8 +196,9 @@ async def update_agent(page: TenantPage, agent_id: str) -> Response:
     await _existing(page, agent_id)
     names = [s["name"] for s in await page.svc.configuration.list_skills(page.tenant_id)]
     values = _form_values(page, names, agent_id)
-    errors = await _save(page, values, create=False)
+    errors = await _save(page, values, create=False) or await _save_phone(page, agent_id)
     if errors:
+        values = {**await _with_phone(page, values), "rings": text(page.form, "rings")}
         return await _form(page, values, create=False, errors=errors)
     return page.back("agents", "agent_saved")
 
