@@ -108,6 +108,9 @@ def finish_payload(connection: Connection, tenant_id: str, interaction_id: str, 
         notes=payload["notes"],
         transcript=transcript,
     )
+    recording = str(payload["data"].get("recording_url") or "")
+    if recording:  # a recorded call: the activity links to where supervisors play it
+        payload["comments"] = f"{payload['comments']}\nRecording: {recording}".lstrip("\n")
 
 
 def _record_json(record: CrmRecord | None) -> dict[str, str] | None:

@@ -8,7 +8,7 @@ tenant and the queue. A desk phone's SIP user name is unique too (one registrar 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKeyConstraint, String, Table, UniqueConstraint
+from sqlalchemy import Column, Float, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Table, UniqueConstraint
 
 from callbridge.store.tables import metadata
 
@@ -45,4 +45,46 @@ voice_phones = Table(
     Column("rings", String(16), nullable=False),
     Column("updated_at", Float, nullable=False),
     ForeignKeyConstraint(["tenant_id", "agent_id"], ["agents.tenant_id", "agents.id"], ondelete="CASCADE"),
+)
+
+# What a phone queue does with its calls beyond queueing (migration 0021_voice_recordings): recording (off | on,
+# with an optional announcement played to the caller first) and the wait after which the caller is offered
+# voicemail.
+voice_queue_settings = Table(
+    "voice_queue_settings",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("queue_id", String(64), primary_key=True),
+    Column("recording", String(8), nullable=False),  # off | on
+    Column("announcement_greeting_id", String(64), nullable=True),
+    Column("max_wait_seconds", Integer, nullable=True),
+    Column("voicemail_queue_id", String(64), nullable=True),
+    Column("updated_at", Float, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "queue_id"], ["queues.tenant_id", "queues.id"], ondelete="CASCADE"),
+)
+
+# How long a tenant keeps call recordings; a tenant without a row keeps them DEFAULT_RETENTION_DAYS.
+voice_recording_retention = Table(
+    "voice_recording_retention",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("days", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# A stored call recording: the file is <data_dir>/recordings/<tenant>/<file_name> (a stereo WAV, caller left,
+# agent right), written before this row.
+voice_recordings = Table(
+    "voice_recordings",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("interaction_id", String(64), primary_key=True),
+    Column("agent_id", String(64), nullable=True),
+    Column("queue_id", String(64), nullable=False),
+    Column("file_name", String(100), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("duration_seconds", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_voice_recordings_created", "tenant_id", "created_at"),
 )

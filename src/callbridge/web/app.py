@@ -34,6 +34,7 @@ from callbridge.web.api import (
 from callbridge.web.api import chat as chat_api
 from callbridge.web.api import console_texts as console_texts_api
 from callbridge.web.api import greetings as greetings_api
+from callbridge.web.api import recordings as recordings_api
 from callbridge.web.api import telephony as telephony_api
 from callbridge.web.api import voicemail as voicemail_api
 from callbridge.web.deps import log_context
@@ -138,6 +139,7 @@ def create_app(
         telephony_api.router,
         telephony_settings.router,
         voice.router,
+        recordings_api.router,
         voicemail_api.router,
         chat_api.router,
         chat_api.customer,

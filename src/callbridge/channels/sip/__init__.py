@@ -34,6 +34,7 @@ from callbridge.channels.sip.engines import (
 )
 from callbridge.channels.sip.ng import NgClient
 from callbridge.channels.sip.outside import OutsideCalls
+from callbridge.channels.sip.recording import Recorder, RecordingStore
 from callbridge.channels.sip.sounds import ensure_sounds
 from callbridge.channels.sip.webrtc import Softphones
 from callbridge.channels.telephony import TelephonyService
@@ -67,6 +68,7 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         trunk_address=trunk_address(settings.voice_trunk_address),
         ws_address=settings.voice_ws_address,
         ws_port=settings.voice_ws_port,
+        recording_dir=(voice_dir / "recording-spool").absolute(),
     )
 
 
@@ -120,6 +122,7 @@ class VoiceChannel:
         self.ng = NgClient(self.layout.ng_address, self.layout.ng_port)
         self.softphones = softphones_from(settings)
         self.processes: list[EngineProcess] = []
+        self.recorder: Recorder | None = None
         self.controller: VoiceController | None = None
         self.outside: OutsideCalls | None = None  # calls placed through the trunk
         self.health: dict[str, bool] = {"kamailio": False, "rtpengine": False}  # as last checked (`/readyz`)
@@ -128,6 +131,7 @@ class VoiceChannel:
 
     async def start(self) -> None:
         self.voice_dir.mkdir(parents=True, exist_ok=True)
+        (self.voice_dir / "recording-spool").mkdir(exist_ok=True)
         music, greeting = await asyncio.to_thread(ensure_sounds, self.voice_dir / "sounds")
         if self.settings.voice_hold_music is not None:
             music = self.settings.voice_hold_music
@@ -149,6 +153,14 @@ class VoiceChannel:
             default_greeting=greeting,
             greetings_dir=self.settings.data_dir / "greetings",
         )
+        self.recorder = Recorder(
+            RecordingStore(self.directory.engine, self.settings.data_dir),
+            self.ng,
+            self.voice_dir / "recording-spool",
+            self.settings.effective_public_url(),
+        )
+        self.controller.recorder = self.recorder
+        self.recorder.start_retention()
         await self.controller.start()
         self.outside = OutsideCalls(self.controller, self.layout.trunk_address)
         self.health = {"kamailio": True, "rtpengine": True}
@@ -251,6 +263,9 @@ class VoiceChannel:
         if self.controller is not None:
             await self.controller.stop()
             self.controller = None
+        if self.recorder is not None:
+            await self.recorder.stop()
+            self.recorder = None
         self.ng.close()
         for process in reversed(self.processes):
             await asyncio.to_thread(process.stop)

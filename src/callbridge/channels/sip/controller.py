@@ -41,6 +41,7 @@ from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEve
 from callbridge.channels.sip.consult import Consult, taken_by_consult
 from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
+from callbridge.channels.sip.recording import QueueVoiceSettings, Recorder, sdp_audio_port
 from callbridge.channels.sip.stack import SipStack
 from callbridge.channels.sip.transfer import follow_transfer, settled
 from callbridge.channels.sip.webrtc import INTERACTION_HEADER, Softphones, ring_target
@@ -113,6 +114,8 @@ class VoiceCall:
     media_task: asyncio.Task[None] | None = None
     transition: asyncio.Task[None] | None = None  # a transfer taking the agent's phone off (transfer.py)
     consult: Consult | None = None  # a warm transfer's consult in progress (consult.py)
+    voice: QueueVoiceSettings | None = None  # the queue's recording and voicemail settings (recording.py)
+    recorded: bool = False  # rtpengine was told to record: the recording is stored when the call ends
     facts: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -153,6 +156,7 @@ class VoiceController:
         self._branches = itertools.count(1)
         # INVITE in → 200 OK out, the most recent calls (also the histogram below), for the docs and tests
         self.setup_seconds: collections.deque[float] = collections.deque(maxlen=1000)
+        self.recorder: Recorder | None = None  # set by the voice channel (recording.py)
 
     async def start(self) -> None:
         await self.fail_orphans()
@@ -273,6 +277,8 @@ class VoiceController:
             self._sip(call.caller_ua, CCEventFail((503, "Service Unavailable")))
             return
         try:
+            if self.recorder is not None:
+                call.voice = await self.recorder.settings(number.tenant_id, number.queue_id)
             await self._report(call, "call.incoming", queue_id=number.queue_id)
         except Exception as error:
             log.error("voice: call %s to %s could not be queued (500): %s", call.caller, call.dialled, error)
@@ -300,8 +306,13 @@ class VoiceController:
     async def _play_waiting(self, call: VoiceCall) -> None:
         """Greeting once, then hold music until an agent answers (or the caller leaves)."""
         try:
+            announcement = self._announcement_file(call)
+            if announcement is not None:  # "this call is recorded", before anything else
+                call.media = "announcement"
+                played = await self._play(call, announcement, repeat=1)
+                await asyncio.sleep(float(played.get("duration", 0) or 0) / 1000.0)
             greeting = self._greeting_file(call)
-            if greeting is not None:
+            if greeting is not None and call.state in ("waiting", "ringing"):
                 call.media = "greeting"
                 played = await self._play(call, greeting, repeat=1)
                 duration = float(played.get("duration", 0) or 0) / 1000.0
@@ -312,6 +323,16 @@ class VoiceController:
                 await self._play(call, self.hold_music, repeat=HOLD_MUSIC_REPEATS)
         except NgError as error:
             log.warning("voice: nothing to play to %s: %s", call.interaction_id, error)
+
+    def _announcement_file(self, call: VoiceCall) -> Path | None:
+        voice = call.voice
+        if voice is None or voice.recording != "on" or not voice.announcement_greeting_id:
+            return None
+        path = self.greetings_dir / call.tenant_id / voice.announcement_greeting_id
+        if not path.exists():
+            log.warning("voice: recording announcement %s is missing", voice.announcement_greeting_id)
+            return None
+        return path
 
     def _greeting_file(self, call: VoiceCall) -> Path | None:
         number = call.number
@@ -485,6 +506,13 @@ class VoiceController:
             )
         except NgError as error:
             await self._tear_down(call, f"media could not be bridged: {error}", report="call.failed")
+            return
+        if self.recorder is not None and call.voice is not None and call.voice.recording == "on" and not call.recorded:
+            try:
+                await self.recorder.start(call.sip_call_id)
+                call.recorded = True
+            except NgError as error:
+                log.error("voice: rtpengine did not start recording %s: %s", call.interaction_id, error)
 
     async def _agent_gone(self, call: VoiceCall) -> None:
         if call.state == "bridged":
@@ -579,6 +607,18 @@ class VoiceController:
         if call.consult is not None:
             self.stack.call(call.consult.leg.hang_up)
         await self._ng_quietly("delete", {"call-id": call.sip_call_id})
+        if call.recorded and self.recorder is not None:
+            self._spawn(
+                self.recorder.finish(
+                    tenant_id=call.tenant_id,
+                    interaction_id=call.interaction_id,
+                    agent_id=call.agent_id,
+                    queue_id=call.number.queue_id if call.number else "",
+                    sip_call_id=call.sip_call_id,
+                    caller_port=sdp_audio_port(call.caller_sdp),
+                ),
+                f"voice-recording-{call.interaction_id}",
+            )
         if report is not None and call.queued:  # before it was queued there is no interaction to end
             try:
                 await self._report(call, report, reason=reason)
@@ -596,11 +636,17 @@ class VoiceController:
             call_id=call.interaction_id,
             from_address=call.caller,
             to_address=call.number.number if call.number else call.dialled,
-            data={"sip_call_id": call.sip_call_id[:200]} if type_ == "call.incoming" else {},
+            data=self._incoming_data(call) if type_ == "call.incoming" else {},
             **fields,
         )
         outcome = await self.telephony.handle(call.tenant_id, event, body_fingerprint(_jsonable(event)))
         return outcome.body
+
+    def _incoming_data(self, call: VoiceCall) -> dict[str, str]:
+        data = {"sip_call_id": call.sip_call_id[:200]}
+        if self.recorder is not None and call.voice is not None and call.voice.recording == "on":
+            data["recording_url"] = self.recorder.url(call.tenant_id, call.interaction_id)  # the CRM activity links it
+        return data
 
     async def _ng_quietly(self, command: str, arguments: dict[str, Any]) -> None:
         try:

@@ -57,6 +57,7 @@ class EngineLayout:
     trunk_address: tuple[str, int] | None = None  # where calls Callbridge places go (the carrier)
     ws_address: str = "127.0.0.1"
     ws_port: int = 0  # SIP over WebSocket for browsers (the console's softphone); 0: none
+    recording_dir: Path | None = None  # rtpengine's pcap recordings (recording.py turns them into WAVs)
 
 
 def kamailio_modules_dir() -> str:
@@ -351,6 +352,13 @@ def rtpengine_command(layout: EngineLayout, pidfile: Path) -> list[str]:
         f"--pidfile={pidfile}",
         "--timeout=60",
         "--delete-delay=0",
+        # pcap: the daemon itself writes each recorded call's packets (works in userspace; the `proc` method
+        # needs the kernel module); raw: IP packets without a made-up Ethernet header
+        *(
+            ["--recording-method=pcap", "--recording-format=raw", f"--recording-dir={layout.recording_dir}"]
+            if layout.recording_dir is not None
+            else []
+        ),
     ]
 
 
