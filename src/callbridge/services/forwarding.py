@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 FORWARDED = Counter(
     "callbridge_forwarded_total",
     "Named operations sent to the node holding their tenant: answered, refused (the holder's error), "
-    "unreachable (no holder on the bus), timed_out",
+    "unreachable (no holder on the bus), timed_out, abandoned (the tenant's lease moved meanwhile)",
     ["outcome"],
 )
 FORWARD_SECONDS = Histogram(
@@ -113,6 +113,8 @@ class NatsBus:
         self._outgoing: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight: dict[tuple[str, str], set[asyncio.Future[Any]]] = {}
+        self._abandoned: set[asyncio.Future[Any]] = set()
 
     @property
     def connected(self) -> bool:
@@ -178,8 +180,23 @@ class NatsBus:
         started = time.perf_counter()
         import nats.errors  # noqa: PLC0415
 
+        key = (holder, tenant_id)
+        waiting = asyncio.ensure_future(
+            self.connection.request(node_subject(holder, "ops"), request, timeout=self.timeout_seconds)
+        )
+        self._in_flight.setdefault(key, set()).add(waiting)
         try:
-            message = await self.connection.request(node_subject(holder, "ops"), request, timeout=self.timeout_seconds)
+            message = await waiting
+        except asyncio.CancelledError:
+            if waiting not in self._abandoned:
+                raise
+            self._abandoned.discard(waiting)
+            FORWARDED.labels("abandoned").inc()
+            raise ForwardFailed(
+                f"tenant {tenant_id!r} moved away from node {holder!r} while the request was under way: the change "
+                "may or may not have been applied; read the state before trying again",
+                applied=None,
+            ) from None
         except nats.errors.NoRespondersError:
             FORWARDED.labels("unreachable").inc()
             raise ForwardFailed(
@@ -199,6 +216,12 @@ class NatsBus:
             raise ForwardFailed(
                 f"the bus is unavailable ({error.__class__.__name__}): try again", applied=False
             ) from None
+        finally:
+            pending = self._in_flight.get(key)
+            if pending is not None:
+                pending.discard(waiting)
+                if not pending:
+                    del self._in_flight[key]
         FORWARD_SECONDS.observe(time.perf_counter() - started)
         answer = json.loads(message.data)
         if "error" in answer:
@@ -206,6 +229,14 @@ class NatsBus:
             raise decode_error(answer["error"])
         FORWARDED.labels("answered").inc()
         return operation.decode_result(answer.get("ok"))
+
+    def abandon(self, holder: str, tenant_id: str) -> None:
+        """The tenant's lease left `holder` (it died, paused, or handed the tenant over): requests still
+        waiting for its answer are answered now (504, maybe applied) instead of at their time-out."""
+        for waiting in self._in_flight.pop((holder, tenant_id), set()):
+            if not waiting.done():
+                self._abandoned.add(waiting)
+                waiting.cancel()
 
     def note_seen(self, tenant_id: str, agent_id: str) -> None:
         self._seen.setdefault(tenant_id, set()).add(agent_id)

@@ -135,6 +135,8 @@ class Forwarder(Protocol):
 
     def note_seen(self, tenant_id: str, agent_id: str) -> None: ...
 
+    def abandon(self, holder: str, tenant_id: str) -> None: ...
+
 
 Writer = Callable[[Connection], None]
 AfterCommit = Callable[[], Coroutine[Any, Any, None]]
@@ -331,6 +333,8 @@ class ContactCenterNode:
         for tenant_id, (holder, _address) in before.items():
             if holder is not None and self._elsewhere.get(tenant_id, (None, None))[0] != holder:
                 self.hub.disconnect_tenant(tenant_id)
+                if self.forwarder is not None:
+                    self.forwarder.abandon(holder, tenant_id)
 
     def epoch_of(self, tenant_id: str) -> int:
         """The lease epoch this node runs the tenant under (0 on a single node)."""
@@ -359,9 +363,12 @@ class ContactCenterNode:
             await asyncio.to_thread(self._write, batch, [], None, {tenant_id: epoch})
             self._tenants[tenant_id] = runtime
             self._epochs[tenant_id] = epoch
-            self._elsewhere.pop(tenant_id, None)
-            # WebSockets here that followed the tenant on another node reconnect to this node's state
+            previous, _address = self._elsewhere.pop(tenant_id, (None, None))
+            # WebSockets here that followed the tenant on another node reconnect to this node's state, and
+            # requests still waiting for the previous holder's answer are answered now
             self.hub.disconnect_tenant(tenant_id)
+            if previous is not None and self.forwarder is not None:
+                self.forwarder.abandon(previous, tenant_id)
 
         await self._change_membership(change)
 
