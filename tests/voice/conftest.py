@@ -265,7 +265,7 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
         if not Path(binary).exists() or (binary.endswith("sox") and shutil.which("sox") is None):
             missing_service(package, "as root run scripts/install-voice-engines (Debian's packages)")
     tmp = tmp_path_factory.mktemp("voice")
-    sip_port, controller_port, ng_port, trunk_port = free_ports(4, spacing=3)
+    sip_port, controller_port, ng_port, trunk_port, ws_port = free_ports(5, spacing=3)
     rtp_base = random.randrange(30000, 39000, 200)
     settings = {
         "voice_enabled": True,
@@ -276,6 +276,7 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
         "voice_rtp_port_max": rtp_base + 199,
         "voice_trunk_networks": "127.0.0.1/32",
         "voice_trunk_address": f"127.0.0.1:{trunk_port}",
+        "voice_ws_port": ws_port,  # not the default: test modules run side by side, each with its Kamailio
     }
     harnesses = make_harness(tmp, **settings)
     harness = next(harnesses)
