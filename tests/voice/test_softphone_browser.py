@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,9 @@ def test_the_console_softphone_rings_answers_hears_and_hangs_up(site: WebPhoneSi
 
 def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, str]) -> None:
     client = site.client
+    started = time.perf_counter()
     wait_for(lambda: phone_state.text_content() == "Phone ready", "the softphone to register")
+    registered = time.perf_counter() - started
     response = client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
     assert response.status_code == 200, response.text
 
@@ -228,6 +231,9 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
         )
         wait_for(lambda: phone_state.get_attribute("data-ringing") == offered["id"], "the softphone to ring")
         page.locator(f'li.offer[data-interaction-id="{offered["id"]}"] button[data-action=accept]').click()
+        accepted = time.perf_counter()
+        wait_for(lambda: phone_state.get_attribute("data-call") == "Established", "the softphone to answer")
+        answered = time.perf_counter() - accepted
         wait_for(lambda: (interaction(site) or {}).get("state") == "connected", "the call to be connected")
 
         def caller_heard_the_browser() -> bool:
@@ -237,6 +243,7 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
             return first_run(dominant_tones(heard, {"browser": (BROWSER_TONE,)}), "browser", 5) is not None
 
         wait_for(caller_heard_the_browser, "the caller to hear the browser's tone")
+        heard_after = time.perf_counter() - accepted
 
         def browser_heard_the_caller() -> dict[str, Any] | None:
             found = page.evaluate(LISTEN_JS)
@@ -247,7 +254,11 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
         assert stats["codec"].lower() == "audio/opus", stats
         assert stats["dtls"] == "connected", stats
         assert stats["packets"] > 0, stats
-        print(f"\nbrowser heard {heard['peak_hz']:.0f} Hz at {heard['peak_db']:.0f} dB; inbound RTP {stats}")
+        print(
+            f"\nregistered in {registered:.2f} s; Accept → call established {answered:.2f} s, → caller hears the"
+            f" browser {heard_after:.2f} s; browser heard {heard['peak_hz']:.0f} Hz at {heard['peak_db']:.0f} dB;"
+            f" inbound RTP {stats}"
+        )
 
         # Mute: the caller hears the browser no more (silence), then again after Unmute
         def caller_labels() -> list[str]:
