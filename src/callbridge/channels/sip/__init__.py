@@ -34,10 +34,12 @@ from callbridge.channels.sip.engines import (
 )
 from callbridge.channels.sip.ng import NgClient
 from callbridge.channels.sip.outside import OutsideCalls
+from callbridge.channels.sip.overflow import Overflow, ensure_prompt
 from callbridge.channels.sip.recording import Recorder, RecordingStore
 from callbridge.channels.sip.sounds import ensure_sounds
 from callbridge.channels.sip.webrtc import Softphones
 from callbridge.channels.telephony import TelephonyService
+from callbridge.channels.voicemail.service import VoicemailService
 from callbridge.config import Settings
 from callbridge.services.node import ContactCenterNode
 
@@ -160,6 +162,15 @@ class VoiceChannel:
             self.settings.effective_public_url(),
         )
         self.controller.recorder = self.recorder
+        prompt = await asyncio.to_thread(ensure_prompt, self.voice_dir / "sounds")
+        self.controller.overflow = Overflow(
+            self.controller,
+            VoicemailService(
+                self.directory.engine, self.node, self.settings.data_dir, max_bytes=self.settings.voicemail_max_bytes
+            ),
+            prompt,
+            self.voice_dir / "recording-spool",
+        )
         self.recorder.start_retention()
         await self.controller.start()
         self.outside = OutsideCalls(self.controller, self.layout.trunk_address)

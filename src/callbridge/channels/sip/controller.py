@@ -41,6 +41,7 @@ from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEve
 from callbridge.channels.sip.consult import Consult, taken_by_consult
 from callbridge.channels.sip.directory import Number, VoiceDirectory
 from callbridge.channels.sip.ng import NgClient, NgError
+from callbridge.channels.sip.overflow import Overflow
 from callbridge.channels.sip.recording import QueueVoiceSettings, Recorder, sdp_audio_port
 from callbridge.channels.sip.stack import SipStack
 from callbridge.channels.sip.transfer import follow_transfer, settled
@@ -116,6 +117,8 @@ class VoiceCall:
     consult: Consult | None = None  # a warm transfer's consult in progress (consult.py)
     voice: QueueVoiceSettings | None = None  # the queue's recording and voicemail settings (recording.py)
     recorded: bool = False  # rtpengine was told to record: the recording is stored when the call ends
+    voicemail: bool = False  # the caller is leaving a voicemail (overflow.py): deposited when the call ends
+    voicemail_queue_id: str | None = None
     facts: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -157,6 +160,7 @@ class VoiceController:
         # INVITE in → 200 OK out, the most recent calls (also the histogram below), for the docs and tests
         self.setup_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         self.recorder: Recorder | None = None  # set by the voice channel (recording.py)
+        self.overflow: Overflow | None = None  # set by the voice channel (overflow.py)
 
     async def start(self) -> None:
         await self.fail_orphans()
@@ -302,6 +306,8 @@ class VoiceController:
         SETUP_SECONDS.observe(setup)
         if call.state == "waiting":
             call.media_task = self._spawn(self._play_waiting(call), f"voice-media-{call.interaction_id}")
+            if self.overflow is not None:
+                self._spawn(self.overflow.watch(call), f"voice-overflow-{call.interaction_id}")
 
     async def _play_waiting(self, call: VoiceCall) -> None:
         """Greeting once, then hold music until an agent answers (or the caller leaves)."""
@@ -619,6 +625,8 @@ class VoiceController:
                 ),
                 f"voice-recording-{call.interaction_id}",
             )
+        if call.voicemail and self.overflow is not None:
+            self._spawn(self.overflow.finish(call), f"voice-voicemail-{call.interaction_id}")
         if report is not None and call.queued:  # before it was queued there is no interaction to end
             try:
                 await self._report(call, report, reason=reason)

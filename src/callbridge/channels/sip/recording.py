@@ -279,11 +279,12 @@ def _tshark(pcap: Path, *args: str) -> list[list[str]]:
     return [line.split("\t") for line in done.stdout.splitlines() if line.strip()]
 
 
-def pcap_to_wav(pcap: Path, caller_port: int | None) -> bytes:
+def pcap_to_wav(pcap: Path, caller_port: int | None, *, mono: bool = False) -> bytes:
     """rtpengine's pcap of one call → a stereo 8 kHz 16-bit WAV: the caller's stream left, the other right.
 
     rtpengine writes the packets it received, so each direction is the set of packets from one source port;
-    the caller's is the port its SDP offered (`caller_port`), else the first to appear."""
+    the caller's is the port its SDP offered (`caller_port`), else the first to appear. `mono`: the caller's
+    stream alone (a voicemail)."""
     ports = {row[0] for row in _tshark(pcap, "-T", "fields", "-e", "udp.dstport") if row and row[0]}
     if not ports:
         raise RecordingError(f"{pcap.name} holds no packets")
@@ -325,16 +326,16 @@ def pcap_to_wav(pcap: Path, caller_port: int | None) -> bytes:
     start = min(packets[0][0] for packets in streams.values())
     with tempfile.TemporaryDirectory(prefix="callbridge-recording-") as tmp:
         inputs: list[str] = []
-        for index, port in enumerate(order[:2]):
+        for index, port in enumerate(order[: 1 if mono else 2]):
             law, audio = _lay_out(streams[port], start)
             raw = Path(tmp) / f"{index}.{law}"
             raw.write_bytes(audio)
             inputs += ["-t", law, "-r", "8000", "-c", "1", str(raw)]
-        if len(inputs) == 6:  # only one side spoke: the other channel is silence of the same length
+        if len(inputs) == 6 and not mono:  # only one side spoke: the other channel is silence of the same length
             inputs += ["-t", "ul", "-r", "8000", "-c", "1", str(_silence(Path(tmp) / "silence.ul", raw))]
         out = Path(tmp) / "recording.wav"
         done = subprocess.run(  # noqa: S603 - fixed program, our own arguments
-            [_program("sox"), "-M", *inputs, "-e", "signed-integer", "-b", "16", str(out)],
+            [_program("sox"), *([] if mono else ["-M"]), *inputs, "-e", "signed-integer", "-b", "16", str(out)],
             capture_output=True,
             text=True,
             timeout=CONVERT_SECONDS,
