@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import CHROMIUM, missing_service
+from tests.conftest import ARTIFACTS, CHROMIUM, missing_service
 from tests.e2e.conftest import Harness, running_app
 from tests.voice.audio import dominant_tones, first_run
 from tests.voice.conftest import BINARIES, CALLER_TONE, DEADLINE, Baresip, free_ports, wait_for
@@ -265,6 +265,9 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
             heard = caller.heard()
             return dominant_tones(heard, {"browser": (BROWSER_TONE,)}) if heard is not None else []
 
+        page.locator("details.dial-pad summary").click()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "softphone-call.png"), full_page=True)  # to look at, not compared
         mute = page.locator("button[data-action=mute]")
         mute.click()
         assert mute.get_attribute("aria-pressed") == "true"
@@ -276,7 +279,6 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
         wait_for(lambda: first_run(caller_labels()[unmuted_at:], "browser", 5) is not None, "the browser again")
 
         # the dial pad sends RFC 4733 digits, which the caller's phone reports
-        page.locator("details.dial-pad summary").click()
         page.locator('button[data-digit="5"]').click()
         dtmf = wait_for(lambda: caller.saw("CALL_DTMF_START"), "the caller's phone to receive the digit")
         assert dtmf.get("param") == "5", dtmf
