@@ -218,6 +218,17 @@ class ReadInteraction(Operation):
         return view
 
 
+class ReadAgentIds(Operation):
+    """The tenant's agents, by id."""
+
+    name: ClassVar[str] = "read_agent_ids"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(list[str])
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> list[str]:
+        found: list[str] = await _read(node, tenant_id, lambda cc: sorted(cc.agents))
+        return found
+
+
 class ReadAgentStatus(Operation):
     name: ClassVar[str] = "read_agent_status"
     result: ClassVar[TypeAdapter[Any]] = TypeAdapter(dict[str, Any])
@@ -391,6 +402,7 @@ __all__ = [
     "ForwardFailed",
     "NoteSeen",
     "Operation",
+    "ReadAgentIds",
     "ReadAgentStatus",
     "ReadFeedSnapshot",
     "ReadInteraction",

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from callbridge.channels.webchat import ChatMessage, ChatService, ChatSettings, CustomerConnection, FormField
 from callbridge.channels.webchat.text import InvalidText, clean_text
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError, NotFound
+from callbridge.services.operations import ReadInteraction
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.api.schemas import DB_INT_MAX, Email, Identifier, Input, Origin, SkillName
@@ -135,13 +135,9 @@ def _clean(text: object, request_state: Any) -> str:
 async def _handled_by(svc: Services, tenant_id: str, interaction_id: str, agent_id: str) -> None:
     """The chat is offered to, held by, or was handled by this agent (else: as if it did not exist)."""
 
-    def holder(cc: ContactCenter) -> tuple[bool, str | None, str | None]:
-        interaction = cc.interactions.get(interaction_id)
-        if interaction is None:
-            return False, None, None
-        return True, interaction.agent_id, interaction.channel.value
-
-    live, holder_id, channel = await svc.node.read(tenant_id, holder)
+    view = await svc.node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id, missing_ok=True))
+    live = view is not None
+    holder_id, channel = (view.agent_id, view.channel) if view is not None else (None, None)
     if not live:
         row = await stored_interaction(svc, tenant_id, interaction_id)
         holder_id, channel = (row.agent_id, row.channel) if row is not None else (None, None)

@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from callbridge.connectors.base import CrmRecord
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import NotFound
 from callbridge.outbound import DestinationRefused
 from callbridge.services import outbox
@@ -25,6 +24,7 @@ from callbridge.services.crm_integration import CrmIntegration
 from callbridge.services.crm_links import read_link, save_link
 from callbridge.services.crm_settings import AutoLogSettings, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
+from callbridge.services.operations import ReadAgentIds, ReadInteraction
 from callbridge.store import crm_outbox
 from callbridge.web.api.audit import acting, actor_of
 from callbridge.web.api.lookups import stored_interaction
@@ -51,7 +51,7 @@ async def check_screen_pop(
             f"no connector named {body.crm!r}; one of {', '.join(integration.connections.names())}", "crm"
         )
     if not body.all_agents:
-        known = await node.read(tenant_id, lambda cc: set(cc.agents))
+        known = set(await node.perform(tenant_id, ReadAgentIds()))
         unknown = [a for a in body.agent_ids if a not in known]
         if unknown:
             raise UnknownReference(f"no agent {unknown[0]!r} in this tenant", "agent_ids")
@@ -280,11 +280,8 @@ class RecordIn(BaseModel):
 async def _held_by(svc: Services, tenant_id: str, interaction_id: str, agent_id: str) -> bool:
     """Whether the interaction is (or was, once ended) this agent's: colleagues' records are not theirs to read."""
 
-    def holder(cc: ContactCenter) -> tuple[bool, str | None]:
-        interaction = cc.interactions.get(interaction_id)
-        return (interaction is not None, interaction.agent_id if interaction is not None else None)
-
-    live, holder_id = await svc.node.read(tenant_id, holder)
+    view = await svc.node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id, missing_ok=True))
+    live, holder_id = view is not None, view.agent_id if view is not None else None
     if not live:
         row = await stored_interaction(svc, tenant_id, interaction_id)
         holder_id = row.agent_id if row is not None else None
@@ -297,11 +294,8 @@ async def choose_record(interaction_id: str, body: RecordIn, svc: ServicesDep, w
     tenant_id = who.tenant_id
     assert tenant_id is not None
 
-    def mine(cc: ContactCenter) -> bool:
-        interaction = cc.interactions.get(interaction_id)
-        return interaction is not None and interaction.agent_id == who.subject_id
-
-    if not await svc.node.read(tenant_id, mine):
+    mine = ReadInteraction(interaction_id=interaction_id, of_agent=who.subject_id, missing_ok=True)
+    if await svc.node.perform(tenant_id, mine) is None:
         raise NotFound("interaction", interaction_id)
     record = CrmRecord(object_type=body.object_type, record_id=body.record_id, name=body.name)
     await run_in_threadpool(save_link, svc.engine, tenant_id, interaction_id, record, "chosen", time.time())

@@ -17,8 +17,8 @@ from starlette.requests import ClientDisconnect
 
 from callbridge.channels.voicemail import UnsupportedAudio, Voicemail, VoicemailService, VoicemailTooLarge
 from callbridge.channels.voicemail.service import Deposit
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import NotFound
+from callbridge.services.operations import ReadInteraction
 from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.api.schemas import Address, Identifier, Input
 from callbridge.web.deps import AgentDep, IntegrationDep, ServicesDep, TenantSupervisorDep
@@ -179,11 +179,8 @@ async def _for_agent(request: Request, svc: ServicesDep, who: AgentDep, interact
     """The voicemail of an interaction offered to, held by, or handled by this agent."""
     tenant_id = who.tenant_id or ""
 
-    def holder(cc: ContactCenter) -> str | None:
-        interaction = cc.interactions.get(interaction_id)
-        return interaction.agent_id if interaction is not None else None
-
-    agent_id = await svc.node.read(tenant_id, holder)
+    view = await svc.node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id, missing_ok=True))
+    agent_id = view.agent_id if view is not None else None
     if agent_id is None:
         row = await stored_interaction(svc, tenant_id, interaction_id)
         agent_id = row.agent_id if row is not None else None
