@@ -1,4 +1,4 @@
-"""Calls Callbridge places through the carrier trunk: blind transfers to an outside number (and click to dial).
+"""Calls Callbridge places through the carrier trunk: blind transfers to an outside number, and click to dial.
 
 A transfer out ends the agent's part at once (the interaction goes to wrap-up, its log says `transferred` with
 the number); the controller keeps carrying the caller's media to the outside party until either hangs up:
@@ -10,14 +10,25 @@ the number); the controller keeps carrying the caller's media to the outside par
     200 OK (their SDP) ──▶ rtpengine answer with it (the caller is not re-INVITEd), stop the music
     busy / no answer / failure: the caller is hung up (nobody is left to talk to), a line in the log
 
+Click to dial (the agent has a desk phone): the agent's phone rings first, then the customer is dialled and
+both are bridged in one rtpengine call, the customer on its "caller" side (so hold plays music to them):
+
+    offer (customer tag, placeholder SDP) ──▶ INVITE the agent's phone; it answers ──▶ answer (agent tag)
+    INVITE sip:<customer>@<trunk> with rtpengine's customer-side SDP, From: the tenant's number
+    the customer answers ──▶ offer (customer tag, their SDP) + answer (agent's SDP): agent ⇄ customer
+    busy (486, 600) / no answer (408, 480, 487, 60 s) ──▶ outbound.ended "busy" / "no_answer"; other
+    failures ──▶ call.failed with the SIP status; the agent's phone is hung up; the console shows the reason
+
 The outside leg is a UA whose request URI names the trunk while its requests go to Kamailio (the UA's
 outbound proxy), so Kamailio's script, not the controller, decides what may leave.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from callbridge.channels.base import CommandFailed
@@ -68,6 +79,59 @@ class OutsideLeg:
             post(self.outside.leg_event, self, "fail", (code, reason))
         elif isinstance(event, CCEventDisconnect):
             post(self.outside.leg_event, self, "disconnect", None)
+
+
+BUSY = frozenset({486, 600})
+NO_ANSWER = frozenset({408, 480, 487})
+AGENT_RING_SECONDS = 30
+DIALLABLE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def diallable(address: str) -> str | None:
+    """An E.164 number from what the agent clicked ("+1 (415) 555-0123" → "+14155550123"), or None."""
+    number = re.sub(r"[\s().\-]", "", address)
+    return number if DIALLABLE.match(number) else None
+
+
+class DialRefused(Exception):
+    """The number clicked cannot be dialled."""
+
+
+class DialLeg:
+    """One leg of a click-to-dial call (the agent's phone or the customer): SIP thread → event loop."""
+
+    def __init__(self, outside: OutsideCalls, call: VoiceCall, *, agent: bool) -> None:
+        self.outside = outside
+        self.controller = outside.controller
+        self.call = call
+        self.agent = agent
+        self.branch = "dial"
+        self.ua: Any = None
+
+    def hang_up(self) -> None:
+        from sippy.CCEvents import CCEventDisconnect
+
+        if self.ua is not None:
+            self.ua.recvEvent(CCEventDisconnect())
+
+    def recvEvent(self, event: Any) -> None:  # noqa: N802 - sippy's UA interface: the controller hangs up the call's "caller" this way
+        if self.ua is not None:
+            self.ua.recvEvent(event)
+
+    def on_event(self, event: Any, ua: Any) -> None:
+        from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventUpdate
+
+        post = self.controller.stack.post
+        if isinstance(event, CCEventUpdate):
+            body = event.getData()
+            post(self.controller.reoffer, self, str(body) if body is not None else "")
+        elif isinstance(event, CCEventConnect):
+            _code, _reason, body = event.getData()
+            post(self.outside.dial_event, self, "connect", str(body) if body is not None else "")
+        elif isinstance(event, CCEventFail):
+            post(self.outside.dial_event, self, "fail", tuple(event.getData()[:2]))
+        elif isinstance(event, CCEventDisconnect):
+            post(self.outside.dial_event, self, "disconnect", None)
 
 
 class OutsideCalls:
@@ -166,8 +230,173 @@ class OutsideCalls:
         except NgError as error:
             await self.controller._tear_down(call, f"media could not be bridged: {error}", report=None)
 
+    # ------------------------------------------------------------------ click to dial
+
+    async def dials_for(self, tenant_id: str, agent_id: str, to_address: str) -> bool:
+        """Whether click to dial places a real call for this agent (they have a desk phone). Raises
+        DialRefused (naming `to_address`) or CommandFailed (no trunk, no caller id) when it cannot, before the
+        interaction is created."""
+        if await asyncio.to_thread(self.controller.directory.desk_phone, tenant_id, agent_id) is None:
+            return False
+        if diallable(to_address) is None:
+            raise DialRefused(f"{to_address!r} is not a phone number that can be dialled (E.164, e.g. +14155550123)")
+        if self.trunk is None:
+            raise CommandFailed("no carrier trunk is set up for calls out (CALLBRIDGE_VOICE_TRUNK_ADDRESS)")
+        if await asyncio.to_thread(self._caller_id, tenant_id) is None:
+            raise CommandFailed("the tenant has no voice number to show as caller id: an admin maps one")
+        return True
+
+    async def place_call(self, tenant_id: str, interaction_id: str, agent_id: str, to_address: str) -> bool:
+        """Rings the agent's desk phone, then dials the customer; returns False (nothing done) when the agent
+        has no desk phone, so the call stays with whatever dials for them. The outcome reaches the interaction
+        later: connected stays connected, busy / no answer / failure end it with that reason."""
+        from callbridge.channels.sip.controller import PLACEHOLDER_SDP, VoiceCall
+
+        controller = self.controller
+        phone = await asyncio.to_thread(controller.directory.desk_phone, tenant_id, agent_id)
+        if phone is None:
+            return False
+        number = diallable(to_address)
+        call = VoiceCall(f"dial-{interaction_id}", f"customer-{interaction_id}", "", to_address, None)
+        call.interaction_id, call.tenant_id, call.queued = interaction_id, tenant_id, True
+        call.agent_id, call.state, call.callee_tag = agent_id, "ringing", f"agent-{interaction_id}"
+        customer = DialLeg(self, call, agent=False)
+        call.caller_ua = customer
+        controller.calls[interaction_id] = call
+        if number is None:
+            await self._end(call, "call.failed", f"{to_address!r} is not a number that can be dialled (E.164)")
+            return True
+        if self.trunk is None:
+            await self._end(call, "call.failed", "no carrier trunk is set up for calls out")
+            return True
+        caller_id = await asyncio.to_thread(self._caller_id, tenant_id)
+        if caller_id is None:
+            await self._end(call, "call.failed", "the tenant has no voice number to show as caller id")
+            return True
+        call.caller, call.dialled, call.caller_sdp = caller_id, number, PLACEHOLDER_SDP
+        try:
+            offer = await controller.ng.command(
+                "offer", {"call-id": call.sip_call_id, "from-tag": call.caller_tag, "sdp": PLACEHOLDER_SDP, **_ng()}
+            )
+        except NgError as error:
+            await self._end(call, "call.failed", f"media unavailable: {error}")
+            return True
+        call.callee_sdp = offer["sdp"]
+        agent = DialLeg(self, call, agent=True)
+        call.agent_leg = agent  # type: ignore[assignment]
+        username = phone.username
+
+        def invite() -> None:  # in the SIP thread: the agent's phone first
+            ua = UA_(controller, agent, controller.kamailio, AGENT_RING_SECONDS)
+            ua.recvEvent(_try(number, username, offer["sdp"]))
+
+        controller.stack.call(invite)
+        return True
+
+    def _caller_id(self, tenant_id: str) -> str | None:
+        numbers = self.controller.directory.numbers(tenant_id)
+        return numbers[0].number if numbers else None
+
+    def dial_event(self, leg: DialLeg, kind: str, data: Any) -> None:
+        call = leg.call
+        if call.state == "ended":
+            return
+        self.controller._spawn(self._dial_step(call, leg, kind, data), f"voice-dial-{call.interaction_id}")
+
+    async def _dial_step(self, call: VoiceCall, leg: DialLeg, kind: str, data: Any) -> None:
+        controller = self.controller
+        if kind == "disconnect":
+            who = "the agent" if leg.agent else "the customer"
+            await self._end(call, "outbound.ended", f"{who} hung up", gone=leg)
+        elif kind == "fail":
+            code, reason = data
+            if leg.agent:
+                await self._end(call, "outbound.ended", f"your phone did not answer ({code} {reason})", gone=leg)
+            elif code in BUSY:
+                await self._end(call, "outbound.ended", "busy", gone=leg)
+            elif code in NO_ANSWER:
+                await self._end(call, "outbound.ended", "no_answer", gone=leg)
+            else:
+                await self._end(call, "call.failed", f"the call could not be placed: {code} {reason}", gone=leg)
+        elif kind == "connect" and leg.agent:
+            call.callee_remote_sdp = data
+            try:  # rtpengine's customer-side SDP: what the customer is offered
+                answer = await controller.ng.command(
+                    "answer",
+                    {
+                        "call-id": call.sip_call_id,
+                        "from-tag": call.caller_tag,
+                        "to-tag": call.callee_tag,
+                        "sdp": data,
+                        **_ng(),
+                    },
+                )
+            except NgError as error:
+                await self._end(call, "call.failed", f"media unavailable: {error}")
+                return
+            customer = call.caller_ua
+            assert self.trunk is not None
+            trunk, number, caller_id = self.trunk, call.dialled, call.caller
+
+            def invite() -> None:  # in the SIP thread: then the customer, through Kamailio to the trunk
+                ua = UA_(controller, customer, trunk, RING_SECONDS)
+                ua.outbound_proxy = controller.kamailio
+                ua.recvEvent(_try(caller_id, number, answer["sdp"]))
+
+            controller.stack.call(invite)
+        elif kind == "connect":
+            from callbridge.channels.sip.consult import _pair
+
+            try:
+                await _pair(controller, call, call.caller_tag, data, call.callee_tag, call.callee_remote_sdp)
+            except NgError as error:
+                await self._end(call, "call.failed", f"media could not be bridged: {error}")
+                return
+            call.caller_sdp = data
+            call.state = "bridged"
+            log.info("voice: click to dial %s: %s answered", call.interaction_id, call.dialled)
+
+    async def _end(self, call: VoiceCall, report: Any, reason: str, *, gone: DialLeg | None = None) -> None:
+        """Ends a click-to-dial call: both legs hung up (but the one that left), its interaction ended."""
+        log.info("voice: click to dial %s to %s ended: %s", call.interaction_id, call.dialled, reason)
+        await self.controller._tear_down(
+            call,
+            reason,
+            report=report,
+            caller_gone=gone is not None and not gone.agent,
+            agent_gone=gone is not None and gone.agent,
+        )
+
 
 def _body(sdp: str) -> Any:
     from sippy.MsgBody import MsgBody
 
     return MsgBody(sdp)
+
+
+def _ng() -> dict[str, Any]:
+    from callbridge.channels.sip.controller import NG_SDP_OPTIONS
+
+    return NG_SDP_OPTIONS
+
+
+def UA_(controller: VoiceController, leg: Any, next_hop: tuple[str, int], ring_seconds: int) -> Any:  # noqa: N802
+    """A UA for one outgoing leg (in the SIP thread), its events to `leg`."""
+    from sippy.UA import UA
+
+    ua = UA(controller.stack.config, event_cb=leg.on_event, nh_address=next_hop, expire_time=ring_seconds)
+    leg.ua = ua
+    return ua
+
+
+def _try(caller_id: str, callee: str, sdp: str) -> Any:
+    from sippy.CCEvents import CCEventTry
+
+    return CCEventTry((None, caller_id, callee, _body(sdp), None, None))
+
+
+def voice_calls(request: Any) -> OutsideCalls | None:
+    """The running voice channel's calls out (None when voice is off)."""
+    voice = request.app.state.channels.voice
+    outside: OutsideCalls | None = voice.outside if voice is not None else None
+    return outside

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from callbridge.channels.base import CommandFailed
 from callbridge.channels.hold import HOLD_KEY, CallHoldService
+from callbridge.channels.sip.outside import DialRefused, voice_calls
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import AgentStatus
@@ -25,7 +26,7 @@ from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut
 from callbridge.web.cookies import delete_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
-from callbridge.web.errors import ERROR_RESPONSES, error_response
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -214,10 +215,20 @@ class DialIn(CallIn):
     )
 
 
-@router.post("/me/calls", status_code=201, tags=["agent"])
-async def place_call(body: DialIn, svc: ServicesDep, who: AgentDep) -> InteractionView:
-    """Click to dial: an outbound call for me, connected at once (linked to the clicked CRM record, if given)."""
+@router.post("/me/calls", status_code=201, tags=["agent"], response_model=InteractionView, responses={503: {}})
+async def place_call(body: DialIn, request: Request, svc: ServicesDep, who: AgentDep) -> Any:
+    """Click to dial: an outbound call for me, connected at once (linked to the clicked CRM record, if given).
+    With voice on and a desk phone of mine, it is a real call: my phone rings first, then the customer is
+    dialled through the trunk with the tenant's number; busy, no answer and failure end the interaction with
+    that reason (422 naming `to_address` when it is not an E.164 number; 503 without a trunk or a number)."""
     tenant_id = _tenant(who)
+    outside = voice_calls(request)
+    try:
+        dialled = outside is not None and await outside.dials_for(tenant_id, who.subject_id, body.to_address)
+    except DialRefused as refused:
+        raise InvalidField(str(refused), "to_address") from None
+    except CommandFailed as error:
+        return error_response(503, "telephony_unavailable", str(error))
     interaction_id = str(uuid.uuid4())
     data = dict(body.data)
     if body.record is not None:
@@ -237,7 +248,10 @@ async def place_call(body: DialIn, svc: ServicesDep, who: AgentDep) -> Interacti
         ),
         queue_field="queue_id",
     )
-    return await _interaction(svc, tenant_id, interaction_id)
+    view = await _interaction(svc, tenant_id, interaction_id)
+    if dialled and outside is not None:
+        await outside.place_call(tenant_id, interaction_id, who.subject_id, body.to_address)
+    return view
 
 
 @router.post("/me/sign-out", status_code=204, tags=["agent"])
