@@ -25,6 +25,7 @@ from tests.conftest import ARTIFACTS, CHROMIUM, missing_service
 from tests.e2e.conftest import Harness, running_app
 from tests.voice.audio import dominant_tones, first_run
 from tests.voice.conftest import BINARIES, CALLER_TONE, DEADLINE, Baresip, free_ports, wait_for
+from tests.voice.test_calls import HOLD_MUSIC
 
 from callbridge.auth.credentials import create_session
 from callbridge.domain import commands as cmd
@@ -277,6 +278,19 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
         assert mute.text_content() == "Mute"
         unmuted_at = len(caller_labels())
         wait_for(lambda: first_run(caller_labels()[unmuted_at:], "browser", 5) is not None, "the browser again")
+
+        # Hold: the caller hears the hold music instead of the browser, then the browser again on Resume
+        def caller_hears(since: int) -> list[str]:
+            heard = caller.heard()
+            tones = {"browser": (BROWSER_TONE,), "music": HOLD_MUSIC}
+            return dominant_tones(heard, tones)[since:] if heard is not None else []
+
+        page.locator("button[data-action=hold]").click()
+        held_at = len(caller_labels())
+        wait_for(lambda: first_run(caller_hears(held_at), "music", 5) is not None, "the caller to hear hold music")
+        page.locator("button[data-action=resume]").click()
+        resumed_at = len(caller_labels())
+        wait_for(lambda: first_run(caller_hears(resumed_at), "browser", 5) is not None, "the browser after Resume")
 
         # the dial pad sends RFC 4733 digits, which the caller's phone reports
         page.locator('button[data-digit="5"]').click()
