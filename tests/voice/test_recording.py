@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.voice.audio import dominant_tones, first_run
-from tests.voice.conftest import AGENT_TONE, CALLER_TONE, VoiceSystem, wait_for
+from tests.voice.conftest import AGENT_TONE, CALLER_TONE, GREETING_TONE, VoiceSystem, tone, wait_for
 from tests.voice.test_calls import AGENT_HEARS, CALLER_HEARS, caller_for, interaction, labels_of
 
 from callbridge.channels.sip.recording import RecordingStore
@@ -28,7 +28,15 @@ def test_a_recorded_call_holds_both_voices_and_only_its_agent_and_supervisors_ma
     system = voice_system
     client, admin = system.harness.client, system.harness.admin
     tenant, number = system.tenant()
-    response = client.put(f"/api/v1/tenants/{tenant.id}/voice/queues/sales", json={"recording": "on"}, headers=admin)
+    uploaded = client.post(
+        "/api/v1/me/greetings",
+        data={"name": "this call is recorded"},
+        files={"audio": ("notice.wav", tone(tmp_path / "notice.wav", GREETING_TONE, 1.5).read_bytes(), "audio/wav")},
+        headers=system.harness.sign_in(tenant.id, "agent2"),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    settings = {"recording": "on", "announcement_greeting_id": uploaded.json()["id"]}
+    response = client.put(f"/api/v1/tenants/{tenant.id}/voice/queues/sales", json=settings, headers=admin)
     assert response.status_code == 200, response.text
     assert (
         client.put(
@@ -57,6 +65,12 @@ def test_a_recorded_call_holds_both_voices_and_only_its_agent_and_supervisors_ma
     # a second and a half of each voice heard by the other side, so there is something to record
     wait_for(lambda: first_run(labels_of(caller.heard(), CALLER_HEARS), "agent", 15) is not None, "the caller to hear")
     wait_for(lambda: first_run(labels_of(phone.heard(), AGENT_HEARS), "caller", 15) is not None, "the agent to hear")
+    heard = labels_of(caller.heard(), CALLER_HEARS)
+    announcement_at, agent_at = first_run(heard, "greeting", 10), first_run(heard, "agent")
+    timeline = "".join((label or ".")[0] for label in heard)
+    assert announcement_at is not None, timeline  # the announcement is heard whole (1.5 s) ...
+    assert agent_at is not None, timeline
+    assert announcement_at < agent_at, timeline  # ... before the agent, though the agent was free at once
     caller.command("hangup")
 
     def recorded() -> dict[str, Any] | None:

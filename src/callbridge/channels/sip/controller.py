@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -76,6 +77,7 @@ PLACEHOLDER_SDP = (
     "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
 )
 HOLD_MUSIC_REPEATS = 10_000
+ANNOUNCEMENT_SECONDS = 30.0  # the longest a bridge waits for the recording announcement to end
 UNREACHABLE_PHONE = frozenset({404, 408, 480})  # not registered, or its registration leads nowhere
 # port-latching: rtpengine keeps its ports towards the caller when the callee side is answered again (the agent
 # replaces the placeholder), so the caller never needs a re-INVITE.
@@ -118,6 +120,7 @@ class VoiceCall:
     voice: QueueVoiceSettings | None = None  # the queue's recording and voicemail settings (recording.py)
     recorded: bool = False  # rtpengine was told to record: the recording is stored when the call ends
     voicemail: bool = False  # the caller is leaving a voicemail (overflow.py): deposited when the call ends
+    announcing: asyncio.Event | None = None  # set when the recording announcement has played: the bridge waits
     voicemail_queue_id: str | None = None
     facts: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -315,8 +318,16 @@ class VoiceController:
             announcement = self._announcement_file(call)
             if announcement is not None:  # "this call is recorded", before anything else
                 call.media = "announcement"
-                played = await self._play(call, announcement, repeat=1)
-                await asyncio.sleep(float(played.get("duration", 0) or 0) / 1000.0)
+                call.announcing = asyncio.Event()
+                # an agent who answers meanwhile is not heard over it (their phone sends as soon as it answers)
+                mute = {"call-id": call.sip_call_id, "from-tag": call.callee_tag}
+                try:
+                    await self.ng.command("block media", mute)
+                    played = await self._play(call, announcement, repeat=1)
+                    await asyncio.sleep(float(played.get("duration", 0) or 0) / 1000.0)
+                finally:
+                    call.announcing.set()
+                    await self._ng_quietly("unblock media", mute)
             greeting = self._greeting_file(call)
             if greeting is not None and call.state in ("waiting", "ringing"):
                 call.media = "greeting"
@@ -496,6 +507,9 @@ class VoiceController:
             return
         call.state = "bridged"
         call.answered_at = time.perf_counter()
+        if call.announcing is not None:  # the caller hears "this call is recorded" to its end first
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.announcing.wait(), ANNOUNCEMENT_SECONDS)
         await self._stop_waiting_media(call)
         try:
             # the same answerer, now at the agent's phone: the caller's side (ports, SDP) does not change
