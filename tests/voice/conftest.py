@@ -36,6 +36,7 @@ BINARIES = {
     "/usr/bin/baresip": "baresip-core",
     "/usr/bin/sipp": "sip-tester",
     "/usr/bin/sox": "sox",
+    "/usr/bin/tshark": "tshark",  # recordings: rtpengine's pcap to WAV
 }
 BARESIP_MODULES = "/usr/lib/baresip/modules"
 # what each side sends, and what the caller hears while waiting (tones chosen apart from the hold music's notes)
