@@ -26,3 +26,13 @@ def test_only_the_tenants_crm_origins_may_frame_the_console_or_serve_it_scripts(
     assert policy["frame-ancestors"] == ["'self'", "https://acme.lightning.force.com"]
     assert policy["script-src"] == ["'self'", "https://acme.lightning.force.com"]
     assert policy["connect-src"] == ["'self'"]
+
+
+def test_the_console_may_open_the_softphones_websocket_and_nothing_else() -> None:
+    from callbridge.web.pages.console import console_csp
+
+    policy = console_csp(["https://crm.example"], "ws://127.0.0.1:5066/")
+    assert "connect-src 'self' ws://127.0.0.1:5066/;" in policy
+    assert "connect-src 'self';" in console_csp([], "")
+    assert "connect-src 'self';" in console_csp([], "ws://x; script-src *")  # not a URL: left out
+    assert "connect-src 'self';" in console_csp([], "https://elsewhere.example")
