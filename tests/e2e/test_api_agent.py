@@ -200,6 +200,11 @@ def test_click_to_dial(h: Harness) -> None:
     before = tenant_state(h, t)
     error_of(c.post("/api/v1/me/calls", json={"to_address": "+1"}, headers=one), 409)  # one call at a time
     assert tenant_state(h, t) == before
+    assert call["end_reason"] == ""
+    busy = {"event_id": f"{call['id']}-busy", "type": "outbound.ended", "call_id": call["id"], "reason": "busy"}
+    assert c.post("/api/v1/telephony/events", json=busy, headers=h.api_key(t)).status_code in (200, 201)
+    ended = c.get("/api/v1/me", headers=one).json()["interactions"][call["id"]]
+    assert (ended["state"], ended["end_reason"]) == ("wrap_up", "busy")  # the console says why
     assert c.post(f"/api/v1/me/interactions/{call['id']}/complete", json={}, headers=one).status_code == 204
 
 

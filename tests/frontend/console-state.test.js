@@ -22,7 +22,7 @@ function interaction(fields) {
     id: "i1", channel: "phone", direction: "inbound", state: "offered", queue_id: "sales", from_address: "+15550100",
     to_address: "", case_number: "", data: {}, priority: 0, agent_id: "me", offer_id: "o1", offer_deadline: 120,
     created_at: 90, enqueued_at: 95, connected_at: null, ended_at: null, wrap_up_deadline: null, completed_at: null,
-    disposition: "", ...fields,
+    disposition: "", end_reason: "", ...fields,
   };
 }
 

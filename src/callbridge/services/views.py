@@ -29,6 +29,7 @@ def interaction_view(i: Interaction) -> InteractionView:
         wrap_up_deadline=i.wrap_up_deadline,
         completed_at=i.completed_at,
         disposition=i.disposition,
+        end_reason=i.end_reason,
     )
 
 

@@ -24,6 +24,18 @@ export function heldSince(interaction) {
   return Number.isFinite(since) ? since : null;
 }
 
+/** How a call ended, in the agent's words (the server's reasons for placed calls are short codes). */
+const END_REASONS = /** @type {Record<string, string>} */ ({
+  busy: "Busy: the number was engaged",
+  no_answer: "No answer",
+  agent_hung_up: "You hung up",
+});
+
+/** @param {string} reason */
+export function endReason(reason) {
+  return END_REASONS[reason] ?? reason;
+}
+
 /** @typedef {import('./state.js').InteractionView} InteractionView */
 /** @typedef {import('./interactions.js').CardContext} CardContext */
 /** @typedef {import('./interactions.js').ChannelPart} ChannelPart */
@@ -40,6 +52,8 @@ export function createPhonePart(interaction, ctx) {
   const hold = createHold(interaction, ctx);
   const browser = createSoftphoneControls(interaction, ctx);
   const direction = interaction.direction === "outbound" ? "Outbound call" : "Inbound call";
+  const endedLabel = h("dt", { hidden: true }, "Ended");
+  const ended = h("dd", { class: "end-reason", hidden: true });
   const body = h(
     "dl",
     { class: "facts" },
@@ -47,6 +61,8 @@ export function createPhonePart(interaction, ctx) {
     h("dd", { text: direction }),
     h("dt", {}, "Number"),
     h("dd", { text: interaction.direction === "outbound" ? interaction.to_address : interaction.from_address || "unknown" }),
+    endedLabel,
+    ended,
   );
   return {
     body,
@@ -54,6 +70,11 @@ export function createPhonePart(interaction, ctx) {
     update(next, now) {
       hold.update(next, now);
       browser.update();
+      // a placed call that did not connect (busy, no answer) says so on its card during wrap-up
+      const reason = next.state === "connected" ? "" : endReason(next.end_reason);
+      endedLabel.hidden = !reason;
+      ended.hidden = !reason;
+      setText(ended, reason);
     },
     destroy() {},
   };
