@@ -57,6 +57,7 @@ def test_click_to_dial_rings_the_agents_phone_then_the_customer_and_bridges_them
 
     call = dial(system, agent)
     assert (call["direction"], call["state"], call["to_address"]) == ("outbound", "connected", "+1 (415) 555-0188")
+    assert call["id"].startswith("sip-")  # ended as failed if Callbridge restarts while it is live
     rung = wait_for(lambda: phone.saw("CALL_ESTABLISHED"), "the agent's phone to answer")
     assert CUSTOMER in str(rung.get("peeruri", "")), rung  # the phone shows whom it is calling
     answered = wait_for(lambda: customer.saw("CALL_ESTABLISHED"), "the customer to answer")

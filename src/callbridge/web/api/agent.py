@@ -229,7 +229,9 @@ async def place_call(body: DialIn, request: Request, svc: ServicesDep, who: Agen
         raise InvalidField(str(refused), "to_address") from None
     except CommandFailed as error:
         return error_response(503, "telephony_unavailable", str(error))
-    interaction_id = str(uuid.uuid4())
+    # a call the voice controller places is named like its inbound calls (`sip-…`): if Callbridge stops while
+    # it is live, the next start ends it as failed instead of leaving it connected to nobody
+    interaction_id = f"sip-{uuid.uuid4().hex[:24]}" if dialled else str(uuid.uuid4())
     data = dict(body.data)
     if body.record is not None:
         data[CLICKED_OBJECT_TYPE] = body.record.object_type
