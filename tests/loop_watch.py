@@ -62,15 +62,6 @@ SAMPLE_EVERY_SECONDS = 0.005
 DATABASE_ON_THE_LOOP_NOT_MOVED_YET = frozenset(
     {
         "callbridge/reports/live.py:_zone",  # a tenant's first batch, then cached
-        "callbridge/store/crm_connections.py:read",
-        "callbridge/store/crm_connections.py:update_secrets",
-        "callbridge/channels/webchat/service.py:settings",
-        "callbridge/channels/webchat/service.py:origin_allowed",
-        "callbridge/services/audit.py:record",
-        "callbridge/store/crm_outbox.py:entries",
-        "callbridge/channels/voicemail/service.py:find",
-        "callbridge/channels/webchat/service.py:conversation",
-        "callbridge/channels/webchat/service.py:transcript",
     }
 )
 
@@ -89,7 +80,7 @@ def _where(frame: Any) -> str:
     loop's time went."""
     stack = traceback.format_stack(frame)
     ours = [line for line in stack if "/callbridge" in line and "/site-packages/" not in line]
-    shown = ours[-2:] + ([stack[-1]] if stack and stack[-1] not in ours[-2:] else [])
+    shown = ours[-4:] + ([stack[-1]] if stack and stack[-1] not in ours[-4:] else [])
     return "".join(shown).rstrip()
 
 
@@ -175,9 +166,17 @@ def install() -> None:
 
     from sqlalchemy import Engine, event
 
+    def _on_a_served_loop() -> bool:
+        """Thread ids are reused: a worker thread may get the id of a served loop's thread that ended without
+        stopping its runtime, so the thread must also be running a watched loop right now."""
+        try:
+            return asyncio.get_running_loop() in _watched
+        except RuntimeError:
+            return False
+
     def database_call(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         """Any SQL the loop's own thread sends waits for the database there, whatever the CPU says."""
-        if threading.get_ident() in _serving_threads:
+        if threading.get_ident() in _serving_threads and _on_a_served_loop():
             frame = sys._getframe(1)
             if _innermost_callbridge_function(frame) in DATABASE_ON_THE_LOOP_NOT_MOVED_YET:
                 return

@@ -102,6 +102,13 @@ async def _demo(settings: Settings, rate_per_minute: float, bots: int, duration:
             serving.result()
             return
         await asyncio.sleep(0.05)
+    # Ctrl+C stops the demo cleanly from here on, even during set-up (the server has installed its own
+    # handlers by now, and these replace them).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     base = settings.effective_public_url()
     crm = await asyncio.to_thread(_start_builtin_crm, settings.data_dir, settings.port + 1, base)
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -112,11 +119,6 @@ async def _demo(settings: Settings, rate_per_minute: float, bots: int, duration:
             token = await sign_in_agent(services.engine, services.node, services.clock, TENANT, f"bot{n}")
             tasks.append(asyncio.create_task(_bot(http, token)))
         _print_welcome(base, settings.data_dir, admin_password, accounts, rate_per_minute, bots, crm)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration or None)
         for task in tasks:

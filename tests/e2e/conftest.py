@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -17,9 +16,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from callbridge.auth.credentials import create_admin_user, create_session
+from callbridge.auth.credentials import create_admin_user
 from callbridge.config import Settings
-from callbridge.domain import commands as cmd
+from callbridge.services.agent_sessions import sign_in_agent
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.app import create_app
 from callbridge.web.deps import Services
@@ -44,9 +43,7 @@ class Harness:
         svc = self.services
 
         async def go() -> str:
-            await svc.node.execute(tenant_id, cmd.SignIn(agent_id))
-            # a database write: off the served loop, as the loop watch requires
-            return await asyncio.to_thread(create_session, svc.engine, "agent", agent_id, tenant_id, svc.clock.now())
+            return await sign_in_agent(svc.engine, svc.node, svc.clock, tenant_id, agent_id)
 
         token = self.client.portal.call(go)  # type: ignore[union-attr]
         return {"Authorization": f"Bearer {token}"}

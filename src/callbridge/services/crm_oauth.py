@@ -10,6 +10,8 @@ docs/architecture.md), bound to the admin who started it; its `state` is single-
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,7 +79,7 @@ class CrmAuthorizations:
 
     async def finish(self, pending: PendingConnect, code: str, actor: Actor | None) -> str:
         """Trades the code for tokens and stores the refresh token; answers who the integration user is."""
-        endpoints, client = self._client(pending.tenant_id, pending.crm)
+        endpoints, client = await asyncio.to_thread(self._client, pending.tenant_id, pending.crm)
         http = self.connections.http
         try:
             grant = await oauth.exchange_code(
@@ -91,16 +93,25 @@ class CrmAuthorizations:
         except CrmError as error:
             raise ConnectRefused(f"{error} Press Connect to try again.") from error
         connected_as = await oauth.who(http, endpoints, grant.access_token)
-        self.connections.connected(
-            pending.tenant_id, pending.crm, grant.refresh_token, connected_as, self.clock(), actor=actor
+        await asyncio.to_thread(
+            functools.partial(
+                self.connections.connected,
+                pending.tenant_id,
+                pending.crm,
+                grant.refresh_token,
+                connected_as,
+                self.clock(),
+                actor=actor,
+            )
         )
         return connected_as
 
     async def revoke(self, tenant_id: str, crm: str, actor: Actor | None) -> str:
         """Revokes the stored refresh token at the CRM and forgets it here. Answers "" when the CRM revoked
         it, or what the admin should do in the CRM when it could not (it is forgotten here either way)."""
-        endpoints, client = self._client(tenant_id, crm)
-        token = self.connections.credentials(tenant_id, crm).get("refresh_token", "")
+        endpoints, client = await asyncio.to_thread(self._client, tenant_id, crm)
+        secrets = await asyncio.to_thread(self.connections.credentials, tenant_id, crm)
+        token = secrets.get("refresh_token", "")
         problem = ""
         if token:
             try:
@@ -110,5 +121,7 @@ class CrmAuthorizations:
                     f"{error} Callbridge forgot the token; revoke Callbridge's access in the CRM too "
                     "(the integration user's connected apps)."
                 )
-        self.connections.disconnected(tenant_id, crm, self.clock(), actor=actor)
+        await asyncio.to_thread(
+            functools.partial(self.connections.disconnected, tenant_id, crm, self.clock(), actor=actor)
+        )
         return problem

@@ -4,6 +4,7 @@ app starts (its lifespan)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +41,7 @@ from callbridge.web.api import voicemail as voicemail_api
 from callbridge.web.deps import log_context
 from callbridge.web.errors import install_error_handlers
 from callbridge.web.pages import admin as admin_pages
-from callbridge.web.pages import api_docs, chat_demo, console
+from callbridge.web.pages import api_docs, chat_demo, compile_templates, console
 from callbridge.web.pages import reports as reports_pages
 from callbridge.web.pages import wallboard as wallboard_pages
 from callbridge.web.security import CrossSiteRequestGuard, SecurityHeaders, origin_of
@@ -81,6 +82,7 @@ def create_app(
         )
         runtime.expose(app.state)
         _build_routes_now(app)
+        await asyncio.to_thread(compile_templates)
         try:
             yield
         finally:

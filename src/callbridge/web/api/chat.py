@@ -164,7 +164,7 @@ async def my_chat_transcript(
     """The transcript of a chat offered to you, held by you or handled by you (messages after `after_seq`)."""
     tenant_id = who.tenant_id or ""
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    return _transcript(_chat(request.app.state), tenant_id, interaction_id, after_seq)
+    return await asyncio.to_thread(_transcript, _chat(request.app.state), tenant_id, interaction_id, after_seq)
 
 
 @router.post("/me/chats/{interaction_id}/messages", status_code=201)
@@ -304,14 +304,14 @@ async def start_chat(tenant_id: str, body: StartIn, request: Request) -> Respons
     """The pre-chat form: queues a chat and returns the conversation's secret `token` (keep it in the page
     only) and the WebSocket to open."""
     try:
-        origin = _origin_checked(request, tenant_id)
+        origin = await asyncio.to_thread(_origin_checked, request, tenant_id)
     except _Refused:
         return _refused()
     chat = _chat(request.app.state)
     client = request.client.host if request.client is not None else "unknown"
     if not chat.allow_start(client):
         return _cors(error_response(429, "too_many_requests", "too many chats started: wait a minute"), origin)
-    settings = chat.settings(tenant_id)
+    settings = await asyncio.to_thread(chat.settings, tenant_id)
     known = {f.name: f for f in settings.form_fields}
     for name in body.fields:
         if name not in known:

@@ -143,7 +143,7 @@ async def put_connection(
         )
         field = ".".join([where, *(str(p) for p in first["loc"])])
         raise InvalidField(first["msg"], field) from error
-    described = connections.describe(tenant_id, crm)
+    described = await asyncio.to_thread(connections.describe, tenant_id, crm)
     assert described is not None
     return ConnectionOut(**described)
 

@@ -5,6 +5,7 @@ The audio answers HTTP range requests (`Range: bytes=…` → 206), so the brows
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Annotated, Any
 
@@ -184,7 +185,11 @@ async def _for_agent(request: Request, svc: ServicesDep, who: AgentDep, interact
     if agent_id is None:
         row = await stored_interaction(svc, tenant_id, interaction_id)
         agent_id = row.agent_id if row is not None else None
-    voicemail = _service(request).find(tenant_id, interaction_id) if agent_id == who.subject_id else None
+    voicemail = (
+        await asyncio.to_thread(_service(request).find, tenant_id, interaction_id)
+        if agent_id == who.subject_id
+        else None
+    )
     if voicemail is None:
         raise NotFound("voicemail", interaction_id)
     return voicemail

@@ -9,6 +9,7 @@ which validates with the plugin's models and audits the change (credentials only
 
 from __future__ import annotations
 
+import functools
 import time
 import typing
 from enum import Enum
@@ -17,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from callbridge.connectors.base import CrmError
@@ -174,6 +176,11 @@ def _render(
     )
 
 
+async def _render_in_thread(page: TenantPage, **options: Any) -> Response:
+    """The page reads each connection's stored settings: from an async handler, off the event loop."""
+    return await run_in_threadpool(functools.partial(_render, page, **options))
+
+
 @router.get("/admin/{tenant_id}/crm")
 def crm_connection(page: TenantPage) -> Response:
     return _render(page)
@@ -218,11 +225,13 @@ async def crm_connected(
         raise PageRefused(403, "Another admin started this Connect. Press Connect yourself.")
     if error or not code:
         said = error_description or error or "no authorization code"
-        return _render(page, errors={"form": f"The CRM did not connect ({said}). Press Connect to try again."})
+        return await _render_in_thread(
+            page, errors={"form": f"The CRM did not connect ({said}). Press Connect to try again."}
+        )
     try:
         await integration.authorizations.finish(pending, code, page.actor)
     except ConnectRefused as refused:
-        return _render(page, errors={"form": str(refused)}, editing=pending.crm)
+        return await _render_in_thread(page, errors={"form": str(refused)}, editing=pending.crm)
     return page.back("crm", "crm_connected")
 
 
@@ -231,13 +240,13 @@ async def revoke_crm(page: TenantPage, crm: str) -> Response:
     """Revoke: the integration user's refresh token is revoked at the CRM and forgotten here."""
     integration = getattr(page.request.app.state, "crm_integration", None)
     if integration is None or crm not in integration.connections.plugins:
-        return _render(page, errors={"form": f"{crm} cannot be set up on this server."}, editing=crm)
+        return await _render_in_thread(page, errors={"form": f"{crm} cannot be set up on this server."}, editing=crm)
     try:
         problem = await integration.authorizations.revoke(page.tenant_id, crm, page.actor)
     except ConnectRefused as error:
-        return _render(page, errors={"form": str(error)}, editing=crm)
+        return await _render_in_thread(page, errors={"form": str(error)}, editing=crm)
     if problem:
-        return _render(page, problems={crm: [{"code": "not_revoked", "message": problem}]})
+        return await _render_in_thread(page, problems={crm: [{"code": "not_revoked", "message": problem}]})
     return page.back("crm", "crm_revoked")
 
 
@@ -304,4 +313,4 @@ async def test_crm_connection(page: TenantPage, crm: str) -> Response:
         found = [{"code": error.code or "error", "message": str(error)}]
     except ValidationError as error:  # settings saved by an older version that the connector now refuses
         found = [{"code": "invalid_settings", "message": "; ".join(validation_errors(error).values())}]
-    return _render(page, problems={crm: found})
+    return await _render_in_thread(page, problems={crm: found})

@@ -8,6 +8,7 @@ through the REST API.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import Any
@@ -128,7 +129,8 @@ async def retry_auto_log(page: TenantPage, interaction_id: str) -> Response:
         outbox.retry, page.svc.engine, page.tenant_id, interaction_id, time.time(), page.actor
     )
     if not retried:
-        return _auto_log_page(page, 404, errors={"logs": f"No pending or failed log for {interaction_id!r}."})
+        errors = {"logs": f"No pending or failed log for {interaction_id!r}."}
+        return await run_in_threadpool(functools.partial(_auto_log_page, page, 404, errors=errors))
     integration = _integration(page)
     if integration is not None:
         await integration.relay.wake()
