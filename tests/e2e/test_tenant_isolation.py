@@ -175,6 +175,9 @@ CREDENTIAL_SCOPED = {
     ("POST", "/api/v1/realtime/tickets"): "test_a_websocket_of_a_sees_nothing_of_b",
     ("GET", "/api/v1/me/interactions"): "test_an_agents_recent_interactions_are_their_own",
     ("GET", "/api/v1/me/console-texts"): "test_an_agent_reads_only_their_own_tenants_console_texts",
+    ("GET", "/api/v1/me/softphone"): (
+        "tests/voice/test_softphone_refusals.py::test_only_unexpired_credentials_for_the_agents_own_user_register"
+    ),
     ("POST", "/api/v1/telephony/events"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("POST", "/api/v1/voicemails"): "test_credential_scoped_changes_stay_in_the_callers_tenant",
     ("GET", "/api/v1/me/greetings"): "tests/console/test_greetings_api.py::test_an_agent_sees_only_their_own_messages",

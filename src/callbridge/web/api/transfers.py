@@ -17,9 +17,9 @@ from pydantic import Field
 from callbridge.channels.base import CommandFailed
 from callbridge.channels.sip import consult
 from callbridge.domain import commands as cmd
-from callbridge.domain.errors import InvalidTransition
+from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.services.operations import ResolveTransferTarget
-from callbridge.web.api.lookups import execute
+from callbridge.web.api.lookups import execute, stored_interaction
 from callbridge.web.api.schemas import Identifier, Input, TransferIn
 from callbridge.web.deps import AgentDep, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
@@ -47,6 +47,7 @@ async def transfer_interaction(
         voice = request.app.state.channels.voice
         outside = voice.outside if voice is not None else None
         if outside is None or not outside.controller.carries(interaction_id):
+            await _known(svc, tenant_id, interaction_id)
             raise InvalidTransition(
                 "only calls carried by Callbridge's own voice channel can be transferred to an outside number"
             )
@@ -69,10 +70,17 @@ class ConsultIn(Input):
     target: Identifier = Field(description="The colleague (agent id) to consult; their desk phone rings")
 
 
-def _voice_call(request: Request, interaction_id: str) -> Any:
+async def _known(svc: Any, tenant_id: str, interaction_id: str) -> None:
+    """An id that names no interaction of the agent's tenant is 404, whatever else is wrong with the request."""
+    if await stored_interaction(svc, tenant_id, interaction_id) is None:
+        raise NotFound("interaction", interaction_id)
+
+
+async def _voice_call(request: Request, svc: Any, tenant_id: str, interaction_id: str) -> Any:
     voice = request.app.state.channels.voice
     controller = voice.controller if voice is not None else None
     if controller is None or not controller.carries(interaction_id):
+        await _known(svc, tenant_id, interaction_id)
         raise InvalidTransition("only calls carried by Callbridge's own voice channel can be transferred warm")
     return controller
 
@@ -87,7 +95,7 @@ async def start_consult(
     your phone or a consult is already on; 422 naming `target` when it is not an agent; 503 when the colleague
     has no desk phone."""
     tenant_id = who.tenant_id or ""
-    controller = _voice_call(request, interaction_id)
+    controller = await _voice_call(request, svc, tenant_id, interaction_id)
     kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=body.target))
     if kind != "agent":
         raise InvalidField(f"target {body.target!r} is a queue: only a colleague can be consulted", "target")
@@ -99,11 +107,11 @@ async def start_consult(
 
 
 @router.post("/me/interactions/{interaction_id}/consult/complete", status_code=204, tags=["agent"])
-async def complete_consult(interaction_id: str, request: Request, who: AgentDep) -> Response:
+async def complete_consult(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
     """Warm transfer, done: the caller and the colleague you consulted talk; the call is theirs (offered and
     accepted at once, logged as transferred) and your phone hangs up. 409 without an answered consult, or
     when the colleague cannot take the call now."""
-    controller = _voice_call(request, interaction_id)
+    controller = await _voice_call(request, svc, who.tenant_id or "", interaction_id)
     try:
         await consult.complete(controller, who.tenant_id or "", interaction_id, who.subject_id)
     except CommandFailed as error:
@@ -112,8 +120,8 @@ async def complete_consult(interaction_id: str, request: Request, who: AgentDep)
 
 
 @router.post("/me/interactions/{interaction_id}/consult/cancel", status_code=204, tags=["agent"])
-async def cancel_consult(interaction_id: str, request: Request, who: AgentDep) -> Response:
+async def cancel_consult(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
     """Warm transfer, called off: the colleague's phone is hung up and the caller is back with you."""
-    controller = _voice_call(request, interaction_id)
+    controller = await _voice_call(request, svc, who.tenant_id or "", interaction_id)
     await consult.cancel(controller, who.tenant_id or "", interaction_id, who.subject_id)
     return Response(status_code=204)

@@ -187,6 +187,8 @@ async def put_agent_phone(
             directory.set_agent_phone, tenant_id, agent_id, body.rings, svc.clock.now(), actor
         )
     except DirectoryError as error:
+        if error.field == "agent_id":  # the path names the agent: an unknown one is a missing resource
+            raise NotFound("agent", agent_id) from None
         raise InvalidField(str(error), error.field) from None
     return _agent_phone_out(phone)
 
