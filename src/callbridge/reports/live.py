@@ -26,7 +26,7 @@ from callbridge.realtime.hub import Delivery
 from callbridge.realtime.wire import QueueStatsView, WallboardQueueStatsEvent
 from callbridge.reports.aggregates import write_deltas
 from callbridge.reports.calendar import local_day, zone
-from callbridge.reports.facts import Deltas, facts_from_events
+from callbridge.reports.facts import Deltas, QueueEntered, QueueLeft, facts_from_events
 from callbridge.reports.queries import queue_today, teams, tenant_zone, thresholds
 from callbridge.services.clock import Clock
 from callbridge.services.node import BatchEffects, ContactCenterNode, TenantMoved
@@ -84,13 +84,13 @@ class ReportsService:
 
     # ----------------------------------------------------------- batch listener
 
-    def _zone(self, tenant_id: str) -> ZoneInfo:
+    def _zone(self, connection: Connection, tenant_id: str) -> ZoneInfo:
+        """The tenant's time zone (its days), read in the batch's own transaction in the writer thread."""
         cached = self._zones.get(tenant_id)
         now = time.monotonic()
         if cached is not None and now - cached[1] < ZONE_CACHE_SECONDS:
             return cached[0]
-        with self.engine.connect() as connection:
-            name = connection.execute(select(tenants.c.time_zone).where(tenants.c.id == tenant_id)).scalar()
+        name = connection.execute(select(tenants.c.time_zone).where(tenants.c.id == tenant_id)).scalar()
         tz = zone(name or "UTC")
         self._zones[tenant_id] = (tz, now)
         return tz
@@ -102,11 +102,10 @@ class ReportsService:
             return None
         effects = BatchEffects()
         if facts:
-            deltas = Deltas().add(facts, self._zone(tenant_id))
-            changed |= deltas.queues_touched
+            changed |= {f.queue_id for f in facts if isinstance(f, QueueEntered | QueueLeft)}
 
             def write(connection: Connection) -> None:
-                write_deltas(connection, tenant_id, deltas)
+                write_deltas(connection, tenant_id, Deltas().add(facts, self._zone(connection, tenant_id)))
 
             effects.writes.append(write)
         if changed:
