@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from callbridge.channels.base import CommandFailed, TelephonyEvent
+from callbridge.channels.hold import HoldCall
+from callbridge.channels.telephony import HandleTelephonyEvent, TelephonyOutcome
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NoCapacity, NotFound
 from callbridge.domain.model import AgentStatus, Channel
@@ -64,6 +67,11 @@ def test_the_nodes_own_commands_do_not_cross() -> None:
         CheckDisposition(agent_id="a1", interaction_id="i1", disposition=""),
         ResolveTransferTarget(target="sales"),
         SubmitInteraction(interaction_id="i1", queue_id="sales", channel=Channel.PHONE, id_chosen=True),
+        HandleTelephonyEvent(
+            event=TelephonyEvent("e1", "call.incoming", "c1", queue_id="sales", data={"digits": "12"}, priority=2),
+            fingerprint="f",
+        ),
+        HoldCall(interaction_id="i1", agent_id="a1", held=False),
     ],
 )
 def test_every_operation_is_found_by_its_name(operation: object) -> None:
@@ -88,6 +96,7 @@ def test_an_unknown_operation_is_refused() -> None:
         InteractionIdTaken("i1"),
         TenantMoved("acme", "node-b", "http://b"),
         StoreUnavailable("try again"),
+        CommandFailed("the PBX answered 500"),
     ],
 )
 def test_an_error_crosses_as_itself(error: Exception) -> None:
@@ -101,3 +110,9 @@ def test_an_unnamed_error_crosses_as_a_remote_error() -> None:
     back = decode_error(across(encode_error(ZeroDivisionError("division by zero"))))  # type: ignore[arg-type]
     assert isinstance(back, RemoteError)
     assert "ZeroDivisionError" in str(back)
+
+
+def test_a_telephony_answer_crosses_with_its_replay_flag() -> None:
+    operation = HandleTelephonyEvent(event=TelephonyEvent("e1", "call.ended", "c1"), fingerprint="f")
+    outcome = TelephonyOutcome({"applied": False, "interaction": None}, replayed=True)
+    assert operation.decode_result(across(operation.encode_result(outcome))) == outcome

@@ -13,11 +13,12 @@ answer leaves the call as it was (the agent sees why). The PBX may also report `
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, insert, update
 
-from callbridge.channels.base import TelephonyChannel
+from callbridge.channels.base import CommandFailed, TelephonyChannel
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import InvalidTransition, NotFound
@@ -26,6 +27,7 @@ from callbridge.realtime.audience import AgentAudience, SupervisorAudience
 from callbridge.realtime.hub import Delivery
 from callbridge.realtime.wire import InteractionChangedEvent, InteractionView
 from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.services.operations import Operation, crosses_nodes
 from callbridge.services.views import interaction_view
 from callbridge.store.tables import interaction_events, interactions
 
@@ -100,6 +102,7 @@ class CallHoldService:
         self.node = node
         self.carrier = carrier
         node.add_listener(self._on_batch)
+        node.provide(CallHoldService, self)
 
     async def available(self, tenant_id: str) -> bool:
         """Whether the tenant's carrier can hold calls (the command webhook is set up)."""
@@ -155,3 +158,22 @@ class CallHoldService:
             await self.node.read(tenant_id, send)
 
         return BatchEffects(writes=writes, after_commit=[correct])
+
+
+crosses_nodes(CommandFailed)  # a console on another node shows the PBX's refusal as the holder's would
+
+
+class HoldCall(Operation):
+    """An agent holds (`held`) or resumes a call, on the node holding the tenant; CommandFailed if the PBX
+    did not (nothing changed)."""
+
+    name: ClassVar[str] = "hold_call"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(InteractionView)
+    interaction_id: str
+    agent_id: str
+    held: bool
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> InteractionView:
+        holds = node.provided(CallHoldService)
+        change = holds.hold if self.held else holds.resume
+        return await change(tenant_id, self.interaction_id, self.agent_id)

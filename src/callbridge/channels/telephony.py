@@ -16,8 +16,9 @@ import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, insert, select
 
 from callbridge.channels.base import TelephonyEvent
@@ -29,6 +30,7 @@ from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import Channel, Direction, InteractionState
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
+from callbridge.services.operations import Operation
 from callbridge.services.views import interaction_view
 from callbridge.store.live_state import interaction_from_row, stored_interaction_row, stored_interaction_row_in
 from callbridge.store.tables import processed_requests
@@ -55,6 +57,7 @@ class TelephonyService:
         self.node = node
         self.default_wrap_up_seconds = default_wrap_up_seconds
         self._in_flight: dict[tuple[str, str], asyncio.Future[TelephonyOutcome]] = {}
+        node.provide(TelephonyService, self)
 
     async def handle(self, tenant_id: str, event: TelephonyEvent, fingerprint: str) -> TelephonyOutcome:
         slot = (tenant_id, KEY_PREFIX + event.event_id)
@@ -272,3 +275,15 @@ class TelephonyService:
             default = "abandoned" if event.type == "call.abandoned" else "hang-up"
             return cmd.EndInteraction(event.call_id, event.reason or default)
         return None
+
+
+class HandleTelephonyEvent(Operation):
+    """A call event, applied by the node holding the tenant (whichever node the carrier reached)."""
+
+    name: ClassVar[str] = "telephony_event"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(TelephonyOutcome)
+    event: TelephonyEvent
+    fingerprint: str
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> TelephonyOutcome:
+        return await node.provided(TelephonyService).handle(tenant_id, self.event, self.fingerprint)

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+S = TypeVar("S")
 
 COMMANDS = Counter("callbridge_commands_total", "Commands applied", ["outcome"])
 BATCH_SIZE = Histogram(
@@ -208,6 +209,7 @@ class ContactCenterNode:
         self._elsewhere: dict[str, tuple[str | None, str | None]] = {}
         self.on_new_tenant: Callable[[], None] | None = None  # in a cluster: the lease keeper's wake-up
         self.forwarder: Forwarder | None = None  # in a cluster with a bus: reaches the other tenants' holders
+        self._provided: dict[type, Any] = {}
         self._membership: collections.deque[tuple[Callable[[], Coroutine[Any, Any, None]], asyncio.Future[None]]] = (
             collections.deque()
         )
@@ -415,6 +417,15 @@ class ContactCenterNode:
             return []
         events: list[ev.Event] = await self._submit(tenant_id, lambda cc, now: cc.handle(command, now), read_only=False)
         return events
+
+    def provide(self, kind: type[S], instance: S) -> None:
+        """Makes a service built on this node (telephony, holds, configuration) reachable from the named
+        operations that run here: an operation carries data, never a reference to a service."""
+        self._provided[kind] = instance
+
+    def provided(self, kind: type[S]) -> S:
+        found: S = self._provided[kind]
+        return found
 
     async def perform(self, tenant_id: str, operation: Operation) -> Any:
         """A named operation (`services.operations`): run here if this node holds the tenant (nothing is

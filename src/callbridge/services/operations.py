@@ -14,7 +14,7 @@ come back as the exceptions the web layer already turns into answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from callbridge.services.node import ContactCenterNode
 
 OPERATIONS: dict[str, type[Operation]] = {}
+E = TypeVar("E", bound=Exception)
 
 # the domain commands a caller may send (Tick and ReportConnectionLost are the node's own)
 COMMANDS: dict[str, type[cmd.Command]] = {
@@ -347,6 +348,17 @@ class RemoteError(Exception):
     """The holder failed with an error that has no name between nodes (a bug there): see its log."""
 
 
+# errors of other layers (a carrier's refusal, say) that cross nodes by name with their message
+_CROSSING: dict[str, type[Exception]] = {}
+
+
+def crosses_nodes(kind: type[E]) -> type[E]:
+    """Lets an error raised by an operation on the holder come back as itself (rebuilt from its message)."""
+    if _CROSSING.setdefault(kind.__name__, kind) is not kind:
+        raise TypeError(f"two errors crossing nodes are named {kind.__name__!r}")
+    return kind
+
+
 _WITH_FIELD = {"Conflict": Conflict, "UnknownReference": UnknownReference, "InvalidField": InvalidField}
 _DOMAIN = {
     name: kind
@@ -368,6 +380,8 @@ def encode_error(error: BaseException) -> dict[str, Any]:
         return {"kind": kind, "tenant": error.tenant_id, "holder": error.holder, "address": error.address}
     if isinstance(error, TenantNotLoaded):
         return {"kind": kind, "tenant": str(error)}
+    if _CROSSING.get(kind) is type(error):
+        return {"kind": kind, "message": str(error)}
     if isinstance(error, StoreUnavailable) or (isinstance(error, DomainError) and kind in _DOMAIN):
         return {"kind": kind, "message": str(error)}
     return {"kind": "RemoteError", "message": f"{kind}: {error}"}
@@ -389,6 +403,9 @@ def decode_error(data: dict[str, Any]) -> Exception:
         return TenantNotLoaded(str(data["tenant"]))
     if kind == "StoreUnavailable":
         return StoreUnavailable(message)
+    if isinstance(kind, str) and kind in _CROSSING:
+        crossing: Exception = _CROSSING[kind](message)
+        return crossing
     if isinstance(kind, str) and kind in _DOMAIN:
         refusal: Exception = _DOMAIN[kind](message)
         return refusal
@@ -411,6 +428,7 @@ __all__ = [
     "RemoteError",
     "SubmitInteraction",
     "UnknownOperation",
+    "crosses_nodes",
     "decode",
     "decode_error",
     "encode_error",

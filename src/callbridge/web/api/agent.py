@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from callbridge.channels.base import CommandFailed
-from callbridge.channels.hold import HOLD_KEY, CallHoldService
+from callbridge.channels.hold import HOLD_KEY, CallHoldService, HoldCall
 from callbridge.channels.sip.outside import DialRefused, voice_calls
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NotFound
@@ -158,9 +158,9 @@ async def complete_interaction(interaction_id: str, body: CompleteIn, svc: Servi
 
 async def _hold(svc: ServicesDep, request: Request, who: AgentDep, interaction_id: str, *, held: bool) -> Response:
     tenant_id = _tenant(who)
-    holds: CallHoldService = request.app.state.channels.hold
+    operation = HoldCall(interaction_id=interaction_id, agent_id=who.subject_id, held=held)
     try:
-        view = await (holds.hold if held else holds.resume)(tenant_id, interaction_id, who.subject_id)
+        view: InteractionView = await svc.node.perform(tenant_id, operation)
     except NotFound as error:
         raise await explain(svc, tenant_id, error) from None
     except CommandFailed as error:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
 from callbridge.channels.base import TelephonyEvent
 from callbridge.channels.hold import HOLD_KEY
-from callbridge.channels.telephony import TelephonyService, body_fingerprint
+from callbridge.channels.telephony import HandleTelephonyEvent, TelephonyOutcome, body_fingerprint
 from callbridge.realtime.wire import InteractionView
 from callbridge.web.api.schemas import Address, DataValue, Identifier, Input
-from callbridge.web.deps import IntegrationDep
+from callbridge.web.deps import IntegrationDep, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["telephony"])
@@ -63,17 +63,12 @@ class TelephonyEventOut(Input):
     interaction: InteractionView | None
 
 
-def _service(request: Request) -> TelephonyService:
-    found: TelephonyService = request.app.state.channels.telephony
-    return found
-
-
 @router.post(
     "/telephony/events",
     response_model=TelephonyEventOut,
     responses={200: {"headers": {"Idempotent-Replayed": {"description": "true when this event id was seen before"}}}},
 )
-async def telephony_event(body: TelephonyEventIn, request: Request, who: IntegrationDep) -> JSONResponse:
+async def telephony_event(body: TelephonyEventIn, svc: ServicesDep, who: IntegrationDep) -> JSONResponse:
     """A call event. Idempotent by `event_id`: the same event again gets the first answer (header
     `Idempotent-Replayed: true`) and changes nothing; a different body under a used `event_id` is a 409."""
     assert who.tenant_id is not None
@@ -100,6 +95,7 @@ async def telephony_event(body: TelephonyEventIn, request: Request, who: Integra
         reason=body.reason,
     )
     dumped: Any = body.model_dump(mode="json")
-    outcome = await _service(request).handle(who.tenant_id, event, body_fingerprint(dumped))
+    operation = HandleTelephonyEvent(event=event, fingerprint=body_fingerprint(dumped))
+    outcome: TelephonyOutcome = await svc.node.perform(who.tenant_id, operation)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return JSONResponse(outcome.body, headers=headers)

@@ -1,0 +1,111 @@
+"""Three `callbridge serve` processes on one PostgreSQL database and one NATS bus: the routes that change a
+call's state outside the console's commands (a PBX's telephony events, an agent's hold and resume) reach
+the tenant's holder from any node, and the answer there is the holder's answer, status and body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.channels.test_hold import SECRET, PbxStandIn
+from tests.integration.cluster.test_failover_processes import LEASE_SECONDS, PASSWORD, metric, wait_for
+from tests.integration.cluster.test_forwarding_processes import Cluster, cluster, set_up_tenant
+
+__all__ = ["cluster"]  # the fixture, shared with the forwarding tests
+
+
+def answer(response: httpx.Response) -> tuple[int, Any, str | None]:
+    return response.status_code, response.json(), response.headers.get("Idempotent-Replayed")
+
+
+@pytest.mark.slow
+def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Cluster) -> None:
+    cluster.extra["CALLBRIDGE_OUTBOUND_ALLOWED_NETWORKS"] = "127.0.0.0/8"  # the PBX stand-in's webhook
+    pbx_endpoint = PbxStandIn()
+    try:
+        pbx, agent = set_up_tenant(cluster)
+        holder = cluster.holder("acme")
+        assert holder is not None
+        h = cluster.urls[holder]
+        x, y = (cluster.urls[n] for n in range(3) if n != holder)
+        for url in (x, y):  # a non-holder may only learn where the tenant is on its next lease round
+            wait_for(
+                lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,
+                "a non-holder to reach the holder",
+                LEASE_SECONDS * 5,
+            )
+        token = httpx.post(
+            f"{x}/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": PASSWORD}, timeout=10
+        )
+        admin = {"Authorization": f"Bearer {token.json()['token']}"}
+        settings = {"webhook_url": pbx_endpoint.url, "signing_secret": SECRET, "timeout_seconds": 5}
+        saved = httpx.put(f"{x}/api/v1/tenants/acme/telephony/settings", json=settings, headers=admin, timeout=10)
+        assert saved.status_code == 200, saved.text
+        assert httpx.put(f"{y}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
+
+        def event(event_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+            return {"event_id": event_id, "type": kind, "call_id": "call1", **fields}
+
+        incoming = event("e1", "call.incoming", queue_id="sales", from_address="+14155550100")
+        first = httpx.post(f"{y}/api/v1/telephony/events", json=incoming, headers=pbx, timeout=10)
+        assert first.status_code == 200, first.text
+        assert first.json()["applied"] is True
+        assert first.json()["interaction"]["agent_id"] == "agent1"
+        # the same event again: the first answer, replayed, wherever it is sent
+        replayed = answer(httpx.post(f"{h}/api/v1/telephony/events", json=incoming, headers=pbx, timeout=10))
+        assert replayed == (200, first.json(), "true")
+        assert answer(httpx.post(f"{x}/api/v1/telephony/events", json=incoming, headers=pbx, timeout=10)) == replayed
+        # a different body under a used event id: the holder's 409, unchanged
+        changed = {**incoming, "from_address": "+14155550199"}
+        refused = answer(httpx.post(f"{h}/api/v1/telephony/events", json=changed, headers=pbx, timeout=10))
+        assert refused[0] == 409
+        assert refused[1]["field"] == "event_id"
+        assert answer(httpx.post(f"{x}/api/v1/telephony/events", json=changed, headers=pbx, timeout=10)) == refused
+        unknown = event("e0", "call.answered", agent_id="agent1") | {"call_id": "nope"}
+        missing = answer(httpx.post(f"{h}/api/v1/telephony/events", json=unknown, headers=pbx, timeout=10))
+        assert missing[0] == 404
+        assert answer(httpx.post(f"{y}/api/v1/telephony/events", json=unknown, headers=pbx, timeout=10)) == missing
+
+        answered = httpx.post(
+            f"{x}/api/v1/telephony/events", json=event("e2", "call.answered", agent_id="agent1"), headers=pbx
+        )
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["interaction"]["state"] == "connected"
+
+        # hold and resume from a console on a non-holder: the holder tells the PBX, records, answers
+        held = httpx.post(f"{x}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10)
+        assert held.status_code == 200, held.text
+        assert "on_hold_since" in held.json()["data"]
+        again = answer(httpx.post(f"{h}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10))
+        assert again[0] == 409
+        assert answer(httpx.post(f"{y}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10)) == again
+        state = httpx.get(f"{y}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10)
+        assert state.status_code == 200, state.text
+        assert state.json()["on_hold_since"] is not None
+        resumed = httpx.post(f"{y}/api/v1/me/interactions/call1/resume", headers=agent, timeout=10)
+        assert resumed.status_code == 200, resumed.text
+        assert "on_hold_since" not in resumed.json()["data"]
+        sent = len(pbx_endpoint.commands)
+        assert sent == 2, pbx_endpoint.commands
+
+        # the PBX refuses: its refusal crosses as the holder's 503, and nothing changed
+        pbx_endpoint.status = 500
+        failed = answer(httpx.post(f"{h}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10))
+        assert failed[0] == 503
+        assert failed[1]["error"] == "telephony_unavailable"
+        assert answer(httpx.post(f"{x}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10)) == failed
+        pbx_endpoint.status = 200
+
+        # the PBX reports hold itself, through a non-holder
+        reported = httpx.post(f"{y}/api/v1/telephony/events", json=event("e3", "call.held"), headers=pbx, timeout=10)
+        assert reported.status_code == 200, reported.text
+        assert reported.json()["applied"] is True
+        ended = httpx.post(f"{x}/api/v1/telephony/events", json=event("e4", "call.ended"), headers=pbx, timeout=10)
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["interaction"]["state"] == "wrap_up"
+        assert metric(x, 'callbridge_forwarded_total{outcome="answered"}') >= 4
+        assert metric(x, 'callbridge_forwarded_total{outcome="refused"}') >= 2
+    finally:
+        pbx_endpoint.close()
