@@ -4,12 +4,15 @@ the tenant's holder from any node, and the answer there is the holder's answer, 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.channels.test_hold import SECRET, PbxStandIn
+from tests.integration.cluster.conftest import DEADLINE_SECONDS
 from tests.integration.cluster.test_failover_processes import LEASE_SECONDS, PASSWORD, metric, wait_for
 from tests.integration.cluster.test_forwarding_processes import Cluster, cluster, set_up_tenant
 
@@ -109,3 +112,75 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         assert metric(x, 'callbridge_forwarded_total{outcome="refused"}') >= 2
     finally:
         pbx_endpoint.close()
+
+
+@pytest.mark.slow
+def test_an_agents_chat_actions_reach_the_holder_from_any_node(cluster: Cluster) -> None:
+    _pbx, agent = set_up_tenant(cluster, chat=True)
+    holder = cluster.holder("acme")
+    assert holder is not None
+    h = cluster.urls[holder]
+    x, y = (cluster.urls[n] for n in range(3) if n != holder)
+    for url in (x, y):
+        wait_for(
+            lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,
+            "a non-holder to reach the holder",
+            LEASE_SECONDS * 5,
+        )
+    assert httpx.put(f"{x}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
+    # the customer's side is served by the holder (customers' connections are not clustered yet)
+    form = {"queue": "support", "name": "Ada Lovelace", "email": "ada@example.com"}
+    started = httpx.post(f"{h}/chat/v1/acme/conversations", json=form, timeout=10)
+    assert started.status_code == 201, started.text
+    chat_id = started.json()["conversation_id"]
+    customer = connect(f"ws{h.removeprefix('http')}{started.json()['websocket']}", open_timeout=10, legacy=True)
+    try:
+        customer.send(json.dumps({"type": "hello", "token": started.json()["token"]}))
+        assert json.loads(customer.recv(timeout=DEADLINE_SECONDS))["type"] == "welcome"
+        accepted = httpx.post(f"{x}/api/v1/me/offers/{chat_id}/accept", headers=agent, timeout=10)
+        assert accepted.status_code == 200, accepted.text
+
+        posted = httpx.post(f"{x}/api/v1/me/chats/{chat_id}/messages", json={"text": "Hello Ada"}, headers=agent)
+        assert posted.status_code == 201, posted.text
+        assert posted.json()["seq"] == 1
+        assert posted.json()["agent_id"] == "agent1"
+
+        def next_frame(kind: str) -> dict[str, Any]:
+            while True:
+                frame: dict[str, Any] = json.loads(customer.recv(timeout=DEADLINE_SECONDS))
+                if frame["type"] == kind:
+                    return frame
+
+        assert next_frame("message")["message"]["text"] == "Hello Ada"
+        second = httpx.post(f"{y}/api/v1/me/chats/{chat_id}/messages", json={"text": "How can I help?"}, headers=agent)
+        assert second.status_code == 201, second.text
+        assert second.json()["seq"] == 2, "one numbering, kept by the holder"
+        assert next_frame("message")["message"]["seq"] == 2
+        typing = httpx.post(f"{y}/api/v1/me/chats/{chat_id}/typing", json={"active": True}, headers=agent)
+        assert typing.status_code == 204, typing.text
+        assert next_frame("typing")["active"] is True
+        customer.send(json.dumps({"type": "message", "text": "My order", "client_id": "m1"}))
+        wait_for(
+            lambda: len(httpx.get(f"{x}/api/v1/me/chats/{chat_id}/messages", headers=agent).json()["messages"]) == 3,
+            "the customer's message in the transcript",
+        )
+        delivered = httpx.post(f"{x}/api/v1/me/chats/{chat_id}/delivered", json={"up_to_seq": 3}, headers=agent)
+        assert delivered.status_code == 204, delivered.text
+        assert next_frame("delivered")["up_to_seq"] == 3
+        transcript = answer(httpx.get(f"{h}/api/v1/me/chats/{chat_id}/messages", headers=agent, timeout=10))
+        assert transcript[0] == 200
+        assert transcript[1]["messages"][2]["delivered_at"] is not None
+        assert answer(httpx.get(f"{y}/api/v1/me/chats/{chat_id}/messages", headers=agent, timeout=10)) == transcript
+
+        # refusals come back as the holder gives them
+        for path, body in (("messages", {"text": "hi"}), ("typing", {"active": False})):
+            there = answer(httpx.post(f"{h}/api/v1/me/chats/nope/{path}", json=body, headers=agent, timeout=10))
+            assert there[0] == 404
+            assert answer(httpx.post(f"{x}/api/v1/me/chats/nope/{path}", json=body, headers=agent)) == there
+        ended = httpx.post(f"{x}/api/v1/me/interactions/{chat_id}/end", json={}, headers=agent, timeout=10)
+        assert ended.status_code in (200, 204), ended.text
+        late = answer(httpx.post(f"{h}/api/v1/me/chats/{chat_id}/messages", json={"text": "?"}, headers=agent))
+        assert late[0] == 409, late
+        assert answer(httpx.post(f"{y}/api/v1/me/chats/{chat_id}/messages", json={"text": "?"}, headers=agent)) == late
+    finally:
+        customer.close()

@@ -84,9 +84,10 @@ def cluster(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Cluste
             found.stop(n)
 
 
-def set_up_tenant(cluster: Cluster) -> tuple[dict[str, str], dict[str, str]]:
-    """The tenant `acme` (queue `sales`, agent `agent1` signed in) set up through node A alone, then the three
-    nodes started: (the PBX's headers, the agent's headers)."""
+def set_up_tenant(cluster: Cluster, *, chat: bool = False) -> tuple[dict[str, str], dict[str, str]]:
+    """The tenant `acme` (queue `sales`, with `chat` also the chat queue `support`; agent `agent1` in them,
+    signed in) set up through node A alone, then the three nodes started: (the PBX's headers, the agent's
+    headers)."""
     engine = make_engine(cluster.database_url)
     upgrade(engine)
     create_admin_user(engine, "root@example.com", PASSWORD)
@@ -98,7 +99,11 @@ def set_up_tenant(cluster: Cluster) -> tuple[dict[str, str], dict[str, str]]:
         wait_for(lambda: "acme" in held(cluster.urls[0]), "node A to take the new tenant")
         queue = {"id": "sales", "name": "Sales", "channel": "phone", "offer_timeout_seconds": 600}
         assert http.post("/api/v1/tenants/acme/queues", json=queue, headers=admin).status_code == 201
-        agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "Agent 1", "queue_ids": ["sales"]}
+        if chat:
+            support = {"id": "support", "name": "Support", "channel": "chat", "offer_timeout_seconds": 600}
+            assert http.post("/api/v1/tenants/acme/queues", json=support, headers=admin).status_code == 201
+        queue_ids = ["sales", "support"] if chat else ["sales"]
+        agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "Agent 1", "queue_ids": queue_ids}
         assert http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).status_code == 201
         key = http.post("/api/v1/tenants/acme/api-keys", json={"name": "pbx"}, headers=admin).json()["secret"]
     cluster.stop(0)  # hands the tenant over; it loads the agent as signed in below when taken again

@@ -21,8 +21,9 @@ import secrets
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from callbridge.channels.webchat.text import RateLimiter
@@ -37,6 +38,7 @@ from callbridge.realtime.wire import ChatDeliveredEvent, ChatMessageEvent, ChatT
 from callbridge.services.audit import Actor, record
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.services.operations import Operation
 from callbridge.store.channel_tables import chat_conversations, chat_messages, chat_settings
 from callbridge.store.tables import tenants
 
@@ -142,6 +144,7 @@ class ChatService:
         self._background: set[asyncio.Task[None]] = set()
         self._starts: dict[str, RateLimiter] = {}
         node.add_listener(self._on_batch)
+        node.provide(ChatService, self)
 
     def allow_start(self, client: str) -> bool:
         """At most `starts_per_minute` chats from one client address (bursts of that size)."""
@@ -577,3 +580,39 @@ class ChatService:
 
 def _no_members(_queue_id: str) -> Sequence[str]:
     return ()
+
+
+# An agent's chat actions, run on the node holding the tenant: the message numbering and the chat's state
+# are there. Its customers are reached only from that node (their connections are not clustered yet).
+
+
+class PostAgentMessage(Operation):
+    name: ClassVar[str] = "chat_post_agent_message"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(ChatMessage)
+    interaction_id: str
+    agent_id: str
+    text: str
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> ChatMessage:
+        chat = node.provided(ChatService)
+        return await chat.post(tenant_id, self.interaction_id, "agent", self.text, self.agent_id)
+
+
+class AgentTyping(Operation):
+    name: ClassVar[str] = "chat_agent_typing"
+    interaction_id: str
+    active: bool
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ChatService).typing(tenant_id, self.interaction_id, "agent", self.active)
+
+
+class AgentReceived(Operation):
+    """The customer's messages up to `up_to_seq` are on the agent's screen."""
+
+    name: ClassVar[str] = "chat_agent_received"
+    interaction_id: str
+    up_to_seq: int
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ChatService).delivered(tenant_id, self.interaction_id, "agent", self.up_to_seq)

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from callbridge.channels.webchat import ChatMessage, ChatService, ChatSettings, CustomerConnection, FormField
+from callbridge.channels.webchat.service import AgentReceived, AgentTyping, PostAgentMessage
 from callbridge.channels.webchat.text import InvalidText, clean_text
 from callbridge.domain.errors import DomainError, NotFound
 from callbridge.services.operations import ReadInteraction
@@ -175,29 +176,26 @@ async def send_chat_message(
     tenant_id = who.tenant_id or ""
     text = _clean(body.text, request.app.state)
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    message = await _chat(request.app.state).post(tenant_id, interaction_id, "agent", text, who.subject_id)
+    post = PostAgentMessage(interaction_id=interaction_id, agent_id=who.subject_id, text=text)
+    message: ChatMessage = await svc.node.perform(tenant_id, post)
     return _message_out(message)
 
 
 @router.post("/me/chats/{interaction_id}/typing", status_code=204)
-async def chat_typing(
-    interaction_id: str, body: TypingIn, request: Request, svc: ServicesDep, who: AgentDep
-) -> Response:
+async def chat_typing(interaction_id: str, body: TypingIn, svc: ServicesDep, who: AgentDep) -> Response:
     """Show (or stop showing) 'typing…' to the customer. Send `active: true` at most every few seconds."""
     tenant_id = who.tenant_id or ""
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    await _chat(request.app.state).typing(tenant_id, interaction_id, "agent", body.active)
+    await svc.node.perform(tenant_id, AgentTyping(interaction_id=interaction_id, active=body.active))
     return Response(status_code=204)
 
 
 @router.post("/me/chats/{interaction_id}/delivered", status_code=204)
-async def chat_delivered(
-    interaction_id: str, body: DeliveredIn, request: Request, svc: ServicesDep, who: AgentDep
-) -> Response:
+async def chat_delivered(interaction_id: str, body: DeliveredIn, svc: ServicesDep, who: AgentDep) -> Response:
     """The customer's messages up to `up_to_seq` are on your screen: the customer sees them as delivered."""
     tenant_id = who.tenant_id or ""
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    await _chat(request.app.state).delivered(tenant_id, interaction_id, "agent", body.up_to_seq)
+    await svc.node.perform(tenant_id, AgentReceived(interaction_id=interaction_id, up_to_seq=body.up_to_seq))
     return Response(status_code=204)
 
 
