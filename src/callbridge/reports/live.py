@@ -13,9 +13,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, select
 
 from callbridge.domain import events as ev
@@ -30,6 +31,7 @@ from callbridge.reports.facts import Deltas, QueueEntered, QueueLeft, facts_from
 from callbridge.reports.queries import queue_today, teams, tenant_zone, thresholds
 from callbridge.services.clock import Clock
 from callbridge.services.node import BatchEffects, ContactCenterNode, TenantMoved
+from callbridge.services.operations import Operation
 from callbridge.store.tables import tenants
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class ReportsService:
         self._scheduled: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        node.provide(ReportsService, self)
 
     # ----------------------------------------------------------- batch listener
 
@@ -229,3 +232,13 @@ def _queues_changed(cc: ContactCenter, events: Iterable[ev.Event]) -> set[str]:
             if interaction is not None and interaction.queue_id:
                 out.add(interaction.queue_id)
     return {q for q in out if q in cc.queues}
+
+
+class ReadWallboard(Operation):
+    """The wallboard's starting figures, from the node holding the tenant (today's counters are kept there)."""
+
+    name: ClassVar[str] = "read_wallboard"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(dict[str, Any])
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> dict[str, Any]:
+        return await node.provided(ReportsService).wallboard(tenant_id)

@@ -108,6 +108,13 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         ended = httpx.post(f"{x}/api/v1/telephony/events", json=event("e4", "call.ended"), headers=pbx, timeout=10)
         assert ended.status_code == 200, ended.text
         assert ended.json()["interaction"]["state"] == "wrap_up"
+        # the live wallboard, read through a non-holder: the holder's figures (`at` is when it was read)
+        here = httpx.get(f"{h}/api/v1/tenants/acme/reports/wallboard", headers=admin, timeout=10)
+        assert here.status_code == 200, here.text
+        there = httpx.get(f"{y}/api/v1/tenants/acme/reports/wallboard", headers=admin, timeout=10)
+        assert there.status_code == 200, there.text
+        assert {**there.json(), "at": 0} == {**here.json(), "at": 0}
+        assert [a["interaction_ids"] for a in there.json()["agents"]] == [["call1"]]
         assert metric(x, 'callbridge_forwarded_total{outcome="answered"}') >= 4
         assert metric(x, 'callbridge_forwarded_total{outcome="refused"}') >= 2
     finally:

@@ -17,7 +17,7 @@ from callbridge.reports import queries
 from callbridge.reports.aggregates import rebuild
 from callbridge.reports.calendar import local_day
 from callbridge.reports.csv_export import to_csv
-from callbridge.reports.live import ReportsService
+from callbridge.reports.live import ReadWallboard, ReportsService
 from callbridge.reports.queries import Range, SearchFilter
 from callbridge.services.audit import record
 from callbridge.web.api.audit import actor_of
@@ -71,9 +71,10 @@ def _known_tenant(svc: ServicesDep, tenant_id: str) -> None:
 
 
 @router.get("/wallboard", summary="Live figures of every queue and agent (then follow wallboard.queue_stats events)")
-async def wallboard(tenant_id: str, request: Request, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, Any]:
+async def wallboard(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, Any]:
     _known_tenant(svc, tenant_id)
-    return await reports_service(request).wallboard(tenant_id)
+    found: dict[str, Any] = await svc.node.perform(tenant_id, ReadWallboard())
+    return found
 
 
 @router.get("/agents/{agent_id}/timeline", summary="One agent's statuses and interactions on a local day")
