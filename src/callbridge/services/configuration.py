@@ -62,6 +62,7 @@ class ConfigurationService:
     def __init__(self, engine: Engine, node: ContactCenterNode) -> None:
         self.engine = engine
         self.node = node
+        node.provide(ConfigurationService, self)
 
     # ------------------------------------------------------------------ tenants
 

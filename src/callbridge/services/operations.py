@@ -22,9 +22,10 @@ from callbridge.domain import commands as cmd
 from callbridge.domain import errors as domain_errors
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError, NotFound
-from callbridge.domain.model import Channel
+from callbridge.domain.model import Channel, Queue
 from callbridge.realtime.wire import InteractionView, Snapshot
-from callbridge.services.configuration import Conflict, InvalidField, UnknownReference
+from callbridge.services.audit import SYSTEM, Actor
+from callbridge.services.configuration import ConfigurationService, Conflict, InvalidField, UnknownReference
 from callbridge.services.node import InteractionIdTaken, StoreUnavailable, TenantMoved, TenantNotLoaded
 from callbridge.services.views import interaction_view, snapshot
 
@@ -332,6 +333,49 @@ class NoteSeen(Operation):
             node.seen(tenant_id, agent_id)
 
 
+# ------------------------------------------------------------- configuration
+
+
+class ListQueues(Operation):
+    name: ClassVar[str] = "list_queues"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(list[Queue])
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> list[Queue]:
+        return await node.provided(ConfigurationService).list_queues(tenant_id)
+
+
+class GetQueue(Operation):
+    name: ClassVar[str] = "get_queue"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(Queue)
+    queue_id: str
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> Queue:
+        return await node.provided(ConfigurationService).get_queue(tenant_id, self.queue_id)
+
+
+class SaveQueue(Operation):
+    """A queue created (`create`) or replaced, with its validated fields: applied and committed (row and
+    audit) in one batch on the holder."""
+
+    name: ClassVar[str] = "save_queue"
+    queue: Queue
+    create: bool
+    actor: Actor = SYSTEM
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        configuration = node.provided(ConfigurationService)
+        await configuration.save_queue(tenant_id, self.queue, create=self.create, actor=self.actor)
+
+
+class DeleteQueue(Operation):
+    name: ClassVar[str] = "delete_queue"
+    queue_id: str
+    actor: Actor = SYSTEM
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ConfigurationService).delete_queue(tenant_id, self.queue_id, actor=self.actor)
+
+
 # -------------------------------------------------------------------- errors
 
 
@@ -415,8 +459,11 @@ def decode_error(data: dict[str, Any]) -> Exception:
 __all__ = [
     "OPERATIONS",
     "CheckDisposition",
+    "DeleteQueue",
     "ExecuteCommand",
     "ForwardFailed",
+    "GetQueue",
+    "ListQueues",
     "NoteSeen",
     "Operation",
     "ReadAgentIds",
@@ -426,6 +473,7 @@ __all__ = [
     "ReadSnapshot",
     "ReadWrapUp",
     "RemoteError",
+    "SaveQueue",
     "SubmitInteraction",
     "UnknownOperation",
     "crosses_nodes",

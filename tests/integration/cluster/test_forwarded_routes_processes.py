@@ -115,6 +115,28 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         assert there.status_code == 200, there.text
         assert {**there.json(), "at": 0} == {**here.json(), "at": 0}
         assert [a["interaction_ids"] for a in there.json()["agents"]] == [["call1"]]
+        # queues configured through non-holders: applied on the holder, its refusals unchanged
+        queues = "/api/v1/tenants/acme/queues"
+        billing = {"id": "billing", "name": "Billing", "channel": "phone", "wrap_up_seconds": 12}
+        created = httpx.post(f"{x}{queues}", json=billing, headers=admin, timeout=10)
+        assert created.status_code == 201, created.text
+        read_there = answer(httpx.get(f"{y}{queues}/billing", headers=admin, timeout=10))
+        assert read_there == answer(httpx.get(f"{h}{queues}/billing", headers=admin, timeout=10))
+        assert read_there[1]["wrap_up_seconds"] == 12
+        twice = answer(httpx.post(f"{h}{queues}", json=billing, headers=admin, timeout=10))
+        assert twice[0] == 409
+        assert answer(httpx.post(f"{y}{queues}", json=billing, headers=admin, timeout=10)) == twice
+        renamed = httpx.put(f"{y}{queues}/billing", json={**billing, "name": "Bills"}, headers=admin, timeout=10)
+        assert renamed.status_code == 200, renamed.text
+        listed = answer(httpx.get(f"{x}{queues}", headers=admin, timeout=10))
+        assert listed == answer(httpx.get(f"{h}{queues}", headers=admin, timeout=10))
+        assert [q["name"] for q in listed[1]] == ["Bills", "Sales"]
+        busy = answer(httpx.delete(f"{h}{queues}/sales", headers=admin, timeout=10))
+        assert busy[0] == 409, busy
+        assert answer(httpx.delete(f"{x}{queues}/sales", headers=admin, timeout=10)) == busy
+        assert httpx.delete(f"{x}{queues}/billing", headers=admin, timeout=10).status_code == 204
+        assert httpx.get(f"{h}{queues}/billing", headers=admin, timeout=10).status_code == 404
+
         assert metric(x, 'callbridge_forwarded_total{outcome="answered"}') >= 4
         assert metric(x, 'callbridge_forwarded_total{outcome="refused"}') >= 2
     finally:

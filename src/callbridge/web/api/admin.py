@@ -12,6 +12,7 @@ from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Queue
 from callbridge.services.configuration import TenantSettings, profile_from_input
+from callbridge.services.operations import DeleteQueue, GetQueue, ListQueues, SaveQueue
 from callbridge.store.api_keys import list_keys
 from callbridge.web.api.audit import acting, actor_of
 from callbridge.web.api.schemas import (
@@ -138,19 +139,19 @@ def _queue(body: QueueIn, queue_id: str) -> Queue:
 
 @router.get("/tenants/{tenant_id}/queues", tags=["queues"])
 async def list_queues(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[QueueOut]:
-    return [_queue_out(q) for q in await svc.configuration.list_queues(tenant_id)]
+    return [_queue_out(q) for q in await svc.node.perform(tenant_id, ListQueues())]
 
 
 @router.post("/tenants/{tenant_id}/queues", status_code=201, tags=["queues"])
 async def create_queue(tenant_id: str, body: QueueIn, svc: ServicesDep, who: TenantAdminDep) -> QueueOut:
     queue = _queue(body, body.id)
-    await svc.configuration.save_queue(tenant_id, queue, create=True, actor=await acting(svc.engine, who))
+    await svc.node.perform(tenant_id, SaveQueue(queue=queue, create=True, actor=await acting(svc.engine, who)))
     return _queue_out(queue)
 
 
 @router.get("/tenants/{tenant_id}/queues/{queue_id}", tags=["queues"])
 async def get_queue(tenant_id: str, queue_id: str, svc: ServicesDep, _who: TenantAdminDep) -> QueueOut:
-    return _queue_out(await svc.configuration.get_queue(tenant_id, queue_id))
+    return _queue_out(await svc.node.perform(tenant_id, GetQueue(queue_id=queue_id)))
 
 
 @router.put("/tenants/{tenant_id}/queues/{queue_id}", tags=["queues"])
@@ -160,13 +161,13 @@ async def update_queue(
     if body.id not in (None, queue_id):
         raise InvalidField("a queue's id cannot change", "id")
     queue = _queue(body, queue_id)
-    await svc.configuration.save_queue(tenant_id, queue, create=False, actor=await acting(svc.engine, who))
+    await svc.node.perform(tenant_id, SaveQueue(queue=queue, create=False, actor=await acting(svc.engine, who)))
     return _queue_out(queue)
 
 
 @router.delete("/tenants/{tenant_id}/queues/{queue_id}", status_code=204, tags=["queues"])
 async def delete_queue(tenant_id: str, queue_id: str, svc: ServicesDep, who: TenantAdminDep) -> Response:
-    await svc.configuration.delete_queue(tenant_id, queue_id, actor=await acting(svc.engine, who))
+    await svc.node.perform(tenant_id, DeleteQueue(queue_id=queue_id, actor=await acting(svc.engine, who)))
     return Response(status_code=204)
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from callbridge.channels.sip.directory import RINGS, DirectoryError, VoiceDirectory
 from callbridge.domain.model import Channel, Role
 from callbridge.services.configuration import profile_from_input
+from callbridge.services.operations import ListQueues
 from callbridge.web.api.schemas import AgentIn, AgentUpdate
 from callbridge.web.pages.admin.common import (
     SERVICE_ERRORS,
@@ -102,7 +103,7 @@ async def _save_phone(page: TenantPage, agent_id: str) -> dict[str, str] | None:
 async def _form(
     page: TenantPage, values: dict[str, Any], *, create: bool, errors: dict[str, str] | None = None
 ) -> Response:
-    queues = await page.svc.configuration.list_queues(page.tenant_id)
+    queues = await page.svc.node.perform(page.tenant_id, ListQueues())
     return page.render(
         "agent_form.html",
         422 if errors else 200,

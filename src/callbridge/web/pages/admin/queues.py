@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from callbridge.domain.model import Channel, Queue
+from callbridge.services.operations import DeleteQueue, GetQueue, ListQueues, SaveQueue
 from callbridge.web.api.schemas import QueueIn, QueueUpdate, SkillIn
 from callbridge.web.pages.admin.common import (
     SERVICE_ERRORS,
@@ -30,7 +31,7 @@ async def _list(page: TenantPage, status: int = 200, **context: Any) -> Response
         "queues.html",
         status,
         section="queues",
-        queues=await page.svc.configuration.list_queues(page.tenant_id),
+        queues=await page.svc.node.perform(page.tenant_id, ListQueues()),
         skills=await page.svc.configuration.list_skills(page.tenant_id),
         **context,
     )
@@ -142,7 +143,7 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
         disposition_required=body.disposition_required,
     )
     try:
-        await page.svc.configuration.save_queue(page.tenant_id, queue, create=create, actor=page.actor)
+        await page.svc.node.perform(page.tenant_id, SaveQueue(queue=queue, create=create, actor=page.actor))
     except SERVICE_ERRORS as error:
         return service_errors(error)
     return None
@@ -180,7 +181,7 @@ async def create_queue(page: TenantPage) -> Response:
 
 async def _existing(page: TenantPage, queue_id: str) -> Queue:
     try:
-        queue: Queue = await page.svc.configuration.get_queue(page.tenant_id, queue_id)
+        queue: Queue = await page.svc.node.perform(page.tenant_id, GetQueue(queue_id=queue_id))
     except SERVICE_ERRORS:
         raise PageRefused(404, f"There is no queue {queue_id!r} in this tenant.") from None
     return queue
@@ -204,7 +205,7 @@ async def update_queue(page: TenantPage, queue_id: str) -> Response:
 @router.post("/admin/{tenant_id}/queues/{queue_id}/delete")
 async def delete_queue(page: TenantPage, queue_id: str) -> Response:
     try:
-        await page.svc.configuration.delete_queue(page.tenant_id, queue_id, actor=page.actor)
+        await page.svc.node.perform(page.tenant_id, DeleteQueue(queue_id=queue_id, actor=page.actor))
     except SERVICE_ERRORS as error:
         return await _list(page, 409, skill_values={}, errors={"queues": next(iter(service_errors(error).values()))})
     return page.back("queues", "queue_deleted")
