@@ -22,7 +22,7 @@ from callbridge.domain import commands as cmd
 from callbridge.domain import errors as domain_errors
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError, NotFound
-from callbridge.domain.model import Channel, Queue
+from callbridge.domain.model import AgentProfile, Channel, Queue
 from callbridge.realtime.wire import InteractionView, Snapshot
 from callbridge.services.audit import SYSTEM, Actor
 from callbridge.services.configuration import ConfigurationService, Conflict, InvalidField, UnknownReference
@@ -376,6 +376,40 @@ class DeleteQueue(Operation):
         await node.provided(ConfigurationService).delete_queue(tenant_id, self.queue_id, actor=self.actor)
 
 
+class SaveAgent(Operation):
+    """An agent created (`create`) or changed, with the validated profile and `auto_login`."""
+
+    name: ClassVar[str] = "save_agent"
+    profile: AgentProfile
+    auto_login: bool
+    create: bool
+    actor: Actor = SYSTEM
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        configuration = node.provided(ConfigurationService)
+        await configuration.save_agent(tenant_id, self.profile, self.auto_login, create=self.create, actor=self.actor)
+
+
+class DeleteAgent(Operation):
+    name: ClassVar[str] = "delete_agent"
+    agent_id: str
+    actor: Actor = SYSTEM
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ConfigurationService).delete_agent(tenant_id, self.agent_id, actor=self.actor)
+
+
+class DeleteSkill(Operation):
+    """A skill removed, unless a live agent or queue still uses it (checked on the holder)."""
+
+    name: ClassVar[str] = "delete_skill"
+    skill: str
+    actor: Actor = SYSTEM
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ConfigurationService).delete_skill(tenant_id, self.skill, actor=self.actor)
+
+
 # -------------------------------------------------------------------- errors
 
 
@@ -459,7 +493,9 @@ def decode_error(data: dict[str, Any]) -> Exception:
 __all__ = [
     "OPERATIONS",
     "CheckDisposition",
+    "DeleteAgent",
     "DeleteQueue",
+    "DeleteSkill",
     "ExecuteCommand",
     "ForwardFailed",
     "GetQueue",
@@ -473,6 +509,7 @@ __all__ = [
     "ReadSnapshot",
     "ReadWrapUp",
     "RemoteError",
+    "SaveAgent",
     "SaveQueue",
     "SubmitInteraction",
     "UnknownOperation",

@@ -137,6 +137,26 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         assert httpx.delete(f"{x}{queues}/billing", headers=admin, timeout=10).status_code == 204
         assert httpx.get(f"{h}{queues}/billing", headers=admin, timeout=10).status_code == 404
 
+        # agents and skills too
+        tenant = "/api/v1/tenants/acme"
+        assert httpx.post(f"{y}{tenant}/skills", json={"name": "french"}, headers=admin).status_code == 201
+        agent2 = {"id": "agent2", "email": "agent2@acme.example", "display_name": "Agent 2", "queue_ids": ["sales"]}
+        made = httpx.post(f"{x}{tenant}/agents", json={**agent2, "skills": {"french": 3}}, headers=admin)
+        assert made.status_code == 201, made.text
+        taken = answer(httpx.post(f"{h}{tenant}/agents", json=agent2, headers=admin, timeout=10))
+        assert taken[0] == 409
+        assert answer(httpx.post(f"{y}{tenant}/agents", json=agent2, headers=admin, timeout=10)) == taken
+        in_use = answer(httpx.delete(f"{h}{tenant}/skills/french", headers=admin, timeout=10))
+        assert in_use[0] == 409, in_use
+        assert answer(httpx.delete(f"{x}{tenant}/skills/french", headers=admin, timeout=10)) == in_use
+        changed = httpx.put(f"{y}{tenant}/agents/agent2", json={**agent2, "skills": {}}, headers=admin, timeout=10)
+        assert changed.status_code == 200, changed.text
+        assert httpx.delete(f"{x}{tenant}/skills/french", headers=admin, timeout=10).status_code == 204
+        assert httpx.delete(f"{y}{tenant}/agents/agent2", headers=admin, timeout=10).status_code == 204
+        gone = answer(httpx.delete(f"{h}{tenant}/agents/agent2", headers=admin, timeout=10))
+        assert gone[0] == 404
+        assert answer(httpx.delete(f"{x}{tenant}/agents/agent2", headers=admin, timeout=10)) == gone
+
         assert metric(x, 'callbridge_forwarded_total{outcome="answered"}') >= 4
         assert metric(x, 'callbridge_forwarded_total{outcome="refused"}') >= 2
     finally:

@@ -12,7 +12,15 @@ from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Queue
 from callbridge.services.configuration import TenantSettings, profile_from_input
-from callbridge.services.operations import DeleteQueue, GetQueue, ListQueues, SaveQueue
+from callbridge.services.operations import (
+    DeleteAgent,
+    DeleteQueue,
+    DeleteSkill,
+    GetQueue,
+    ListQueues,
+    SaveAgent,
+    SaveQueue,
+)
 from callbridge.store.api_keys import list_keys
 from callbridge.web.api.audit import acting, actor_of
 from callbridge.web.api.schemas import (
@@ -98,7 +106,7 @@ async def create_skill(tenant_id: str, body: SkillIn, svc: ServicesDep, who: Ten
 
 @router.delete("/tenants/{tenant_id}/skills/{name}", status_code=204, tags=["skills"])
 async def delete_skill(tenant_id: str, name: str, svc: ServicesDep, who: TenantAdminDep) -> Response:
-    await svc.configuration.delete_skill(tenant_id, name, actor=await acting(svc.engine, who))
+    await svc.node.perform(tenant_id, DeleteSkill(skill=name, actor=await acting(svc.engine, who)))
     return Response(status_code=204)
 
 
@@ -220,7 +228,7 @@ async def update_agent(
 
 @router.delete("/tenants/{tenant_id}/agents/{agent_id}", status_code=204, tags=["agents"])
 async def delete_agent(tenant_id: str, agent_id: str, svc: ServicesDep, who: TenantAdminDep) -> Response:
-    await svc.configuration.delete_agent(tenant_id, agent_id, actor=await acting(svc.engine, who))
+    await svc.node.perform(tenant_id, DeleteAgent(agent_id=agent_id, actor=await acting(svc.engine, who)))
     return Response(status_code=204)
 
 
@@ -237,8 +245,9 @@ async def _save_agent(
         body.queue_ids,
         body.enabled,
     )
-    await svc.configuration.save_agent(
-        tenant_id, profile, body.auto_login, create=create, actor=await acting(svc.engine, who)
+    actor = await acting(svc.engine, who)
+    await svc.node.perform(
+        tenant_id, SaveAgent(profile=profile, auto_login=body.auto_login, create=create, actor=actor)
     )
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from callbridge.channels.sip.directory import RINGS, DirectoryError, VoiceDirectory
 from callbridge.domain.model import Channel, Role
 from callbridge.services.configuration import profile_from_input
-from callbridge.services.operations import ListQueues
+from callbridge.services.operations import DeleteAgent, ListQueues, SaveAgent
 from callbridge.web.api.schemas import AgentIn, AgentUpdate
 from callbridge.web.pages.admin.common import (
     SERVICE_ERRORS,
@@ -139,9 +139,8 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
         body.enabled,
     )
     try:
-        await page.svc.configuration.save_agent(
-            page.tenant_id, profile, body.auto_login, create=create, actor=page.actor
-        )
+        save = SaveAgent(profile=profile, auto_login=body.auto_login, create=create, actor=page.actor)
+        await page.svc.node.perform(page.tenant_id, save)
     except SERVICE_ERRORS as error:
         return service_errors(error)
     return None
@@ -219,7 +218,7 @@ async def enable_agent(page: TenantPage, agent_id: str) -> Response:
 async def delete_agent(page: TenantPage, agent_id: str) -> Response:
     await _existing(page, agent_id)
     try:
-        await page.svc.configuration.delete_agent(page.tenant_id, agent_id, actor=page.actor)
+        await page.svc.node.perform(page.tenant_id, DeleteAgent(agent_id=agent_id, actor=page.actor))
     except SERVICE_ERRORS as error:
         rows = await page.svc.configuration.list_agent_rows(page.tenant_id)
         return page.render(

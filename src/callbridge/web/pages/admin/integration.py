@@ -23,6 +23,7 @@ from callbridge.connectors.base import CrmError
 from callbridge.domain.model import Channel, Role
 from callbridge.services import outbox
 from callbridge.services.configuration import profile_from_input
+from callbridge.services.operations import SaveAgent
 from callbridge.store import crm_outbox
 from callbridge.web.api.schemas import AgentIn
 from callbridge.web.pages.admin.agents import shared_emails
@@ -190,7 +191,8 @@ async def add_crm_users(page: TenantPage) -> Response:
             profile = profile_from_input(
                 agent_id, body.email, body.display_name, [Role.AGENT.value], {}, capacity, [], True
             )
-            await page.svc.configuration.save_agent(page.tenant_id, profile, True, create=True, actor=page.actor)
+            save = SaveAgent(profile=profile, auto_login=True, create=True, actor=page.actor)
+            await page.svc.node.perform(page.tenant_id, save)
             results.append((email, f"added as agent {agent_id}"))
         except ValidationError as error:
             results.append((email or user_id, "not added: " + "; ".join(validation_errors(error).values())))

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from callbridge.domain.model import Channel, Queue
-from callbridge.services.operations import DeleteQueue, GetQueue, ListQueues, SaveQueue
+from callbridge.services.operations import DeleteQueue, DeleteSkill, GetQueue, ListQueues, SaveQueue
 from callbridge.web.api.schemas import QueueIn, QueueUpdate, SkillIn
 from callbridge.web.pages.admin.common import (
     SERVICE_ERRORS,
@@ -64,7 +64,7 @@ async def create_skill(page: TenantPage) -> Response:
 @router.post("/admin/{tenant_id}/skills/{name}/delete")
 async def delete_skill(page: TenantPage, name: str) -> Response:
     try:
-        await page.svc.configuration.delete_skill(page.tenant_id, name, actor=page.actor)
+        await page.svc.node.perform(page.tenant_id, DeleteSkill(skill=name, actor=page.actor))
     except SERVICE_ERRORS as error:
         errors = service_errors(error)
         return await _list(page, 409, skill_values={}, errors={"skills": next(iter(errors.values()))})
