@@ -115,6 +115,9 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         assert there.status_code == 200, there.text
         assert {**there.json(), "at": 0} == {**here.json(), "at": 0}
         assert [a["interaction_ids"] for a in there.json()["agents"]] == [["call1"]]
+        monitored = httpx.get(f"{x}/api/v1/tenants/acme/snapshot", headers=admin, timeout=10)
+        assert monitored.status_code == 200, monitored.text
+        assert monitored.json()["agents"]["agent1"]["status"] == "wrap_up"
         # queues configured through non-holders: applied on the holder, its refusals unchanged
         queues = "/api/v1/tenants/acme/queues"
         billing = {"id": "billing", "name": "Billing", "channel": "phone", "wrap_up_seconds": 12}

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.credentials import create_api_key, revoke_api_key
 from callbridge.auth.principal import Principal, PrincipalKind
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Queue
+from callbridge.realtime.wire import Snapshot
 from callbridge.services.configuration import TenantSettings, profile_from_input
 from callbridge.services.operations import (
     DeleteAgent,
@@ -18,6 +18,7 @@ from callbridge.services.operations import (
     DeleteSkill,
     GetQueue,
     ListQueues,
+    ReadSnapshot,
     SaveAgent,
     SaveQueue,
 )
@@ -283,19 +284,13 @@ def revoke_key(tenant_id: str, key_id: str, svc: ServicesDep, who: TenantAdminDe
 @router.get("/tenants/{tenant_id}/snapshot", tags=["monitoring"])
 async def tenant_snapshot(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, Any]:
     """Queues with waiting count and longest wait; agents with status and time in status."""
+    found: Snapshot = await svc.node.perform(tenant_id, ReadSnapshot(agent_id=None))
     now = svc.clock.now()
-
-    def build(cc: ContactCenter) -> dict[str, Any]:
-        from callbridge.services.views import snapshot
-
-        view = snapshot(cc, None).model_dump()
-        for queue in view["queues"].values():
-            oldest = queue["oldest_enqueued_at"]
-            queue["longest_wait_seconds"] = round(now - oldest, 3) if oldest is not None else 0.0
-        for agent in view["agents"].values():
-            agent["seconds_in_status"] = round(now - agent["since"], 3)
-        view["at"] = now
-        return view
-
-    result: dict[str, Any] = await svc.node.read(tenant_id, build)
-    return result
+    view = found.model_dump()
+    for queue in view["queues"].values():
+        oldest = queue["oldest_enqueued_at"]
+        queue["longest_wait_seconds"] = round(now - oldest, 3) if oldest is not None else 0.0
+    for agent in view["agents"].values():
+        agent["seconds_in_status"] = round(now - agent["since"], 3)
+    view["at"] = now
+    return view
