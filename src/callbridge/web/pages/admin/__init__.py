@@ -21,11 +21,26 @@ from callbridge.web.pages.admin import (
     queues,
     screen_pop,
     tenant,
+    voice,
 )
 from callbridge.web.pages.admin.common import install_page_errors
 
 # integration first: its fixed paths (agents/crm-users) must win over agents/{agent_id}
-PAGES = (login, integration, screen_pop, crm, tenant, agents, queues, keys, call_center, channels, console_texts, audit)
+PAGES = (
+    login,
+    integration,
+    screen_pop,
+    crm,
+    tenant,
+    agents,
+    queues,
+    keys,
+    call_center,
+    channels,
+    voice,
+    console_texts,
+    audit,
+)
 ROUTERS = tuple(m.router for m in PAGES)
 
 

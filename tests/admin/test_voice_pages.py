@@ -1,0 +1,67 @@
+"""The voice numbers page, with voice off (no engines): an admin prepares numbers before voice runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.admin.conftest import csrf_of, errors_of, sign_in_page
+from tests.e2e.conftest import Harness
+
+
+def _post(h: Harness, form: dict[str, Any]) -> Any:
+    token = csrf_of(h.client.get("/admin/acme/voice").text)
+    return h.client.post("/admin/acme/voice", data={**form, "csrf_token": token}, follow_redirects=False)
+
+
+def test_the_voice_page_adds_changes_and_removes_numbers_as_the_api_does(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    page = c.get("/admin/acme/voice")
+    assert page.status_code == 200
+    assert 'href="/admin/acme/voice"' in page.text  # in the admin's sections
+    assert "Voice is off on this server" in page.text
+    assert "CALLBRIDGE_VOICE_ENABLED" in page.text
+    api = "/api/v1/tenants/acme/voice/numbers"
+
+    refused = _post(harness, {"number": "14155550100", "queue_id": "sales"})
+    assert refused.status_code == 422
+    assert "E.164" in errors_of(refused.text)["number"]
+    refused = _post(harness, {"number": "+14155550100", "queue_id": "nowhere"})
+    assert refused.status_code == 422
+    assert "queue_id" in errors_of(refused.text)
+    refused = _post(harness, {"number": "", "queue_id": "sales"})
+    assert "Enter the dialled number" in errors_of(refused.text)["number"]
+    assert c.get(api, headers=harness.admin).json() == []  # nothing was saved
+
+    saved = _post(harness, {"number": "+14155550100", "queue_id": "sales"})
+    assert saved.status_code == 303, saved.text
+    assert c.get(api, headers=harness.admin).json() == [
+        {"number": "+14155550100", "queue_id": "sales", "greeting_id": None}
+    ]
+    page = c.get(saved.headers["location"]).text
+    assert "Number saved" in page
+    assert 'data-number="+14155550100"' in page
+
+    token = csrf_of(page)
+    removed = c.post(
+        "/admin/acme/voice",
+        data={"action": "remove", "number": "+14155550100", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    assert c.get(api, headers=harness.admin).json() == []
+    gone = _post(harness, {"action": "remove", "number": "+14155550100"})
+    assert gone.status_code == 422
+    assert "No number" in errors_of(gone.text)["form"]
+    actions = [e["action"] for e in c.get("/api/v1/tenants/acme/audit-log", headers=harness.admin).json()]
+    assert sum(1 for a in actions if "number" in a) == 2, actions
+
+
+def test_the_voice_page_refuses_a_post_without_the_form_token(harness: Harness) -> None:
+    sign_in_page(harness.client)
+    harness.client.get("/admin/acme/voice")
+    response = harness.client.post(
+        "/admin/acme/voice", data={"number": "+14155550100", "queue_id": "sales"}, follow_redirects=False
+    )
+    assert response.status_code == 403
+    assert harness.client.get("/api/v1/tenants/acme/voice/numbers", headers=harness.admin).json() == []
