@@ -65,3 +65,36 @@ def test_the_voice_page_refuses_a_post_without_the_form_token(harness: Harness) 
     )
     assert response.status_code == 403
     assert harness.client.get("/api/v1/tenants/acme/voice/numbers", headers=harness.admin).json() == []
+
+
+def test_the_voice_page_sets_and_removes_an_agents_desk_phone_and_never_shows_the_password(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    api = "/api/v1/tenants/acme/voice/desk-phones"
+    password = "desk-phone-secret-1"  # noqa: S105 (a test secret)
+
+    def post(form: dict[str, Any]) -> Any:
+        token = csrf_of(c.get("/admin/acme/voice").text)
+        return c.post("/admin/acme/voice/desk-phones", data={**form, "csrf_token": token}, follow_redirects=False)
+
+    short = post({"agent_id": "agent1", "username": "acme-a1", "password": "short"})
+    assert short.status_code == 422
+    assert "password" in errors_of(short.text)
+    nobody = post({"agent_id": "nobody", "username": "acme-x", "password": password})
+    assert nobody.status_code == 422
+    assert "agent_id" in errors_of(nobody.text)
+    assert c.get(api, headers=harness.admin).json() == []
+
+    saved = post({"agent_id": "agent1", "username": "acme-a1", "password": password})
+    assert saved.status_code == 303, saved.text
+    assert [p["username"] for p in c.get(api, headers=harness.admin).json()] == ["acme-a1"]
+    page = c.get(saved.headers["location"]).text
+    assert "Desk phone saved" in page
+    assert 'data-desk-phone="agent1"' in page
+    assert password not in page
+
+    assert post({"action": "remove", "agent_id": "agent1"}).status_code == 303
+    assert c.get(api, headers=harness.admin).json() == []
+    assert "no desk phone" in errors_of(post({"action": "remove", "agent_id": "agent1"}).text)["form"]
+    actions = [e["action"] for e in c.get("/api/v1/tenants/acme/audit-log", headers=harness.admin).json()]
+    assert sum(1 for a in actions if "desk" in a) == 2, actions

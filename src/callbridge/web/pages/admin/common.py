@@ -50,7 +50,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("sso", "Single sign-on"),
     ("call-center", "Call center"),
     ("telephony", "Telephony"),
-    ("voice", "Voice numbers"),
+    ("voice", "Voice"),
     ("chat-widget", "Chat widget"),
     ("api-keys", "API keys"),
     ("auto-log", "Auto log"),

@@ -7,6 +7,7 @@ before the engines run.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from callbridge.channels.sip.directory import DirectoryError, VoiceDirectory
-from callbridge.web.api.voice import NumberIn
+from callbridge.web.api.voice import DeskPhoneIn, NumberIn
 from callbridge.web.pages.admin.common import TenantPage, text, validation_errors
 
 router = APIRouter(include_in_schema=False)
@@ -29,12 +30,26 @@ def _directory(page: TenantPage) -> VoiceDirectory:
     return VoiceDirectory(page.svc.engine, page.svc.settings.voice_sip_realm)
 
 
-def _render(page: TenantPage, values: dict[str, Any], errors: dict[str, str] | None = None) -> Response:
+def _voice(page: TenantPage) -> Any:
+    channels = getattr(page.request.app.state, "channels", None)
+    return None if channels is None else channels.voice
+
+
+def _render(
+    page: TenantPage,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    phone_values: dict[str, Any] | None = None,
+) -> Response:
+    directory = _directory(page)
     return page.render(
         "voice.html",
         422 if errors else 200,
         section="voice",
-        numbers=_directory(page).numbers(page.tenant_id),
+        numbers=directory.numbers(page.tenant_id),
+        desk_phones=directory.desk_phones(page.tenant_id),
+        realm=directory.realm,
+        phone_values=phone_values or {"agent_id": "", "username": ""},
         voice_on=bool(page.svc.settings.voice_enabled),
         values=values,
         errors=errors or {},
@@ -68,3 +83,51 @@ def save_number(page: TenantPage) -> Response:
     except DirectoryError as error:
         return _render(page, values, {error.field: str(error)})
     return page.back("voice", "number_saved")
+
+
+@router.post("/admin/{tenant_id}/voice/desk-phones")
+async def save_desk_phone(page: TenantPage) -> Response:
+    """Set (or replace) an agent's desk phone credentials, or Remove them; the registrar learns at once when voice runs.
+
+    Async because the registrar is told on the event loop; the database and the page render go to a thread.
+    """
+    phone_values = {name: text(page.form, name) for name in ("agent_id", "username")}
+    blank = {"number": "", "queue_id": "", "greeting_id": ""}
+    directory = _directory(page)
+    voice = _voice(page)
+
+    async def refused(errors: dict[str, str]) -> Response:
+        return await asyncio.to_thread(_render, page, blank, errors, phone_values)
+
+    if text(page.form, "action") == "remove":
+        username = await asyncio.to_thread(
+            directory.delete_desk_phone, page.tenant_id, phone_values["agent_id"], page.actor
+        )
+        if username is None:
+            return await refused({"form": f"Agent {phone_values['agent_id']!r} has no desk phone to remove."})
+        if voice is not None:
+            await voice.forget_phone(username)
+        return page.back("voice", "desk_phone_removed")
+    if not phone_values["agent_id"]:
+        return await refused({"agent_id": "Enter the id of the agent whose desk phone this is."})
+    body_in = {"username": phone_values["username"], "password": text(page.form, "password")}
+    try:
+        body = DeskPhoneIn.model_validate(body_in)
+        phone, replaced = await asyncio.to_thread(
+            directory.put_desk_phone,
+            page.tenant_id,
+            phone_values["agent_id"],
+            body.username,
+            body.password,
+            page.svc.clock.now(),
+            page.actor,
+        )
+    except ValidationError as error:
+        return await refused(validation_errors(error, {"username": body_in["username"]}))
+    except DirectoryError as error:
+        return await refused({error.field: str(error)})
+    if voice is not None:
+        if replaced is not None:
+            await voice.forget_phone(replaced)
+        await voice.push_phone(phone)
+    return page.back("voice", "desk_phone_saved")
