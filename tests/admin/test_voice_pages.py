@@ -20,6 +20,7 @@ def test_the_voice_page_adds_changes_and_removes_numbers_as_the_api_does(harness
     assert page.status_code == 200
     assert 'href="/admin/acme/voice"' in page.text  # in the admin's sections
     assert "Voice is off on this server" in page.text
+    assert "data-voice-status" in page.text
     assert "CALLBRIDGE_VOICE_ENABLED" in page.text
     api = "/api/v1/tenants/acme/voice/numbers"
 

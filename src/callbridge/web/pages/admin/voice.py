@@ -42,6 +42,7 @@ def _render(
     phone_values: dict[str, Any] | None = None,
 ) -> Response:
     directory = _directory(page)
+    voice = _voice(page)
     return page.render(
         "voice.html",
         422 if errors else 200,
@@ -51,6 +52,8 @@ def _render(
         realm=directory.realm,
         phone_values=phone_values or {"agent_id": "", "username": ""},
         voice_on=bool(page.svc.settings.voice_enabled),
+        # the same per-engine answers /readyz goes by (voice on but no controller: it failed to start)
+        engines=sorted(voice.health.items()) if voice is not None else [],
         values=values,
         errors=errors or {},
     )
