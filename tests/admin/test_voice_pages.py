@@ -81,6 +81,9 @@ def test_the_voice_page_sets_and_removes_an_agents_desk_phone_and_never_shows_th
     short = post({"agent_id": "agent1", "username": "acme-a1", "password": "short"})
     assert short.status_code == 422
     assert "password" in errors_of(short.text)
+    numbers_form = short.text.split("data-number-form")[1].split("</form>")[0]
+    assert "Nothing was saved" not in numbers_form  # the banner is on the desk phone's form
+    assert "Nothing was saved" in short.text.split("data-desk-phone-form")[1]
     nobody = post({"agent_id": "nobody", "username": "acme-x", "password": password})
     assert nobody.status_code == 422
     assert "agent_id" in errors_of(nobody.text)

@@ -51,6 +51,7 @@ def _render(
         desk_phones=directory.desk_phones(page.tenant_id),
         realm=directory.realm,
         phone_values=phone_values or {"agent_id": "", "username": ""},
+        phone_form=phone_values is not None,  # whose form the errors banner belongs to
         voice_on=bool(page.svc.settings.voice_enabled),
         # the same per-engine answers /readyz goes by (voice on but no controller: it failed to start)
         engines=sorted(voice.health.items()) if voice is not None else [],
