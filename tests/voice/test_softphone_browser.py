@@ -104,6 +104,7 @@ class WebPhoneSite:
     sip_port: int
     workdir: Path
     voice_dir: Path
+    trunk_port: int
 
     def engine_log(self) -> str:
         text = (self.voice_dir / "kamailio.log").read_text(errors="replace")
@@ -128,7 +129,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPhoneSite]:
     if not Path(CHROMIUM).exists():
         missing_service("Chromium", "apt-get install chromium")
     tmp = tmp_path_factory.mktemp("webphone")
-    sip_port, controller_port, ng_port, ws_port = free_ports(4, spacing=2)
+    sip_port, controller_port, ng_port, ws_port, trunk_port = free_ports(5, spacing=2)
     rtp_base = random.randrange(40000, 49000, 200)
     settings = {
         "voice_enabled": True,
@@ -139,19 +140,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPhoneSite]:
         "voice_rtp_port_max": rtp_base + 199,
         "voice_trunk_networks": "127.0.0.1/32",
         "voice_ws_port": ws_port,
+        "voice_trunk_address": f"127.0.0.1:{trunk_port}",  # click to dial's customers answer there
         "public_url": "auto",  # the console's live WebSocket checks the page's origin against it
     }
     with running_app(tmp, *ADMIN, **settings) as (base, app), httpx.Client(base_url=base, timeout=DEADLINE) as client:
         token = client.post("/api/v1/auth/admin-sessions", json={"email": ADMIN[0], "password": ADMIN[1]}).json()
         harness = Harness(client, {"Authorization": f"Bearer {token['token']}"})  # type: ignore[arg-type]
-        harness.setup_tenant(TENANT, agents=1, offer_timeout=60)
+        harness.setup_tenant(TENANT, agents=2, offer_timeout=60)  # agent2 dials out
         response = client.put(
             f"/api/v1/tenants/{TENANT}/voice/numbers/{NUMBER}", json={"queue_id": "sales"}, headers=harness.admin
         )
         assert response.status_code == 200, response.text
         workdir = tmp / "peers"
         workdir.mkdir()
-        yield WebPhoneSite(base, app, client, harness, sip_port, workdir, tmp / "voice")
+        yield WebPhoneSite(base, app, client, harness, sip_port, workdir, tmp / "voice", trunk_port)
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +307,83 @@ def run_call(site: WebPhoneSite, page: Any, phone_state: Any, agent: dict[str, s
         wait_for(lambda: not mute.is_visible(), "the call controls to go when the call ends")
     finally:
         caller.stop()
+
+
+CUSTOMER = "+14155550188"
+
+
+def test_click_to_dial_rings_the_agents_browser_then_the_customer_and_both_hear(
+    site: WebPhoneSite, chromium: Any
+) -> None:
+    client, admin = site.client, site.harness.admin
+    chosen = client.put(f"/api/v1/tenants/{TENANT}/voice/phones/agent2", json={"rings": "browser"}, headers=admin)
+    assert chosen.status_code == 200, chosen.text
+    services = site.app.state.services
+    loop = site.app.state.channels.voice.controller.stack.loop
+    asyncio.run_coroutine_threadsafe(services.node.execute(TENANT, cmd.SignIn("agent2")), loop).result(DEADLINE)
+    token = create_session(services.engine, "agent", "agent2", TENANT, services.clock.now())
+    agent = {"Authorization": f"Bearer {token}"}
+
+    context = chromium.new_context()
+    context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": site.base}])
+    page = context.new_page()
+    said: list[str] = []
+    page.on("console", lambda message: said.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: said.append(f"error: {error}"))
+    page.add_init_script(TRACK_PEERS_JS)
+    page.goto(f"{site.base}/console?tenant={TENANT}")
+    phone_state = page.locator("#phone-state")
+    customer = Baresip(
+        site.workdir / "customer",
+        CALLER_TONE,
+        f"<sip:{CUSTOMER}@127.0.0.1:{site.trunk_port}>;regint=0;answermode=auto",
+        sip_port=site.trunk_port,
+    )
+    try:
+        wait_for(lambda: phone_state.text_content() == "Phone ready", "the softphone to register")
+        customer.start()
+        started = time.perf_counter()
+        placed = client.post("/api/v1/me/calls", json={"to_address": CUSTOMER}, headers=agent)
+        assert placed.status_code == 201, placed.text
+        call = placed.json()
+        # the agent's own dial: the console answers its browser's INVITE without an Accept click
+        wait_for(lambda: phone_state.get_attribute("data-call") == "Established", "the browser to answer")
+        answered = wait_for(lambda: customer.saw("CALL_ESTABLISHED"), "the customer to answer")
+        assert NUMBER in str(answered.get("peeruri", "")), answered  # the tenant's number as caller id
+
+        def customer_heard_the_browser() -> bool:
+            heard = customer.heard()
+            if heard is None or heard.stat().st_size < 4000:
+                return False
+            return first_run(dominant_tones(heard, {"browser": (BROWSER_TONE,)}), "browser", 5) is not None
+
+        wait_for(customer_heard_the_browser, "the customer to hear the browser's tone")
+        heard_after = time.perf_counter() - started
+
+        def browser_heard_the_customer() -> dict[str, Any] | None:
+            found = page.evaluate(LISTEN_JS)
+            return found if found and abs(found["peak_hz"] - CALLER_TONE) < 20 and found["peak_db"] > -70 else None
+
+        heard = wait_for(browser_heard_the_customer, "the browser to hear the customer's tone")
+        stats = page.evaluate(STATS_JS)
+        assert stats["codec"].lower() == "audio/opus", stats
+        assert stats["dtls"] == "connected", stats
+        print(
+            f"\nclick to dial → customer hears the browser {heard_after:.2f} s; browser heard"
+            f" {heard['peak_hz']:.0f} Hz at {heard['peak_db']:.0f} dB; inbound RTP {stats}"
+        )
+        customer.command("hangup")
+        wait_for(lambda: phone_state.get_attribute("data-call") == "Terminated", "the browser's call to end")
+
+        def interaction_ended() -> bool:
+            snapshot = site.client.get(f"/api/v1/tenants/{TENANT}/snapshot", headers=admin).json()
+            return snapshot["interactions"].get(call["id"], {}).get("state") in (None, "wrap_up", "completed")
+
+        wait_for(interaction_ended, "the interaction to end")
+    except Exception:
+        print("\n".join([f"phone state: {phone_state.text_content()}", *said, site.engine_log()]))
+        raise
+    finally:
+        customer.stop()
+        with contextlib.suppress(Exception):
+            context.close()

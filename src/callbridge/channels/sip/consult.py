@@ -118,14 +118,24 @@ def _bridged(controller: VoiceController, tenant_id: str, interaction_id: str, a
 
 
 async def _pair(
-    controller: VoiceController, call: VoiceCall, from_tag: str, from_sdp: str, to_tag: str, to_sdp: str
+    controller: VoiceController,
+    call: VoiceCall,
+    from_tag: str,
+    from_sdp: str,
+    to_tag: str,
+    to_sdp: str,
+    *,
+    webrtc: bool = False,
 ) -> None:
-    """Makes two monologues of the call each other's peers, with the SDPs their phones last gave."""
+    """Makes two monologues of the call each other's peers, with the SDPs their phones last gave; `webrtc`: the
+    `to_tag` side is a browser, kept on WebRTC's profile (webrtc.py)."""
     from callbridge.channels.sip.controller import NG_SDP_OPTIONS
+    from callbridge.channels.sip.webrtc import WEBRTC_ANSWER, WEBRTC_OFFER
 
-    base = {"call-id": call.sip_call_id, "from-tag": from_tag, "to-tag": to_tag, **NG_SDP_OPTIONS}
-    await controller.ng.command("offer", {**base, "sdp": from_sdp})
-    await controller.ng.command("answer", {**base, "sdp": to_sdp})
+    base = {"call-id": call.sip_call_id, "from-tag": from_tag, "to-tag": to_tag}
+    offer, answer = (WEBRTC_OFFER, WEBRTC_ANSWER) if webrtc else (NG_SDP_OPTIONS, NG_SDP_OPTIONS)
+    await controller.ng.command("offer", {**base, **offer, "sdp": from_sdp})
+    await controller.ng.command("answer", {**base, **answer, "sdp": to_sdp})
 
 
 async def start(controller: VoiceController, tenant_id: str, interaction_id: str, agent_id: str, target: str) -> None:

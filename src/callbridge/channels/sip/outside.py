@@ -10,8 +10,10 @@ the number); the controller keeps carrying the caller's media to the outside par
     200 OK (their SDP) ──▶ rtpengine answer with it (the caller is not re-INVITEd), stop the music
     busy / no answer / failure: the caller is hung up (nobody is left to talk to), a line in the log
 
-Click to dial (the agent has a desk phone): the agent's phone rings first, then the customer is dialled and
-both are bridged in one rtpengine call, the customer on its "caller" side (so hold plays music to them):
+Click to dial (the agent has a desk phone, or their phone is the browser): the agent's phone rings first, then
+the customer is dialled and both are bridged in one rtpengine call, the customer on its "caller" side (so hold
+plays music to them). A browser's side is offered and paired with webrtc.py's flags, as for an inbound call;
+its INVITE names the interaction, which the console shows connected and so answers at once:
 
     offer (customer tag, placeholder SDP) ──▶ INVITE the agent's phone; it answers ──▶ answer (agent tag)
     INVITE sip:<customer>@<trunk> with rtpengine's customer-side SDP, From: the tenant's number
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from callbridge.channels.base import CommandFailed
 from callbridge.channels.sip.ng import NgError
 from callbridge.channels.sip.transfer import back_to_waiting, release_agent, settled
+from callbridge.channels.sip.webrtc import INTERACTION_HEADER, ring_target
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition
 
@@ -233,10 +236,10 @@ class OutsideCalls:
     # ------------------------------------------------------------------ click to dial
 
     async def dials_for(self, tenant_id: str, agent_id: str, to_address: str) -> bool:
-        """Whether click to dial places a real call for this agent (they have a desk phone). Raises
+        """Whether click to dial places a real call for this agent (a desk phone, or the browser). Raises
         DialRefused (naming `to_address`) or CommandFailed (no trunk, no caller id) when it cannot, before the
         interaction is created."""
-        if await asyncio.to_thread(self.controller.directory.desk_phone, tenant_id, agent_id) is None:
+        if not await self._has_phone(tenant_id, agent_id):
             return False
         if diallable(to_address) is None:
             raise DialRefused(f"{to_address!r} is not a phone number that can be dialled (E.164, e.g. +14155550123)")
@@ -247,14 +250,14 @@ class OutsideCalls:
         return True
 
     async def place_call(self, tenant_id: str, interaction_id: str, agent_id: str, to_address: str) -> bool:
-        """Rings the agent's desk phone, then dials the customer; returns False (nothing done) when the agent
-        has no desk phone, so the call stays with whatever dials for them. The outcome reaches the interaction
-        later: connected stays connected, busy / no answer / failure end it with that reason."""
+        """Rings the agent's desk phone or browser, then dials the customer; returns False (nothing done) when
+        the agent has no phone that can ring, so the call stays with whatever dials for them. The outcome
+        reaches the interaction later: connected stays connected, busy / no answer / failure end it with that
+        reason."""
         from callbridge.channels.sip.controller import PLACEHOLDER_SDP, VoiceCall
 
         controller = self.controller
-        phone = await asyncio.to_thread(controller.directory.desk_phone, tenant_id, agent_id)
-        if phone is None:
+        if not await self._has_phone(tenant_id, agent_id):
             return False
         number = diallable(to_address)
         call = VoiceCall(f"dial-{interaction_id}", f"customer-{interaction_id}", "", to_address, None)
@@ -282,16 +285,43 @@ class OutsideCalls:
             await self._end(call, "call.failed", f"media unavailable: {error}")
             return True
         call.callee_sdp = offer["sdp"]
+        try:  # a browser gets its side of rtpengine re-offered as WebRTC, exactly as for an inbound call
+            target = await ring_target(
+                directory=controller.directory,
+                ng=controller.ng,
+                softphones=controller.softphones,
+                call=call,
+                agent_id=agent_id,
+                plain_options=_ng(),
+            )
+        except NgError as error:
+            await self._end(call, "call.failed", f"media unavailable: {error}")
+            return True
+        if target is None:
+            await self._end(call, "call.failed", "the agent's phone went away before it could ring")
+            return True
+        call.callee_options = target.answer_options
         agent = DialLeg(self, call, agent=True)
         call.agent_leg = agent  # type: ignore[assignment]
-        username = phone.username
 
-        def invite() -> None:  # in the SIP thread: the agent's phone first
+        def invite() -> None:  # in the SIP thread: the agent's phone (or browser) first
             ua = UA_(controller, agent, controller.kamailio, AGENT_RING_SECONDS)
-            ua.recvEvent(_try(number, username, offer["sdp"]))
+            event = _try(number, target.username, target.sdp)
+            # the console answers a browser INVITE naming an interaction it shows as connected (its own dial)
+            event.extra_headers = (_header(INTERACTION_HEADER, interaction_id),)
+            ua.recvEvent(event)
 
         controller.stack.call(invite)
         return True
+
+    async def _has_phone(self, tenant_id: str, agent_id: str) -> bool:
+        """The agent's chosen phone can ring: a desk phone, or the browser when softphones are on."""
+        choice = await asyncio.to_thread(self.controller.directory.agent_phone, tenant_id, agent_id)
+        if choice is None:
+            return False
+        if choice.rings == "browser" and self.controller.softphones is not None:
+            return True
+        return choice.desk_phone is not None
 
     def _caller_id(self, tenant_id: str) -> str | None:
         numbers = self.controller.directory.numbers(tenant_id)
@@ -328,7 +358,7 @@ class OutsideCalls:
                         "from-tag": call.caller_tag,
                         "to-tag": call.callee_tag,
                         "sdp": data,
-                        **_ng(),
+                        **call.callee_options,
                     },
                 )
             except NgError as error:
@@ -348,7 +378,16 @@ class OutsideCalls:
             from callbridge.channels.sip.consult import _pair
 
             try:
-                await _pair(controller, call, call.caller_tag, data, call.callee_tag, call.callee_remote_sdp)
+                await _pair(
+                    controller,
+                    call,
+                    call.caller_tag,
+                    data,
+                    call.callee_tag,
+                    call.callee_remote_sdp,
+                    # a browser's side stays WebRTC (ICE, DTLS-SRTP, Opus) when the customer's answer is paired
+                    webrtc=call.callee_webrtc,
+                )
             except NgError as error:
                 await self._end(call, "call.failed", f"media could not be bridged: {error}")
                 return
@@ -372,6 +411,12 @@ def _body(sdp: str) -> Any:
     from sippy.MsgBody import MsgBody
 
     return MsgBody(sdp)
+
+
+def _header(name: str, value: str) -> Any:
+    from sippy.SipHeader import SipHeader
+
+    return SipHeader(name=name, bodys=value)
 
 
 def _ng() -> dict[str, Any]:
