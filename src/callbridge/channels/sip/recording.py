@@ -23,13 +23,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
+from callbridge.channels.voicemail.audio import wav_duration
 from callbridge.store.files import write_atomically
 from callbridge.store.tables import queues
 from callbridge.store.voice_tables import voice_queue_settings, voice_recording_retention, voice_recordings
@@ -176,7 +176,7 @@ class RecordingStore:
         path = self.folder(tenant_id) / f"{interaction_id}.wav"
         write_atomically(path, audio)
         digest = hashlib.sha256(audio).hexdigest()
-        duration = _wav_seconds(path)
+        duration = wav_duration(audio)
         with self.engine.begin() as connection:
             connection.execute(
                 delete(voice_recordings).where(
@@ -245,15 +245,6 @@ class RecordingStore:
             with contextlib.suppress(FileNotFoundError):
                 (self.folder(row.tenant_id) / row.file_name).unlink()
         return len(expired)
-
-
-def _wav_seconds(path: Path) -> float | None:
-    try:
-        with wave.open(str(path)) as reader:
-            seconds: float = reader.getnframes() / reader.getframerate()
-            return round(seconds, 3)
-    except (wave.Error, EOFError, OSError):
-        return None
 
 
 # ------------------------------------------------------------------ pcap → WAV

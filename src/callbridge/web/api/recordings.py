@@ -12,9 +12,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from callbridge.channels.sip.recording import QueueVoiceSettings, Recording, RecordingStore, SettingsError
-from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import NotFound
 from callbridge.web.api.schemas import Identifier, Input
+from callbridge.web.api.stored_audio import audio_response, handling_agent
 from callbridge.web.deps import AgentDep, ServicesDep, TenantAdminDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 
@@ -135,25 +135,16 @@ def _out(recording: Recording, audio_url: str) -> RecordingOut:
 
 
 def _audio(recording: Recording) -> FileResponse:
-    if not recording.path.is_file():
-        raise NotFound("recording audio", recording.interaction_id)
-    return FileResponse(
-        recording.path,
-        media_type=recording.content_type,
-        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
-    )
+    return audio_response(recording.path, recording.content_type, "recording audio", recording.interaction_id)
 
 
 async def _for_agent(request: Request, svc: ServicesDep, who: AgentDep, interaction_id: str) -> Recording:
     """The recording of a call this agent took (the agent it was bridged to when it ended)."""
     tenant_id = who.tenant_id or ""
-
-    def holder(cc: ContactCenter) -> str | None:
-        interaction = cc.interactions.get(interaction_id)
-        return interaction.agent_id if interaction is not None else None
-
     recording = await asyncio.to_thread(_store(request, svc).find, tenant_id, interaction_id)
-    if recording is None or who.subject_id not in (recording.agent_id, await svc.node.read(tenant_id, holder)):
+    if recording is None or (
+        recording.agent_id != who.subject_id and await handling_agent(svc, tenant_id, interaction_id) != who.subject_id
+    ):
         raise NotFound("recording", interaction_id)
     return recording
 

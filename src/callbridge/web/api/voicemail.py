@@ -19,9 +19,8 @@ from starlette.requests import ClientDisconnect
 from callbridge.channels.voicemail import UnsupportedAudio, Voicemail, VoicemailService, VoicemailTooLarge
 from callbridge.channels.voicemail.service import Deposit
 from callbridge.domain.errors import NotFound
-from callbridge.services.operations import ReadInteraction
-from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.api.schemas import Address, Identifier, Input
+from callbridge.web.api.stored_audio import audio_response, handling_agent
 from callbridge.web.deps import AgentDep, IntegrationDep, ServicesDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, error_response
 from callbridge.web.uploads import UploadTooLarge, abandoned, limited
@@ -167,27 +166,15 @@ def _out(voicemail: Voicemail, audio_url: str) -> VoicemailOut:
 
 
 def _audio(voicemail: Voicemail) -> FileResponse:
-    if not voicemail.path.is_file():
-        raise NotFound("voicemail audio", voicemail.interaction_id)
-    return FileResponse(
-        voicemail.path,
-        media_type=voicemail.content_type,
-        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
-    )
+    return audio_response(voicemail.path, voicemail.content_type, "voicemail audio", voicemail.interaction_id)
 
 
 async def _for_agent(request: Request, svc: ServicesDep, who: AgentDep, interaction_id: str) -> Voicemail:
     """The voicemail of an interaction offered to, held by, or handled by this agent."""
     tenant_id = who.tenant_id or ""
-
-    view = await svc.node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id, missing_ok=True))
-    agent_id = view.agent_id if view is not None else None
-    if agent_id is None:
-        row = await stored_interaction(svc, tenant_id, interaction_id)
-        agent_id = row.agent_id if row is not None else None
     voicemail = (
         await asyncio.to_thread(_service(request).find, tenant_id, interaction_id)
-        if agent_id == who.subject_id
+        if await handling_agent(svc, tenant_id, interaction_id) == who.subject_id
         else None
     )
     if voicemail is None:
