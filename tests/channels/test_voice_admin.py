@@ -25,7 +25,7 @@ def test_a_number_maps_to_a_phone_queue_and_is_listed(tenant: Tenant) -> None:
     response = put_number(tenant, "+18005550100", queue_id="sales")
     assert response.status_code == 200, response.text
     listed = tenant.harness.client.get(f"/api/v1/tenants/{tenant.id}/voice/numbers", headers=tenant.harness.admin)
-    assert listed.json() == [{"number": "+18005550100", "queue_id": "sales", "greeting_id": None}]
+    assert listed.json() == [{"number": "+18005550100", "queue_id": "sales", "greeting_id": None, "menu": None}]
     deleted = tenant.harness.client.delete(
         f"/api/v1/tenants/{tenant.id}/voice/numbers/+18005550100", headers=tenant.harness.admin
     )
@@ -41,6 +41,82 @@ def test_numbers_are_e164_lead_to_phone_queues_and_belong_to_one_tenant(tenant: 
     taken = put_number(other, "+18005550102", queue_id="sales")
     assert taken.status_code == 422
     assert taken.json()["field"] == "number"
+
+
+def put_menu(tenant: Tenant, number: str, body: object) -> Any:
+    return tenant.harness.client.put(
+        f"/api/v1/tenants/{tenant.id}/voice/numbers/{number}/menu", json=body, headers=tenant.harness.admin
+    )
+
+
+def billing_queue(tenant: Tenant) -> None:
+    created = tenant.harness.client.post(
+        f"/api/v1/tenants/{tenant.id}/queues",
+        json={"id": "billing", "name": "Billing", "channel": "phone"},
+        headers=tenant.harness.admin,
+    )
+    assert created.status_code == 201, created.text
+
+
+def test_a_number_answers_with_a_menu_whose_keys_choose_queues(tenant: Tenant) -> None:
+    client, admin = tenant.harness.client, tenant.harness.admin
+    billing_queue(tenant)
+    assert put_number(tenant, "+18005550110", queue_id="sales").status_code == 200
+    body = {"options": [{"digit": "2", "queue_id": "billing"}, {"digit": "1", "queue_id": "sales"}], "attempts": 2}
+    saved = put_menu(tenant, "+18005550110", body)
+    assert saved.status_code == 200, saved.text
+    menu = {
+        "options": [{"digit": "1", "queue_id": "sales"}, {"digit": "2", "queue_id": "billing"}],
+        "greeting_id": None,
+        "attempts": 2,
+        "wait_seconds": 5,
+        "default_queue_id": "sales",
+    }
+    assert saved.json() == menu
+    url = f"/api/v1/tenants/{tenant.id}/voice/numbers/+18005550110/menu"
+    assert client.get(url, headers=admin).json() == menu
+    listed = client.get(f"/api/v1/tenants/{tenant.id}/voice/numbers", headers=admin).json()
+    assert listed[0]["menu"] == menu
+    # changing the number's queue keeps its menu; the number's queue is the menu's default
+    assert put_number(tenant, "+18005550110", queue_id="billing").json()["menu"]["default_queue_id"] == "billing"
+    assert client.delete(url, headers=admin).status_code == 204
+    assert client.get(url, headers=admin).status_code == 404
+    assert client.delete(url, headers=admin).status_code == 404
+    actions = [entry["action"] for entry in client.get(f"/api/v1/tenants/{tenant.id}/audit-log", headers=admin).json()]
+    assert {"voice_menu.set", "voice_menu.deleted"} <= set(actions)
+
+
+def test_a_menu_is_refused_by_field_and_nothing_changes(tenant: Tenant) -> None:
+    client, admin = tenant.harness.client, tenant.harness.admin
+    assert put_number(tenant, "+18005550111", queue_id="sales").status_code == 200
+    good = {"options": [{"digit": "1", "queue_id": "sales"}]}
+    sales_and = [{"digit": "1", "queue_id": "sales"}]
+    assert put_menu(tenant, "+18005550111", good).status_code == 200
+    refusals = {
+        "options": {"options": []},
+        "options.0.digit": {"options": [{"digit": "A", "queue_id": "sales"}]},
+        "options[1].digit": {"options": [*sales_and, {"digit": "1", "queue_id": "sales"}]},
+        "options[0].queue_id": {"options": [{"digit": "9", "queue_id": "nowhere"}]},
+        "options[1].queue_id": {"options": [*sales_and, {"digit": "2", "queue_id": "support"}]},
+        "greeting_id": {"options": [{"digit": "1", "queue_id": "sales"}], "greeting_id": "no-such-greeting"},
+        "attempts": {"options": [{"digit": "1", "queue_id": "sales"}], "attempts": 9},
+        "wait_seconds": {"options": [{"digit": "1", "queue_id": "sales"}], "wait_seconds": 0},
+    }
+    for field, body in refusals.items():
+        refused = put_menu(tenant, "+18005550111", body)
+        assert refused.status_code == 422, (field, refused.text)
+        assert refused.json()["field"] == field, refused.text
+    url = f"/api/v1/tenants/{tenant.id}/voice/numbers/+18005550111/menu"
+    assert client.get(url, headers=admin).json()["options"] == [{"digit": "1", "queue_id": "sales"}]
+    # another tenant's queue is no queue here; another tenant's number is no number here
+    other = new_tenant(tenant.harness)
+    billing_queue(other)
+    assert put_menu(tenant, "+18005550111", {"options": [{"digit": "1", "queue_id": "billing"}]}).status_code == 422
+    assert put_menu(other, "+18005550111", good).status_code == 404
+    assert put_menu(tenant, "+18005550199", good).status_code == 404
+    # the number's removal takes its menu with it
+    assert client.delete(f"/api/v1/tenants/{tenant.id}/voice/numbers/+18005550111", headers=admin).status_code == 204
+    assert put_number(tenant, "+18005550111", queue_id="sales").json()["menu"] is None
 
 
 def test_a_desk_phone_keeps_only_the_digest_ha1_and_its_user_name_is_unique(tenant: Tenant) -> None:

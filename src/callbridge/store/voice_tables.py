@@ -88,3 +88,27 @@ voice_recordings = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_voice_recordings_created", "tenant_id", "created_at"),
 )
+
+# A dialled number may answer with a menu (migration 0022_voice_menus): a prompt, then one key (DTMF) chooses a
+# queue. The number's own queue is where a caller who chooses nothing valid goes; removing the number or a
+# target queue removes its menu entries with it.
+voice_menus = Table(
+    "voice_menus",
+    metadata,
+    Column("number", String(32), ForeignKey("voice_numbers.number", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("greeting_id", String(64), nullable=True),  # an agent greeting as the prompt; None: the spoken default
+    Column("attempts", Integer, nullable=False),  # how many times the prompt plays before the default queue
+    Column("wait_seconds", Integer, nullable=False),  # how long a key is awaited after each prompt
+    Column("updated_at", Float, nullable=False),
+)
+
+voice_menu_options = Table(
+    "voice_menu_options",
+    metadata,
+    Column("number", String(32), ForeignKey("voice_menus.number", ondelete="CASCADE"), primary_key=True),
+    Column("digit", String(1), primary_key=True),  # 0-9, * or #
+    Column("tenant_id", String(64), nullable=False),
+    Column("queue_id", String(64), nullable=False),
+    ForeignKeyConstraint(["tenant_id", "queue_id"], ["queues.tenant_id", "queues.id"], ondelete="CASCADE"),
+)

@@ -7,14 +7,24 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from callbridge.services.audit import Actor, record
+from callbridge.store.greeting_tables import agent_greetings
 from callbridge.store.tables import agents, queues
-from callbridge.store.voice_tables import voice_desk_phones, voice_numbers, voice_phones
+from callbridge.store.voice_tables import (
+    voice_desk_phones,
+    voice_menu_options,
+    voice_menus,
+    voice_numbers,
+    voice_phones,
+)
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SIP_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
+MENU_DIGITS = "0123456789*#"  # the keys of a phone's keypad (RFC 4733 events 0-11)
+MENU_ATTEMPTS = (1, 5)  # how many times the prompt may play, at least and at most
+MENU_WAIT_SECONDS = (2, 30)  # how long a key is awaited after the prompt, at least and at most
 
 
 class DirectoryError(Exception):
@@ -24,11 +34,26 @@ class DirectoryError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Menu:
+    """What a number answers with before queueing: the prompt, then one key names the queue. A caller who
+    presses no listed key hears the prompt again, `attempts` times in all, then joins the number's own queue."""
+
+    options: tuple[tuple[str, str], ...]  # (digit, queue id), in keypad order
+    greeting_id: str | None = None  # an agent greeting as the prompt; None: the spoken default
+    attempts: int = 3
+    wait_seconds: int = 5
+
+    def queue_for(self, digit: str) -> str | None:
+        return dict(self.options).get(digit)
+
+
+@dataclass(frozen=True, slots=True)
 class Number:
     number: str
     tenant_id: str
-    queue_id: str
+    queue_id: str  # with a menu: where a caller who chooses nothing valid goes
     greeting_id: str | None
+    menu: Menu | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +102,114 @@ class VoiceDirectory:
             row = connection.execute(
                 select(voice_numbers).where(voice_numbers.c.number.in_(dialled_forms(dialled)))
             ).first()
-        return None if row is None else Number(row.number, row.tenant_id, row.queue_id, row.greeting_id)
+            menus = _menus(connection, [row.number]) if row is not None else {}
+        if row is None:
+            return None
+        return Number(row.number, row.tenant_id, row.queue_id, row.greeting_id, menus.get(row.number))
 
     def numbers(self, tenant_id: str) -> list[Number]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(voice_numbers).where(voice_numbers.c.tenant_id == tenant_id).order_by(voice_numbers.c.number)
             ).all()
-        return [Number(row.number, row.tenant_id, row.queue_id, row.greeting_id) for row in rows]
+            menus = _menus(connection, [row.number for row in rows])
+        return [Number(row.number, row.tenant_id, row.queue_id, row.greeting_id, menus.get(row.number)) for row in rows]
+
+    def number(self, tenant_id: str, number: str) -> Number | None:
+        return next((found for found in self.numbers(tenant_id) if found.number == number), None)
+
+    # ---------------------------------------------------------------- menus
+
+    def put_menu(
+        self, tenant_id: str, number: str, menu: Menu, now: float, actor: Actor | None = None
+    ) -> Number | None:
+        """Gives the number a menu (replacing any). None: the tenant has no such number. Raises DirectoryError
+        naming the field: `options` (none, a key twice, not a keypad key), `options[i].queue_id` (not a phone
+        queue of this tenant), `greeting_id`, `attempts`, `wait_seconds`."""
+        _check_menu_shape(menu)
+        with self.engine.begin() as connection:
+            owner = connection.execute(
+                select(voice_numbers.c.tenant_id).where(
+                    voice_numbers.c.number == number, voice_numbers.c.tenant_id == tenant_id
+                )
+            ).first()
+            if owner is None:
+                return None
+            channels = {
+                row.id: row.channel
+                for row in connection.execute(
+                    select(queues.c.id, queues.c.channel).where(queues.c.tenant_id == tenant_id)
+                )
+            }
+            for index, (_digit, queue_id) in enumerate(menu.options):
+                if queue_id not in channels:
+                    raise DirectoryError(f"queue {queue_id!r} does not exist", f"options[{index}].queue_id")
+                if channels[queue_id] != "phone":
+                    raise DirectoryError(
+                        f"queue {queue_id!r} takes {channels[queue_id]} interactions, not calls",
+                        f"options[{index}].queue_id",
+                    )
+            if (
+                menu.greeting_id is not None
+                and connection.execute(
+                    select(agent_greetings.c.id).where(
+                        agent_greetings.c.tenant_id == tenant_id, agent_greetings.c.id == menu.greeting_id
+                    )
+                ).first()
+                is None
+            ):
+                raise DirectoryError(f"greeting {menu.greeting_id!r} does not exist", "greeting_id")
+            before = _menus(connection, [number]).get(number)
+            connection.execute(delete(voice_menu_options).where(voice_menu_options.c.number == number))
+            connection.execute(delete(voice_menus).where(voice_menus.c.number == number))
+            connection.execute(
+                insert(voice_menus).values(
+                    number=number,
+                    tenant_id=tenant_id,
+                    greeting_id=menu.greeting_id,
+                    attempts=menu.attempts,
+                    wait_seconds=menu.wait_seconds,
+                    updated_at=now,
+                )
+            )
+            connection.execute(
+                insert(voice_menu_options),
+                [
+                    {"number": number, "digit": digit, "tenant_id": tenant_id, "queue_id": queue_id}
+                    for digit, queue_id in menu.options
+                ],
+            )
+            if actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="voice_menu.set",
+                    target_type="voice_number",
+                    target_id=number,
+                    before=None if before is None else _menu_audit(before),
+                    after=_menu_audit(menu),
+                    at=now,
+                )
+        return self.number(tenant_id, number)
+
+    def delete_menu(self, tenant_id: str, number: str, actor: Actor | None = None) -> bool:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                delete(voice_menus).where(voice_menus.c.number == number, voice_menus.c.tenant_id == tenant_id)
+            )
+            if result.rowcount:
+                connection.execute(delete(voice_menu_options).where(voice_menu_options.c.number == number))
+                if actor is not None:
+                    record(
+                        connection,
+                        tenant_id=tenant_id,
+                        actor=actor,
+                        action="voice_menu.deleted",
+                        target_type="voice_number",
+                        target_id=number,
+                    )
+        return bool(result.rowcount)
 
     def put_number(
         self,
@@ -132,10 +257,15 @@ class VoiceDirectory:
                     after=values,
                     at=now,
                 )
-        return Number(number, tenant_id, queue_id, greeting_id)
+        return self.number(tenant_id, number) or Number(number, tenant_id, queue_id, greeting_id)
 
     def delete_number(self, tenant_id: str, number: str, actor: Actor | None = None) -> bool:
         with self.engine.begin() as connection:
+            owned = (voice_numbers.c.number == number, voice_numbers.c.tenant_id == tenant_id)
+            if connection.execute(select(voice_numbers.c.number).where(*owned)).first() is not None:
+                # its menu goes with it (also by the foreign keys, where the database enforces them)
+                connection.execute(delete(voice_menu_options).where(voice_menu_options.c.number == number))
+                connection.execute(delete(voice_menus).where(voice_menus.c.number == number))
             result = connection.execute(
                 delete(voice_numbers).where(voice_numbers.c.tenant_id == tenant_id, voice_numbers.c.number == number)
             )
@@ -312,3 +442,52 @@ class VoiceDirectory:
         if found is None:  # deleted meanwhile
             raise DirectoryError(f"agent {agent_id!r} does not exist", "agent_id")
         return found
+
+
+def _menus(connection: Connection, numbers: list[str]) -> dict[str, Menu]:
+    if not numbers:
+        return {}
+    heads = connection.execute(select(voice_menus).where(voice_menus.c.number.in_(numbers))).all()
+    options: dict[str, list[tuple[str, str]]] = {}
+    for row in connection.execute(
+        select(voice_menu_options.c.number, voice_menu_options.c.digit, voice_menu_options.c.queue_id).where(
+            voice_menu_options.c.number.in_(numbers)
+        )
+    ):
+        options.setdefault(row.number, []).append((row.digit, row.queue_id))
+    return {
+        head.number: Menu(
+            options=tuple(sorted(options.get(head.number, []), key=lambda option: MENU_DIGITS.index(option[0]))),
+            greeting_id=head.greeting_id,
+            attempts=head.attempts,
+            wait_seconds=head.wait_seconds,
+        )
+        for head in heads
+    }
+
+
+def _check_menu_shape(menu: Menu) -> None:
+    if not menu.options:
+        raise DirectoryError("a menu needs at least one key that chooses a queue", "options")
+    seen: set[str] = set()
+    for index, (digit, _queue_id) in enumerate(menu.options):
+        if len(digit) != 1 or digit not in MENU_DIGITS:
+            raise DirectoryError(f"{digit!r} is not a keypad key: use 0-9, * or #", f"options[{index}].digit")
+        if digit in seen:
+            raise DirectoryError(f"key {digit} is listed twice: give each key one queue", f"options[{index}].digit")
+        seen.add(digit)
+    low, high = MENU_ATTEMPTS
+    if not low <= menu.attempts <= high:
+        raise DirectoryError(f"the prompt plays {low} to {high} times", "attempts")
+    low, high = MENU_WAIT_SECONDS
+    if not low <= menu.wait_seconds <= high:
+        raise DirectoryError(f"wait {low} to {high} seconds for a key", "wait_seconds")
+
+
+def _menu_audit(menu: Menu) -> dict[str, object]:
+    return {
+        "options": {digit: queue_id for digit, queue_id in menu.options},
+        "greeting_id": menu.greeting_id,
+        "attempts": menu.attempts,
+        "wait_seconds": menu.wait_seconds,
+    }

@@ -17,7 +17,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from callbridge.channels.sip.directory import AgentPhone, DeskPhone, DirectoryError, Number, VoiceDirectory
+from callbridge.channels.sip.directory import (
+    MENU_ATTEMPTS,
+    MENU_WAIT_SECONDS,
+    AgentPhone,
+    DeskPhone,
+    DirectoryError,
+    Menu,
+    Number,
+    VoiceDirectory,
+)
 from callbridge.domain.errors import NotFound
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import Identifier, Input
@@ -34,10 +43,56 @@ class NumberIn(Input):
     )
 
 
+MenuKey = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"]
+
+
+class MenuOptionIn(Input):
+    digit: MenuKey = Field(description="The keypad key (DTMF, RFC 4733 telephone-event) the caller presses")
+    queue_id: Identifier = Field(description="The phone queue the call joins when the caller presses this key")
+
+
+class MenuIn(Input):
+    options: list[MenuOptionIn] = Field(
+        min_length=1, max_length=12, description="Which key chooses which queue; each key once"
+    )
+    greeting_id: Identifier | None = Field(
+        default=None,
+        description="An agent greeting (WAV, MP3) played as the menu's prompt; none: a spoken default "
+        '("Please choose from the menu: press the key for the department you want.")',
+    )
+    attempts: int = Field(
+        default=3,
+        ge=MENU_ATTEMPTS[0],
+        le=MENU_ATTEMPTS[1],
+        description="How many times the prompt plays while the caller presses no listed key; then the call joins "
+        "the number's own queue",
+    )
+    wait_seconds: int = Field(
+        default=5,
+        ge=MENU_WAIT_SECONDS[0],
+        le=MENU_WAIT_SECONDS[1],
+        description="How long a key is awaited after each prompt",
+    )
+
+
+class MenuOptionOut(BaseModel):
+    digit: str
+    queue_id: str
+
+
+class MenuOut(BaseModel):
+    options: list[MenuOptionOut]
+    greeting_id: str | None
+    attempts: int
+    wait_seconds: int
+    default_queue_id: str = Field(description="Where a caller who chooses no listed key goes: the number's queue")
+
+
 class NumberOut(BaseModel):
     number: str
     queue_id: str
     greeting_id: str | None
+    menu: MenuOut | None = Field(default=None, description="The menu callers hear first, if the number has one")
 
 
 class DeskPhoneIn(Input):
@@ -63,8 +118,23 @@ def _directory(request: Request, svc: ServicesDep) -> VoiceDirectory:
     return VoiceDirectory(svc.engine, svc.settings.voice_sip_realm)
 
 
+def _menu_out(number: Number) -> MenuOut | None:
+    menu = number.menu
+    if menu is None:
+        return None
+    return MenuOut(
+        options=[MenuOptionOut(digit=digit, queue_id=queue_id) for digit, queue_id in menu.options],
+        greeting_id=menu.greeting_id,
+        attempts=menu.attempts,
+        wait_seconds=menu.wait_seconds,
+        default_queue_id=number.queue_id,
+    )
+
+
 def _number_out(number: Number) -> NumberOut:
-    return NumberOut(number=number.number, queue_id=number.queue_id, greeting_id=number.greeting_id)
+    return NumberOut(
+        number=number.number, queue_id=number.queue_id, greeting_id=number.greeting_id, menu=_menu_out(number)
+    )
 
 
 def _phone_out(phone: DeskPhone, realm: str) -> DeskPhoneOut:
@@ -100,6 +170,50 @@ async def delete_number(
     actor = await asyncio.to_thread(actor_of, svc.engine, who)
     if not await asyncio.to_thread(_directory(request, svc).delete_number, tenant_id, number, actor):
         raise NotFound("number", number)
+    return Response(status_code=204)
+
+
+@router.get("/tenants/{tenant_id}/voice/numbers/{number}/menu")
+async def get_menu(tenant_id: str, number: str, request: Request, svc: ServicesDep, who: TenantAdminDep) -> MenuOut:
+    """The menu a dialled number answers with (404: no such number, or it goes straight to its queue)."""
+    found = await asyncio.to_thread(_directory(request, svc).number, tenant_id, number)
+    menu = None if found is None else _menu_out(found)
+    if menu is None:
+        raise NotFound("menu", number)
+    return menu
+
+
+@router.put("/tenants/{tenant_id}/voice/numbers/{number}/menu")
+async def put_menu(
+    tenant_id: str, number: str, body: MenuIn, request: Request, svc: ServicesDep, who: TenantAdminDep
+) -> MenuOut:
+    """Makes a dialled number answer with a menu: the caller hears the prompt and presses a key (DTMF, RFC 4733)
+    that chooses the queue; the keys pressed go into the interaction's data (`menu_digits`, `menu_choice`) for
+    screen-pop rules. No listed key after `attempts` prompts: the call joins the number's own queue."""
+    menu = Menu(
+        options=tuple((option.digit, option.queue_id) for option in body.options),
+        greeting_id=body.greeting_id,
+        attempts=body.attempts,
+        wait_seconds=body.wait_seconds,
+    )
+    directory = _directory(request, svc)
+    try:
+        actor = await asyncio.to_thread(actor_of, svc.engine, who)
+        saved = await asyncio.to_thread(directory.put_menu, tenant_id, number, menu, svc.clock.now(), actor)
+    except DirectoryError as error:
+        raise InvalidField(str(error), error.field) from None
+    out = None if saved is None else _menu_out(saved)
+    if out is None:
+        raise NotFound("number", number)
+    return out
+
+
+@router.delete("/tenants/{tenant_id}/voice/numbers/{number}/menu", status_code=204)
+async def delete_menu(tenant_id: str, number: str, request: Request, svc: ServicesDep, who: TenantAdminDep) -> Response:
+    """Calls to the number go straight to its queue again."""
+    actor = await asyncio.to_thread(actor_of, svc.engine, who)
+    if not await asyncio.to_thread(_directory(request, svc).delete_menu, tenant_id, number, actor):
+        raise NotFound("menu", number)
     return Response(status_code=204)
 
 
