@@ -141,7 +141,7 @@ class CallHoldService:
         writes: list[Writer] = []
         released: list[str] = []
         for event in events:
-            interaction_id = getattr(event, "interaction_id", None)
+            interaction_id = event.about_interaction
             interaction = cc.interactions.get(interaction_id) if interaction_id else None
             if interaction is None or not on_hold(interaction) or interaction.state is InteractionState.CONNECTED:
                 continue

@@ -8,15 +8,57 @@ costs four times as much to build, and routing builds several per decision.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from callbridge.domain.model import AgentStatus, Channel, Direction, OfferOutcome
 
+QUEUE_FIELDS = ("queue_id", "from_queue_id", "to_queue_id")
+
 
 @dataclass(slots=True)
 class Event:
+    """An event concerns the interaction, agent and queues its fields name: `interaction_id`, `agent_id`, and
+    the queue fields in `QUEUE_FIELDS`. Listeners ask through `about_*` rather than probing attributes."""
+
     tenant_id: str
     at: float
+
+    @property
+    def about_interaction(self) -> str | None:
+        """The interaction this event concerns, if any."""
+        field = _id_fields(type(self))[0]
+        interaction_id: str | None = getattr(self, field) if field else None
+        return interaction_id
+
+    @property
+    def about_agent(self) -> str | None:
+        """The agent this event concerns (the one offered, connected, changing status…), if any."""
+        field = _id_fields(type(self))[1]
+        agent_id: str | None = getattr(self, field) if field else None
+        return agent_id
+
+    @property
+    def about_queues(self) -> list[str]:
+        """The queues whose figures this event may change (a transfer names two)."""
+        return [queue_id for field in _id_fields(type(self))[2] if (queue_id := getattr(self, field))]
+
+
+_IdFields = tuple[str | None, str | None, tuple[str, ...]]
+_ID_FIELDS: dict[type[Event], _IdFields] = {}
+
+
+def _id_fields(kind: type[Event]) -> _IdFields:
+    """The fields naming the interaction, the agent and the queues a kind of event concerns, read once per class."""
+    found = _ID_FIELDS.get(kind)
+    if found is None:
+        names = {field.name for field in dataclasses.fields(kind)}
+        found = _ID_FIELDS[kind] = (
+            "interaction_id" if "interaction_id" in names else None,
+            "agent_id" if "agent_id" in names else None,
+            tuple(name for name in QUEUE_FIELDS if name in names),
+        )
+    return found
 
 
 @dataclass(slots=True)

@@ -222,11 +222,8 @@ def _queues_changed(cc: ContactCenter, events: Iterable[ev.Event]) -> set[str]:
             if agent is not None:
                 out.update(agent.profile.queue_ids)
             continue
-        for attribute in ("queue_id", "to_queue_id", "from_queue_id"):
-            value = getattr(event, attribute, None)
-            if value:
-                out.add(value)
-        interaction_id = getattr(event, "interaction_id", None)
+        out.update(event.about_queues)
+        interaction_id = event.about_interaction
         if interaction_id is not None:
             interaction = cc.interactions.get(interaction_id)
             if interaction is not None and interaction.queue_id:

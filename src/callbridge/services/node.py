@@ -839,18 +839,15 @@ def _deliveries(cc: ContactCenter, events: list[ev.Event], runtime: _Runtime) ->
         if isinstance(event, ev.AgentStatusChanged | ev.AgentPresenceChanged):
             involved_agents[event.agent_id] = None
             continue
-        interaction_id = getattr(event, "interaction_id", None)
+        interaction_id = event.about_interaction
         if interaction_id is None:
             continue
         involved = interactions.setdefault(interaction_id, set())
-        agent_id = getattr(event, "agent_id", None)
+        agent_id = event.about_agent
         if agent_id:
             involved.add(agent_id)
             involved_agents[agent_id] = None
-        for attribute in ("queue_id", "to_queue_id", "from_queue_id"):
-            queue_id = getattr(event, attribute, None)
-            if queue_id:
-                runtime.dirty_queues.add(queue_id)
+        runtime.dirty_queues.update(event.about_queues)
         if isinstance(event, ev.OfferEnded):
             offers_ended.append(event)
     out: list[Delivery] = []

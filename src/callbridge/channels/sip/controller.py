@@ -391,7 +391,7 @@ class VoiceController:
         """Sees the node's events (in its batch, before commit); acts after the commit."""
         effects: BatchEffects | None = None
         for event in events:
-            interaction_id = getattr(event, "interaction_id", None)
+            interaction_id = event.about_interaction
             call = self.calls.get(interaction_id or "")
             if call is None or call.tenant_id != tenant_id:
                 continue

@@ -551,7 +551,7 @@ class ChatService:
             return None
         frames: list[tuple[str, str]] = []
         for event in events:
-            interaction_id = getattr(event, "interaction_id", None)
+            interaction_id = event.about_interaction
             if interaction_id is None or (tenant_id, interaction_id) not in self._rooms:
                 continue
             if isinstance(event, ev.InteractionConnected):
