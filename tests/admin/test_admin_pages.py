@@ -320,3 +320,14 @@ def test_the_agent_page_chooses_whether_calls_ring_the_browser_or_the_desk_phone
     refused = c.post("/admin/acme/agents/agent1", data={**fields, "rings": "fax"}, follow_redirects=False)
     assert refused.status_code == 422
     assert "rings" in errors_of(refused.text)
+
+
+def test_a_single_node_says_it_routes_every_tenant_and_how_to_run_several(pages: Harness) -> None:
+    c = pages.client
+    sign_in_page(c)
+
+    page = c.get("/admin/")
+
+    assert page.status_code == 200
+    assert "Callbridge runs as one node here" in page.text
+    assert "docs/deploy.md" in page.text

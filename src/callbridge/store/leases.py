@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
+from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, String, Table, text
 
 from callbridge.store.tables import metadata
 
@@ -226,3 +226,53 @@ def node_addresses(connection: Connection) -> dict[str, str]:
         text("SELECT node_id, address FROM cluster_nodes WHERE expires_at > clock_timestamp()")
     ).all()
     return {row.node_id: row.address for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveNode:
+    node_id: str
+    address: str
+    up_seconds: float  # since it joined
+    heartbeat_seconds_left: float  # until it counts as gone unless it beats again
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOverview:
+    """What an administrator sees of the cluster: the live nodes and every tenant's lease."""
+
+    nodes: list[LiveNode]
+    leases: dict[str, Lease]
+
+    def held_by(self, node_id: str) -> list[Lease]:
+        return sorted(
+            (lease for lease in self.leases.values() if lease.live and lease.holder == node_id),
+            key=lambda lease: lease.tenant_id,
+        )
+
+    def unrouted(self, tenant_ids: Iterable[str]) -> list[str]:
+        """The tenants no live node holds (just released, or their holder died and nobody took them yet)."""
+        alive = {node.node_id for node in self.nodes}
+        return sorted(
+            tenant_id
+            for tenant_id in tenant_ids
+            if (lease := self.leases.get(tenant_id)) is None or not lease.live or lease.holder not in alive
+        )
+
+
+def overview(engine: Engine) -> ClusterOverview:
+    """The live nodes and the tenants' leases, read in one snapshot by the database's clock."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                """
+                SELECT node_id, address,
+                    EXTRACT(EPOCH FROM clock_timestamp() - started_at) AS up_seconds,
+                    EXTRACT(EPOCH FROM expires_at - clock_timestamp()) AS seconds_left
+                FROM cluster_nodes WHERE expires_at > clock_timestamp() ORDER BY node_id
+                """
+            )
+        ).all()
+        return ClusterOverview(
+            [LiveNode(row.node_id, row.address, float(row.up_seconds), float(row.seconds_left)) for row in rows],
+            leases(connection),
+        )

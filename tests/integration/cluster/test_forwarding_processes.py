@@ -25,6 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 from callbridge.auth.credentials import create_admin_user, create_session
 from callbridge.store.database import make_engine, upgrade
 from callbridge.store.tables import agents, interaction_events, interactions
+from callbridge.web.deps import SESSION_COOKIE
 from tests.e2e.test_restart import free_port
 from tests.integration.cluster.conftest import DEADLINE_SECONDS
 from tests.integration.cluster.test_failover_processes import (
@@ -191,6 +192,18 @@ def test_a_tenant_is_served_through_every_node(cluster: Cluster) -> None:
         f"\nGET /me on the holder p50 {pct(here, 50):.2f} ms p99 {pct(here, 99):.2f} ms; "
         f"through another node p50 {pct(there, 50):.2f} ms p99 {pct(there, 99):.2f} ms"
     )
+
+    # a Callbridge administrator sees, on any node, the three nodes and which one routes the tenant
+    token = httpx.post(
+        f"{x}/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": PASSWORD}, timeout=10
+    ).json()["token"]
+    page = httpx.get(f"{x}/admin/", cookies={SESSION_COOKIE: token}, timeout=10)
+    assert page.status_code == 200, page.text
+    rows = {name: row for row in page.text.split("<tr>") for name in cluster.names if f"<td>{name}</td>" in row}
+    assert set(rows) == set(cluster.names), "every live node is listed"
+    assert 'href="/admin/acme/"' in rows[cluster.names[holder]], "the tenant is shown under its holder"
+    assert all('href="/admin/acme/"' not in rows[cluster.names[n]] for n in range(3) if n != holder)
+    assert "Not routed by any node" not in page.text
 
 
 def open_console(base: str, agent: dict[str, str]) -> tuple[ClientConnection, dict[str, Any]]:

@@ -14,6 +14,8 @@ from callbridge.auth.credentials import SESSION_SECONDS, end_session
 from callbridge.auth.login_throttle import Throttled
 from callbridge.auth.principal import PrincipalKind
 from callbridge.services.configuration import TenantSettings
+from callbridge.store import leases
+from callbridge.store.leases import ClusterOverview
 from callbridge.web.api.auth import client_address, sign_in_admin, throttle
 from callbridge.web.api.schemas import AdminLoginIn, TenantIn
 from callbridge.web.cookies import delete_cookie, set_cookie
@@ -24,6 +26,7 @@ from callbridge.web.pages.admin.common import (
     LOGIN_CSRF_COOKIE,
     SERVICE_ERRORS,
     AdminPage,
+    Page,
     PageRefused,
     service_errors,
     text,
@@ -104,7 +107,9 @@ def tenant_list(page: AdminPage) -> Response:
     if page.who.kind is not PrincipalKind.LOCAL_ADMIN:
         return RedirectResponse(f"/admin/{page.who.tenant_id}/", 303)
     tenants = page.svc.configuration.list_tenants()
-    return page.render("tenants.html", tenants=tenants, values={}, failed_sign_ins=throttle(page.svc).recent())
+    return page.render(
+        "tenants.html", tenants=tenants, values={}, failed_sign_ins=throttle(page.svc).recent(), cluster=_cluster(page)
+    )
 
 
 @router.post("/admin/")
@@ -131,4 +136,14 @@ def create_tenant(page: AdminPage) -> Response:
         return RedirectResponse(f"/admin/{body.id}/?done=tenant_created", 303)
     tenants = page.svc.configuration.list_tenants()
     failed = throttle(page.svc).recent()
-    return page.render("tenants.html", 422, tenants=tenants, values=values, errors=errors, failed_sign_ins=failed)
+    cluster = _cluster(page)
+    return page.render(
+        "tenants.html", 422, tenants=tenants, values=values, errors=errors, failed_sign_ins=failed, cluster=cluster
+    )
+
+
+def _cluster(page: Page) -> ClusterOverview | None:
+    """The nodes and who holds each tenant, when this node runs in a cluster (None: one node holds them all)."""
+    if getattr(page.request.app.state, "cluster", None) is None:
+        return None
+    return leases.overview(page.svc.engine)
