@@ -81,3 +81,11 @@ def test_the_web_layer_builds_no_sql() -> None:
         )
     for name in WEB_SQL_NOT_MOVED_YET:
         assert name in building, f"{name} no longer builds SQL: take it off WEB_SQL_NOT_MOVED_YET"
+
+
+def test_realtime_knows_the_domain_and_the_wire_but_no_service_store_or_web() -> None:
+    for path, names in imported_modules("callbridge.realtime").items():
+        for name in names:
+            assert not name.startswith(
+                ("callbridge.services", "callbridge.store", "callbridge.web", "callbridge.channels")
+            ), f"{path.relative_to(SRC)} imports {name}: realtime turns domain events into wire events, nothing more"

@@ -25,10 +25,10 @@ from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import Channel, Interaction, InteractionState
 from callbridge.realtime.audience import AgentAudience, SupervisorAudience
 from callbridge.realtime.hub import Delivery
+from callbridge.realtime.views import interaction_view
 from callbridge.realtime.wire import InteractionChangedEvent, InteractionView
 from callbridge.services.node import BatchEffects, ContactCenterNode
 from callbridge.services.operations import Operation, crosses_nodes
-from callbridge.services.views import interaction_view
 from callbridge.store.tables import interaction_events, interactions
 
 HOLD_KEY = "on_hold_since"

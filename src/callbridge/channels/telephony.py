@@ -28,10 +28,10 @@ from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import Channel, Direction, InteractionState
+from callbridge.realtime.views import interaction_view
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.services.operations import Operation
-from callbridge.services.views import interaction_view
 from callbridge.store.live_state import interaction_from_row, stored_interaction_row, stored_interaction_row_in
 from callbridge.store.tables import processed_requests
 

@@ -6,7 +6,8 @@ in-memory domain, writes the batch in one transaction (group commit, in a
 worker thread so the event loop keeps serving), and only then publishes the
 wire events and answers the callers. Reads in a batch run before its changes,
 so a snapshot always matches what has been published: a client that
-subscribes in the same read gets every later event exactly once.
+subscribes in the same read gets every later event exactly once. What
+each batch tells whom is the tenant's `realtime.notifier.TenantNotifier`.
 
 If a write fails, the tenants touched by the batch are reloaded from the
 database (which the failed transaction left as it was) and every caller in
@@ -38,17 +39,9 @@ from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError
 from callbridge.domain.model import AgentStatus
-from callbridge.realtime.audience import AgentAudience, QueueAudience, SupervisorAudience, TenantAudience
 from callbridge.realtime.hub import Delivery, Hub, Subscriber
-from callbridge.realtime.wire import (
-    AgentsChangedEvent,
-    AgentStatusChangedEvent,
-    InteractionChangedEvent,
-    OfferEndedEvent,
-    QueueChangedEvent,
-)
+from callbridge.realtime.notifier import TenantNotifier
 from callbridge.services.clock import Clock
-from callbridge.services.views import agent_view, interaction_view, queue_view
 from callbridge.store.leases import LeaseLost, fence
 from callbridge.store.live_state import (
     SavedTenant,
@@ -181,11 +174,7 @@ class _Runtime:
     deadline: float | None = None
     last_seen: dict[str, float] = field(default_factory=dict)
     lost: set[str] = field(default_factory=set)
-    # the last agent and queue summaries published, to leave out repeats (see _deliveries)
-    published: dict[tuple[str, str], str] = field(default_factory=dict)
-    # agents and queues whose summaries changed since the last digest (see _publish_summaries)
-    dirty_agents: set[str] = field(default_factory=set)
-    dirty_queues: set[str] = field(default_factory=set)
+    notifier: TenantNotifier = field(default_factory=TenantNotifier)
 
 
 class ContactCenterNode:
@@ -347,7 +336,7 @@ class ContactCenterNode:
         changes back before the next one, "equal to the last published" would hide that from it."""
         runtime = self._tenants.get(tenant_id)
         if runtime is not None:
-            runtime.published.clear()
+            runtime.notifier.resend_all()
 
     def _moved(self, tenant_id: str) -> TenantMoved:
         holder, address = self._elsewhere.get(tenant_id, (None, None))
@@ -616,7 +605,7 @@ class ContactCenterNode:
                 touched.setdefault(work.tenant_id, [])
             if work.write is not None:
                 writes.append(work.write)
-                runtime.published.clear()  # configuration may change who receives summaries: resend them
+                runtime.notifier.resend_all()  # configuration may change who receives summaries: resend them
         if not touched and not writes:
             return
         BATCH_SIZE.observe(len(batch))
@@ -625,7 +614,7 @@ class ContactCenterNode:
         after_commit: list[AfterCommit] = []
         for tenant_id, events in touched.items():
             cc = self._tenants[tenant_id].cc
-            deliveries[tenant_id] = _deliveries(cc, events, self._tenants[tenant_id])
+            deliveries[tenant_id] = self._tenants[tenant_id].notifier.deliveries(cc, events)
             OFFERS.inc(sum(1 for e in events if isinstance(e, ev.InteractionOffered)))
         try:
             for tenant_id, events in touched.items():
@@ -752,13 +741,13 @@ class ContactCenterNode:
     async def publish_summaries_once(self) -> None:
         """Publishes each tenant's digest, on the published state (a read in the loop)."""
         for tenant_id, runtime in list(self._tenants.items()):
-            if not (runtime.dirty_agents or runtime.dirty_queues):
+            if not runtime.notifier.has_news:
                 continue
 
             def publish(cc: ContactCenter, tenant_id: str = tenant_id) -> None:
                 current = self._tenants.get(tenant_id)
                 if current is not None:
-                    self.hub.publish(tenant_id, _summaries(cc, current), cc.queue_members)
+                    self.hub.publish(tenant_id, current.notifier.summaries(cc), cc.queue_members)
 
             with contextlib.suppress(TenantMoved):  # dropped meanwhile
                 await self.read(tenant_id, publish)
@@ -821,88 +810,3 @@ def _settle(future: asyncio.Future[Any], *, result: Any = None, error: BaseExcep
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _deliveries(cc: ContactCenter, events: list[ev.Event], runtime: _Runtime) -> list[Delivery]:
-    """Wire events for one tenant's batch, coalesced: each changed agent and interaction is
-    sent once with its latest state (every wire event replaces what it describes).
-
-    What concerns one agent (their offers, interactions and own status) goes out at once
-    to them and the supervisors. Colleagues' presence and queue summaries go to many
-    receivers (the whole tenant, every queue member), so they are only marked here and
-    published as digests by `_publish_summaries`: a 1,000-agent tenant would otherwise
-    get thousands of frames per interaction."""
-    interactions: dict[str, set[str]] = {}
-    involved_agents: dict[str, None] = {}
-    offers_ended: list[ev.OfferEnded] = []
-    for event in events:
-        if isinstance(event, ev.AgentStatusChanged | ev.AgentPresenceChanged):
-            involved_agents[event.agent_id] = None
-            continue
-        interaction_id = event.about_interaction
-        if interaction_id is None:
-            continue
-        involved = interactions.setdefault(interaction_id, set())
-        agent_id = event.about_agent
-        if agent_id:
-            involved.add(agent_id)
-            involved_agents[agent_id] = None
-        runtime.dirty_queues.update(event.about_queues)
-        if isinstance(event, ev.OfferEnded):
-            offers_ended.append(event)
-    out: list[Delivery] = []
-    for agent_id in involved_agents:  # status or held interactions changed
-        agent = cc.agents.get(agent_id)
-        if agent is None:
-            continue
-        runtime.dirty_agents.add(agent_id)
-        runtime.dirty_queues.update(agent.profile.queue_ids)  # readiness counts in each queue's summary
-        frame = AgentStatusChangedEvent(agent=agent_view(cc, agent_id)).model_dump_json()
-        out.append(Delivery(AgentAudience(frozenset({agent_id})), frame))
-    for interaction_id, involved in interactions.items():
-        interaction = cc.interactions.get(interaction_id)
-        if interaction is None:
-            continue
-        if interaction.agent_id:
-            involved.add(interaction.agent_id)
-        if interaction.queue_id:
-            runtime.dirty_queues.add(interaction.queue_id)
-        frame = InteractionChangedEvent(interaction=interaction_view(interaction)).model_dump_json()
-        audience = AgentAudience(frozenset(involved)) if involved else SupervisorAudience()
-        out.append(Delivery(audience, frame))
-    for ended in offers_ended:
-        frame = OfferEndedEvent(
-            offer_id=ended.offer_id, interaction_id=ended.interaction_id, agent_id=ended.agent_id, outcome=ended.outcome
-        ).model_dump_json()
-        out.append(Delivery(AgentAudience(frozenset({ended.agent_id})), frame))
-    return out
-
-
-def _summaries(cc: ContactCenter, runtime: _Runtime) -> list[Delivery]:
-    """The digest of colleagues' presence and queue summaries changed since the last one.
-    A summary equal to the last published for the same agent or queue is left out: it would
-    change nothing for anyone (clients that connected since have it in their snapshot)."""
-    out: list[Delivery] = []
-    changed = []
-    for agent_id in sorted(runtime.dirty_agents):
-        if agent_id in cc.agents:
-            view = agent_view(cc, agent_id)
-            if _is_news(runtime.published, ("agent", agent_id), view.model_dump_json()):
-                changed.append(view)
-    if changed:
-        out.append(Delivery(TenantAudience(), AgentsChangedEvent(agents=changed).model_dump_json()))
-    for queue_id in sorted(runtime.dirty_queues):
-        if queue_id in cc.queues:
-            frame = QueueChangedEvent(queue=queue_view(cc, queue_id)).model_dump_json()
-            if _is_news(runtime.published, ("queue", queue_id), frame):
-                out.append(Delivery(QueueAudience(queue_id), frame))
-    runtime.dirty_agents.clear()
-    runtime.dirty_queues.clear()
-    return out
-
-
-def _is_news(published: dict[tuple[str, str], str], key: tuple[str, str], frame: str) -> bool:
-    if published.get(key) == frame:
-        return False
-    published[key] = frame
-    return True

@@ -23,11 +23,11 @@ from callbridge.domain import errors as domain_errors
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError, NotFound
 from callbridge.domain.model import AgentProfile, Channel, Queue
+from callbridge.realtime.views import interaction_view, snapshot
 from callbridge.realtime.wire import InteractionView, Snapshot
 from callbridge.services.audit import SYSTEM, Actor
 from callbridge.services.configuration import ConfigurationService, Conflict, InvalidField, UnknownReference
 from callbridge.services.node import InteractionIdTaken, StoreUnavailable, TenantMoved, TenantNotLoaded
-from callbridge.services.views import interaction_view, snapshot
 
 if TYPE_CHECKING:
     from callbridge.services.node import ContactCenterNode

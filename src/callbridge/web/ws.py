@@ -16,10 +16,10 @@ from callbridge.auth.principal import Principal, PrincipalKind
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.realtime.hub import Subscriber
 from callbridge.realtime.protocol import CloseCode, event_frame, init_frame
+from callbridge.realtime.views import snapshot
 from callbridge.services.forwarding import NatsBus
 from callbridge.services.node import TenantMoved
 from callbridge.services.operations import ForwardFailed
-from callbridge.services.views import snapshot
 from callbridge.store import tenants as store_tenants
 from callbridge.web.deps import Services
 

@@ -10,11 +10,11 @@ from fastapi import APIRouter
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import NotFound
 from callbridge.logging import bind_interaction
+from callbridge.realtime.views import interaction_view
 from callbridge.realtime.wire import InteractionView
 from callbridge.services.configuration import Conflict
 from callbridge.services.node import InteractionIdTaken
 from callbridge.services.operations import ReadInteraction, SubmitInteraction
-from callbridge.services.views import interaction_view
 from callbridge.store.live_state import interaction_from_row
 from callbridge.web.api.lookups import execute, stored_interaction
 from callbridge.web.api.schemas import EndIn, InteractionIn
