@@ -167,6 +167,14 @@ class Settings(BaseSettings):
     voice_rtpengine_ng: str = Field(
         default="127.0.0.1:2223", description="rtpengine's NG control address (host:port, UDP)."
     )
+    voice_dtmf_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="UDP port on voice_controller_address where the controller hears the keys callers press "
+        "(rtpengine's --dtmf-log-dest), for voice menus; 0: a free port chosen at each start. Set it when you run "
+        "rtpengine yourself (voice_manage_engines off).",
+    )
     voice_rtp_address: str = Field(default="127.0.0.1", description="Address rtpengine sends and receives RTP on.")
     voice_rtp_port_min: int = Field(default=30000, ge=1024, le=65535, description="Lowest RTP port rtpengine uses.")
     voice_rtp_port_max: int = Field(default=30999, ge=1024, le=65535, description="Highest RTP port rtpengine uses.")

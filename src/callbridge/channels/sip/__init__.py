@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from callbridge.channels.sip.engines import (
     kamailio_modules_dir,
     rtpengine_command,
 )
+from callbridge.channels.sip.menu import DtmfListener, ensure_menu_prompt, ensure_menu_silence
 from callbridge.channels.sip.ng import NgClient
 from callbridge.channels.sip.outside import OutsideCalls
 from callbridge.channels.sip.overflow import Overflow, ensure_prompt
@@ -126,6 +128,7 @@ class VoiceChannel:
         self.processes: list[EngineProcess] = []
         self.recorder: Recorder | None = None
         self.controller: VoiceController | None = None
+        self.dtmf: DtmfListener | None = None  # rtpengine's DTMF events, for voice menus (menu.py)
         self.outside: OutsideCalls | None = None  # calls placed through the trunk
         self.health: dict[str, bool] = {"kamailio": False, "rtpengine": False}  # as last checked (`/readyz`)
         self.watch_interval = 1.0
@@ -137,6 +140,17 @@ class VoiceChannel:
         music, greeting = await asyncio.to_thread(ensure_sounds, self.voice_dir / "sounds")
         if self.settings.voice_hold_music is not None:
             music = self.settings.voice_hold_music
+        # opened before rtpengine starts: its --dtmf-log-dest names the port this listener got
+        self.dtmf = await DtmfListener.open(
+            self.layout.controller_address, self.settings.voice_dtmf_port, self.layout.ng_address, self._on_key
+        )
+        self.layout = dataclasses.replace(self.layout, dtmf_port=self.dtmf.port)
+        if not self.settings.voice_manage_engines and not self.settings.voice_dtmf_port:
+            log.warning(
+                "voice: menus hear no keys unless rtpengine sends them: set CALLBRIDGE_VOICE_DTMF_PORT and start "
+                "rtpengine with --dtmf-log-dest=%s:<that port>",
+                self.layout.controller_address,
+            )
         if self.settings.voice_manage_engines:
             await asyncio.to_thread(self._start_engines)
         await self.ng.start()
@@ -162,6 +176,8 @@ class VoiceChannel:
             self.settings.effective_public_url(),
         )
         self.controller.recorder = self.recorder
+        self.controller.menu_prompt = await asyncio.to_thread(ensure_menu_prompt, self.voice_dir / "sounds")
+        self.controller.menu_silence = await asyncio.to_thread(ensure_menu_silence, self.voice_dir / "sounds")
         prompt = await asyncio.to_thread(ensure_prompt, self.voice_dir / "sounds")
         self.controller.overflow = Overflow(
             self.controller,
@@ -241,6 +257,10 @@ class VoiceChannel:
             except Exception:
                 log.exception("voice: checking the engines failed")
 
+    def _on_key(self, sip_call_id: str, source_tag: str, key: str) -> None:
+        if self.controller is not None:
+            self.controller.on_key(sip_call_id, source_tag, key)
+
     async def kamailio_up(self) -> bool:
         try:
             await asyncio.to_thread(self.rpc.call, "core.version")
@@ -278,6 +298,9 @@ class VoiceChannel:
             await self.recorder.stop()
             self.recorder = None
         self.ng.close()
+        if self.dtmf is not None:
+            self.dtmf.close()
+            self.dtmf = None
         for process in reversed(self.processes):
             await asyncio.to_thread(process.stop)
         self.processes.clear()

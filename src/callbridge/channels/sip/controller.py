@@ -40,7 +40,8 @@ from sqlalchemy import Engine, select
 
 from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
 from callbridge.channels.sip.consult import Consult, taken_by_consult
-from callbridge.channels.sip.directory import Number, VoiceDirectory
+from callbridge.channels.sip.directory import Menu, Number, VoiceDirectory
+from callbridge.channels.sip.menu import run_menu
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.overflow import Overflow
 from callbridge.channels.sip.recording import QueueVoiceSettings, Recorder, sdp_audio_port
@@ -101,7 +102,7 @@ class VoiceCall:
     tenant_id: str = ""
     interaction_id: str = ""
     number: Number | None = None
-    state: str = "setup"  # setup → waiting → ringing → bridged → ended
+    state: str = "setup"  # setup (→ menu → setup) → waiting → ringing → bridged → ended
     queued: bool = False  # call.incoming was reported: there is an interaction
     agent_id: str | None = None
     agent_leg: _Leg | None = None  # the ringing or answered desk phone (its UA lives in the SIP thread)
@@ -122,6 +123,9 @@ class VoiceCall:
     voicemail: bool = False  # the caller is leaving a voicemail (overflow.py): deposited when the call ends
     announcing: asyncio.Event | None = None  # set when the recording announcement has played: the bridge waits
     voicemail_queue_id: str | None = None
+    keys: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # DTMF keys heard while in the menu (menu.py)
+    pressed: list[str] = field(default_factory=list)  # every menu key, in order
+    menu_data: dict[str, str] = field(default_factory=dict)  # what the menu adds to the interaction's data
     facts: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -164,6 +168,8 @@ class VoiceController:
         self.setup_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         self.recorder: Recorder | None = None  # set by the voice channel (recording.py)
         self.overflow: Overflow | None = None  # set by the voice channel (overflow.py)
+        self.menu_prompt: Path | None = None  # the spoken default menu prompt (menu.py), set by the voice channel
+        self.menu_silence: Path | None = None  # what plays while a menu waits for a key (menu.py)
 
     async def start(self) -> None:
         await self.fail_orphans()
@@ -241,7 +247,7 @@ class VoiceController:
             self._spawn(self._caller_gone(call), f"voice-caller-gone-{call.interaction_id}")
 
     async def _answer(self, call: VoiceCall) -> None:
-        from sippy.CCEvents import CCEventConnect, CCEventFail
+        from sippy.CCEvents import CCEventFail
 
         if call.interaction_id in self.calls:
             return  # the same call again
@@ -283,6 +289,17 @@ class VoiceController:
             REFUSED_CALLS.labels("media_unavailable").inc()
             self._sip(call.caller_ua, CCEventFail((503, "Service Unavailable")))
             return
+        answered = False
+        if number.menu is not None:
+            # the caller is answered first, to hear the menu; the interaction is made once the queue is chosen
+            call.state = "menu"
+            answered = True
+            self._answered(call, answer["sdp"])
+            chosen = await self._menu(call, number.menu)
+            if chosen is None:  # the caller hung up in the menu: never queued, nothing to report
+                return
+            number = call.number = dataclasses.replace(number, queue_id=chosen)
+            call.state = "setup"
         try:
             if self.recorder is not None:
                 call.voice = await self.recorder.settings(number.tenant_id, number.queue_id)
@@ -303,14 +320,65 @@ class VoiceController:
             return
         if call.state == "setup":
             call.state = "waiting"
-        self._sip(call.caller_ua, CCEventConnect((200, "OK", _body(answer["sdp"]))))
-        setup = time.perf_counter() - call.invite_at
-        self.setup_seconds.append(setup)
-        SETUP_SECONDS.observe(setup)
+        if not answered:
+            self._answered(call, answer["sdp"])
         if call.state == "waiting":
             call.media_task = self._spawn(self._play_waiting(call), f"voice-media-{call.interaction_id}")
             if self.overflow is not None:
                 self._spawn(self.overflow.watch(call), f"voice-overflow-{call.interaction_id}")
+
+    def _answered(self, call: VoiceCall, sdp: str) -> None:
+        from sippy.CCEvents import CCEventConnect
+
+        self._sip(call.caller_ua, CCEventConnect((200, "OK", _body(sdp))))
+        setup = time.perf_counter() - call.invite_at
+        self.setup_seconds.append(setup)
+        SETUP_SECONDS.observe(setup)
+
+    # ------------------------------------------------------------------ menus (menu.py)
+
+    async def _menu(self, call: VoiceCall, menu: Menu) -> str | None:
+        """The queue the caller chose (or the number's own); None when the caller left meanwhile."""
+        assert call.number is not None
+        prompt = self._menu_prompt(call, menu)
+        task = self._spawn(run_menu(self, call, menu, prompt, self.menu_silence), f"voice-menu-{call.interaction_id}")
+        call.media_task = task
+        await asyncio.wait({task})
+        call.media_task = None
+        if task.cancelled() or call.state == "ended":
+            return None
+        error = task.exception()
+        if error is not None:
+            log.warning("voice: the menu of %s failed (%s): the call joins its queue", call.number.number, error)
+            queue_id, choice = call.number.queue_id, "default"
+        else:
+            queue_id, choice = task.result()
+        call.menu_data = {"menu_digits": "".join(call.pressed), "menu_choice": choice}
+        log.info("voice: %s chose %s in the menu: queue %s", call.interaction_id, choice, queue_id)
+        return queue_id
+
+    def _menu_prompt(self, call: VoiceCall, menu: Menu) -> Path | None:
+        if menu.greeting_id:
+            path = self.greetings_dir / call.tenant_id / menu.greeting_id
+            if path.exists():
+                return path
+            log.warning("voice: menu prompt %s is missing; the spoken default plays", menu.greeting_id)
+        return self.menu_prompt
+
+    def on_key(self, sip_call_id: str, source_tag: str, key: str) -> None:
+        """A DTMF key rtpengine heard (menu.DtmfListener): it counts only from the caller of a call in its menu."""
+        for call in self.calls.values():
+            if call.sip_call_id == sip_call_id and call.caller_tag == source_tag and call.state == "menu":
+                call.keys.put_nowait(key)
+                return
+
+    async def play_to_caller(self, call: VoiceCall, path: Path) -> dict[str, Any]:
+        return await self._play(call, path, repeat=1)
+
+    async def stop_caller_media(self, call: VoiceCall) -> None:
+        if call.media:
+            call.media = ""
+            await self._ng_quietly("stop media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})
 
     async def _play_waiting(self, call: VoiceCall) -> None:
         """Greeting once, then hold music until an agent answers (or the caller leaves)."""
@@ -665,7 +733,7 @@ class VoiceController:
         return outcome.body
 
     def _incoming_data(self, call: VoiceCall) -> dict[str, str]:
-        data = {"sip_call_id": call.sip_call_id[:200]}
+        data = {"sip_call_id": call.sip_call_id[:200], **call.menu_data}
         if self.recorder is not None and call.voice is not None and call.voice.recording == "on":
             data["recording_url"] = self.recorder.url(call.tenant_id, call.interaction_id)  # the CRM activity links it
         return data

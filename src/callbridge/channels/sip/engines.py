@@ -58,6 +58,7 @@ class EngineLayout:
     ws_address: str = "127.0.0.1"
     ws_port: int = 0  # SIP over WebSocket for browsers (the console's softphone); 0: none
     recording_dir: Path | None = None  # rtpengine's pcap recordings (recording.py turns them into WAVs)
+    dtmf_port: int = 0  # where rtpengine sends the DTMF keys it hears, on controller_address (menu.py); 0: nowhere
 
 
 def kamailio_modules_dir() -> str:
@@ -352,6 +353,8 @@ def rtpengine_command(layout: EngineLayout, pidfile: Path) -> list[str]:
         f"--pidfile={pidfile}",
         "--timeout=60",
         "--delete-delay=0",
+        # one JSON datagram per RFC 4733 key to the controller, which reads menu choices from them (menu.py)
+        *([f"--dtmf-log-dest={layout.controller_address}:{layout.dtmf_port}"] if layout.dtmf_port else []),
         # pcap: the daemon itself writes each recorded call's packets (works in userspace; the `proc` method
         # needs the kernel module); raw: IP packets without a made-up Ethernet header
         *(
