@@ -37,7 +37,7 @@ def test_the_voice_page_adds_changes_and_removes_numbers_as_the_api_does(harness
     saved = _post(harness, {"number": "+14155550100", "queue_id": "sales"})
     assert saved.status_code == 303, saved.text
     assert c.get(api, headers=harness.admin).json() == [
-        {"number": "+14155550100", "queue_id": "sales", "greeting_id": None}
+        {"number": "+14155550100", "queue_id": "sales", "greeting_id": None, "menu": None}
     ]
     page = c.get(saved.headers["location"]).text
     assert "Number saved" in page
