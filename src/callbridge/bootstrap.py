@@ -136,6 +136,7 @@ async def start(
             seen_interval_seconds=min(1.0, settings.heartbeat_timeout_seconds / 5),
         )
         await bus.start()
+        await share_crm_connections(bus, crm.connections)
     if cluster is not None:
         await cluster.start()
     services = Services(
@@ -157,6 +158,17 @@ async def start(
     return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None, cluster=cluster, bus=bus)
 
 
+CRM_CONNECTION_CHANGED = "callbridge.crm.connection_changed"
+
+
+async def share_crm_connections(bus: NatsBus, connections: CrmConnections) -> None:
+    """A CRM connection saved, connected or disconnected on one node: every node drops its live connector."""
+    connections.on_change.append(
+        lambda tenant_id, crm: bus.broadcast(CRM_CONNECTION_CHANGED, {"t": tenant_id, "c": crm})
+    )
+    await bus.listen(CRM_CONNECTION_CHANGED, lambda body: connections.forget(str(body.get("t")), str(body.get("c"))))
+
+
 async def start_crm_integration(
     engine: Engine,
     node: ContactCenterNode,
@@ -168,6 +180,8 @@ async def start_crm_integration(
     and starts the auto-log relay (before `node.start()`)."""
     settings = CrmSettingsStore(engine)
     settings.load()
+    node.provide(CrmSettingsStore, settings)  # changed on the tenant's holder (SaveCrmSettings)
+    node.on_adopting.append(settings.reload)
     policy = policy or OutboundPolicy()
     http = policy.client()
     connections = CrmConnections(engine, cipher, http, policy=policy)

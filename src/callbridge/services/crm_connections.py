@@ -125,6 +125,9 @@ class CrmConnections:
         self._configs: dict[tuple[str, str], dict[str, Any]] = {}
         self._agents: OrderedDict[tuple[str, str, str], CrmConnector] = OrderedDict()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # told (tenant, crm) when a connection's stored settings or credentials change here: in a cluster every
+        # node forgets its live connector, which would otherwise keep the old settings or refresh token
+        self.on_change: list[Callable[[str, str], None]] = []
 
     def names(self) -> list[str]:
         return sorted(self.plugins)
@@ -193,7 +196,7 @@ class CrmConnections:
             )
 
         connections_store.save(self.engine, values, also=audit)
-        self._forget(tenant_id, crm)
+        self._changed(tenant_id, crm)
 
     def describe(self, tenant_id: str, crm: str) -> dict[str, Any] | None:
         row = connections_store.read(self.engine, tenant_id, crm)
@@ -257,7 +260,7 @@ class CrmConnections:
             self.engine, tenant_id, crm, self._encrypt(secrets), connected=connected, also=audit
         ):
             raise UnknownConnector(crm)
-        self._forget(tenant_id, crm)
+        self._changed(tenant_id, crm)
 
     async def get(self, tenant_id: str, crm: str, *, agent_id: str | None = None) -> CrmConnector | None:
         """The tenant's live connector for `crm`, or None when it is not connected.
@@ -288,7 +291,13 @@ class CrmConnections:
             self._agents.popitem(last=False)
         return acting
 
-    def _forget(self, tenant_id: str, crm: str) -> None:
+    def _changed(self, tenant_id: str, crm: str) -> None:
+        self.forget(tenant_id, crm)
+        for tell in self.on_change:
+            tell(tenant_id, crm)
+
+    def forget(self, tenant_id: str, crm: str) -> None:
+        """Drops the live connectors of a connection: the next use reads its stored settings again."""
         self._live.pop((tenant_id, crm), None)
         self._configs.pop((tenant_id, crm), None)
         for key in [k for k in self._agents if k[:2] == (tenant_id, crm)]:

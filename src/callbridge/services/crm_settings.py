@@ -1,20 +1,27 @@
 """Per-tenant settings of the CRM integration: screen pop and auto log.
 
 Kept in `crm_settings` and cached in memory, because the node's batch
-listeners read them on every batch and must not block.
+listeners read them on every batch and must not block. The copy that counts is the one on the node holding
+the tenant: changes are made there (`SaveCrmSettings`), and a node that takes a tenant over reads them again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callbridge.services.audit import Actor, record
+from callbridge.services.operations import Operation
 from callbridge.store.crm_tables import crm_settings
+
+if TYPE_CHECKING:
+    from callbridge.services.node import ContactCenterNode
 
 Trigger = Literal["offered", "accepted", "completed"]
 ChannelName = Literal["phone", "chat", "voicemail"]
@@ -97,6 +104,26 @@ class CrmSettingsStore:
                 self._screen_pop[row.tenant_id] = ScreenPopSettings.model_validate(row.screen_pop)
                 self._auto_log[row.tenant_id] = AutoLogSettings.model_validate(row.auto_log)
 
+    def reload(self, tenant_id: str) -> None:
+        """Reads one tenant's settings again: another node may have changed them while it held the tenant."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(crm_settings).where(crm_settings.c.tenant_id == tenant_id)).first()
+        with self._lock:
+            if row is None:
+                self._screen_pop.pop(tenant_id, None)
+                self._auto_log.pop(tenant_id, None)
+            else:
+                self._screen_pop[tenant_id] = ScreenPopSettings.model_validate(row.screen_pop)
+                self._auto_log[tenant_id] = AutoLogSettings.model_validate(row.auto_log)
+
+    def stored(self, tenant_id: str) -> tuple[ScreenPopSettings, AutoLogSettings]:
+        """The settings as stored (what any node answers; the holder's copy in memory is the same)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(crm_settings).where(crm_settings.c.tenant_id == tenant_id)).first()
+        if row is None:
+            return ScreenPopSettings(), AutoLogSettings()
+        return ScreenPopSettings.model_validate(row.screen_pop), AutoLogSettings.model_validate(row.auto_log)
+
     def screen_pop(self, tenant_id: str) -> ScreenPopSettings:
         return self._screen_pop.get(tenant_id) or ScreenPopSettings()
 
@@ -151,3 +178,21 @@ class CrmSettingsStore:
                             )
             self._screen_pop[tenant_id] = new_pop
             self._auto_log[tenant_id] = new_log
+
+
+class SaveCrmSettings(Operation):
+    """Screen-pop and/or auto-log settings, validated, stored and made current on the tenant's holder (whose
+    screen pops and auto logs read them)."""
+
+    name: ClassVar[str] = "save_crm_settings"
+    screen_pop: ScreenPopSettings | None = None
+    auto_log: AutoLogSettings | None = None
+    now: float
+    actor: Actor | None = None
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        store = node.provided(CrmSettingsStore)
+        save = functools.partial(
+            store.save, tenant_id, self.now, screen_pop=self.screen_pop, auto_log=self.auto_log, actor=self.actor
+        )
+        await asyncio.to_thread(save)

@@ -261,6 +261,27 @@ class NatsBus:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._outgoing.put_nowait, (FORGET_SUBJECT, payload))
 
+    def broadcast(self, subject: str, body: dict[str, Any]) -> None:
+        """Tells every node (this one too) something changed; called from worker threads too, sent in order
+        with the events."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._outgoing.put_nowait, (subject, json.dumps(body).encode()))
+
+    async def listen(self, subject: str, handler: Callable[[dict[str, Any]], None]) -> Callable[[], Awaitable[None]]:
+        """Calls `handler` with each message broadcast on `subject`; returns what stops listening."""
+
+        async def received(message: nats.aio.msg.Msg) -> None:
+            try:
+                body = json.loads(message.data)
+            except ValueError:
+                return
+            if isinstance(body, dict):
+                handler(body)
+
+        subscription = await self.connection.subscribe(subject, cb=received)
+        return subscription.unsubscribe
+
     async def _on_forget(self, message: nats.aio.msg.Msg) -> None:
         try:
             key = json.loads(message.data)["key"]

@@ -197,6 +197,8 @@ class ContactCenterNode:
         self._epochs: dict[str, int] = {}
         self._elsewhere: dict[str, tuple[str | None, str | None]] = {}
         self.on_new_tenant: Callable[[], None] | None = None  # in a cluster: the lease keeper's wake-up
+        # run in a worker thread while a tenant taken from another node loads: caches of its settings reload
+        self.on_adopting: list[Callable[[str], None]] = []
         self.forwarder: Forwarder | None = None  # in a cluster with a bus: reaches the other tenants' holders
         self._provided: dict[type, Any] = {}
         self._membership: collections.deque[tuple[Callable[[], Coroutine[Any, Any, None]], asyncio.Future[None]]] = (
@@ -346,7 +348,13 @@ class ContactCenterNode:
         """Starts running a tenant whose lease this node has just taken under `epoch`: loads it (off the event
         loop), handles what fell due meanwhile (as at start) and writes that under the fence. Raises
         LeaseLost if the lease moved on meanwhile."""
-        saved = await asyncio.to_thread(load_tenant, self.engine, tenant_id)
+
+        def load() -> SavedTenant:
+            for reload in self.on_adopting:
+                reload(tenant_id)
+            return load_tenant(self.engine, tenant_id)
+
+        saved = await asyncio.to_thread(load)
 
         async def change() -> None:
             runtime, events = self._load(tenant_id, self.clock.now(), saved)

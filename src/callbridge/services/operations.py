@@ -13,7 +13,6 @@ come back as the exceptions the web layer already turns into answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -59,6 +58,8 @@ class Operation(BaseModel):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "name" not in vars(cls):  # a base that shapes operations (ReadOperation) is not one itself
+            return
         if cls.name in OPERATIONS:
             raise TypeError(f"two operations are named {cls.name!r}")
         OPERATIONS[cls.name] = cls
@@ -83,8 +84,15 @@ def decode(message: dict[str, Any]) -> Operation:
     return kind.model_validate(message.get("args") or {})
 
 
-async def _read(node: ContactCenterNode, tenant_id: str, view: Callable[[ContactCenter], Any]) -> Any:
-    return await node.read(tenant_id, view)
+class ReadOperation(Operation):
+    """An operation that only looks at the tenant's live state: `view` runs on the holder's published state
+    (no change happens during it) and its value, or its refusal, is the answer."""
+
+    def view(self, cc: ContactCenter) -> Any:
+        raise NotImplementedError
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> Any:
+        return await node.read(tenant_id, self.view)
 
 
 # ------------------------------------------------------------------ commands
@@ -166,17 +174,15 @@ class SubmitInteraction(Operation):
 # --------------------------------------------------------------------- reads
 
 
-class ReadSnapshot(Operation):
+class ReadSnapshot(ReadOperation):
     """What a client may see: one agent's (`agent_id`) or the whole tenant's (None)."""
 
     name: ClassVar[str] = "read_snapshot"
     result: ClassVar[TypeAdapter[Any]] = TypeAdapter(Snapshot)
     agent_id: str | None
 
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> Snapshot:
-        agent_id = self.agent_id
-        found: Snapshot = await _read(node, tenant_id, lambda cc: snapshot(cc, agent_id))
-        return found
+    def view(self, cc: ContactCenter) -> Snapshot:
+        return snapshot(cc, self.agent_id)
 
 
 class ReadFeedSnapshot(Operation):
@@ -193,11 +199,11 @@ class ReadFeedSnapshot(Operation):
             found = snapshot(cc, self.agent_id).model_dump_json()
             return found, node.epoch_of(tenant_id), node.hub.sequence(tenant_id)
 
-        position: tuple[str, int, int] = await _read(node, tenant_id, view)
+        position: tuple[str, int, int] = await node.read(tenant_id, view)
         return position
 
 
-class ReadInteraction(Operation):
+class ReadInteraction(ReadOperation):
     """A live interaction; `of_agent`: only if that agent handles it. Missing: NotFound, or None if
     `missing_ok` (the caller then looks in the database: ended interactions live only there)."""
 
@@ -207,7 +213,7 @@ class ReadInteraction(Operation):
     of_agent: str | None = None
     missing_ok: bool = False
 
-    def _view(self, cc: ContactCenter) -> InteractionView | None:
+    def view(self, cc: ContactCenter) -> InteractionView | None:
         found = cc.interactions.get(self.interaction_id)
         if found is not None and (self.of_agent is None or found.agent_id == self.of_agent):
             return interaction_view(found)
@@ -215,39 +221,30 @@ class ReadInteraction(Operation):
             return None
         raise NotFound("interaction", self.interaction_id)
 
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> InteractionView | None:
-        view: InteractionView | None = await _read(node, tenant_id, self._view)
-        return view
 
-
-class ReadAgentIds(Operation):
+class ReadAgentIds(ReadOperation):
     """The tenant's agents, by id."""
 
     name: ClassVar[str] = "read_agent_ids"
     result: ClassVar[TypeAdapter[Any]] = TypeAdapter(list[str])
 
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> list[str]:
-        found: list[str] = await _read(node, tenant_id, lambda cc: sorted(cc.agents))
-        return found
+    def view(self, cc: ContactCenter) -> list[str]:
+        return sorted(cc.agents)
 
 
-class ReadAgentStatus(Operation):
+class ReadAgentStatus(ReadOperation):
     name: ClassVar[str] = "read_agent_status"
     result: ClassVar[TypeAdapter[Any]] = TypeAdapter(dict[str, Any])
     agent_id: str
 
-    def _view(self, cc: ContactCenter) -> dict[str, Any]:
+    def view(self, cc: ContactCenter) -> dict[str, Any]:
         agent = cc.agents.get(self.agent_id)
         if agent is None:
             raise NotFound("agent", self.agent_id)
         return {"status": agent.status.value, "reason": agent.status_reason, "since": agent.status_since}
 
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = await _read(node, tenant_id, self._view)
-        return found
 
-
-class ReadWrapUp(Operation):
+class ReadWrapUp(ReadOperation):
     """The disposition and notes an agent saved so far on an interaction they handle."""
 
     name: ClassVar[str] = "read_wrap_up"
@@ -255,18 +252,14 @@ class ReadWrapUp(Operation):
     agent_id: str
     interaction_id: str
 
-    def _view(self, cc: ContactCenter) -> dict[str, str]:
+    def view(self, cc: ContactCenter) -> dict[str, str]:
         interaction = cc.interactions.get(self.interaction_id)
         if interaction is None or interaction.agent_id != self.agent_id:
             raise NotFound("interaction", self.interaction_id)
         return {"disposition": interaction.disposition, "notes": interaction.notes}
 
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> dict[str, str]:
-        found: dict[str, str] = await _read(node, tenant_id, self._view)
-        return found
 
-
-class ResolveTransferTarget(Operation):
+class ResolveTransferTarget(ReadOperation):
     """What a transfer's `target` names: "queue" or "agent" (a name that is both means the queue);
     UnknownReference naming `field` if neither."""
 
@@ -275,7 +268,7 @@ class ResolveTransferTarget(Operation):
     target: str
     field: str = "target"
 
-    def _resolve(self, cc: ContactCenter) -> str:
+    def view(self, cc: ContactCenter) -> str:
         if self.target in cc.queues:
             return "queue"
         if self.field == "target" and self.target in cc.agents:
@@ -287,12 +280,8 @@ class ResolveTransferTarget(Operation):
             self.field,
         )
 
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> str:
-        kind: str = await _read(node, tenant_id, self._resolve)
-        return kind
 
-
-class CheckDisposition(Operation):
+class CheckDisposition(ReadOperation):
     """Whether a disposition fits the interaction's queue (required, one of its list): InvalidField if not.
     Anything else wrong (not the agent's, ended) is left to the command that follows."""
 
@@ -301,7 +290,7 @@ class CheckDisposition(Operation):
     interaction_id: str
     disposition: str
 
-    def _check(self, cc: ContactCenter) -> None:
+    def view(self, cc: ContactCenter) -> None:
         interaction = cc.interactions.get(self.interaction_id)
         if interaction is None or interaction.agent_id != self.agent_id or interaction.queue_id is None:
             return
@@ -316,9 +305,6 @@ class CheckDisposition(Operation):
                 f"{self.disposition!r} is not one of the {queue.name} queue's dispositions: choose one from the list.",
                 "disposition",
             )
-
-    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
-        await _read(node, tenant_id, self._check)
 
 
 class NoteSeen(Operation):
@@ -502,6 +488,7 @@ __all__ = [
     "ListQueues",
     "NoteSeen",
     "Operation",
+    "ReadOperation",
     "ReadAgentIds",
     "ReadAgentStatus",
     "ReadFeedSnapshot",

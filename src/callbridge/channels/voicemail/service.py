@@ -3,7 +3,8 @@
 Files live at `<data_dir>/voicemail/<tenant>/<interaction id>.<wav|mp3|ogg>`. A file is written under a
 temporary name in the same folder, flushed to disk, renamed into place and the folder flushed, so a crash
 leaves either no file or the whole file. The metadata row and the interaction are committed together; if
-that fails, the file is removed again.
+that fails, the file is removed again. In a cluster the node that takes the upload stores the audio and the
+tenant's holder queues the interaction (`QueueVoicemail`); the folder is shared storage (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -25,6 +26,7 @@ from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Channel
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import ContactCenterNode
+from callbridge.services.operations import Operation
 from callbridge.store.channel_tables import voicemails
 from callbridge.store.files import write_atomically
 from callbridge.store.tables import interactions
@@ -74,17 +76,6 @@ class VoicemailService:
             raise VoicemailTooLarge(f"the audio is larger than {self.max_bytes} bytes")
         kind = sniff_audio(audio[:16])
         interaction_id = deposit.interaction_id or str(uuid.uuid4())
-
-        def check(cc: ContactCenter) -> None:
-            queue = cc.queues.get(deposit.queue_id)
-            if queue is None:
-                raise UnknownReference(f"queue {deposit.queue_id!r} does not exist: create it first", "queue_id")
-            if queue.channel is not Channel.VOICEMAIL:
-                raise Conflict(f"queue {queue.id!r} takes {queue.channel} interactions, not voicemail", "queue_id")
-            if interaction_id in cc.interactions:
-                raise Conflict(f"interaction {interaction_id!r} already exists", "id")
-
-        await self.node.read(tenant_id, check)
         if deposit.interaction_id is not None and await asyncio.to_thread(self._exists, tenant_id, interaction_id):
             raise Conflict(f"interaction {interaction_id!r} already exists", "id")
         duration = wav_duration(audio) if kind.extension == "wav" else None
@@ -100,37 +91,22 @@ class VoicemailService:
         data = dict(deposit.data or {})
         if duration is not None:
             data.setdefault("voicemail_seconds", f"{duration:g}")
-
-        def change(cc: ContactCenter, at: float) -> list[ev.Event]:
-            return cc.handle(
-                cmd.SubmitInteraction(
-                    interaction_id,
-                    deposit.queue_id,
-                    Channel.VOICEMAIL,
-                    from_address=deposit.from_address,
-                    to_address=deposit.to_address,
-                    data=data,
-                ),
-                at,
-            )
-
-        def write(connection: Connection) -> None:
-            connection.execute(
-                insert(voicemails).values(
-                    tenant_id=tenant_id,
-                    interaction_id=interaction_id,
-                    content_type=kind.content_type,
-                    file_name=path.name,
-                    bytes=len(audio),
-                    sha256=digest,
-                    duration_seconds=duration,
-                    transcription=deposit.transcription,
-                    created_at=now,
-                )
-            )
-
-        try:
-            await self.node.configure(tenant_id, change, write)
+        queued = QueueVoicemail(
+            interaction_id=interaction_id,
+            queue_id=deposit.queue_id,
+            from_address=deposit.from_address,
+            to_address=deposit.to_address,
+            data=data,
+            content_type=kind.content_type,
+            file_name=path.name,
+            bytes=len(audio),
+            sha256=digest,
+            duration_seconds=duration,
+            transcription=deposit.transcription,
+            created_at=now,
+        )
+        try:  # on the node holding the tenant, which may be another one: the audio is on disk first
+            await self.node.perform(tenant_id, queued)
         except BaseException:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -166,3 +142,62 @@ class VoicemailService:
             row.transcription,
             row.created_at,
         )
+
+
+class QueueVoicemail(Operation):
+    """A voicemail whose audio is stored becomes an interaction in its queue: checked, queued and its row
+    written in one batch on the tenant's holder."""
+
+    name: ClassVar[str] = "queue_voicemail"
+    interaction_id: str
+    queue_id: str
+    from_address: str
+    to_address: str
+    data: dict[str, str]
+    content_type: str
+    file_name: str
+    bytes: int
+    sha256: str
+    duration_seconds: float | None
+    transcription: str
+    created_at: float
+
+    def _check(self, cc: ContactCenter) -> None:
+        queue = cc.queues.get(self.queue_id)
+        if queue is None:
+            raise UnknownReference(f"queue {self.queue_id!r} does not exist: create it first", "queue_id")
+        if queue.channel is not Channel.VOICEMAIL:
+            raise Conflict(f"queue {queue.id!r} takes {queue.channel} interactions, not voicemail", "queue_id")
+        if self.interaction_id in cc.interactions:
+            raise Conflict(f"interaction {self.interaction_id!r} already exists", "id")
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        def change(cc: ContactCenter, at: float) -> list[ev.Event]:
+            self._check(cc)
+            submit = cmd.SubmitInteraction(
+                self.interaction_id,
+                self.queue_id,
+                Channel.VOICEMAIL,
+                from_address=self.from_address,
+                to_address=self.to_address,
+                data=self.data,
+            )
+            return cc.handle(submit, at)
+
+        def write(connection: Connection) -> None:
+            row = self.model_dump(include=_VOICEMAIL_COLUMNS)
+            connection.execute(insert(voicemails).values(tenant_id=tenant_id, **row))
+
+        await node.configure(tenant_id, change, write)
+
+
+_VOICEMAIL_COLUMNS = {
+    "interaction_id",
+    "content_type",
+    "file_name",
+    "bytes",
+    "sha256",
+    "duration_seconds",
+    "transcription",
+    "created_at",
+}

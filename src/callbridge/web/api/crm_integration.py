@@ -5,7 +5,6 @@ by `callbridge.bootstrap` (`CrmIntegration`, at `app.state.crm_integration`)."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from typing import Annotated, Any, Literal
 
@@ -22,11 +21,11 @@ from callbridge.services.configuration import UnknownReference
 from callbridge.services.crm_connections import UnknownConnector
 from callbridge.services.crm_integration import CrmIntegration
 from callbridge.services.crm_links import read_link, save_link
-from callbridge.services.crm_settings import AutoLogSettings, ScreenPopSettings
+from callbridge.services.crm_settings import AutoLogSettings, SaveCrmSettings, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
 from callbridge.services.operations import ReadAgentIds, ReadInteraction
 from callbridge.store import crm_outbox
-from callbridge.web.api.audit import acting, actor_of
+from callbridge.web.api.audit import acting
 from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep, TenantSupervisorDep
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
@@ -64,7 +63,7 @@ def check_auto_log(integration: CrmIntegration, body: AutoLogSettings) -> None:
 
 @router.get("/tenants/{tenant_id}/screen-pop")
 def get_screen_pop(tenant_id: str, request: Request, _who: TenantAdminDep) -> ScreenPopSettings:
-    return _integration(request).settings.screen_pop(tenant_id)
+    return _integration(request).settings.stored(tenant_id)[0]
 
 
 @router.put("/tenants/{tenant_id}/screen-pop")
@@ -75,25 +74,24 @@ async def put_screen_pop(
     integration = _integration(request)
     await check_screen_pop(integration, svc.node, tenant_id, body)
     actor = await acting(svc.engine, who)
-    await run_in_threadpool(
-        functools.partial(integration.settings.save, tenant_id, time.time(), screen_pop=body, actor=actor)
-    )
+    await svc.node.perform(tenant_id, SaveCrmSettings(screen_pop=body, now=time.time(), actor=actor))
     return body
 
 
 @router.get("/tenants/{tenant_id}/auto-log/settings")
 def get_auto_log_settings(tenant_id: str, request: Request, _who: TenantAdminDep) -> AutoLogSettings:
-    return _integration(request).settings.auto_log(tenant_id)
+    return _integration(request).settings.stored(tenant_id)[1]
 
 
 @router.put("/tenants/{tenant_id}/auto-log/settings")
-def put_auto_log_settings(
+async def put_auto_log_settings(
     tenant_id: str, body: AutoLogSettings, request: Request, svc: ServicesDep, who: TenantAdminDep
 ) -> AutoLogSettings:
     """Auto log per medium (phone, voicemail, chat) and the CRM it writes to."""
     integration = _integration(request)
     check_auto_log(integration, body)
-    integration.settings.save(tenant_id, time.time(), auto_log=body, actor=actor_of(svc.engine, who))
+    actor = await acting(svc.engine, who)
+    await svc.node.perform(tenant_id, SaveCrmSettings(auto_log=body, now=time.time(), actor=actor))
     return body
 
 

@@ -152,6 +152,7 @@ def _render(
     if integration is None:
         return page.render("crm.html", section="crm", available=False)
     connectors = _connectors(page, integration)
+    pop_settings, log_settings = integration.settings.stored(page.tenant_id)
     for entry in connectors:
         stored = (entry["saved"] or {}).get("config", {})
         given = (values or {}).get(entry["crm"])
@@ -171,8 +172,8 @@ def _render(
         titles=PROBLEM_TITLES,
         editing=editing,
         errors=errors or {},
-        screen_pop=integration.settings.screen_pop(page.tenant_id),
-        auto_log=integration.settings.auto_log(page.tenant_id),
+        screen_pop=pop_settings,
+        auto_log=log_settings,
     )
 
 

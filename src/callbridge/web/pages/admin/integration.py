@@ -8,6 +8,7 @@ through the REST API.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import time
@@ -156,7 +157,7 @@ async def _crm_users(page: TenantPage, query: str) -> tuple[str, list[Any], str]
     integration = _integration(page)
     if integration is None:
         return "", [], "The CRM integration is not running on this server."
-    crm = integration.settings.screen_pop(page.tenant_id).crm
+    crm = (await asyncio.to_thread(integration.settings.stored, page.tenant_id))[0].crm
     try:
         connector = await integration.connections.get(page.tenant_id, crm)
         if connector is None:

@@ -9,7 +9,6 @@ with the settings as they are in the form (not yet saved), and shows what the ag
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Mapping
 from typing import Any, get_args
@@ -20,7 +19,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from callbridge.connectors.base import CrmError
-from callbridge.services.crm_settings import AutoLogSettings, ChannelName, ScreenPopSettings, Trigger
+from callbridge.services.crm_settings import (
+    AutoLogSettings,
+    ChannelName,
+    SaveCrmSettings,
+    ScreenPopSettings,
+    Trigger,
+)
 from callbridge.services.screen_pop import PopOutcome, request_for
 from callbridge.web.api.crm_integration import check_auto_log, check_screen_pop
 from callbridge.web.pages.admin.common import SERVICE_ERRORS, TenantPage, service_errors, text, validation_errors
@@ -153,11 +158,8 @@ async def screen_pop(page: TenantPage) -> Response:
         return await _render(
             page, ScreenPopSettings().model_dump(mode="json"), AutoLogSettings().model_dump(mode="json")
         )
-    return await _render(
-        page,
-        integration.settings.screen_pop(page.tenant_id).model_dump(mode="json"),
-        integration.settings.auto_log(page.tenant_id).model_dump(mode="json"),
-    )
+    pop, log = await asyncio.to_thread(integration.settings.stored, page.tenant_id)
+    return await _render(page, pop.model_dump(mode="json"), log.model_dump(mode="json"))
 
 
 @router.post("/admin/{tenant_id}/screen-pop")
@@ -198,11 +200,8 @@ async def save_screen_pop(page: TenantPage) -> Response:
         return await _render(page, pop_in, log_in, sample=sample, result=result, extra_row=False)
     if errors or pop is None or log is None:
         return await _render(page, pop_in, log_in, errors=errors, sample=sample, extra_row=False)
-    await asyncio.to_thread(
-        functools.partial(
-            integration.settings.save, page.tenant_id, time.time(), screen_pop=pop, auto_log=log, actor=page.actor
-        )
-    )
+    saved = SaveCrmSettings(screen_pop=pop, auto_log=log, now=time.time(), actor=page.actor)
+    await page.svc.node.perform(page.tenant_id, saved)
     return page.back("screen-pop", "screen_pop_saved")
 
 
