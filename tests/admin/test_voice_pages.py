@@ -102,3 +102,52 @@ def test_the_voice_page_sets_and_removes_an_agents_desk_phone_and_never_shows_th
     assert "no desk phone" in errors_of(post({"action": "remove", "agent_id": "agent1"}).text)["form"]
     actions = [e["action"] for e in c.get("/api/v1/tenants/acme/audit-log", headers=harness.admin).json()]
     assert sum(1 for a in actions if "desk" in a) == 2, actions
+
+
+def test_the_voice_page_gives_a_number_a_menu_refuses_bad_keys_by_field_and_removes_it(harness: Harness) -> None:
+    c = harness.client
+    sign_in_page(c)
+    admin = harness.admin
+    queue = {"id": "billing", "name": "Billing", "channel": "phone"}
+    assert c.post("/api/v1/tenants/acme/queues", json=queue, headers=admin).status_code == 201
+    assert _post(harness, {"number": "+14155550100", "queue_id": "sales"}).status_code == 303
+    menu_api = "/api/v1/tenants/acme/voice/numbers/+14155550100/menu"
+
+    def post(form: dict[str, Any]) -> Any:
+        token = csrf_of(c.get("/admin/acme/voice").text)
+        return c.post("/admin/acme/voice/menus", data={**form, "csrf_token": token}, follow_redirects=False)
+
+    good = {"number": "+14155550100", "key_1": "sales", "key_hash": "billing", "attempts": "2", "wait_seconds": "4"}
+    refusals = {
+        "key_hash": {**good, "key_hash": "nowhere"},
+        "attempts": {**good, "attempts": "9"},
+        "wait_seconds": {**good, "wait_seconds": "soon"},
+        "menu_greeting_id": {**good, "menu_greeting_id": "no-such-greeting"},
+        "menu_number": {**good, "number": "+14155550199"},
+        "form": {"number": "+14155550100", "attempts": "3", "wait_seconds": "5"},
+    }
+    for field, form in refusals.items():
+        refused = post(form)
+        assert refused.status_code == 422, field
+        assert field in errors_of(refused.text), (field, errors_of(refused.text))
+        assert "Nothing was saved" in refused.text.split("data-menu-form")[1] or field == "form"
+        assert c.get(menu_api, headers=admin).status_code == 404  # nothing was saved
+
+    saved = post(good)
+    assert saved.status_code == 303, saved.text
+    assert c.get(menu_api, headers=admin).json() == {
+        "options": [{"digit": "1", "queue_id": "sales"}, {"digit": "#", "queue_id": "billing"}],
+        "greeting_id": None,
+        "attempts": 2,
+        "wait_seconds": 4,
+        "default_queue_id": "sales",
+    }
+    page = c.get(saved.headers["location"]).text
+    assert "Menu saved" in page
+    assert "1 → sales, # → billing" in page.split('data-menu-of="+14155550100"')[1]
+
+    assert post({"action": "remove", "number": "+14155550100"}).status_code == 303
+    assert c.get(menu_api, headers=admin).status_code == 404
+    assert "no menu to remove" in errors_of(post({"action": "remove", "number": "+14155550100"}).text)["form"]
+    actions = [e["action"] for e in c.get("/api/v1/tenants/acme/audit-log", headers=admin).json()]
+    assert {"voice_menu.set", "voice_menu.deleted"} <= set(actions)

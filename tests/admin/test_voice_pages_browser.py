@@ -1,4 +1,5 @@
-"""The voice numbers page in Chromium: a refused number shows its error next to the field; a saved one is listed."""
+"""The voice numbers page in Chromium: a refused number (or menu key) shows its error next to the field; a saved one
+is listed."""
 
 from __future__ import annotations
 
@@ -41,6 +42,17 @@ def test_an_admin_adds_and_removes_a_number_in_the_browser(server: str, browser:
         page.click("[data-number-form] button.primary")
         page.wait_for_selector('[data-number="+14155550100"]')
         page.screenshot(path=str(artifacts_dir / "voice-saved.png"), full_page=True)
+        # a menu for it: a key naming no queue is refused next to that key; then saved and listed
+        page.fill("#f-menu_number", "+14155550100")
+        page.fill("#f-key_1", "sales")
+        page.fill("#f-key_2", "nowhere")
+        page.click("[data-menu-form] button.primary")
+        assert "does not exist" in page.inner_text("[data-error-for=key_2]")
+        page.screenshot(path=str(artifacts_dir / "voice-menu-error.png"), full_page=True)
+        page.fill("#f-key_2", "")
+        page.click("[data-menu-form] button.primary")
+        assert "1 → sales" in page.inner_text('[data-menu-of="+14155550100"]')
+        page.screenshot(path=str(artifacts_dir / "voice-menu-saved.png"), full_page=True)
         page.click('[data-number="+14155550100"] button[value=remove]')
         page.wait_for_selector('[data-number="+14155550100"]', state="detached")
     finally:

@@ -143,7 +143,10 @@ class VoiceDirectory:
             }
             for index, (_digit, queue_id) in enumerate(menu.options):
                 if queue_id not in channels:
-                    raise DirectoryError(f"queue {queue_id!r} does not exist", f"options[{index}].queue_id")
+                    raise DirectoryError(
+                        f"queue {queue_id!r} does not exist: give the id of one of this tenant's phone queues",
+                        f"options[{index}].queue_id",
+                    )
                 if channels[queue_id] != "phone":
                     raise DirectoryError(
                         f"queue {queue_id!r} takes {channels[queue_id]} interactions, not calls",
@@ -158,7 +161,11 @@ class VoiceDirectory:
                 ).first()
                 is None
             ):
-                raise DirectoryError(f"greeting {menu.greeting_id!r} does not exist", "greeting_id")
+                raise DirectoryError(
+                    f"greeting {menu.greeting_id!r} does not exist: give the id of a greeting recorded or uploaded "
+                    "in this tenant, or none for the spoken prompt",
+                    "greeting_id",
+                )
             before = _menus(connection, [number]).get(number)
             connection.execute(delete(voice_menu_options).where(voice_menu_options.c.number == number))
             connection.execute(delete(voice_menus).where(voice_menus.c.number == number))
