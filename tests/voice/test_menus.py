@@ -7,10 +7,13 @@ import array
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from tests.channels.conftest import Tenant
 from tests.voice.audio import WINDOW_SECONDS, dominant_tones, first_run, read_samples
 from tests.voice.conftest import AGENT_TONE, CALLER_TONE, VoiceSystem, tone, wait_for
 from tests.voice.test_calls import HOLD_MUSIC, caller_for, interaction
+
+from callbridge.store.tables import interactions
 
 PROMPT_TONE = 1200.0  # the menu prompt the tests upload: apart from the caller's, the agent's and the music's
 CALLER_HEARS = {"prompt": (PROMPT_TONE,), "music": HOLD_MUSIC, "agent": (AGENT_TONE,)}
@@ -180,3 +183,31 @@ def test_a_menu_without_a_greeting_speaks_the_default_prompt(voice_system: Voice
     assert (queued["queue_id"], queued["data"]["menu_digits"]) == ("billing", "#")
     caller.command("hangup")
     wait_for(lambda: interaction(system, tenant.id) is None, "the call to end")
+
+
+def test_a_caller_who_hangs_up_in_the_menu_leaves_no_interaction_and_no_live_call(
+    voice_system: VoiceSystem, tmp_path: Path
+) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    put_menu(
+        system,
+        tenant,
+        number,
+        options=[{"digit": "1", "queue_id": "sales"}],
+        greeting_id=prompt_greeting(system, tenant, tmp_path),
+    )
+    caller = caller_for(system, "menu-hang-up")
+    caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    wait_for(lambda: caller.saw("CALL_ESTABLISHED"), "the call to be answered")
+    wait_for(lambda: first_run(heard(caller.heard(), CALLER_HEARS), "prompt") is not None, "the menu's prompt")
+    assert any(call.tenant_id == tenant.id for call in system.voice.controller.calls.values())
+    caller.command("hangup")
+    wait_for(
+        lambda: not any(call.tenant_id == tenant.id for call in system.voice.controller.calls.values()),
+        "the controller to let the call go",
+    )
+    assert interaction(system, tenant.id) is None
+    with system.harness.services.engine.connect() as connection:  # never queued: nothing stored either
+        stored = connection.execute(select(interactions.c.id).where(interactions.c.tenant_id == tenant.id)).all()
+    assert stored == []
