@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from callbridge.auth.credentials import create_admin_user
 from callbridge.store.database import make_engine, upgrade
-from callbridge.store.tables import interaction_events, interactions
+from callbridge.store.tables import interaction_events, interactions, queues
 from tests.e2e.conftest import make_harness
 
 
@@ -125,7 +125,7 @@ def test_offers_that_expired_while_the_server_was_down_do_not_bench_their_agents
     preparing = make_harness(tmp_path)  # agents sign in through single sign-on: done in-process, then stopped
     harness = next(preparing)
     try:
-        harness.setup_tenant("acme", agents=2, offer_timeout=5)
+        harness.setup_tenant("acme", agents=2, offer_timeout=8)
         pbx = harness.api_key("acme")
         for agent_id in ("agent1", "agent2"):
             agent = harness.sign_in("acme", agent_id)
@@ -150,6 +150,8 @@ def test_offers_that_expired_while_the_server_was_down_do_not_bench_their_agents
         server.wait()
         while time.time() <= max(deadlines):  # the offers expire while nothing runs
             time.sleep(0.05)
+        with engine.begin() as connection:  # the offers made again after the restart must not expire as well
+            connection.execute(update(queues).values(offer_timeout_seconds=600))
 
         server = start_server(database_url, port, tmp_path / "server.log")
         with httpx.Client(base_url=base, timeout=10) as http:

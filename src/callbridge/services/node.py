@@ -177,6 +177,15 @@ class _Runtime:
     notifier: TenantNotifier = field(default_factory=TenantNotifier)
 
 
+@dataclass
+class _Applied:
+    """A batch applied in memory, not yet committed."""
+
+    touched: dict[str, list[ev.Event]] = field(default_factory=dict)  # tenant → its events (maybe none)
+    results: list[tuple[_Work, Any]] = field(default_factory=list)  # applied commands and their answers
+    writes: list[Writer] = field(default_factory=list)  # what commits with the batch (configuration, effects)
+
+
 class ContactCenterNode:
     def __init__(
         self,
@@ -567,21 +576,53 @@ class ContactCenterNode:
                     _settle(work.future, error=StoreUnavailable("the change could not be applied; try again"))
 
     async def _process(self, batch: list[_Work]) -> None:
+        """One batch: reads, then apply every command, work out the effects, commit once, then publish and answer."""
         now = self.clock.now()
-        if self.node_id is not None and any(w.tenant_id not in self._tenants for w in batch):
-            for work in batch:
-                if work.tenant_id not in self._tenants:  # dropped since it was submitted
-                    _settle(work.future, error=self._moved(work.tenant_id))
-            batch = [w for w in batch if w.tenant_id in self._tenants]
+        batch = self._refuse_dropped(batch)
         for work in batch:
             if work.read_only:
                 self._run_read(work)
-        touched: dict[str, list[ev.Event]] = {}
-        applied: list[tuple[_Work, Any]] = []
-        writes: list[Writer] = []
+        applied = self._apply(batch, now)
+        if not applied.touched and not applied.writes:
+            return
+        BATCH_SIZE.observe(len(batch))
+        deliveries = {
+            tenant_id: self._tenants[tenant_id].notifier.deliveries(self._tenants[tenant_id].cc, events)
+            for tenant_id, events in applied.touched.items()
+        }
+        for events in applied.touched.values():
+            OFFERS.inc(sum(1 for e in events if isinstance(e, ev.InteractionOffered)))
+        try:
+            changes, after_commit = self._effects(applied)
+            await self._commit(changes, applied)
+        except LeaseLost as lost:
+            self._lease_lost(lost, applied)
+        except _InteractionIdsTaken as taken:
+            self._ids_taken(taken, applied)
+        except Exception as error:
+            self._write_failed(error, applied)
+            return
+        else:
+            self._publish(changes, deliveries, after_commit, applied)
+            return
+        await self._process([w for w in batch if not w.future.done()])  # the rest again, on what is committed
+
+    def _refuse_dropped(self, batch: list[_Work]) -> list[_Work]:
+        """Work for a tenant this node dropped since it was submitted is answered `TenantMoved`."""
+        if self.node_id is None or all(w.tenant_id in self._tenants for w in batch):
+            return batch
+        for work in batch:
+            if work.tenant_id not in self._tenants:
+                _settle(work.future, error=self._moved(work.tenant_id))
+        return [w for w in batch if w.tenant_id in self._tenants]
+
+    def _apply(self, batch: list[_Work], now: float) -> _Applied:
+        """Due timers, then each command on its tenant's live state (pure, in memory). A refusal answers its
+        caller at once and changes nothing; nothing is written yet."""
+        applied = _Applied()
         for tenant_id, runtime in self._tenants.items():
             if runtime.deadline is not None and runtime.deadline <= now:
-                touched.setdefault(tenant_id, []).extend(runtime.cc.handle(cmd.Tick(), now))
+                applied.touched.setdefault(tenant_id, []).extend(runtime.cc.handle(cmd.Tick(), now))
         for work in batch:
             if work.read_only:
                 continue
@@ -601,79 +642,86 @@ class ContactCenterNode:
                 COMMANDS.labels("error").inc()
                 _settle(work.future, error=error)
                 # the command may have half-applied: rebuild this tenant from what is committed
-                touched.setdefault(work.tenant_id, [])
+                applied.touched.setdefault(work.tenant_id, [])
                 continue
             COMMANDS.labels("applied").inc()
-            applied.append((work, result))
+            applied.results.append((work, result))
+            events = applied.touched.setdefault(work.tenant_id, [])
             if isinstance(result, _Outcome):
-                touched.setdefault(work.tenant_id, []).extend(result.events)
+                events.extend(result.events)
             elif isinstance(result, list):
-                touched.setdefault(work.tenant_id, []).extend(e for e in result if isinstance(e, ev.Event))
-            else:
-                touched.setdefault(work.tenant_id, [])
+                events.extend(e for e in result if isinstance(e, ev.Event))
             if work.write is not None:
-                writes.append(work.write)
+                applied.writes.append(work.write)
                 runtime.notifier.resend_all()  # configuration may change who receives summaries: resend them
-        if not touched and not writes:
-            return
-        BATCH_SIZE.observe(len(batch))
-        deliveries: dict[str, list[Delivery]] = {}
+        return applied
+
+    def _effects(self, applied: _Applied) -> tuple[list[TenantChanges], list[AfterCommit]]:
+        """What the batch changes in the database (the live state's changes, and the listeners' writes, which
+        join the same transaction), and what the listeners start once it is committed."""
         changes: list[TenantChanges] = []
         after_commit: list[AfterCommit] = []
-        for tenant_id, events in touched.items():
+        for tenant_id, events in applied.touched.items():
             cc = self._tenants[tenant_id].cc
-            deliveries[tenant_id] = self._tenants[tenant_id].notifier.deliveries(cc, events)
-            OFFERS.inc(sum(1 for e in events if isinstance(e, ev.InteractionOffered)))
-        try:
-            for tenant_id, events in touched.items():
-                cc = self._tenants[tenant_id].cc
-                for listener in self._listeners:
-                    effects = listener(tenant_id, cc, events) if events else None
-                    if effects is not None:
-                        writes.extend(effects.writes)
-                        after_commit.extend(effects.after_commit)
-                changes.append(TenantChanges(tenant_id, cc.take_changes(), events))
-            fresh_ids = {(w.tenant_id, w.new_interaction_id) for w, _ in applied if w.new_interaction_id is not None}
-            epochs = {t: self._epochs[t] for t in touched} if self.node_id is not None else None
-            with COMMIT_SECONDS.time():
-                await asyncio.to_thread(self._write, changes, writes, fresh_ids, epochs)
-        except LeaseLost as lost:
-            # another node runs these tenants now: nothing of the batch was written. Drop them, refuse their
-            # callers, and apply the rest again on what is committed.
-            FENCED_BATCHES.inc()
-            log.warning("batch refused: lease lost", extra={"tenants": sorted(lost.tenant_ids)})
-            for tenant_id in lost.tenant_ids:
-                self._drop_now(tenant_id, *lost.holders.get(tenant_id, (None, None)))
-            for tenant_id in touched:
-                if tenant_id not in lost.tenant_ids:
-                    self._reload(tenant_id)
-            for work, _ in applied:
-                if work.tenant_id in lost.tenant_ids:
-                    _settle(work.future, error=self._moved(work.tenant_id))
-            await self._process([w for w in batch if not w.future.done()])
-            return
-        except _InteractionIdsTaken as taken:
-            # rare (a caller reused the id of an interaction that ended before this node started): undo the batch,
-            # refuse those, redo the rest; remembered, so the same id never costs a reload again
-            self._remember_ended(taken.ids)
-            for tenant_id in touched:
+            for listener in self._listeners:
+                effects = listener(tenant_id, cc, events) if events else None
+                if effects is not None:
+                    applied.writes.extend(effects.writes)
+                    after_commit.extend(effects.after_commit)
+            changes.append(TenantChanges(tenant_id, cc.take_changes(), events))
+        return changes, after_commit
+
+    async def _commit(self, changes: list[TenantChanges], applied: _Applied) -> None:
+        """One transaction for the whole batch, in a worker thread (fenced by each tenant's lease in a cluster)."""
+        fresh_ids = {
+            (w.tenant_id, w.new_interaction_id) for w, _ in applied.results if w.new_interaction_id is not None
+        }
+        epochs = {t: self._epochs[t] for t in applied.touched} if self.node_id is not None else None
+        with COMMIT_SECONDS.time():
+            await asyncio.to_thread(self._write, changes, applied.writes, fresh_ids, epochs)
+
+    def _lease_lost(self, lost: LeaseLost, applied: _Applied) -> None:
+        """Another node runs these tenants now: nothing of the batch was written. Drop them and refuse their
+        callers; the other tenants are reloaded from what is committed, for the rest to be applied again."""
+        FENCED_BATCHES.inc()
+        log.warning("batch refused: lease lost", extra={"tenants": sorted(lost.tenant_ids)})
+        for tenant_id in lost.tenant_ids:
+            self._drop_now(tenant_id, *lost.holders.get(tenant_id, (None, None)))
+        for tenant_id in applied.touched:
+            if tenant_id not in lost.tenant_ids:
                 self._reload(tenant_id)
-            for work, _ in applied:
-                if (work.tenant_id, work.new_interaction_id) in taken.ids:
-                    COMMANDS.labels("refused").inc()
-                    _settle(work.future, error=InteractionIdTaken(str(work.new_interaction_id)))
-            await self._process([w for w in batch if not w.future.done()])
-            return
-        except Exception as error:
-            log.exception("writing a batch failed; reloading the tenants it touched")
-            for tenant_id in touched:
-                self._reload(tenant_id)
-            failure = StoreUnavailable(
-                f"the database did not accept the change ({error.__class__.__name__}); try again"
-            )
-            for work, _ in applied:
-                _settle(work.future, error=failure)
-            return
+        for work, _ in applied.results:
+            if work.tenant_id in lost.tenant_ids:
+                _settle(work.future, error=self._moved(work.tenant_id))
+
+    def _ids_taken(self, taken: _InteractionIdsTaken, applied: _Applied) -> None:
+        """Rare (a caller reused the id of an interaction that ended before this node started): undo the batch
+        and refuse those, for the rest to be applied again; remembered, so the same id never costs a reload."""
+        self._remember_ended(taken.ids)
+        for tenant_id in applied.touched:
+            self._reload(tenant_id)
+        for work, _ in applied.results:
+            if (work.tenant_id, work.new_interaction_id) in taken.ids:
+                COMMANDS.labels("refused").inc()
+                _settle(work.future, error=InteractionIdTaken(str(work.new_interaction_id)))
+
+    def _write_failed(self, error: Exception, applied: _Applied) -> None:
+        """The database refused the batch: nothing is half-applied; every caller is told to try again."""
+        log.exception("writing a batch failed; reloading the tenants it touched")
+        for tenant_id in applied.touched:
+            self._reload(tenant_id)
+        failure = StoreUnavailable(f"the database did not accept the change ({error.__class__.__name__}); try again")
+        for work, _ in applied.results:
+            _settle(work.future, error=failure)
+
+    def _publish(
+        self,
+        changes: list[TenantChanges],
+        deliveries: dict[str, list[Delivery]],
+        after_commit: list[AfterCommit],
+        applied: _Applied,
+    ) -> None:
+        """Committed: tell subscribers, start what waited for the commit, answer the callers."""
         self._remember_ended((c.tenant_id, i.id) for c in changes for i in c.changes.interactions if i.is_final)
         for tenant_id, tenant_deliveries in deliveries.items():
             runtime = self._tenants[tenant_id]
@@ -684,7 +732,7 @@ class ContactCenterNode:
             task = asyncio.create_task(start())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        for work, result in applied:
+        for work, result in applied.results:
             _settle(work.future, result=result)
 
     def _remember_ended(self, ids: Iterable[tuple[str, str]]) -> None:
