@@ -1,6 +1,7 @@
 """Real phone calls: Callbridge with voice on, which starts Kamailio and rtpengine itself (generated configuration,
 loopback ports, stopped by PID), and real SIP peers: baresip (sends its own tone from a WAV, records what it
-hears with its sndfile module) and sipp (for the refusals).
+hears with its sndfile module) and sipp (for the refusals). The browser softphone's tests add a served app and
+Chromium with a fake microphone playing a tone (`site`, `browsers`, `chromium`; helpers in tests/voice/browser.py).
 
 Missing engines skip with what to install; under CI=true they fail (tests/conftest.py `missing_service`).
 Waits are on conditions, with a deadline (CALLBRIDGE_TEST_VOICE_DEADLINE seconds, 20 by default).
@@ -20,13 +21,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from tests import waiting
 from tests.channels.conftest import Tenant
-from tests.conftest import missing_service
-from tests.e2e.conftest import Harness, make_harness
+from tests.conftest import CHROMIUM, missing_service
+from tests.e2e.conftest import Harness, make_harness, running_app
+
+if TYPE_CHECKING:
+    from tests.voice.browser import WebPhoneSite
 
 DEADLINE = float(os.environ.get("CALLBRIDGE_TEST_VOICE_DEADLINE", "20"))
 T = TypeVar("T")
@@ -73,9 +77,9 @@ def free_ports(count: int, spacing: int = 1) -> list[int]:
     return found
 
 
-def tone(path: Path, frequency: float, seconds: float) -> Path:
+def tone(path: Path, frequency: float, seconds: float, rate: int = 8000) -> Path:
     subprocess.run(
-        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path), "synth", str(seconds), "sine", str(frequency)]
+        ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path), "synth", str(seconds), "sine", str(frequency)]
         + ["vol", "0.5"],
         check=True,
         capture_output=True,
@@ -260,15 +264,18 @@ class Baresip:
             self.log.close()
 
 
-@pytest.fixture(scope="module")
-def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSystem]:
+def require_engines() -> None:
     for binary, package in BINARIES.items():
         if not Path(binary).exists() or (binary.endswith("sox") and shutil.which("sox") is None):
             missing_service(package, "as root run scripts/install-voice-engines (Debian's packages)")
-    tmp = tmp_path_factory.mktemp("voice")
+
+
+def voice_settings(rtp_ports_from: int) -> dict[str, Any]:
+    """Settings of a Callbridge with voice on, on free loopback ports (test modules run side by side, each with
+    its own Kamailio and rtpengine; give each kind of module its own RTP range)."""
     sip_port, controller_port, ng_port, trunk_port, ws_port = free_ports(5, spacing=3)
-    rtp_base = random.randrange(30000, 39000, 200)
-    settings = {
+    rtp_base = random.randrange(rtp_ports_from, rtp_ports_from + 9000, 200)
+    return {
         "voice_enabled": True,
         "voice_sip_port": sip_port,
         "voice_controller_port": controller_port,
@@ -276,12 +283,25 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
         "voice_rtp_port_min": rtp_base,
         "voice_rtp_port_max": rtp_base + 199,
         "voice_trunk_networks": "127.0.0.1/32",
-        "voice_trunk_address": f"127.0.0.1:{trunk_port}",
+        "voice_trunk_address": f"127.0.0.1:{trunk_port}",  # calls out (click to dial, transfers) reach a test peer
         "voice_ws_port": ws_port,  # not the default: test modules run side by side, each with its Kamailio
     }
+
+
+def _port(address: str) -> int:
+    return int(address.rpartition(":")[2])
+
+
+@pytest.fixture(scope="module")
+def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSystem]:
+    require_engines()
+    tmp = tmp_path_factory.mktemp("voice")
+    settings = voice_settings(30000)
     harnesses = make_harness(tmp, **settings)
     harness = next(harnesses)
-    system = VoiceSystem(harness, sip_port, tmp / "peers", trunk_port=trunk_port)
+    system = VoiceSystem(
+        harness, settings["voice_sip_port"], tmp / "peers", trunk_port=_port(settings["voice_trunk_address"])
+    )
     system.workdir.mkdir()
     try:
         yield system
@@ -290,3 +310,90 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
             peer.stop()
         with contextlib.suppress(StopIteration):
             next(harnesses)
+
+
+# ---------------------------------------------------------------- the browser softphone (tests/voice/browser.py)
+
+WEBPHONE_TENANT = "webphone"
+WEBPHONE_NUMBER = "+18005550199"
+WEBPHONE_ADMIN = ("root@example.com", "correct horse battery")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPhoneSite]:
+    """A served Callbridge with voice on (the console's softphone needs a real origin): tenant `webphone`, agents
+    agent1 and agent2, its number ringing queue sales."""
+    import httpx
+    from tests.voice.browser import WebPhoneSite
+
+    require_engines()
+    if not Path(CHROMIUM).exists():
+        missing_service("Chromium", "apt-get install chromium")
+    tmp = tmp_path_factory.mktemp("webphone")
+    settings = voice_settings(40000) | {"public_url": "auto"}  # the console's live WebSocket checks the origin
+    with (
+        running_app(tmp, *WEBPHONE_ADMIN, **settings) as (base, app),
+        httpx.Client(base_url=base, timeout=DEADLINE) as client,
+    ):
+        login = {"email": WEBPHONE_ADMIN[0], "password": WEBPHONE_ADMIN[1]}
+        token = client.post("/api/v1/auth/admin-sessions", json=login).json()
+        harness = Harness(client, {"Authorization": f"Bearer {token['token']}"})  # type: ignore[arg-type]
+        harness.setup_tenant(WEBPHONE_TENANT, agents=2, offer_timeout=60)
+        response = client.put(
+            f"/api/v1/tenants/{WEBPHONE_TENANT}/voice/numbers/{WEBPHONE_NUMBER}",
+            json={"queue_id": "sales"},
+            headers=harness.admin,
+        )
+        assert response.status_code == 200, response.text
+        workdir = tmp / "peers"
+        workdir.mkdir()
+        yield WebPhoneSite(
+            base,
+            app,
+            client,
+            harness,
+            settings["voice_sip_port"],
+            workdir,
+            tmp / "voice",
+            _port(settings["voice_trunk_address"]),
+        )
+
+
+@pytest.fixture(scope="module")
+def browsers(site: WebPhoneSite) -> Iterator[Callable[[float], Any]]:
+    """`launch(frequency)`: a headless Chromium whose fake microphone plays that tone (one per tone, kept for the
+    module). The capture file is a flag of the whole browser process, so two agents who must each send their own
+    tone need two processes; each agent gets a context of their own."""
+    from playwright.sync_api import sync_playwright
+    from tests.conftest import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        launched: dict[float, Any] = {}
+
+        def launch(frequency: float) -> Any:
+            if frequency in launched:
+                return launched[frequency]
+            microphone = tone(site.workdir / f"browser-{frequency:.0f}.wav", frequency, 120, rate=48000)
+            args = [
+                *CHROMIUM_ARGS,
+                "--allow-loopback-in-peer-connection",  # or headless Chromium gathers no ICE candidates here
+                f"--use-file-for-fake-audio-capture={microphone}",
+                "--autoplay-policy=no-user-gesture-required",
+            ]
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+            launched[frequency] = browser
+            return browser
+
+        try:
+            yield launch
+        finally:
+            for browser in launched.values():
+                with contextlib.suppress(Exception):
+                    browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(browsers: Callable[[float], Any]) -> Any:
+    from tests.voice.browser import BROWSER_TONE
+
+    return browsers(BROWSER_TONE)

@@ -13,6 +13,12 @@ re-INVITEd (port latching keeps every side's ports):
     cancel   ──▶ CANCEL/BYE B; offer from the caller's tag to A's, answer with A's SDP; stop music, unblock
 
 Either way the interaction stays the same; only a completed consult is a transfer.
+
+Any side may be a browser softphone (webrtc.py): the agent's, the colleague's (rung as their phone choice says,
+`voice_phones`), or both. Each pairing then keeps every side's own kind (`webrtc.pairing`): a browser's monologue
+stays WebRTC (ICE, DTLS-SRTP, Opus), a desk phone's and the caller's plain RTP with G.711, and rtpengine
+transcodes between them. The INVITE to a colleague's browser names the interaction and the consulting agent
+(`X-Callbridge-Interaction`, `X-Callbridge-Consult`), so their console shows who asks before they answer.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Consult:
     agent_id: str  # the colleague consulted
     tag: str  # their monologue in the call's rtpengine call
     leg: ConsultLeg
+    webrtc: bool = False  # the colleague's phone is their browser
     state: str = "ringing"  # ringing → talking → completing → done
     sdp: str = ""  # what the colleague's phone answered
     answered: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -126,38 +133,41 @@ async def _pair(
     to_sdp: str,
     *,
     webrtc: bool = False,
+    from_webrtc: bool = False,
 ) -> None:
     """Makes two monologues of the call each other's peers, with the SDPs their phones last gave; `webrtc`: the
-    `to_tag` side is a browser, kept on WebRTC's profile (webrtc.py)."""
+    `to_tag` side is a browser, `from_webrtc`: the `from_tag` side is; each is kept on its own profile
+    (webrtc.pairing)."""
     from callbridge.channels.sip.controller import NG_SDP_OPTIONS
-    from callbridge.channels.sip.webrtc import WEBRTC_ANSWER, WEBRTC_OFFER
+    from callbridge.channels.sip.webrtc import pairing
 
     base = {"call-id": call.sip_call_id, "from-tag": from_tag, "to-tag": to_tag}
-    offer, answer = (WEBRTC_OFFER, WEBRTC_ANSWER) if webrtc else (NG_SDP_OPTIONS, NG_SDP_OPTIONS)
+    offer, answer = pairing(offerer_browser=from_webrtc, answerer_browser=webrtc, plain=NG_SDP_OPTIONS)
     await controller.ng.command("offer", {**base, **offer, "sdp": from_sdp})
     await controller.ng.command("answer", {**base, **answer, "sdp": to_sdp})
 
 
 async def start(controller: VoiceController, tenant_id: str, interaction_id: str, agent_id: str, target: str) -> None:
-    """Rings the colleague's desk phone (the caller hears the hold music from now on) and, once answered,
-    connects the agent to them; returns once the phone is rung. Raises InvalidTransition (not connected, a
-    consult already on) or CommandFailed (no desk phone, media)."""
+    """Rings the colleague's phone, their browser or desk phone as they chose (the caller hears the hold music from
+    now on) and, once answered, connects the agent to them; returns once the phone is rung. Raises
+    InvalidTransition (not connected, a consult already on) or CommandFailed (no phone, media)."""
     from sippy.CCEvents import CCEventTry
+    from sippy.SipHeader import SipHeader
     from sippy.UA import UA
 
     from callbridge.channels.sip.controller import HOLD_MUSIC_REPEATS, NG_SDP_OPTIONS
+    from callbridge.channels.sip.webrtc import CONSULT_HEADER, INTERACTION_HEADER, browser_sdp, pairing
 
     call = _bridged(controller, tenant_id, interaction_id, agent_id)
     if call.consult is not None:
         raise InvalidTransition(f"call {interaction_id!r} is already in a consult: complete or cancel it first")
     if target == agent_id:
         raise InvalidTransition("you cannot consult yourself")
-    phone = await asyncio.to_thread(controller.directory.desk_phone, tenant_id, target)
-    if phone is None:
-        raise CommandFailed(f"agent {target!r} has no desk phone to consult")
+    username, webrtc = await _phone_of(controller, tenant_id, target)
     leg = ConsultLeg(controller, call, f"consult-{next(_branches)}")
-    consult = Consult(target, f"consult-{call.interaction_id}-{leg.branch}", leg)
+    consult = Consult(target, f"consult-{call.interaction_id}-{leg.branch}", leg, webrtc)
     call.consult = consult
+    offer_options, _answer = pairing(offerer_browser=call.callee_webrtc, answerer_browser=webrtc, plain=NG_SDP_OPTIONS)
     try:
         offer = await controller.ng.command(
             "offer",
@@ -166,7 +176,7 @@ async def start(controller: VoiceController, tenant_id: str, interaction_id: str
                 "from-tag": call.callee_tag,
                 "to-tag": consult.tag,
                 "sdp": call.callee_remote_sdp,
-                **NG_SDP_OPTIONS,
+                **offer_options,
             },
         )
         # the agent must not hear the caller any more (rtpengine still forwards the caller's media to the
@@ -188,15 +198,38 @@ async def start(controller: VoiceController, tenant_id: str, interaction_id: str
         raise CommandFailed(f"rtpengine could not start the consult: {error}") from error
 
     caller = call.caller or "anonymous"
+    sdp = browser_sdp(offer["sdp"]) if webrtc else offer["sdp"]
 
     def invite() -> None:  # in the SIP thread
         ua = UA(controller.stack.config, event_cb=leg.on_event, nh_address=controller.kamailio)
         leg.ua = ua
-        ua.recvEvent(CCEventTry((None, caller, phone.username, _body(offer["sdp"]), None, None)))
+        event = CCEventTry((None, caller, username, _body(sdp), None, None))
+        event.extra_headers = (
+            SipHeader(name=INTERACTION_HEADER, bodys=call.interaction_id),
+            SipHeader(name=CONSULT_HEADER, bodys=agent_id),
+        )
+        ua.recvEvent(event)
 
     controller.stack.call(invite)
     controller._spawn(_connect(controller, call, consult), f"voice-consult-{call.interaction_id}")
     log.info("voice: %s consults %s on %s", agent_id, target, interaction_id)
+
+
+async def _phone_of(controller: VoiceController, tenant_id: str, agent_id: str) -> tuple[str, bool]:
+    """The SIP user to ring for a colleague, and whether it is their browser. Raises CommandFailed."""
+    from callbridge.channels.sip.webrtc import softphone_user
+
+    choice = await asyncio.to_thread(controller.directory.agent_phone, tenant_id, agent_id)
+    if choice is None:
+        raise CommandFailed(f"agent {agent_id!r} does not exist")
+    if choice.rings == "browser" and controller.softphones is not None:
+        return softphone_user(tenant_id, agent_id), True
+    if choice.desk_phone is None:
+        raise CommandFailed(
+            f"agent {agent_id!r} has no phone to consult: their phone is a desk phone that is not set up "
+            "(an admin sets it under Voice, desk phones)"
+        )
+    return choice.desk_phone, False
 
 
 async def _connect(controller: VoiceController, call: VoiceCall, consult: Consult) -> None:
@@ -206,7 +239,16 @@ async def _connect(controller: VoiceController, call: VoiceCall, consult: Consul
         async with asyncio.timeout(RING_SECONDS):
             sdp = await consult.answered
         consult.sdp = sdp
-        await _pair(controller, call, call.callee_tag, call.callee_remote_sdp, consult.tag, sdp)
+        await _pair(
+            controller,
+            call,
+            call.callee_tag,
+            call.callee_remote_sdp,
+            consult.tag,
+            sdp,
+            webrtc=consult.webrtc,
+            from_webrtc=call.callee_webrtc,
+        )
     except (CommandFailed, NgError, TimeoutError) as error:
         log.info(
             "voice: the consult of %s with %s ended: %s", call.interaction_id, consult.agent_id, error or "no answer"
@@ -224,6 +266,9 @@ async def _connect(controller: VoiceController, call: VoiceCall, consult: Consul
 
 async def complete(controller: VoiceController, tenant_id: str, interaction_id: str, agent_id: str) -> None:
     """The caller is connected to the colleague consulted; the agent's phone is hung up."""
+    from callbridge.channels.sip.controller import NG_SDP_OPTIONS
+    from callbridge.channels.sip.webrtc import WEBRTC_ANSWER
+
     call = _bridged(controller, tenant_id, interaction_id, agent_id)
     consult = call.consult
     if consult is None or consult.state != "talking":
@@ -237,7 +282,7 @@ async def complete(controller: VoiceController, tenant_id: str, interaction_id: 
     first_leg = call.agent_leg
     try:
         await controller.node.execute(tenant_id, cmd.AcceptOffer(consult.agent_id, interaction_id))
-        await _pair(controller, call, call.caller_tag, call.caller_sdp, consult.tag, consult.sdp)
+        await _pair(controller, call, call.caller_tag, call.caller_sdp, consult.tag, consult.sdp, webrtc=consult.webrtc)
     except (DomainError, NgError) as error:
         await controller._tear_down(call, f"the transfer to {consult.agent_id} failed: {error}", report="call.failed")
         raise CommandFailed(f"the transfer failed: {error}") from error
@@ -247,6 +292,8 @@ async def complete(controller: VoiceController, tenant_id: str, interaction_id: 
     call.branch = consult.leg.branch
     call.callee_tag = consult.tag
     call.callee_remote_sdp = consult.sdp
+    call.callee_webrtc = consult.webrtc
+    call.callee_options = WEBRTC_ANSWER if consult.webrtc else NG_SDP_OPTIONS
     call.state = "bridged"
     await controller._stop_waiting_media(call)
     await controller._ng_quietly("unblock media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})
@@ -286,7 +333,15 @@ async def _restore(controller: VoiceController, call: VoiceCall) -> None:
     if call.state != "bridged":
         return
     try:
-        await _pair(controller, call, call.caller_tag, call.caller_sdp, call.callee_tag, call.callee_remote_sdp)
+        await _pair(
+            controller,
+            call,
+            call.caller_tag,
+            call.caller_sdp,
+            call.callee_tag,
+            call.callee_remote_sdp,
+            webrtc=call.callee_webrtc,  # a browser agent's leg stays WebRTC, or it would hear nothing again
+        )
     except NgError as error:
         await controller._tear_down(call, f"media could not be restored after a consult: {error}", report="call.failed")
         return

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 RingsOn = Literal["browser", "desk"]
 INTERACTION_HEADER = "X-Callbridge-Interaction"  # the console matches the ringing INVITE to its offer with it
+CONSULT_HEADER = "X-Callbridge-Consult"  # a colleague's consult (consult.py): the agent id of who asks
 
 # Towards the browser: WebRTC's media profile. rtpengine keeps G.711 towards the caller and transcodes; the
 # browser is offered Opus only (G.711 masked), so every browser leg is the same, measured, kind. (No
@@ -42,6 +43,41 @@ WEBRTC_ANSWER: dict[str, Any] = {
     "replace": ["origin", "session-connection"],
     "flags": ["port-latching"],
 }
+
+
+# A browser's side, when it is the offerer of a pairing (a consult from a browser, webrtc.py's `pairing`): it
+# stays WebRTC. The flags of an answer shape the offerer's side, so without these a browser agent's leg would be
+# turned into plain RTP without ICE, and the browser would stop hearing anything.
+BROWSER_SIDE_ANSWER: dict[str, Any] = {
+    "ICE": "force",
+    "transport-protocol": "UDP/TLS/RTP/SAVPF",
+    "rtcp-mux": ["require"],
+    "replace": ["origin", "session-connection"],
+    "flags": ["port-latching"],
+}
+# A desk phone's side offered from a browser's (Opus only): plain RTP, G.711 added for rtpengine to transcode to.
+PLAIN_FROM_BROWSER_OFFER: dict[str, Any] = {
+    "ICE": "remove",
+    "transport-protocol": "RTP/AVP",
+    "rtcp-mux": ["demux"],
+    "codec": {"transcode": ["PCMU", "PCMA"]},
+    "replace": ["origin", "session-connection"],
+    "flags": ["port-latching"],
+}
+
+
+def pairing(
+    *, offerer_browser: bool, answerer_browser: bool, plain: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """rtpengine's flags for making two monologues of a call each other's peers (`offer` from one tag to the
+    other, then `answer`): the offer's flags shape the answerer's side, the answer's the offerer's. Each side keeps
+    its own kind: a browser's WebRTC (ICE, DTLS-SRTP, Opus), a SIP phone's plain RTP (`plain`); rtpengine
+    transcodes between them."""
+    if not offerer_browser and not answerer_browser:
+        return plain, plain
+    offer = WEBRTC_OFFER if answerer_browser else PLAIN_FROM_BROWSER_OFFER
+    answer = BROWSER_SIDE_ANSWER if offerer_browser else WEBRTC_ANSWER
+    return offer, answer
 
 
 @dataclass(frozen=True, slots=True)

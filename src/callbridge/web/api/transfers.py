@@ -67,7 +67,10 @@ async def transfer_interaction(
 
 
 class ConsultIn(Input):
-    target: Identifier = Field(description="The colleague (agent id) to consult; their desk phone rings")
+    target: Identifier = Field(
+        description="The colleague (agent id) to consult; their phone rings (their console's browser softphone or "
+        "their desk phone, as their phone choice says)"
+    )
 
 
 async def _known(svc: Any, tenant_id: str, interaction_id: str) -> None:
@@ -89,11 +92,12 @@ async def _voice_call(request: Request, svc: Any, tenant_id: str, interaction_id
 async def start_consult(
     interaction_id: str, body: ConsultIn, request: Request, svc: ServicesDep, who: AgentDep
 ) -> Response:
-    """Warm transfer, first step: the caller hears the hold music while the colleague's desk phone rings; once
-    they answer you hear each other. Then `consult/complete` or `consult/cancel`. A colleague who does not
-    answer within 30 s ends the consult (the caller is back with you). 409 when the call is not connected to
-    your phone or a consult is already on; 422 naming `target` when it is not an agent; 503 when the colleague
-    has no desk phone."""
+    """Warm transfer, first step: the caller hears the hold music while the colleague's phone rings (their
+    browser softphone, where their console shows who consults them with Answer and Decline, or their desk phone);
+    once they answer you hear each other. Either of you may be on a browser softphone. Then `consult/complete` or
+    `consult/cancel`. A colleague who does not answer within 30 s, or declines, ends the consult (the caller is
+    back with you). 409 when the call is not connected to your phone or a consult is already on; 422 naming
+    `target` when it is not an agent; 503 when the colleague's phone is a desk phone that is not set up."""
     tenant_id = who.tenant_id or ""
     controller = await _voice_call(request, svc, tenant_id, interaction_id)
     kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=body.target))

@@ -98,7 +98,8 @@ export function mount(config, options) {
       return interaction.state === "offered" ? "offered" : interaction.state === "connected" ? "connected" : "other";
     },
     changed: () => render(),
-  });
+    agentName: (agentId) => snapshot?.agents[agentId]?.display_name ?? "",
+  }, byId("consult-call"));
 
   const offers = new OfferList(byId("offer-list"), byId("offer-announcer"), {
     accept: async (id) => {
@@ -179,6 +180,8 @@ export function mount(config, options) {
     renderQueues(queuesBody, snapshot, t);
     renderPresence(presenceList, snapshot, t);
     settleOfferPops();
+    softphone.renderConsult();
+    if (softphone.consults.size > 0) idle.hidden = true; // on a colleague's consult: not "nothing to handle"
   }
 
   const connection = new LiveConnection(options.realtimeUrl, {

@@ -4,13 +4,17 @@
 // before they expire. A call offered to the agent rings here as a SIP INVITE naming its interaction
 // (X-Callbridge-Interaction); Accept in the console answers it. The caller is heard in an <audio> element.
 // Ending the call in the console (Hang up) makes Callbridge hang up this leg; Mute stops sending the microphone.
+// A colleague's consult (warm transfer) rings here too, naming the interaction and the colleague
+// (X-Callbridge-Consult): the consult panel says who asks about which caller, with Answer and Decline, then Hang up;
+// when the colleague completes the transfer the call becomes this agent's own and its card takes over.
 
 import { api } from "./api.js";
-import { setText } from "./dom.js";
+import { h, setText } from "./dom.js";
 
 /** Loaded at run time (not a type-checked import): a console without the package still works, minus the phone. */
 const SIP_URL = "/static/vendor/sip.js/index.js";
 const INTERACTION_HEADER = "X-Callbridge-Interaction";
+const CONSULT_HEADER = "X-Callbridge-Consult";
 const REGISTER_EXPIRES = 600;
 const RECONNECT_SECONDS = [1, 2, 5, 10, 30];
 
@@ -31,6 +35,7 @@ const RECONNECT_SECONDS = [1, 2, 5, 10, 30];
  * @typedef {Object} SoftphoneHooks
  * @property {(interactionId: string) => "offered"|"connected"|"other"} stateOf  the interaction as this agent sees it
  * @property {() => void} changed  a call started or ended here (cards update their Mute, dial pad)
+ * @property {(agentId: string) => string} agentName  a colleague's display name (who consults this agent)
  */
 
 export class Softphone {
@@ -39,10 +44,14 @@ export class Softphone {
    * @param {HTMLAudioElement} audio  plays the far end
    * @param {SoftphoneHooks} hooks
    */
-  constructor(status, audio, hooks) {
+  constructor(status, audio, hooks, consultPanel = /** @type {HTMLElement|null} */ (null)) {
     this.status = status;
     this.audio = audio;
     this.hooks = hooks;
+    /** where a colleague's consult rings (Answer, Decline, Hang up) */
+    this.consultPanel = consultPanel;
+    /** @type {Map<string, {colleague: string, caller: string}>} interaction id -> a colleague's consult ringing or talking here */
+    this.consults = new Map();
     /** @type {any} */
     this.sip = null;
     /** @type {any} */
@@ -216,14 +225,76 @@ export class Softphone {
       if (state === SIP.SessionState.Terminated) {
         if (this.calls.get(id) === invitation) this.calls.delete(id);
         this.accepted.delete(id);
+        this.consults.delete(id);
         if (this.calls.size === 0) this.audio.srcObject = null;
       }
       this.hooks.changed();
     });
     this.status.dataset.ringing = id;
+    const colleague = invitation.request.getHeader(CONSULT_HEADER) || "";
+    if (colleague && this.hooks.stateOf(id) === "other") {
+      const caller = invitation.remoteIdentity?.uri?.user || "";
+      this.consults.set(id, { colleague, caller });
+    }
     // accepted in the console already (or the INVITE came after the Accept click): answer now
     if (this.accepted.has(id) || this.hooks.stateOf(id) === "connected") void this.answer(id);
     this.hooks.changed();
+  }
+
+  /**
+   * The consult panel: a colleague's consult ringing (Answer, Decline) or talking (Hang up). Hidden once the call
+   * is this agent's own (the colleague completed the transfer: its card has the controls) or over.
+   */
+  renderConsult() {
+    const panel = this.consultPanel;
+    if (!panel) return;
+    for (const id of [...this.consults.keys()]) if (this.hooks.stateOf(id) !== "other") this.consults.delete(id);
+    const [entry] = this.consults.entries();
+    if (!entry) {
+      if (!panel.hidden) panel.replaceChildren();
+      panel.hidden = true;
+      delete panel.dataset.interactionId;
+      return;
+    }
+    const [id, { colleague, caller }] = entry;
+    const invitation = this.calls.get(id);
+    const talking = Boolean(invitation && this.sip && invitation.state === this.sip.SessionState.Established);
+    const state = talking ? "talking" : "ringing";
+    if (panel.dataset.interactionId === id && panel.dataset.state === state) return;
+    panel.dataset.interactionId = id;
+    panel.dataset.state = state;
+    const name = this.hooks.agentName(colleague) || colleague;
+    const about = caller ? `a call from ${caller}` : "a call";
+    const line = talking
+      ? `Consult with ${name} about ${about}. The caller is on hold: ${name} completes the transfer to you, or ends the consult.`
+      : `${name} is consulting you about ${about}.`;
+    const actions = talking
+      ? [h("button", { type: "button", class: "danger", "data-action": "consult-hang-up", onclick: () => void this.leaveConsult(id) }, "Hang up")]
+      : [
+          h("button", { type: "button", class: "primary", "data-action": "consult-answer", onclick: () => void this.answerConsult(id) }, "Answer"),
+          h("button", { type: "button", "data-action": "consult-decline", onclick: () => void this.leaveConsult(id) }, "Decline"),
+        ];
+    panel.replaceChildren(
+      h("div", { class: "card-head" }, h("span", { class: "channel-badge" }, "Consult"), h("strong", { class: "who" }, name)),
+      h("p", {}, line),
+      h("div", { class: "actions" }, ...actions),
+    );
+    panel.hidden = false;
+  }
+
+  /** @param {string} id */
+  async answerConsult(id) {
+    const invitation = this.calls.get(id);
+    if (!invitation || invitation.state !== this.sip.SessionState.Initial) return;
+    await invitation.accept({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } });
+  }
+
+  /** Declines a ringing consult, or hangs up an answered one: the colleague is back with their caller. @param {string} id */
+  async leaveConsult(id) {
+    const invitation = this.calls.get(id);
+    if (!invitation) return;
+    if (invitation.state === this.sip.SessionState.Initial) await invitation.reject({ statusCode: 486 });
+    else if (invitation.state === this.sip.SessionState.Established) await invitation.bye();
   }
 
   /** @param {any} invitation */
