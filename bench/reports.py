@@ -36,7 +36,6 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from callbridge.reports.aggregates import write_deltas
 from callbridge.reports.calendar import day_start, zone
 from callbridge.reports.facts import (
     Deltas,
@@ -48,7 +47,9 @@ from callbridge.reports.facts import (
     QueueLeft,
     status_facts,
 )
-from callbridge.reports.queries import (
+from callbridge.store.database import make_engine, upgrade
+from callbridge.store.report_aggregates import write_deltas
+from callbridge.store.reports import (
     Range,
     SearchFilter,
     agent_activity,
@@ -56,7 +57,6 @@ from callbridge.reports.queries import (
     queue_performance,
     search_interactions,
 )
-from callbridge.store.database import make_engine, upgrade
 from callbridge.store.tables import agents, queues, tenants
 
 FULL = {"agents": 1000, "days": 30}

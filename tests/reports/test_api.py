@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callbridge.reports.aggregates import rebuild
 from callbridge.reports.csv_export import safe_cell, to_csv
+from callbridge.store.report_aggregates import rebuild
 from callbridge.store.report_tables import report_agent_days, report_queue_slots
 from tests.e2e.conftest import Harness, make_harness
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from callbridge.reports.aggregates import rebuild
 from callbridge.reports.calendar import split_by_day
-from callbridge.reports.queries import (
+from callbridge.store.database import make_engine, upgrade
+from callbridge.store.report_aggregates import rebuild
+from callbridge.store.report_tables import report_agent_days
+from callbridge.store.reports import (
     Range,
     SearchFilter,
     agent_activity,
@@ -20,8 +22,6 @@ from callbridge.reports.queries import (
     queue_performance,
     search_interactions,
 )
-from callbridge.store.database import make_engine, upgrade
-from callbridge.store.report_tables import report_agent_days
 from tests.reports.fixtures import NY, Log, ny
 
 LATER = ny("2026-12-01 00:00")  # "now": long after the fixtures

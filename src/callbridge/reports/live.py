@@ -25,13 +25,13 @@ from callbridge.domain.model import AgentStatus
 from callbridge.realtime.audience import SupervisorAudience
 from callbridge.realtime.hub import Delivery
 from callbridge.realtime.wire import QueueStatsView, WallboardQueueStatsEvent
-from callbridge.reports.aggregates import write_deltas
-from callbridge.reports.calendar import local_day, zone
+from callbridge.reports.calendar import zone
 from callbridge.reports.facts import Deltas, QueueEntered, QueueLeft, facts_from_events
-from callbridge.reports.queries import queue_today, teams, tenant_zone, thresholds
 from callbridge.services.clock import Clock
 from callbridge.services.node import BatchEffects, ContactCenterNode, TenantMoved
 from callbridge.services.operations import Operation
+from callbridge.store.report_aggregates import write_deltas
+from callbridge.store.reports import ReportStore
 from callbridge.store.tables import tenants
 
 log = logging.getLogger(__name__)
@@ -158,10 +158,7 @@ class ReportsService:
             log.exception("publishing wallboard figures failed", extra={"tenant_id": tenant_id})
 
     def _today(self, tenant_id: str) -> tuple[str, dict[str, dict[str, Any]]]:
-        now = self.clock.now()
-        with self.engine.connect() as connection:
-            tz = tenant_zone(connection, tenant_id)
-            return local_day(now, tz).isoformat(), queue_today(connection, tenant_id, tz, now)
+        return ReportStore(self.engine).today(tenant_id, self.clock.now())
 
     async def publish(self, tenant_id: str, queue_ids: Iterable[str]) -> None:
         day, today = await asyncio.to_thread(self._today, tenant_id)
@@ -179,12 +176,9 @@ class ReportsService:
     async def wallboard(self, tenant_id: str) -> dict[str, Any]:
         """Everything the wallboard page starts from: every queue's figures, every agent, their teams."""
 
-        def counters() -> tuple[str, dict[str, dict[str, Any]], dict[str, str], dict[str, Any]]:
-            day, today = self._today(tenant_id)
-            with self.engine.connect() as connection:
-                return day, today, teams(connection, tenant_id), thresholds(connection, tenant_id)
-
-        day, today, team_of, limits = await asyncio.to_thread(counters)
+        day, today, team_of, limits = await asyncio.to_thread(
+            ReportStore(self.engine).wallboard_counters, tenant_id, self.clock.now()
+        )
         at = self.clock.now()
 
         def read(cc: ContactCenter) -> dict[str, Any]:

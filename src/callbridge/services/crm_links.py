@@ -7,19 +7,26 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
-
 from callbridge.connectors.base import CrmRecord
-from callbridge.store.crm_tables import crm_links
+from callbridge.store.crm_links import link_of, read_link, save_link, write_link
 
 # Interaction data keys a click to dial carries (POST /api/v1/me/calls with `record`).
 CLICKED_OBJECT_TYPE = "crm.object_type"
 CLICKED_RECORD_ID = "crm.record_id"
 CLICKED_RECORD_NAME = "crm.record_name"
 
-# Which links win: an agent's choice over a click over a pop.
-_RANK = {"pop": 0, "click_to_dial": 1, "chosen": 2}
+# Reading and writing the links is the store's; named here too, where the services look for them.
+__all__ = [
+    "CLICKED_OBJECT_TYPE",
+    "CLICKED_RECORD_ID",
+    "CLICKED_RECORD_NAME",
+    "PendingLinks",
+    "clicked_record",
+    "link_of",
+    "read_link",
+    "save_link",
+    "write_link",
+]
 
 
 def clicked_record(data: Mapping[str, str]) -> CrmRecord | None:
@@ -28,49 +35,6 @@ def clicked_record(data: Mapping[str, str]) -> CrmRecord | None:
     if not record_id or not object_type:
         return None
     return CrmRecord(object_type=object_type, record_id=record_id, name=data.get(CLICKED_RECORD_NAME, ""))
-
-
-def write_link(
-    connection: Connection, tenant_id: str, interaction_id: str, record: CrmRecord, source: str, now: float
-) -> None:
-    existing = connection.execute(
-        select(crm_links.c.source).where(
-            crm_links.c.tenant_id == tenant_id, crm_links.c.interaction_id == interaction_id
-        )
-    ).scalar()
-    if existing is not None and _RANK.get(existing, 0) > _RANK.get(source, 0):
-        return
-    values = {
-        "tenant_id": tenant_id,
-        "interaction_id": interaction_id,
-        "object_type": record.object_type,
-        "record_id": record.record_id,
-        "name": record.name[:300],
-        "source": source,
-        "updated_at": now,
-    }
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(crm_links).values(**values)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["tenant_id", "interaction_id"],
-            set_={k: statement.excluded[k] for k in ("object_type", "record_id", "name", "source", "updated_at")},
-        )
-    )
-
-
-def save_link(engine: Engine, tenant_id: str, interaction_id: str, record: CrmRecord, source: str, now: float) -> None:
-    with engine.begin() as connection:
-        write_link(connection, tenant_id, interaction_id, record, source, now)
-
-
-def read_link(connection: Connection, tenant_id: str, interaction_id: str) -> CrmRecord | None:
-    row = connection.execute(
-        select(crm_links).where(crm_links.c.tenant_id == tenant_id, crm_links.c.interaction_id == interaction_id)
-    ).first()
-    if row is None:
-        return None
-    return CrmRecord(object_type=row.object_type, record_id=row.record_id, name=row.name)
 
 
 class PendingLinks:

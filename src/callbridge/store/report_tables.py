@@ -4,7 +4,7 @@
 written); `report_queue_slots` one row per queue and 15-minute slot of UTC time (every time zone's
 offset is a multiple of 15 minutes, so local hours and days are exact sums of slots). Both are
 written in the same transaction as the log rows they summarise, and can be rebuilt from the logs
-(`callbridge.reports.aggregates.rebuild`). `report_agent_teams` names each agent's team (a filter).
+(`callbridge.store.report_aggregates.rebuild`). `report_agent_teams` names each agent's team (a filter).
 
 The extra indexes on the logs and on `interactions` serve the agent timeline and interaction search.
 """

@@ -8,8 +8,8 @@ from alembic import command
 from sqlalchemy import Engine, insert, select, text
 
 from callbridge.reports.calendar import zone
-from callbridge.reports.queries import Range, SearchFilter, search_interactions
 from callbridge.store.database import alembic_config
+from callbridge.store.reports import Range, SearchFilter, search_interactions
 from callbridge.store.tables import interactions, tenants
 
 T0 = 1_800_000_000.0

@@ -20,7 +20,7 @@ from callbridge.services import outbox
 from callbridge.services.configuration import UnknownReference
 from callbridge.services.crm_connections import UnknownConnector
 from callbridge.services.crm_integration import CrmIntegration
-from callbridge.services.crm_links import read_link, save_link
+from callbridge.services.crm_links import link_of, save_link
 from callbridge.services.crm_settings import AutoLogSettings, SaveCrmSettings, ScreenPopSettings
 from callbridge.services.node import ContactCenterNode
 from callbridge.services.operations import ReadAgentIds, ReadInteraction
@@ -309,11 +309,7 @@ async def my_record(interaction_id: str, svc: ServicesDep, who: AgentDep) -> Rec
     if not await _held_by(svc, tenant_id, interaction_id, who.subject_id):
         raise NotFound("interaction", interaction_id)
 
-    def read() -> CrmRecord | None:
-        with svc.engine.connect() as connection:
-            return read_link(connection, tenant_id, interaction_id)
-
-    record = await asyncio.to_thread(read)
+    record = await asyncio.to_thread(link_of, svc.engine, tenant_id, interaction_id)
     if record is None:
         return None
     return RecordIn(object_type=record.object_type, record_id=record.record_id, name=record.name)

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import delete, func, insert, select, update
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
@@ -25,8 +24,8 @@ from starlette.requests import ClientDisconnect
 from callbridge.channels.voicemail import UnsupportedAudio, sniff_audio
 from callbridge.channels.voicemail.audio import WAV, wav_duration
 from callbridge.domain.errors import NotFound
-from callbridge.store.files import write_atomically
-from callbridge.store.greeting_tables import agent_greetings
+from callbridge.store import greetings
+from callbridge.store.greetings import Greeting
 from callbridge.web.api.schemas import Input
 from callbridge.web.deps import AgentDep, Services, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES, error_response
@@ -73,7 +72,7 @@ def sniff_greeting(head: bytes) -> str:
     return sniff_audio(head).content_type
 
 
-def _out(row: Any) -> GreetingOut:
+def _out(row: Greeting) -> GreetingOut:
     return GreetingOut(
         id=row.id,
         name=row.name,
@@ -89,15 +88,8 @@ def _folder(svc: Services, tenant_id: str) -> Path:
     return Path(svc.settings.data_dir) / "greetings" / tenant_id
 
 
-def _mine(svc: Services, tenant_id: str, agent_id: str, greeting_id: str) -> Any:
-    with svc.engine.connect() as connection:
-        row = connection.execute(
-            select(agent_greetings).where(
-                agent_greetings.c.tenant_id == tenant_id,
-                agent_greetings.c.agent_id == agent_id,
-                agent_greetings.c.id == greeting_id,
-            )
-        ).first()
+def _mine(svc: Services, tenant_id: str, agent_id: str, greeting_id: str) -> Greeting:
+    row = greetings.find(svc.engine, tenant_id, agent_id, greeting_id)
     if row is None:
         raise NotFound("greeting", greeting_id)
     return row
@@ -106,12 +98,7 @@ def _mine(svc: Services, tenant_id: str, agent_id: str, greeting_id: str) -> Any
 @router.get("/me/greetings")
 def my_greetings(svc: ServicesDep, who: AgentDep) -> GreetingList:
     """My recorded messages, newest first."""
-    with svc.engine.connect() as connection:
-        rows = connection.execute(
-            select(agent_greetings)
-            .where(agent_greetings.c.tenant_id == who.tenant_id, agent_greetings.c.agent_id == who.subject_id)
-            .order_by(agent_greetings.c.created_at.desc())
-        ).all()
+    rows = greetings.of_agent(svc.engine, who.tenant_id or "", who.subject_id)
     return GreetingList(greetings=[_out(r) for r in rows], max_bytes=GREETING_MAX_BYTES, max_count=GREETINGS_PER_AGENT)
 
 
@@ -229,36 +216,24 @@ def _store(
     content_type: str,
     data: bytes,
     duration: float | None = None,
-) -> Any:
+) -> Greeting | None:
     if content_type == WAV.content_type:  # the file says how long it is
         duration = wav_duration(data) or duration
     greeting_id = uuid.uuid4().hex
-    path = _folder(svc, tenant_id) / greeting_id
-    with svc.engine.begin() as connection:
-        count = connection.execute(
-            select(func.count())
-            .select_from(agent_greetings)
-            .where(agent_greetings.c.tenant_id == tenant_id, agent_greetings.c.agent_id == agent_id)
-        ).scalar_one()
-        if count >= GREETINGS_PER_AGENT:
-            return None
-        write_atomically(path, data)
-        try:
-            values = {
-                "tenant_id": tenant_id,
-                "id": greeting_id,
-                "agent_id": agent_id,
-                "name": name,
-                "content_type": content_type,
-                "bytes": len(data),
-                "duration_seconds": None if duration is None else round(duration, 2),
-                "created_at": svc.clock.now(),
-            }
-            connection.execute(insert(agent_greetings).values(**values))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            raise
+    greeting = Greeting(
+        tenant_id=tenant_id,
+        id=greeting_id,
+        agent_id=agent_id,
+        name=name,
+        content_type=content_type,
+        bytes=len(data),
+        duration_seconds=None if duration is None else round(duration, 2),
+        created_at=svc.clock.now(),
+    )
+    if not greetings.add(
+        svc.engine, greeting, data, _folder(svc, tenant_id) / greeting_id, at_most=GREETINGS_PER_AGENT
+    ):
+        return None
     return _mine(svc, tenant_id, agent_id, greeting_id)
 
 
@@ -266,12 +241,7 @@ def _store(
 def rename_greeting(greeting_id: str, body: GreetingRename, svc: ServicesDep, who: AgentDep) -> GreetingOut:
     tenant_id = who.tenant_id or ""
     _mine(svc, tenant_id, who.subject_id, greeting_id)
-    with svc.engine.begin() as connection:
-        connection.execute(
-            update(agent_greetings)
-            .where(agent_greetings.c.tenant_id == tenant_id, agent_greetings.c.id == greeting_id)
-            .values(name=body.name)
-        )
+    greetings.rename(svc.engine, tenant_id, greeting_id, body.name)
     return _out(_mine(svc, tenant_id, who.subject_id, greeting_id))
 
 
@@ -279,10 +249,7 @@ def rename_greeting(greeting_id: str, body: GreetingRename, svc: ServicesDep, wh
 def delete_greeting(greeting_id: str, svc: ServicesDep, who: AgentDep) -> Response:
     tenant_id = who.tenant_id or ""
     _mine(svc, tenant_id, who.subject_id, greeting_id)
-    with svc.engine.begin() as connection:
-        connection.execute(
-            delete(agent_greetings).where(agent_greetings.c.tenant_id == tenant_id, agent_greetings.c.id == greeting_id)
-        )
+    greetings.remove(svc.engine, tenant_id, greeting_id)
     with contextlib.suppress(FileNotFoundError):
         (_folder(svc, tenant_id) / greeting_id).unlink()
     return Response(status_code=204)

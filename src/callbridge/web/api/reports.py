@@ -13,13 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from callbridge.reports import queries
-from callbridge.reports.aggregates import rebuild
 from callbridge.reports.calendar import local_day
 from callbridge.reports.csv_export import to_csv
 from callbridge.reports.live import ReadWallboard, ReportsService
-from callbridge.reports.queries import Range, SearchFilter
-from callbridge.services.audit import record
+from callbridge.store.report_aggregates import rebuild
+from callbridge.store.reports import Range, ReportStore, day_of
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import DB_INT_MAX
 from callbridge.web.deps import ServicesDep, TenantAdminDep, TenantSupervisorDep
@@ -38,12 +36,11 @@ def reports_service(request: Request) -> ReportsService:
 
 
 def _period(svc: ServicesDep, tenant_id: str, first: str | None, last: str | None) -> Range:
-    with svc.engine.connect() as connection:
-        tz = queries.tenant_zone(connection, tenant_id)
+    tz = ReportStore(svc.engine).zone(tenant_id)
     today = local_day(svc.clock.now(), tz)
     try:
-        start = queries.day_of(first) if first else today
-        end = queries.day_of(last) if last else start
+        start = day_of(first) if first else today
+        end = day_of(last) if last else start
     except ValueError as error:
         raise InvalidField(f"not a calendar date: {error}", "from" if first else "to") from error
     if end < start:
@@ -82,8 +79,7 @@ def agent_timeline(
     tenant_id: str, agent_id: str, svc: ServicesDep, _who: TenantSupervisorDep, day: DayQuery = None
 ) -> dict[str, Any]:
     period = _period(svc, tenant_id, day, day)
-    with svc.engine.connect() as connection:
-        found = queries.agent_timeline(connection, tenant_id, agent_id, period.first, period.tz, svc.clock.now())
+    found = ReportStore(svc.engine).agent_timeline(tenant_id, agent_id, period.first, period.tz, svc.clock.now())
     return {"time_zone": str(period.tz), **found}
 
 
@@ -107,15 +103,9 @@ def agent_activity(
     format: Format = "json",  # noqa: A002 - the query parameter's name
 ) -> Any:
     period = _period(svc, tenant_id, first, last)
-    with svc.engine.connect() as connection:
-        rows = queries.agent_activity(
-            connection,
-            tenant_id,
-            period,
-            svc.clock.now(),
-            agent_ids=set(agent_id) if agent_id else None,
-            team=team or None,
-        )
+    rows = ReportStore(svc.engine).agent_activity(
+        tenant_id, period, svc.clock.now(), agent_ids=set(agent_id) if agent_id else None, team=team or None
+    )
     if format == "csv":
         return _csv(
             f"agent-activity-{period.first}-{period.last}",
@@ -162,14 +152,12 @@ def queue_performance(
     group: Literal["total", "day", "hour"] = "day",
 ) -> Any:
     period = _period(svc, tenant_id, first, last)
-    with svc.engine.connect() as connection:
-        report = queries.queue_performance(
-            connection,
-            tenant_id,
-            period,
-            queue_ids=set(queue_id) if queue_id else None,
-            hours_per_queue=True if format == "csv" and group == "hour" else None,
-        )
+    report = ReportStore(svc.engine).queue_performance(
+        tenant_id,
+        period,
+        queue_ids=set(queue_id) if queue_id else None,
+        hours_per_queue=True if format == "csv" and group == "hour" else None,
+    )
     if format == "csv":
         rows: list[list[Any]] = []
         # each queue, then all queues together (what the page's charts draw), queue_id empty
@@ -211,10 +199,17 @@ def search(
     format: Format = "json",  # noqa: A002
 ) -> Any:
     period = _period(svc, tenant_id, first, last)
-    with svc.engine.connect() as connection:
-        region = queries.tenant_region(connection, tenant_id)
-        f = SearchFilter(caller, agent_id, queue_id, channel, disposition, region)
-        rows = queries.search_interactions(connection, tenant_id, period, f, limit=limit, offset=offset)
+    rows = ReportStore(svc.engine).search_interactions(
+        tenant_id,
+        period,
+        caller=caller,
+        agent_id=agent_id,
+        queue_id=queue_id,
+        channel=channel,
+        disposition=disposition,
+        limit=limit,
+        offset=offset,
+    )
     if format == "csv":
         times = {"created_at", "connected_at", "ended_at", "completed_at"}
         return _csv(
@@ -236,29 +231,16 @@ class TeamIn(BaseModel):
 
 @router.get("/teams", summary="Each agent's team")
 def get_teams(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, str]:
-    with svc.engine.connect() as connection:
-        return queries.teams(connection, tenant_id)
+    return ReportStore(svc.engine).teams(tenant_id)
 
 
 @router.put("/teams/{agent_id}", summary="Puts an agent in a team (admins)")
 def put_team(tenant_id: str, agent_id: str, body: TeamIn, svc: ServicesDep, who: TenantAdminDep) -> dict[str, str]:
     actor = actor_of(svc.engine, who)
-    with svc.engine.begin() as connection:
-        try:
-            before = queries.set_team(connection, tenant_id, agent_id, body.team.strip())
-        except LookupError as missing:
-            raise HTTPException(404, str(missing)) from missing
-        record(
-            connection,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="team.updated",
-            target_type="agent_team",
-            target_id=agent_id,
-            before={"team": before},
-            after={"team": body.team.strip()},
-        )
-        return queries.teams(connection, tenant_id)
+    try:
+        return ReportStore(svc.engine).set_team(tenant_id, agent_id, body.team.strip(), actor)
+    except LookupError as missing:
+        raise HTTPException(404, str(missing)) from missing
 
 
 class ThresholdsIn(BaseModel):
@@ -292,8 +274,7 @@ def _check_order(body: ThresholdsIn) -> None:
 
 @router.get("/thresholds", summary="Each queue's wallboard thresholds (queues without any are left out)")
 def get_thresholds(tenant_id: str, svc: ServicesDep, _who: TenantSupervisorDep) -> dict[str, dict[str, int | None]]:
-    with svc.engine.connect() as connection:
-        return queries.thresholds(connection, tenant_id)
+    return ReportStore(svc.engine).thresholds(tenant_id)
 
 
 @router.put("/thresholds/{queue_id}", summary="Sets a queue's wallboard thresholds (supervisors and admins)")
@@ -303,21 +284,10 @@ def put_thresholds(
     _check_order(body)
     values = body.model_dump()
     actor = actor_of(svc.engine, who)
-    with svc.engine.begin() as connection:
-        try:
-            before = queries.set_thresholds(connection, tenant_id, queue_id, values)
-        except LookupError as missing:
-            raise HTTPException(404, str(missing)) from missing
-        record(
-            connection,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="wallboard_thresholds.updated",
-            target_type="queue",
-            target_id=queue_id,
-            before=before,
-            after=values,
-        )
+    try:
+        ReportStore(svc.engine).set_thresholds(tenant_id, queue_id, values, actor)
+    except LookupError as missing:
+        raise HTTPException(404, str(missing)) from missing
     return values
 
 

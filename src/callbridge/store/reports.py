@@ -9,11 +9,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Engine, Select, func, or_, select
 
+from callbridge.domain.audit import Actor
 from callbridge.phones import stored_forms
 from callbridge.reports.calendar import day_bounds, day_start, hour_label, hour_start, local_day, zone
 from callbridge.reports.facts import SLOT_SECONDS, STATUS_COLUMNS
+from callbridge.store.audit import record
 from callbridge.store.report_tables import (
     AGENT_DAY_SUMS,
     QUEUE_SLOT_SUMS,
@@ -540,3 +542,120 @@ def search_interactions(
 
 def day_of(text: str) -> date:
     return datetime.strptime(text, "%Y-%m-%d").date()  # noqa: DTZ007 - a calendar date, no time
+
+
+# ------------------------------------------------------------------------ the reports' store
+
+
+class ReportStore:
+    """The reports' reads and the changes of teams and thresholds, each in a transaction of its own. Sync: call
+    it from a worker thread (a sync route, or `asyncio.to_thread`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def zone(self, tenant_id: str) -> ZoneInfo:
+        with self.engine.connect() as connection:
+            return tenant_zone(connection, tenant_id)
+
+    def agent_timeline(self, tenant_id: str, agent_id: str, day: date, tz: ZoneInfo, now: float) -> dict[str, Any]:
+        with self.engine.connect() as connection:
+            return agent_timeline(connection, tenant_id, agent_id, day, tz, now)
+
+    def agent_activity(
+        self,
+        tenant_id: str,
+        period: Range,
+        now: float,
+        *,
+        agent_ids: Collection[str] | None = None,
+        team: str | None = None,
+    ) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return agent_activity(connection, tenant_id, period, now, agent_ids=agent_ids, team=team)
+
+    def queue_performance(
+        self,
+        tenant_id: str,
+        period: Range,
+        *,
+        queue_ids: Collection[str] | None = None,
+        hours_per_queue: bool | None = None,
+    ) -> dict[str, Any]:
+        with self.engine.connect() as connection:
+            return queue_performance(
+                connection, tenant_id, period, queue_ids=queue_ids, hours_per_queue=hours_per_queue
+            )
+
+    def search_interactions(
+        self,
+        tenant_id: str,
+        period: Range,
+        *,
+        caller: str | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+        channel: str | None = None,
+        disposition: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """A caller is read in the tenant's phone region."""
+        with self.engine.connect() as connection:
+            region = tenant_region(connection, tenant_id)
+            f = SearchFilter(caller, agent_id, queue_id, channel, disposition, region)
+            return search_interactions(connection, tenant_id, period, f, limit=limit, offset=offset)
+
+    def teams(self, tenant_id: str) -> dict[str, str]:
+        with self.engine.connect() as connection:
+            return teams(connection, tenant_id)
+
+    def set_team(self, tenant_id: str, agent_id: str, team: str, actor: Actor) -> dict[str, str]:
+        """Puts an agent in a team (empty: none), audited; returns every agent's team. LookupError: no such
+        agent."""
+        with self.engine.begin() as connection:
+            before = set_team(connection, tenant_id, agent_id, team)
+            record(
+                connection,
+                tenant_id=tenant_id,
+                actor=actor,
+                action="team.updated",
+                target_type="agent_team",
+                target_id=agent_id,
+                before={"team": before},
+                after={"team": team},
+            )
+            return teams(connection, tenant_id)
+
+    def thresholds(self, tenant_id: str) -> dict[str, dict[str, int | None]]:
+        with self.engine.connect() as connection:
+            return thresholds(connection, tenant_id)
+
+    def set_thresholds(self, tenant_id: str, queue_id: str, values: Mapping[str, int | None], actor: Actor) -> None:
+        """Sets a queue's wallboard thresholds, audited. LookupError: no such queue."""
+        with self.engine.begin() as connection:
+            before = set_thresholds(connection, tenant_id, queue_id, values)
+            record(
+                connection,
+                tenant_id=tenant_id,
+                actor=actor,
+                action="wallboard_thresholds.updated",
+                target_type="queue",
+                target_id=queue_id,
+                before=before,
+                after=values,
+            )
+
+    def today(self, tenant_id: str, now: float) -> tuple[str, dict[str, dict[str, Any]]]:
+        """The tenant's local day and today's counters per queue."""
+        with self.engine.connect() as connection:
+            tz = tenant_zone(connection, tenant_id)
+            return local_day(now, tz).isoformat(), queue_today(connection, tenant_id, tz, now)
+
+    def wallboard_counters(
+        self, tenant_id: str, now: float
+    ) -> tuple[str, dict[str, dict[str, Any]], dict[str, str], dict[str, dict[str, int | None]]]:
+        """What the wallboard starts from besides the live state: the day, today's counters, teams, thresholds."""
+        day, today = self.today(tenant_id, now)
+        with self.engine.connect() as connection:
+            return day, today, teams(connection, tenant_id), thresholds(connection, tenant_id)

@@ -1,0 +1,113 @@
+"""The audit log's rows: appended in the transaction of the change they record, read newest first.
+
+Every admin change (tenant, skill, queue, agent, API key, and the settings of other features) calls `record`
+with the connection of the transaction that makes the change, so that a change and its audit row are committed
+together or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+
+from callbridge.domain.audit import Actor, AuditEntry, changes
+from callbridge.store.audit_tables import audit_log
+
+
+def record(
+    connection: Connection,
+    *,
+    tenant_id: str,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    at: float | None = None,
+) -> bool:
+    """Appends one audit row in the caller's transaction.
+
+    An update (`before` and `after` both given) that changes nothing writes
+    nothing and returns False; a creation or deletion is always recorded.
+    """
+    diff = changes(before, after)
+    if before is not None and after is not None and not diff:
+        return False
+    connection.execute(
+        insert(audit_log).values(
+            tenant_id=tenant_id,
+            at=time.time() if at is None else at,
+            actor_kind=actor.kind,
+            actor_id=actor.id[:64],
+            actor_name=actor.name[:320],
+            action=action,
+            target_type=target_type,
+            target_id=target_id[:200],
+            changes=diff,
+        )
+    )
+    return True
+
+
+def list_entries(
+    engine: Engine,
+    tenant_id: str,
+    *,
+    actor: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    since: float | None = None,
+    until: float | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Newest first. `actor` matches an actor's id exactly or their e-mail/name in part (any case)."""
+    query = select(audit_log).where(audit_log.c.tenant_id == tenant_id)
+    conditions = []
+    if actor.strip():
+        needle = actor.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(
+            or_(audit_log.c.actor_id == actor.strip(), func.lower(audit_log.c.actor_name).like(f"%{escaped}%", "\\"))
+        )
+    if target_type:
+        conditions.append(audit_log.c.target_type == target_type)
+    if target_id:
+        conditions.append(audit_log.c.target_id == target_id)
+    if since is not None:
+        conditions.append(audit_log.c.at >= since)
+    if until is not None:
+        conditions.append(audit_log.c.at < until)
+    if before_id is not None:
+        conditions.append(audit_log.c.id < before_id)
+    if conditions:
+        query = query.where(and_(*conditions))
+    query = query.order_by(audit_log.c.id.desc()).limit(max(1, min(limit, 1000)))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        AuditEntry(
+            id=r.id,
+            tenant_id=r.tenant_id,
+            at=r.at,
+            actor=Actor(r.actor_kind, r.actor_id, r.actor_name),
+            action=r.action,
+            target_type=r.target_type,
+            target_id=r.target_id,
+            changes=r.changes,
+        )
+        for r in rows
+    ]
+
+
+def target_types(engine: Engine, tenant_id: str) -> Sequence[str]:
+    """The kinds of thing this tenant's log mentions (for the page's filter)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(audit_log.c.target_type).where(audit_log.c.tenant_id == tenant_id).distinct()
+        ).all()
+    return sorted(r.target_type for r in rows)
