@@ -44,6 +44,7 @@ from callbridge.services.screen_pop import ScreenPopService
 from callbridge.services.sso import SsoService
 from callbridge.store.database import make_engine, upgrade
 from callbridge.web.deps import Services
+from callbridge.web.rate_limits import rate_limits_from
 
 
 @dataclass
@@ -148,6 +149,7 @@ async def start(
         tickets=StoredTicketBook(db, settings.ws_ticket_seconds)
         if settings.cluster_enabled
         else TicketBook(settings.ws_ticket_seconds),
+        rate_limits=rate_limits_from(settings, db),
     )
     channels = ChannelServices.build(settings, db, node)
     await channels.start_voice(settings, db, node)

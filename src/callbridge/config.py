@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from callbridge_ratelimit import valid_rate
+
 if TYPE_CHECKING:
     from callbridge.auth.login_throttle import ThrottlePolicy
     from callbridge.outbound import OutboundPolicy
@@ -64,6 +66,21 @@ class Settings(BaseSettings):
         default="",
         description="Internal address ranges Callbridge may connect to for a tenant's URLs (CRM, webhook, single "
         "sign-on), comma-separated, e.g. 127.0.0.0/8 for a built-in CRM on this machine. Empty: public addresses only.",
+    )
+
+    rate_limit_storage: str = Field(
+        default="",
+        description="Where request rate limits are counted: empty (the database when it is PostgreSQL, so every "
+        "node shares the counts; memory with SQLite), `memory`, `database`, or a Redis URI (redis://host:6379/0).",
+    )
+    rate_limit_sign_in: str = Field(
+        default="60/minute",
+        description="Password sign-in requests one client address may make (admin API and page), e.g. 60/minute.",
+    )
+    rate_limit_anonymous: str = Field(
+        default="600/minute",
+        description="Requests one client address may make to the other routes that need no credential (single "
+        "sign-on, WebSocket connections, the chat widget's routes), e.g. 600/minute.",
     )
 
     login_account_failures: int = Field(
@@ -128,6 +145,11 @@ class Settings(BaseSettings):
         if self.bus_url and not self.cluster_enabled:
             raise ValueError("CALLBRIDGE_BUS_URL joins the nodes of a cluster: set CALLBRIDGE_CLUSTER_ENABLED=true too")
         return self
+
+    @field_validator("rate_limit_sign_in", "rate_limit_anonymous")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        return valid_rate(value)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -126,11 +126,13 @@ def create_app(
     from .api import blueprint as api_blueprint
     from .oidc import init_app as init_identity_provider
     from .pages import blueprint as pages_blueprint
+    from .rate_limits import install as install_rate_limits
     from .security import TrustedProxies, parse_proxies
     from .security import install as install_security_headers
 
     init_identity_provider(app)
     install_security_headers(app)
+    install_rate_limits(app, settings, engine)
     proxies = parse_proxies(settings.trusted_proxies)
     if proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callbridge_ratelimit import valid_rate
+
 DEFAULT_PORT = 8100
 
 
@@ -35,6 +37,18 @@ class CrmSettings(BaseSettings):
     # Addresses or networks of reverse proxies in front of the CRM, comma-separated: only from them are
     # X-Forwarded-For / X-Forwarded-Proto believed. Empty: the direct peer is the client.
     trusted_proxies: str = ""
+    # Request rate limits per client address (callbridge_crm.rate_limits), in the `limits` notation: sign-in form
+    # posts, and every other request that needs no session or token (the identity provider's endpoints…).
+    rate_limit_sign_in: str = "60/minute"
+    rate_limit_anonymous: str = "600/minute"
+    # Where they are counted: empty (the database when it is PostgreSQL, memory otherwise), `memory`,
+    # `database`, or a Redis URI (redis://host:6379/0).
+    rate_limit_storage: str = ""
+
+    @field_validator("rate_limit_sign_in", "rate_limit_anonymous")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return valid_rate(value)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from callbridge_ratelimit import counters_table
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -47,6 +49,10 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     pass
+
+
+# Request rate-limit counters (callbridge_ratelimit's database storage; see callbridge_crm.rate_limits).
+rate_limit_counters = counters_table(Base.metadata)
 
 
 class Organization(Base):

@@ -75,7 +75,6 @@ class ChannelServices:
             max_message_chars=settings.chat_max_message_chars,
             max_messages=settings.chat_max_messages,
             messages_per_minute=settings.chat_messages_per_minute,
-            starts_per_minute=settings.chat_starts_per_minute,
             reconnect_grace_seconds=settings.chat_reconnect_grace_seconds,
         )
         policy = settings.outbound_policy()

@@ -29,6 +29,7 @@ class CloseCode(IntEnum):
     TOO_SLOW = 4009  # the client did not read events fast enough: reconnect for a fresh snapshot
     SHUTTING_DOWN = 4010  # the server is restarting: reconnect
     TENANT_MOVED = 4011  # another node runs the tenant now: reconnect (through the load balancer)
+    TOO_MANY_CONNECTIONS = 4029  # this address opened too many connections (rate limit): wait, then reconnect
 
 
 def init_frame(snapshot_json: str, heartbeat_seconds: float) -> str:

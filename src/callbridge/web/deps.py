@@ -24,6 +24,7 @@ from callbridge.config import Settings
 from callbridge.services.clock import Clock
 from callbridge.services.configuration import ConfigurationService
 from callbridge.services.node import ContactCenterNode
+from callbridge_ratelimit import RateLimits
 
 SESSION_COOKIE = "callbridge_session"
 
@@ -38,6 +39,7 @@ class Services:
     node: ContactCenterNode
     configuration: ConfigurationService
     tickets: TicketBook
+    rate_limits: RateLimits  # callbridge.web.rate_limits
 
 
 async def services(request: Request) -> Services:

@@ -5,11 +5,12 @@ Messages say what is wrong and what to do; a validation error names the field.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,9 +25,10 @@ __all__ = ["ERROR_RESPONSES", "ErrorBody", "InvalidField", "RetryLater", "error_
 class RetryLater(Exception):
     """Too many attempts: 429 `too_many_requests` with `Retry-After` (whole seconds)."""
 
-    def __init__(self, message: str, retry_after: int) -> None:
+    def __init__(self, message: str, retry_after: int, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.headers = headers or {}  # e.g. CORS, for the chat widget to read the answer
 
 
 class ErrorBody(BaseModel):
@@ -59,6 +61,18 @@ def _naming(field: str, message: str) -> str:
     return f"{field}: {message}" if field else message
 
 
+# A browser's page request over a rate limit (a sign-in form, the console's entry) gets words, not JSON.
+_WAIT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Please wait · Callbridge</title></head>
+<body><main><h1>Please wait</h1><p role="alert">{message}</p></main></body></html>
+"""
+
+
+def _wants_a_page(request: Request) -> bool:
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(("/api/", "/chat/v1/"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -76,8 +90,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_field", _naming(error.field, str(error)), error.field)
 
     @app.exception_handler(RetryLater)
-    async def _retry_later(_request: Request, error: RetryLater) -> JSONResponse:
-        response = error_response(429, "too_many_requests", str(error))
+    async def _retry_later(request: Request, error: RetryLater) -> Response:
+        response: Response
+        if _wants_a_page(request):
+            response = HTMLResponse(_WAIT_PAGE.format(message=html.escape(str(error))), status_code=429)
+        else:
+            response = error_response(429, "too_many_requests", str(error))
+        response.headers.update(error.headers)
         response.headers["Retry-After"] = str(error.retry_after)
         return response
 

@@ -127,21 +127,22 @@ DEFAULT_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 
 class SecurityHeaders:
-    """Adds `DEFAULT_HEADERS` to every HTTP response (pure ASGI): no page can be framed by another site unless
-    its route says so in its own CSP `frame-ancestors`, and no response is content-sniffed. A route's own CSP
-    without `frame-ancestors` gets `frame-ancestors 'none'` added; a route that allows framing in its CSP
-    gets no X-Frame-Options (which cannot name origins)."""
+    """Adds `DEFAULT_HEADERS` to every HTTP response, and to WebSocket handshakes refused with one (pure ASGI):
+    no page can be framed by another site unless its route says so in its own CSP `frame-ancestors`, and no
+    response is content-sniffed. A route's own CSP without `frame-ancestors` gets `frame-ancestors 'none'` added;
+    a route that allows framing in its CSP gets no X-Frame-Options (which cannot name origins)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
 
         async def with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
+            # a WebSocket handshake refused with an HTTP answer (a rate limit's 429) is a response too
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 message["headers"] = secured(list(message.get("headers", [])))
             await send(message)
 

@@ -33,10 +33,12 @@ from callbridge.web.cookies import delete_cookie, set_cookie
 from callbridge.web.deps import SESSION_COOKIE, AgentDep, ServicesDep, TenantAdminDep, bearer
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField
 from callbridge.web.pages import templates
+from callbridge.web.rate_limits import ANONYMOUS, rate_limited
 from callbridge.web.security import local_path
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+# sign-in needs no credential: every route here counts against the anonymous rate limit
+router = APIRouter(include_in_schema=False, dependencies=[rate_limited(ANONYMOUS)])
 api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["single sign-on"])
 
 LOGIN_COOKIE = "callbridge_sso_login"  # binds a pending sign-in to the browser that started it

@@ -22,6 +22,7 @@ from callbridge.services.node import TenantMoved
 from callbridge.services.operations import ForwardFailed
 from callbridge.store import tenants as store_tenants
 from callbridge.web.deps import Services
+from callbridge.web.rate_limits import ANONYMOUS, socket_refused
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -44,6 +45,8 @@ def allowed_origin(svc: Services, tenant_id: str, origin: str | None) -> bool:
 @router.websocket("/api/v1/realtime")
 async def realtime(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
+    if await socket_refused(websocket, ANONYMOUS):  # counted before the ticket is: guessing tickets costs too
+        return
     ticket = websocket.query_params.get("ticket", "")
     # in a cluster the ticket is in the database (any node may have issued it): read off the event loop
     who = await run_in_threadpool(svc.tickets.redeem, ticket, svc.clock.now()) if ticket else None

@@ -56,7 +56,6 @@ class ChatLimits:
     max_message_chars: int = 2000
     max_messages: int = 2000
     messages_per_minute: int = 60
-    starts_per_minute: int = 10
     reconnect_grace_seconds: float = 30.0
 
 
@@ -142,22 +141,12 @@ class ChatService:
         self._next_seq: dict[tuple[str, str], int] = {}
         self._leaving: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._starts: dict[str, RateLimiter] = {}
         node.add_listener(self._on_batch)
         node.provide(ChatService, self)
 
-    def allow_start(self, client: str) -> bool:
-        """At most `starts_per_minute` chats from one client address (bursts of that size)."""
-        if len(self._starts) > 10000:
-            self._starts.clear()
-        limiter = self._starts.get(client)
-        if limiter is None:
-            rate = self.limits.starts_per_minute
-            limiter = self._starts[client] = RateLimiter(rate, rate, self.node.clock.now)
-        return limiter.allow()
-
     def limiter(self) -> RateLimiter:
-        """A customer connection's budget for frames."""
+        """A customer connection's budget for frames. Per connection, so in memory: a connection lives on one
+        node. (Chats started per address are limited with every other anonymous request: web/rate_limits.py.)"""
         rate = self.limits.messages_per_minute
         return RateLimiter(rate, max(5, rate / 4), self.node.clock.now)
 

@@ -9,13 +9,9 @@ from callbridge.auth.login_throttle import LoginThrottle, Throttled
 from callbridge.web.api.schemas import AdminLoginIn, TokenOut
 from callbridge.web.deps import Services, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES, ErrorBody, RetryLater
+from callbridge.web.rate_limits import SIGN_IN, client_address, rate_limited
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["auth"])
-
-
-def client_address(request: Request) -> str:
-    """The address rate limits count (the direct peer, or what a trusted proxy forwarded)."""
-    return request.client.host if request.client is not None else "unknown"
 
 
 def throttle(svc: Services) -> LoginThrottle:
@@ -39,11 +35,18 @@ def sign_in_admin(svc: Services, email: str, password: str, address: str) -> str
 @router.post(
     "/auth/admin-sessions",
     status_code=201,
-    responses={429: {"model": ErrorBody, "description": "Too many failed sign-ins: wait `Retry-After` seconds"}},
+    responses={
+        429: {
+            "model": ErrorBody,
+            "description": "Too many sign-ins from this address, or too many failed ones: wait `Retry-After` seconds",
+        }
+    },
+    dependencies=[rate_limited(SIGN_IN)],
 )
 def admin_sign_in(body: AdminLoginIn, request: Request, svc: ServicesDep) -> TokenOut:
     """A local administrator's session. After repeated wrong passwords for an account or from an address,
-    sign-ins there are refused (429, `Retry-After`) for a time that grows with each further failure."""
+    sign-ins there are refused (429, `Retry-After`) for a time that grows with each further failure. Each address
+    may also try only `CALLBRIDGE_RATE_LIMIT_SIGN_IN` times (60 a minute by default)."""
     outcome = sign_in_admin(svc, body.email, body.password, client_address(request))
     if isinstance(outcome, Throttled):
         raise RetryLater(outcome.message, outcome.retry_after)

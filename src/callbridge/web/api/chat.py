@@ -16,7 +16,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -29,7 +29,8 @@ from callbridge.web.api.audit import actor_of
 from callbridge.web.api.lookups import stored_interaction
 from callbridge.web.api.schemas import DB_INT_MAX, Email, Identifier, Input, Origin, SkillName
 from callbridge.web.deps import AgentDep, Services, ServicesDep, TenantAdminDep, TenantSupervisorDep
-from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
+from callbridge.web.errors import ERROR_RESPONSES, ErrorBody, InvalidField, RetryLater, error_response
+from callbridge.web.rate_limits import ANONYMOUS, CHAT_START, over_limit, socket_refused
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["chat"])
@@ -261,7 +262,29 @@ def _refused() -> JSONResponse:
     return error_response(403, "forbidden", "origin: this web site may not carry the tenant's chat widget", "origin")
 
 
-@customer.options("/v1/{tenant_id}/{path:path}", include_in_schema=False)
+class _WidgetRateLimited:
+    """The widget's routes count against `name` before anything else (a refused origin or a malformed body
+    counts too); the 429 carries CORS headers when the page's origin may carry the widget, so it can read it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, request: Request, tenant_id: str) -> None:
+        refusal = await over_limit(request, self.name)
+        if refusal is None:
+            return
+        origin = request.headers.get("origin")
+        try:
+            allowed = await asyncio.to_thread(_origin_checked, request, tenant_id) is not None
+        except (_Refused, NotFound):
+            allowed = False
+        cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if allowed and origin else {}
+        raise RetryLater(refusal.message, refusal.retry_after, cors)
+
+
+@customer.options(
+    "/v1/{tenant_id}/{path:path}", include_in_schema=False, dependencies=[Depends(_WidgetRateLimited(ANONYMOUS))]
+)
 def widget_preflight(tenant_id: str, path: str, request: Request) -> Response:
     try:
         origin = _origin_checked(request, tenant_id)
@@ -274,7 +297,7 @@ def widget_preflight(tenant_id: str, path: str, request: Request) -> Response:
     return _cors(response, origin)
 
 
-@customer.get("/v1/{tenant_id}/widget")
+@customer.get("/v1/{tenant_id}/widget", dependencies=[Depends(_WidgetRateLimited(ANONYMOUS))])
 def widget_config(tenant_id: str, request: Request, queue: str) -> Response:
     """What the widget shows before the chat: the form's fields and the limits."""
     try:
@@ -297,7 +320,12 @@ def widget_config(tenant_id: str, request: Request, queue: str) -> Response:
     return _cors(JSONResponse(body), origin)
 
 
-@customer.post("/v1/{tenant_id}/conversations", status_code=201)
+@customer.post(
+    "/v1/{tenant_id}/conversations",
+    status_code=201,
+    dependencies=[Depends(_WidgetRateLimited(CHAT_START))],
+    responses={429: {"model": ErrorBody, "description": "Too many chats started from this address: wait"}},
+)
 async def start_chat(tenant_id: str, body: StartIn, request: Request) -> Response:
     """The pre-chat form: queues a chat and returns the conversation's secret `token` (keep it in the page
     only) and the WebSocket to open."""
@@ -306,9 +334,6 @@ async def start_chat(tenant_id: str, body: StartIn, request: Request) -> Respons
     except _Refused:
         return _refused()
     chat = _chat(request.app.state)
-    client = request.client.host if request.client is not None else "unknown"
-    if not chat.allow_start(client):
-        return _cors(error_response(429, "too_many_requests", "too many chats started: wait a minute"), origin)
     settings = await asyncio.to_thread(chat.settings, tenant_id)
     known = {f.name: f for f in settings.form_fields}
     for name in body.fields:
@@ -350,6 +375,8 @@ def _field_error(field: str, message: str) -> JSONResponse:
 async def customer_socket(websocket: WebSocket) -> None:
     """The customer's conversation. Protocol: docs/channels.md."""
     svc: Services = websocket.app.state.services
+    if await socket_refused(websocket, ANONYMOUS):
+        return
     chat = _chat(websocket.app.state)
     tenant_id = websocket.query_params.get("tenant", "")
     interaction_id = websocket.query_params.get("conversation", "")

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from callbridge.web.pages import templates
+from callbridge.web.rate_limits import ANONYMOUS, rate_limited
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/chat/demo", response_class=HTMLResponse)
+@router.get("/chat/demo", response_class=HTMLResponse, dependencies=[rate_limited(ANONYMOUS)])
 def chat_demo(
     request: Request,
     tenant: str = Query(default="demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),

@@ -20,6 +20,7 @@ from callbridge.auth.principal import PrincipalKind
 from callbridge.store import tenants as store_tenants
 from callbridge.web.deps import SESSION_COOKIE, ServicesDep
 from callbridge.web.pages import templates
+from callbridge.web.rate_limits import ANONYMOUS, rate_limited
 from callbridge.web.sso import AUTO_LOGIN_COOKIE, SIGNED_OUT_COOKIE, SsoDep, refused
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +52,7 @@ def _is_origin(value: str) -> bool:
     return value.startswith(("https://", "http://")) and not any(c in value for c in " ;,'\"")
 
 
-@router.get("/console")
+@router.get("/console", dependencies=[rate_limited(ANONYMOUS)])  # the single sign-on entry: no credential
 def console(request: Request, svc: ServicesDep, sso: SsoDep, tenant: str = "", sandbox: bool = False) -> HTMLResponse:
     tenant_row = store_tenants.console_tenant(svc.engine, tenant)
     if tenant_row is None:

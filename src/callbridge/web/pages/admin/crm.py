@@ -28,6 +28,7 @@ from callbridge.services.crm_connections import UnknownConnector
 from callbridge.services.crm_oauth import ConnectRefused
 from callbridge.web.deps import ServicesDep
 from callbridge.web.pages.admin.common import Page, PageRefused, TenantPage, tenant_page, text, validation_errors
+from callbridge.web.rate_limits import ANONYMOUS, rate_limited
 
 router = APIRouter(include_in_schema=False)
 
@@ -210,7 +211,7 @@ def connect_crm(page: TenantPage, crm: str) -> Response:
     return RedirectResponse(url, 303)
 
 
-@router.get(CONNECTED_PATH)
+@router.get(CONNECTED_PATH, dependencies=[rate_limited(ANONYMOUS)])  # the provider's redirect: no credential
 async def crm_connected(
     request: Request, svc: ServicesDep, state: str = "", code: str = "", error: str = "", error_description: str = ""
 ) -> Response:

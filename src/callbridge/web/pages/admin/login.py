@@ -16,7 +16,7 @@ from callbridge.auth.principal import PrincipalKind
 from callbridge.services.configuration import TenantSettings
 from callbridge.store import leases
 from callbridge.store.leases import ClusterOverview
-from callbridge.web.api.auth import client_address, sign_in_admin, throttle
+from callbridge.web.api.auth import sign_in_admin, throttle
 from callbridge.web.api.schemas import AdminLoginIn, TenantIn
 from callbridge.web.cookies import delete_cookie, set_cookie
 from callbridge.web.deps import SESSION_COOKIE, ServicesDep
@@ -32,6 +32,7 @@ from callbridge.web.pages.admin.common import (
     text,
     validation_errors,
 )
+from callbridge.web.rate_limits import ANONYMOUS, SIGN_IN, client_address, rate_limited
 from callbridge.web.security import local_path
 
 router = APIRouter(include_in_schema=False)
@@ -57,12 +58,12 @@ def _login_page(request: Request, next_path: str, email: str = "", error: str = 
     return response
 
 
-@router.get("/admin/login")
+@router.get("/admin/login", dependencies=[rate_limited(ANONYMOUS)])
 def login_form(request: Request, next: str = "/admin/") -> HTMLResponse:
     return _login_page(request, _safe_next(next))
 
 
-@router.post("/admin/login")
+@router.post("/admin/login", dependencies=[rate_limited(SIGN_IN)])
 async def login(request: Request, svc: ServicesDep) -> Response:
     form = await request.form()
     next_path = _safe_next(text(form, "next", "/admin/"))
