@@ -232,7 +232,7 @@ class Settings(BaseSettings):
         "a new random one at each start. Set it when you run Kamailio yourself (voice_manage_engines off).",
     )
     voice_softphone_ttl_seconds: int = Field(
-        default=3600,
+        default=600,
         ge=60,
         le=86400,
         description="How long the browser softphone's SIP credentials (derived from the agent's session) stay valid.",

@@ -287,6 +287,10 @@ class ContactCenterNode:
     def add_listener(self, listener: BatchListener) -> None:
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: BatchListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def add_tenant(self, tenant_id: str) -> None:
         """A tenant created after start (its rows are already committed). In a cluster it is served once a
         node has taken its lease (see services.cluster)."""

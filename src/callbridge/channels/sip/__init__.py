@@ -17,8 +17,10 @@ import os
 import socket
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
@@ -43,7 +45,10 @@ from callbridge.channels.sip.webrtc import Softphones
 from callbridge.channels.telephony import TelephonyService
 from callbridge.channels.voicemail.service import VoicemailService
 from callbridge.config import Settings
-from callbridge.services.node import ContactCenterNode
+from callbridge.domain import events as ev
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.model import AgentStatus
+from callbridge.services.node import BatchEffects, ContactCenterNode
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +77,18 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         trunk_address=trunk_address(settings.voice_trunk_address),
         ws_address=settings.voice_ws_address,
         ws_port=settings.voice_ws_port,
+        ws_allowed_origins=(origin_of(settings.effective_public_url()),),
+        softphone_ttl_seconds=settings.voice_softphone_ttl_seconds,
         recording_dir=(voice_dir / "recording-spool").absolute(),
     )
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]`, as a browser sends it in `Origin` (default ports left out)."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
 
 
 def softphones_from(settings: Settings) -> Softphones | None:
@@ -156,6 +171,7 @@ class VoiceChannel:
         await self.ng.start()
         await self._wait_until_up()
         await self.push_all_phones()
+        self.node.add_listener(self._on_batch)
         self.controller = VoiceController(
             node=self.node,
             telephony=self.telephony,
@@ -272,8 +288,44 @@ class VoiceChannel:
         return {"kamailio": await self.kamailio_up(), "rtpengine": await self.ng.ping()}
 
     async def push_all_phones(self) -> None:
+        """Desk phones' credentials, and softphone revocations still in force (a Kamailio that started again
+        knows neither)."""
         for phone in await asyncio.to_thread(self.directory.desk_phones):
             await self.push_phone(phone)
+        if self.softphones is not None:
+            for user, mark in self.softphones.revocations(time.time()).items():
+                await asyncio.to_thread(self.rpc.call, "htable.seti", "softphone_revoked", user, mark)
+
+    def _on_batch(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
+        """An agent who signs out, or is disabled while signed in, goes to logged_out: their browser softphone's
+        credentials stop working then (after the commit), not when they expire."""
+        if self.softphones is None:
+            return None
+        leaving = [
+            event.agent_id
+            for event in events
+            if isinstance(event, ev.AgentStatusChanged) and event.status is AgentStatus.LOGGED_OUT
+        ]
+        if not leaving:
+            return None
+        return BatchEffects(after_commit=[partial(self.revoke_softphone, tenant_id, agent_id) for agent_id in leaving])
+
+    async def revoke_softphone(self, tenant_id: str, agent_id: str) -> None:
+        """Refuses the agent's softphone credentials issued until now and removes its registration, so no call
+        rings a browser whose agent has gone."""
+        if self.softphones is None:
+            return
+        user, mark = self.softphones.revoke(tenant_id, agent_id, time.time())
+        try:
+            await asyncio.to_thread(self.rpc.call, "htable.seti", "softphone_revoked", user, mark)
+        except (EngineError, OSError):
+            # Kamailio is down: the watcher starts it again and pushes the revocation (push_all_phones)
+            log.warning("voice: the softphone of %s could not be revoked now; it will be on Kamailio's restart", user)
+        with contextlib.suppress(EngineError, OSError):  # not registered: nothing to remove
+            await asyncio.to_thread(self.rpc.call, "ul.rm", "location", user)
+        log.info(
+            "voice: softphone credentials of agent %s revoked (signed out)", agent_id, extra={"tenant_id": tenant_id}
+        )
 
     async def push_phone(self, phone: DeskPhone) -> None:
         await asyncio.to_thread(self.rpc.call, "htable.sets", "phones", phone.username, phone.ha1)
@@ -297,6 +349,7 @@ class VoiceChannel:
         if self.recorder is not None:
             await self.recorder.stop()
             self.recorder = None
+        self.node.remove_listener(self._on_batch)
         self.ng.close()
         if self.dtmf is not None:
             self.dtmf.close()

@@ -15,6 +15,7 @@ import glob
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -57,6 +58,9 @@ class EngineLayout:
     trunk_address: tuple[str, int] | None = None  # where calls Callbridge places go (the carrier)
     ws_address: str = "127.0.0.1"
     ws_port: int = 0  # SIP over WebSocket for browsers (the console's softphone); 0: none
+    # the pages that may open that WebSocket (Callbridge's own origin: the console); any other Origin gets 403
+    ws_allowed_origins: tuple[str, ...] = ()
+    softphone_ttl_seconds: int = 600  # how long a softphone credential lives (revocations are kept that long)
     recording_dir: Path | None = None  # rtpengine's pcap recordings (recording.py turns them into WAVs)
     dtmf_port: int = 0  # where rtpengine sends the DTMF keys it hears, on controller_address (menu.py); 0: nowhere
 
@@ -83,6 +87,16 @@ def _trunk_destination(address: tuple[str, int] | None) -> str:
     return f'$rd == "{ipaddress.ip_address(host)}" && $rp == {int(port)}'
 
 
+def _origin_condition(origins: tuple[str, ...]) -> str:
+    """Kamailio's test that the handshake's Origin is one of `origins` (exactly, as browsers send it)."""
+    tests = []
+    for origin in origins:
+        if not re.fullmatch(r"https?://[a-z0-9.\[\]:-]+", origin):
+            raise ValueError(f"not an origin Kamailio can compare: {origin!r}")
+        tests.append(f'$hdr(Origin) == "{origin}"')
+    return " || ".join(tests) if tests else "0"
+
+
 def _websocket_parts(layout: EngineLayout, secret: str) -> tuple[str, str, str, str]:
     """Listen lines, modules, the REGISTER branch and the routes (HTTP upgrade, browser registrar) for SIP over
     WebSocket (browsers), or nothing."""
@@ -101,10 +115,19 @@ def _websocket_parts(layout: EngineLayout, secret: str) -> tuple[str, str, str, 
         f'modparam("auth_ephemeral", "secret", "{secret or secrets.token_hex(32)}")\n'
         'modparam("websocket", "keepalive_mechanism", 1)\n'
         'modparam("websocket", "keepalive_interval", 30)\n'
+        # user → the latest expiry a revoked credential of that user can carry (webrtc.py `Softphones.revoke`);
+        # kept as long as such a credential could live
+        f'modparam("htable", "htable", "softphone_revoked=>size=8;autoexpire={layout.softphone_ttl_seconds + 60};")\n'
     )
     routes = f"""
 event_route[xhttp:request] {{
     if ($Rp == {layout.ws_port} && $hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm == "GET") {{
+        # a browser attaches no credential to the handshake, but any page could open it: only Callbridge's
+        if (!({_origin_condition(layout.ws_allowed_origins)})) {{
+            xlog("L_WARN", "voice: WebSocket from $si:$sp refused (Origin '$hdr(Origin)' is not Callbridge's)\n");
+            xhttp_reply("403", "Forbidden", "text/plain", "This page's origin may not use Callbridge's softphone\n");
+            exit;
+        }}
         if (ws_handle_handshake()) {{
             exit;
         }}
@@ -119,6 +142,18 @@ route[BROWSER] {{
     }}
     if (!autheph_www("{layout.realm}") || !autheph_check_to()) {{
         xlog("L_WARN", "voice: browser REGISTER $tu from $si:$sp refused (credentials '$au' wrong or expired)\\n");
+        sl_send_reply("403", "Forbidden");
+        exit;
+    }}
+    # revoked at sign-out (or when the agent was disabled): a credential expiring no later than the revocation's
+    # mark was issued before it ($var keeps its value from one message to the next: set both every time)
+    $var(expiry) = $(aU{{s.select,0,:}}{{s.int}});  # $aU: the whole user name, `<expiry>:<user>` ($au: <user>)
+    $var(revoked) = 0;
+    if ($sht(softphone_revoked=>$tU) != $null) {{
+        $var(revoked) = $sht(softphone_revoked=>$tU);
+    }}
+    if ($var(expiry) <= $var(revoked)) {{
+        xlog("L_WARN", "voice: browser REGISTER $tu from $si:$sp refused (credentials revoked at sign-out)\n");
         sl_send_reply("403", "Forbidden");
         exit;
     }}

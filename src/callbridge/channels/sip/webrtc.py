@@ -2,9 +2,14 @@
 
 Browsers register with short-lived credentials (Kamailio's `auth_ephemeral` module): the user name is
 `<expiry>:<softphone user>` and the password base64(HMAC-SHA1(secret, user name)). The secret is made at every
-start of voice and handed to Kamailio over its JSON-RPC socket, never written to a file, so a credential is only
-as good as the agent session that asked for it (`GET /api/v1/me/softphone`) and at most
-`voice_softphone_ttl_seconds` long; a restart of Callbridge voids them all (the console fetches new ones).
+start of voice and written only into Kamailio's generated configuration (0600), so a credential is at most
+`voice_softphone_ttl_seconds` long (10 minutes by default) and a restart of Callbridge voids them all (the console
+fetches new ones).
+
+A credential is only as good as the agent session that asked for it (`GET /api/v1/me/softphone`): when the agent
+signs out or is disabled, `revoke` marks every credential of theirs issued until then (Kamailio's
+`softphone_revoked` table: the latest expiry such a credential can carry) and the voice channel removes the
+browser's registration. Credentials issued afterwards expire later than the mark, so they work.
 
 A call rings the browser when the agent's phone is the browser (the default for an agent without a desk phone,
 `voice_phones`): rtpengine re-offers the caller's side towards the browser with ICE, DTLS-SRTP and Opus (the
@@ -127,10 +132,12 @@ class Softphones:
         self.domain = domain
         self.ttl_seconds = ttl_seconds
         self.secret = secret or new_secret()
+        self.revoked: dict[str, int] = {}  # softphone user → revocation mark (see `revoke`), until it passes
 
     def credentials(self, tenant_id: str, agent_id: str, now: float) -> SoftphoneCredentials:
         user = softphone_user(tenant_id, agent_id)
-        expires_at = int(now) + self.ttl_seconds
+        # after a revocation in this same second, a new credential must still expire later than its mark
+        expires_at = max(int(now) + self.ttl_seconds, self.revoked.get(user, 0) + 1)
         username = f"{expires_at}:{user}"
         return SoftphoneCredentials(
             ws_url=self.ws_url,
@@ -139,6 +146,19 @@ class Softphones:
             password=ephemeral_password(self.secret, username),
             expires_at=expires_at,
         )
+
+    def revoke(self, tenant_id: str, agent_id: str, now: float) -> tuple[str, int]:
+        """Voids the agent's credentials issued until `now`: returns their softphone user and the mark Kamailio
+        refuses credentials up to (the latest expiry one of them can carry)."""
+        user = softphone_user(tenant_id, agent_id)
+        mark = max(int(now) + self.ttl_seconds, self.revoked.get(user, 0))
+        self.revoked = {u: m for u, m in self.revoked.items() if m > now}  # the rest expired on their own
+        self.revoked[user] = mark
+        return user, mark
+
+    def revocations(self, now: float) -> dict[str, int]:
+        """The marks still in force, for a Kamailio that started again (its tables start empty)."""
+        return {user: mark for user, mark in self.revoked.items() if mark > now}
 
 
 @dataclass(frozen=True, slots=True)
