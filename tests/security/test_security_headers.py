@@ -69,7 +69,10 @@ def test_the_walk_covers_pages_api_documentation_and_the_newest_routes() -> None
         "/api/v1/me/recordings/{interaction_id}/audio",  # recordings
         "/api/v1/me/interactions/{interaction_id}/transfer",  # transfers
         "/api/v1/me/interactions/{interaction_id}/consult/complete",
-        "/readyz",  # the cluster's readiness (bus, leases)
+        "/api/v1/tenants/{tenant_id}/voice/numbers/{number}/menu",  # voice menus
+        "/admin/{tenant_id}/voice/menus",
+        "/readyz",  # the cluster's readiness (bus, leases); its nodes are listed on /admin/
+        "/admin/",
     }
     assert newest <= paths
     assert len(CALLBRIDGE_ROUTES) > 120
