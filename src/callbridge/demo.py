@@ -83,6 +83,7 @@ def run_demo(*, rate_per_minute: float, bots: int, directory: str, port: int, du
         port=port,
         heartbeat_timeout_seconds=30,
         chat_starts_per_minute=100_000,  # every simulated customer comes from this machine
+        rate_limit_anonymous="100000/minute",  # their widgets and WebSockets too
         # the demo's built-in CRM (its identity provider and REST API) listens on this machine
         outbound_allowed_networks=os.environ.get("CALLBRIDGE_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128"),
     )
