@@ -29,7 +29,8 @@ async () => {
   const audio = document.getElementById("phone-audio");
   const stream = audio && audio.srcObject;
   if (!stream || stream.getAudioTracks().length === 0) return null;
-  if (!window.__analyser) {
+  if (window.__analysed !== stream) {  // a new call (after a cancelled consult the browser is called again)
+    window.__analysed = stream;
     const context = new AudioContext();
     await context.resume();
     const analyser = context.createAnalyser();

@@ -62,7 +62,7 @@ def answer_consult(colleague: ConsolePage, interaction_id: str) -> Any:
     return panel
 
 
-def test_a_browser_agent_consults_a_browser_colleague_then_completes_the_transfer(
+def test_a_browser_agent_consults_a_browser_colleague_cancels_then_completes(
     site: WebPhoneSite, chromium: Any, browsers: Any
 ) -> None:
     second_browser = browsers(SECOND_BROWSER_TONE)
@@ -88,7 +88,20 @@ def test_a_browser_agent_consults_a_browser_colleague_then_completes_the_transfe
             second.wait_to_hear(BROWSER_TONE, "agent2 to hear agent1")
             first.page.screenshot(path=str(ARTIFACTS / "softphone-consulting.png"), full_page=True)
 
-            # complete: the caller and agent2 hear each other; agent1's call ends
+            # cancel: agent1 and the caller hear each other again (agent1's browser on a new call); agent2's ends
+            first.page.locator("button[data-action=consult-cancel]").click()
+            wait_for(lambda: panel.is_hidden(), "the consult to end in agent2's console")
+            wait_for(
+                lambda: caller_heard(caller)[-3:] == ["first", "music", "first"], "the caller to hear agent1 again"
+            )
+            first.wait_to_hear(CALLER_TONE, "agent1 to hear the caller again")
+            assert (live(site, "connected") or {}).get("agent_id") == "agent1"
+            assert first.phone_state.get_attribute("data-call") == "Established"
+
+            # consult again, then complete: the caller and agent2 hear each other; agent1's call ends
+            consult_in_console(first, call_id, "agent2")
+            answer_consult(second, call_id)
+            first.wait_to_hear(SECOND_BROWSER_TONE, "agent1 to hear agent2 in the second consult")
             first.page.locator("button[data-action=consult-complete]").click()
             wait_for(lambda: caller_heard(caller)[-1:] == ["second"], "the caller to hear agent2")
             second.wait_to_hear(CALLER_TONE, "agent2 to hear the caller")

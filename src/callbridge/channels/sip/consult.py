@@ -18,7 +18,9 @@ Any side may be a browser softphone (webrtc.py): the agent's, the colleague's (r
 `voice_phones`), or both. Each pairing then keeps every side's own kind (`webrtc.pairing`): a browser's monologue
 stays WebRTC (ICE, DTLS-SRTP, Opus), a desk phone's and the caller's plain RTP with G.711, and rtpengine
 transcodes between them. The INVITE to a colleague's browser names the interaction and the consulting agent
-(`X-Callbridge-Interaction`, `X-Callbridge-Consult`), so their console shows who asks before they answer.
+(`X-Callbridge-Interaction`, `X-Callbridge-Consult`), so their console shows who asks before they answer. An
+answered consult that ends while the agent's phone is their browser calls that browser again (`_rejoin_browser`):
+the one place where a phone gets new SDP, because Chromium would not hear the caller on the old call.
 """
 
 from __future__ import annotations
@@ -95,9 +97,23 @@ def _reoffer(leg: ConsultLeg, sdp: str) -> None:
         leg.controller.reoffer(leg, sdp)  # type: ignore[arg-type]
 
 
+class RejoinLeg(ConsultLeg):
+    """A new call to the agent's browser after a consult they cancelled (see `_rejoin_browser`)."""
+
+    def __init__(self, controller: VoiceController, call: VoiceCall, branch: str) -> None:
+        super().__init__(controller, call, branch)
+        self.answered: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+
 def _leg_event(leg: ConsultLeg, kind: str, data: Any) -> None:
     call = leg.call
     controller = leg.controller
+    if isinstance(leg, RejoinLeg) and not leg.answered.done():
+        if kind == "connect":
+            leg.answered.set_result(data)
+        elif kind in ("fail", "disconnect"):
+            leg.answered.set_exception(CommandFailed(f"the agent's browser did not answer ({kind})"))
+        return
     consult = call.consult
     if consult is not None and consult.leg is leg:
         if kind == "connect" and not consult.answered.done():
@@ -322,10 +338,80 @@ def taken_by_consult(call: VoiceCall, agent_id: str) -> bool:
 
 
 async def _back_to_agent(controller: VoiceController, call: VoiceCall, consult: Consult) -> None:
+    """After an answered consult: the caller is back with the agent."""
     if call.consult is not consult:
         return
     call.consult = None
+    if call.callee_webrtc and call.state == "bridged" and await _rejoin_browser(controller, call):
+        return
     await _restore(controller, call)
+
+
+REJOIN_SECONDS = 10.0
+
+
+async def _rejoin_browser(controller: VoiceController, call: VoiceCall) -> bool:
+    """Caller ⇄ the agent's browser again, on a new call to it, which the console answers at once (it is the
+    agent's connected call). Pairing the old leg again is not enough for a browser: it heard the colleague's stream
+    during the consult, and Chromium (given no `a=ssrc`, webrtc.py) drops the caller's returning stream, whose
+    SSRC it saw before. A new peer connection takes any. False: the browser did not answer (the old leg is
+    paired again instead)."""
+    from sippy.CCEvents import CCEventTry
+    from sippy.SipHeader import SipHeader
+    from sippy.UA import UA
+
+    from callbridge.channels.sip.webrtc import (
+        INTERACTION_HEADER,
+        WEBRTC_ANSWER,
+        WEBRTC_OFFER,
+        browser_sdp,
+        softphone_user,
+    )
+
+    if call.agent_id is None:
+        return False
+    leg = RejoinLeg(controller, call, f"rejoin-{next(_branches)}")
+    tag = f"rejoin-{call.interaction_id}-{leg.branch}"
+    base = {"call-id": call.sip_call_id, "from-tag": call.caller_tag, "to-tag": tag}
+    try:
+        offer = await controller.ng.command("offer", {**base, "sdp": call.caller_sdp, **WEBRTC_OFFER})
+    except NgError as error:
+        log.warning("voice: no new call to %s's browser on %s: %s", call.agent_id, call.interaction_id, error)
+        return False
+    username, caller = softphone_user(call.tenant_id, call.agent_id), call.caller or "anonymous"
+    sdp = browser_sdp(offer["sdp"])
+
+    def invite() -> None:  # in the SIP thread
+        ua = UA(controller.stack.config, event_cb=leg.on_event, nh_address=controller.kamailio)
+        leg.ua = ua
+        event = CCEventTry((None, caller, username, _body(sdp), None, None))
+        event.extra_headers = (SipHeader(name=INTERACTION_HEADER, bodys=call.interaction_id),)
+        ua.recvEvent(event)
+
+    controller.stack.call(invite)
+    try:
+        async with asyncio.timeout(REJOIN_SECONDS):
+            answer = await leg.answered
+        if call.state != "bridged" or call.consult is not None:
+            raise CommandFailed("the call moved on meanwhile")
+        await controller.ng.command("answer", {**base, "sdp": answer, **WEBRTC_ANSWER})
+    except (CommandFailed, NgError, TimeoutError) as error:
+        log.warning("voice: %s's browser did not take %s back: %s", call.agent_id, call.interaction_id, error)
+        if not leg.answered.done():
+            leg.answered.cancel()
+        controller.stack.call(leg.hang_up)
+        return False
+    old, call.agent_leg = call.agent_leg, leg  # type: ignore[assignment]
+    call.branch = leg.branch  # the old leg's BYE is not the agent hanging up
+    call.callee_tag = tag
+    call.callee_remote_sdp = answer
+    call.callee_options = WEBRTC_ANSWER
+    await controller._stop_waiting_media(call)
+    await controller._ng_quietly("unblock media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})
+    if old is not None:
+        controller.stack.call(old.hang_up)
+    log.info("voice: %s's browser took %s back after the consult", call.agent_id, call.interaction_id)
+    return True
 
 
 async def _restore(controller: VoiceController, call: VoiceCall) -> None:

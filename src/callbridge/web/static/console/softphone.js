@@ -214,13 +214,18 @@ export class Softphone {
   incoming(invitation) {
     const SIP = this.sip;
     const id = invitation.request.getHeader(INTERACTION_HEADER) || "";
-    if (!id || this.calls.has(id)) {
+    const current = id ? this.calls.get(id) : undefined;
+    // A new call for the agent's connected call takes its place (after a consult the agent cancelled, Callbridge
+    // calls the browser again and hangs up the old call): answered at once below.
+    const replaces = Boolean(current && current.state === SIP.SessionState.Established && this.hooks.stateOf(id) === "connected");
+    if (!id || (current && !replaces)) {
       void invitation.reject({ statusCode: 486 });
       return;
     }
     this.calls.set(id, invitation);
     invitation.stateChange.addListener((/** @type {string} */ state) => {
-      this.status.dataset.call = state; // what the last call did (Establishing, Established, Terminated)
+      // what the interaction's call did (Establishing, Established, Terminated); not a replaced call's end
+      if (this.calls.get(id) === invitation || state !== SIP.SessionState.Terminated) this.status.dataset.call = state;
       if (state === SIP.SessionState.Established) this.play(invitation);
       if (state === SIP.SessionState.Terminated) {
         if (this.calls.get(id) === invitation) this.calls.delete(id);
