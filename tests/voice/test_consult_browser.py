@@ -86,6 +86,8 @@ def test_a_browser_agent_consults_a_browser_colleague_cancels_then_completes(
             second.page.screenshot(path=str(ARTIFACTS / "softphone-consulted.png"), full_page=True)  # to look at
             first.wait_to_hear(SECOND_BROWSER_TONE, "agent1 to hear agent2")
             second.wait_to_hear(BROWSER_TONE, "agent2 to hear agent1")
+            note = first.page.locator(f'[data-interaction-id="{call_id}"] .consult-note')
+            assert note.text_content() == "Consulting Agent 2; the caller hears hold music."
             first.page.screenshot(path=str(ARTIFACTS / "softphone-consulting.png"), full_page=True)
 
             # cancel: agent1 and the caller hear each other again (agent1's browser on a new call); agent2's ends
@@ -121,7 +123,9 @@ def test_a_browser_agent_consults_a_browser_colleague_cancels_then_completes(
             caller.stop()
 
 
-def test_a_desk_phone_agent_consults_a_browser_colleague_then_cancels(site: WebPhoneSite, browsers: Any) -> None:
+def test_a_browser_colleague_declines_then_answers_a_desk_phone_consult_that_is_cancelled(
+    site: WebPhoneSite, browsers: Any
+) -> None:
     client, admin = site.client, site.harness.admin
     username = f"{WEBPHONE_TENANT}-agent1"
     response = client.put(
@@ -149,19 +153,30 @@ def test_a_desk_phone_agent_consults_a_browser_colleague_then_cancels(site: WebP
             call_id = (live(site, "connected") or {})["id"]
             available(site, second.agent)
 
-            started = client.post(
-                f"/api/v1/me/interactions/{call_id}/consult", json={"target": "agent2"}, headers=agent1
-            )
+            consult = f"/api/v1/me/interactions/{call_id}/consult"
+            # agent2 declines: the caller is back with agent1
+            started = client.post(consult, json={"target": "agent2"}, headers=agent1)
+            assert started.status_code == 204, started.text
+            panel = second.page.locator("#consult-call")
+            panel.locator("button[data-action=consult-decline]").click()
+            wait_for(lambda: panel.is_hidden(), "the declined consult to leave agent2's console")
+            wait_for(lambda: caller_heard(caller)[-3:] == ["desk", "music", "desk"], "the caller back with agent1")
+
+            # agent2 answers, then agent1 cancels
+            started = client.post(consult, json={"target": "agent2"}, headers=agent1)
             assert started.status_code == 204, started.text
             panel = answer_consult(second, call_id)
             second.wait_to_hear(AGENT_TONE, "agent2 to hear agent1's desk phone")
             wait_for(lambda: "second" in runs(labels_of(desk.heard(), desk_hears)), "agent1 to hear agent2")
             heard_before = len(labels_of(desk.heard(), desk_hears))
 
-            cancelled = client.post(f"/api/v1/me/interactions/{call_id}/consult/cancel", headers=agent1)
+            cancelled = client.post(f"{consult}/cancel", headers=agent1)
             assert cancelled.status_code == 204, cancelled.text
             wait_for(lambda: panel.is_hidden(), "the consult to end in agent2's console")
-            wait_for(lambda: caller_heard(caller)[-3:] == ["desk", "music", "desk"], "the caller to hear agent1 again")
+            wait_for(
+                lambda: caller_heard(caller)[-5:] == ["desk", "music", "desk", "music", "desk"],
+                "the caller to hear agent1 again",
+            )
             wait_for(
                 lambda: runs(labels_of(desk.heard(), desk_hears)[heard_before:])[-1:] == ["caller"],
                 "agent1 to hear the caller again",

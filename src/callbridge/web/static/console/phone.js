@@ -151,11 +151,16 @@ export function createTransfer(interaction, ctx) {
   const consult = h("button", { type: "button", "data-action": "consult", hidden: true }, "Consult");
   const complete = h("button", { type: "button", "data-action": "consult-complete", hidden: true }, "Complete transfer");
   const cancel = h("button", { type: "button", "data-action": "consult-cancel", hidden: true }, "Cancel consult");
+  // while consulting, who (the picker is locked on them): the picker itself would show only a sliver beside the buttons
+  const consultNote = h("span", { class: "muted consult-note", role: "status", hidden: true });
   const consulting = (/** @type {boolean} */ on) => {
     complete.hidden = !on;
     cancel.hidden = !on;
     button.hidden = on;
     select.disabled = on;
+    select.hidden = on;
+    consultNote.hidden = !on;
+    setText(consultNote, on ? `Consulting ${select.selectedOptions[0]?.textContent ?? "a colleague"}; the caller hears hold music.` : "");
     consult.hidden = on || !phone || !select.value.startsWith("agent:");
   };
   /** Runs a consult request; `then` only once the server has taken it. @param {HTMLButtonElement} on @param {() => Promise<unknown>} action @param {() => void} then */
@@ -215,6 +220,7 @@ export function createTransfer(interaction, ctx) {
     { class: "transfer" },
     h("label", { for: id, class: "sr-only" }, "Transfer to"),
     select,
+    consultNote,
     number,
     button,
     consult,
