@@ -152,6 +152,8 @@ async def start(
         rate_limits=rate_limits_from(settings, db),
     )
     channels = ChannelServices.build(settings, db, node)
+    if bus is not None:
+        channels.chat.bus = bus  # customers' frames reach their connections on every node
     await channels.start_voice(settings, db, node)
     # What start-up built lives as long as the process: keep it out of the collector's full
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).

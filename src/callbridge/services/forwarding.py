@@ -280,6 +280,7 @@ class NatsBus:
                 handler(body)
 
         subscription = await self.connection.subscribe(subject, cb=received)
+        await self.connection.flush()  # the server has the subscription: nothing broadcast from now on is missed
         return subscription.unsubscribe
 
     async def _on_forget(self, message: nats.aio.msg.Msg) -> None:

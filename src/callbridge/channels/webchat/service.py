@@ -7,7 +7,9 @@ the same group commit, and a message for a chat that has just ended is refused r
 receive chat events over the event WebSocket (`chat.message`, `chat.typing`, `chat.delivered`; to the
 agent holding the chat and the supervisors); customers over their own WebSocket (`ChatConnection`).
 
-Conversations are served by the node that runs the tenant; customer connections live in this process.
+Conversations are served by the node that runs the tenant. A customer's WebSocket may be on any node: its
+frames (message, typing, delivered, leave) become named operations run on the holder, and the holder's frames
+for the customer go over the bus to the conversation's subject, which the customer's node follows.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
@@ -38,7 +40,7 @@ from callbridge.realtime.wire import ChatDeliveredEvent, ChatMessageEvent, ChatT
 from callbridge.services.audit import Actor, record
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import BatchEffects, ContactCenterNode
-from callbridge.services.operations import Operation
+from callbridge.services.operations import Operation, ReadOperation
 from callbridge.store.channel_tables import chat_conversations, chat_messages, chat_settings
 from callbridge.store.tables import tenants
 
@@ -113,6 +115,7 @@ class CustomerConnection(BoundedOutbox):
     """One open customer WebSocket: frames to send, bounded (a customer who stops reading is let go)."""
 
     conversation: Conversation
+    presence: str = field(default_factory=lambda: uuid.uuid4().hex)  # this connection, as the holder knows it
 
 
 def token_hash(token: str) -> str:
@@ -141,6 +144,10 @@ class ChatService:
         self._next_seq: dict[tuple[str, str], int] = {}
         self._leaving: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # with several nodes: the bus that carries customers' frames from the holder to their connections
+        self.bus: Broadcaster | None = None
+        self._following: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {}
+        self._present: dict[tuple[str, str], str] = {}  # on the holder: each conversation's newest connection
         node.add_listener(self._on_batch)
         node.provide(ChatService, self)
 
@@ -218,52 +225,53 @@ class ChatService:
         fields: Mapping[str, str],
         origin: str,
     ) -> tuple[Conversation, str]:
-        """The pre-chat form was sent: a chat interaction is queued; returns it and the customer's secret."""
-        interaction_id = str(uuid.uuid4())
+        """The pre-chat form was sent: a chat interaction is queued (by the tenant's holder, which may be
+        another node); returns it and the customer's secret."""
         token = "cbc_" + secrets.token_urlsafe(32)
         data = {"name": name, "email": email, **fields}
         if case_number:
             data["case_number"] = case_number
-        now = self.node.clock.now()
+        opened = StartChat(
+            interaction_id=str(uuid.uuid4()),
+            queue_id=queue_id,
+            customer_name=name,
+            customer_email=email,
+            case_number=case_number,
+            data=data,
+            token_hash=token_hash(token),
+            origin=origin[:300],
+            created_at=self.node.clock.now(),
+        )
+        await self.node.perform(tenant_id, opened)
+        return Conversation(tenant_id, opened.interaction_id, name, email), token
 
-        def check(cc: ContactCenter) -> None:
-            queue = cc.queues.get(queue_id)
-            if queue is None:
-                raise UnknownReference(f"queue {queue_id!r} does not exist", "queue")
-            if queue.channel is not Channel.CHAT:
-                raise Conflict(f"queue {queue_id!r} takes {queue.channel} interactions, not chats", "queue")
-
-        await self.node.read(tenant_id, check)
+    async def _open(self, tenant_id: str, opened: StartChat) -> None:
+        """On the holder: the chat's queue checked, the interaction queued and the conversation's row written
+        in one batch."""
 
         def change(cc: ContactCenter, at: float) -> list[ev.Event]:
-            return cc.handle(
-                cmd.SubmitInteraction(
-                    interaction_id,
-                    queue_id,
-                    Channel.CHAT,
-                    from_address=email,
-                    case_number=case_number,
-                    data=data,
-                ),
-                at,
+            queue = cc.queues.get(opened.queue_id)
+            if queue is None:
+                raise UnknownReference(f"queue {opened.queue_id!r} does not exist", "queue")
+            if queue.channel is not Channel.CHAT:
+                raise Conflict(f"queue {opened.queue_id!r} takes {queue.channel} interactions, not chats", "queue")
+            submit = cmd.SubmitInteraction(
+                opened.interaction_id,
+                opened.queue_id,
+                Channel.CHAT,
+                from_address=opened.customer_email,
+                case_number=opened.case_number,
+                data=opened.data,
             )
+            return cc.handle(submit, at)
 
         def write(connection: Connection) -> None:
-            connection.execute(
-                insert(chat_conversations).values(
-                    tenant_id=tenant_id,
-                    interaction_id=interaction_id,
-                    token_hash=token_hash(token),
-                    customer_name=name,
-                    customer_email=email,
-                    origin=origin[:300],
-                    created_at=now,
-                )
-            )
+            columns = {"interaction_id", "token_hash", "customer_name", "customer_email", "origin", "created_at"}
+            row = opened.model_dump(include=columns)
+            connection.execute(insert(chat_conversations).values(tenant_id=tenant_id, **row))
 
-        self._next_seq[(tenant_id, interaction_id)] = 1
+        self._next_seq[(tenant_id, opened.interaction_id)] = 1
         await self.node.configure(tenant_id, change, write)
-        return Conversation(tenant_id, interaction_id, name, email), token
 
     def authenticate(self, tenant_id: str, interaction_id: str, token: str) -> Conversation | None:
         with self.engine.connect() as connection:
@@ -300,16 +308,10 @@ class ChatService:
 
     async def status(self, tenant_id: str, interaction_id: str) -> tuple[CustomerState, str | None]:
         """What the customer is told: waiting, connected (with the agent's display name) or ended."""
-
-        def read(cc: ContactCenter) -> tuple[CustomerState, str | None]:
-            interaction = cc.interactions.get(interaction_id)
-            if interaction is None:
-                return "ended", None
-            state = customer_state(interaction.state)
-            agent = cc.agents.get(interaction.agent_id or "") if state == "connected" else None
-            return state, agent.profile.display_name if agent is not None else None
-
-        return await self.node.read(tenant_id, read)
+        found: tuple[CustomerState, str | None] = await self.node.perform(
+            tenant_id, ReadChatStatus(interaction_id=interaction_id)
+        )
+        return found
 
     # --------------------------------------------------------------------- messages
 
@@ -339,7 +341,39 @@ class ChatService:
         agent_id: str | None = None,
         client_id: str | None = None,
     ) -> ChatMessage:
-        """Stores one message (text already cleaned) and sends it to the other side.
+        """`post_here` on the tenant's holder, from any node."""
+        posted = PostChatMessage(
+            interaction_id=interaction_id, sender=sender, text=text, agent_id=agent_id, client_id=client_id
+        )
+        message: ChatMessage = await self.node.perform(tenant_id, posted)
+        return message
+
+    async def typing(self, tenant_id: str, interaction_id: str, sender: Sender, active: bool) -> None:
+        await self.node.perform(tenant_id, ChatTyping(interaction_id=interaction_id, sender=sender, active=active))
+
+    async def delivered(self, tenant_id: str, interaction_id: str, reader: Sender, up_to_seq: int) -> None:
+        await self.node.perform(
+            tenant_id, ChatReceived(interaction_id=interaction_id, reader=reader, up_to_seq=up_to_seq)
+        )
+
+    async def leave(
+        self, conversation: Conversation, reason: str = "customer left", presence: str | None = None
+    ) -> None:
+        """The customer left (on the holder, from any node): a waiting chat is abandoned, a connected one goes
+        to wrap-up. `presence`: only if the customer has not come back since on another connection."""
+        ended = EndChat(interaction_id=conversation.interaction_id, reason=reason, presence=presence)
+        await self.node.perform(conversation.tenant_id, ended)
+
+    async def post_here(
+        self,
+        tenant_id: str,
+        interaction_id: str,
+        sender: Sender,
+        text: str,
+        agent_id: str | None = None,
+        client_id: str | None = None,
+    ) -> ChatMessage:
+        """On the holder: stores one message (text already cleaned) and sends it to the other side.
 
         A customer may write while waiting and while connected; an agent only to a chat they hold and that
         is connected."""
@@ -399,7 +433,7 @@ class ChatService:
         self._to_customers(tenant_id, interaction_id, _frame("message", message=message.as_json(), client_id=client_id))
         return message
 
-    async def typing(self, tenant_id: str, interaction_id: str, sender: Sender, active: bool) -> None:
+    async def typing_here(self, tenant_id: str, interaction_id: str, sender: Sender, active: bool) -> None:
         def holder(cc: ContactCenter) -> str | None:
             interaction = cc.interactions.get(interaction_id)
             if interaction is None or interaction.state not in LIVE:
@@ -413,7 +447,7 @@ class ChatService:
         else:
             self._to_customers(tenant_id, interaction_id, _frame("typing", active=active))
 
-    async def delivered(self, tenant_id: str, interaction_id: str, reader: Sender, up_to_seq: int) -> float | None:
+    async def delivered_here(self, tenant_id: str, interaction_id: str, reader: Sender, up_to_seq: int) -> float | None:
         """`reader` has received the other side's messages up to `up_to_seq`; returns when, or None if
         nothing new was marked."""
         sender: Sender = "agent" if reader == "customer" else "customer"
@@ -453,9 +487,11 @@ class ChatService:
             self._to_customers(tenant_id, interaction_id, _frame("delivered", up_to_seq=up_to_seq, delivered_at=at[0]))
         return at[0]
 
-    async def leave(self, conversation: Conversation, reason: str = "customer left") -> None:
-        """The customer left: a waiting chat is abandoned, a connected one goes to wrap-up."""
-        tenant_id, interaction_id = conversation.tenant_id, conversation.interaction_id
+    async def end_here(self, tenant_id: str, interaction_id: str, reason: str, presence: str | None) -> None:
+        key = (tenant_id, interaction_id)
+        if presence is not None and self._present.get(key, presence) != presence:
+            return  # the customer is back, on another connection (perhaps through another node)
+        self._present.pop(key, None)
 
         def change(cc: ContactCenter, now: float) -> list[ev.Event]:
             interaction = cc.interactions.get(interaction_id)
@@ -476,20 +512,41 @@ class ChatService:
 
         await self.node.configure(tenant_id, change, write)
 
+    def came_back(self, tenant_id: str, interaction_id: str, presence: str) -> None:
+        """On the holder: the customer's newest connection, which a disconnection before it no longer ends."""
+        if len(self._present) > 10000:
+            self._present.clear()
+        self._present[(tenant_id, interaction_id)] = presence
+
     # ----------------------------------------------------------- customer connections
 
-    def join(self, conversation: Conversation) -> CustomerConnection:
+    async def join(self, conversation: Conversation) -> CustomerConnection:
+        """A customer connection opened on this node. With a bus, the frames for its conversation arrive
+        from the tenant's holder, wherever it is: followed before the caller reads the welcome, so none falls
+        between."""
         key = (conversation.tenant_id, conversation.interaction_id)
         leaving = self._leaving.pop(key, None)
         if leaving is not None:
             leaving.cancel()
         connection = CustomerConnection(conversation)
-        self._rooms.setdefault(key, set()).add(connection)
+        room = self._rooms.setdefault(key, set())
+        room.add(connection)
+        try:
+            if self.bus is not None and key not in self._following:
+                self._following[key] = await self.bus.listen(
+                    customer_subject(*key), lambda body: self._deliver_here(key, body.get("frame"))
+                )
+            came_back = CustomerCameBack(interaction_id=conversation.interaction_id, presence=connection.presence)
+            await self.node.perform(conversation.tenant_id, came_back)
+        except BaseException:
+            self.part(connection, left=True)
+            raise
         return connection
 
     def part(self, connection: CustomerConnection, *, left: bool) -> None:
         """A customer connection closed. Unless the customer said they were leaving, they get the grace
-        period to come back (a page reload, a network change) before the chat counts as left."""
+        period to come back (a page reload, a network change; through any node) before the chat counts as
+        left."""
         conversation = connection.conversation
         key = (conversation.tenant_id, conversation.interaction_id)
         room = self._rooms.get(key)
@@ -498,15 +555,18 @@ class ChatService:
             if room:
                 return
             del self._rooms[key]
+        stop_following = self._following.pop(key, None)
+        if stop_following is not None:
+            self._spawn(_unsubscribe(stop_following))
         if left:
             return
-        self._leaving[key] = self._spawn(self._leave_later(conversation))
+        self._leaving[key] = self._spawn(self._leave_later(conversation, connection.presence))
 
-    async def _leave_later(self, conversation: Conversation) -> None:
+    async def _leave_later(self, conversation: Conversation, presence: str) -> None:
         await asyncio.sleep(self.limits.reconnect_grace_seconds)
         self._leaving.pop((conversation.tenant_id, conversation.interaction_id), None)
         try:
-            await self.leave(conversation, "customer disconnected")
+            await self.leave(conversation, "customer disconnected", presence)
         except Exception:
             log.exception("ending a chat whose customer went away failed")
 
@@ -525,8 +585,16 @@ class ChatService:
                 await task
 
     def _to_customers(self, tenant_id: str, interaction_id: str, frame: str) -> None:
-        for connection in self._rooms.get((tenant_id, interaction_id), ()):
-            connection.deliver(frame)
+        """From the holder: to the conversation's customer connections on every node (with a bus), or here."""
+        if self.bus is not None:
+            self.bus.broadcast(customer_subject(tenant_id, interaction_id), {"frame": frame})
+        else:
+            self._deliver_here((tenant_id, interaction_id), frame)
+
+    def _deliver_here(self, key: tuple[str, str], frame: object) -> None:
+        if isinstance(frame, str):
+            for connection in self._rooms.get(key, ()):
+                connection.deliver(frame)
 
     def _to_agents(self, tenant_id: str, agent_id: str | None, frame: str) -> None:
         audience: Audience = AgentAudience(frozenset({agent_id})) if agent_id else SupervisorAudience()
@@ -536,12 +604,17 @@ class ChatService:
 
     def _on_batch(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
         """Customers hear when an agent joins, when the chat goes back to the queue, and when it ends."""
-        if not self._rooms:
+        if not self._rooms and self.bus is None:
             return None
         frames: list[tuple[str, str]] = []
         for event in events:
             interaction_id = event.about_interaction
-            if interaction_id is None or (tenant_id, interaction_id) not in self._rooms:
+            if interaction_id is None:
+                continue
+            if self.bus is None and (tenant_id, interaction_id) not in self._rooms:
+                continue  # with a bus, its customers may be on any node
+            about = cc.interactions.get(interaction_id)
+            if about is not None and about.channel is not Channel.CHAT:
                 continue
             if isinstance(event, ev.InteractionConnected):
                 agent = cc.agents.get(event.agent_id)
@@ -571,37 +644,116 @@ def _no_members(_queue_id: str) -> Sequence[str]:
     return ()
 
 
-# An agent's chat actions, run on the node holding the tenant: the message numbering and the chat's state
-# are there. Its customers are reached only from that node (their connections are not clustered yet).
+async def _unsubscribe(stop: Callable[[], Awaitable[None]]) -> None:
+    with contextlib.suppress(Exception):  # the bus may be closing: its subscriptions go with it
+        await stop()
 
 
-class PostAgentMessage(Operation):
-    name: ClassVar[str] = "chat_post_agent_message"
+def customer_subject(tenant_id: str, interaction_id: str) -> str:
+    """The bus subject of one conversation's customer frames (names hex-encoded: subjects treat dots specially)."""
+    return f"callbridge.chat.{tenant_id.encode().hex()}.{interaction_id.encode().hex()}"
+
+
+class Broadcaster(Protocol):
+    """The bus between nodes, as chat uses it (`services.forwarding.NatsBus`)."""
+
+    def broadcast(self, subject: str, body: dict[str, Any]) -> None: ...
+
+    async def listen(
+        self, subject: str, handler: Callable[[dict[str, Any]], None]
+    ) -> Callable[[], Awaitable[None]]: ...
+
+
+# A chat's actions, from the customer's WebSocket or the agent's API on any node, run on the node holding the
+# tenant: the chat's state and its message numbering are there, and it sends the customers' frames.
+
+
+class StartChat(Operation):
+    name: ClassVar[str] = "chat_start"
+    interaction_id: str
+    queue_id: str
+    customer_name: str
+    customer_email: str
+    case_number: str
+    data: dict[str, str]
+    token_hash: str
+    origin: str
+    created_at: float
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ChatService)._open(tenant_id, self)
+
+
+class ReadChatStatus(ReadOperation):
+    name: ClassVar[str] = "chat_status"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(tuple[CustomerState, str | None])
+    interaction_id: str
+
+    def view(self, cc: ContactCenter) -> tuple[CustomerState, str | None]:
+        interaction = cc.interactions.get(self.interaction_id)
+        if interaction is None:
+            return "ended", None
+        state = customer_state(interaction.state)
+        agent = cc.agents.get(interaction.agent_id or "") if state == "connected" else None
+        return state, agent.profile.display_name if agent is not None else None
+
+
+class PostChatMessage(Operation):
+    name: ClassVar[str] = "chat_post_message"
     result: ClassVar[TypeAdapter[Any]] = TypeAdapter(ChatMessage)
     interaction_id: str
-    agent_id: str
+    sender: Sender
     text: str
+    agent_id: str | None = None
+    client_id: str | None = None
 
     async def run(self, node: ContactCenterNode, tenant_id: str) -> ChatMessage:
         chat = node.provided(ChatService)
-        return await chat.post(tenant_id, self.interaction_id, "agent", self.text, self.agent_id)
+        return await chat.post_here(
+            tenant_id, self.interaction_id, self.sender, self.text, self.agent_id, self.client_id
+        )
 
 
-class AgentTyping(Operation):
-    name: ClassVar[str] = "chat_agent_typing"
+class ChatTyping(Operation):
+    name: ClassVar[str] = "chat_typing"
     interaction_id: str
+    sender: Sender
     active: bool
 
     async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
-        await node.provided(ChatService).typing(tenant_id, self.interaction_id, "agent", self.active)
+        await node.provided(ChatService).typing_here(tenant_id, self.interaction_id, self.sender, self.active)
 
 
-class AgentReceived(Operation):
-    """The customer's messages up to `up_to_seq` are on the agent's screen."""
+class ChatReceived(Operation):
+    """`reader` has the other side's messages up to `up_to_seq` on screen."""
 
-    name: ClassVar[str] = "chat_agent_received"
+    name: ClassVar[str] = "chat_received"
     interaction_id: str
+    reader: Sender
     up_to_seq: int
 
     async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
-        await node.provided(ChatService).delivered(tenant_id, self.interaction_id, "agent", self.up_to_seq)
+        await node.provided(ChatService).delivered_here(tenant_id, self.interaction_id, self.reader, self.up_to_seq)
+
+
+class CustomerCameBack(Operation):
+    """A customer connection opened (on any node): a disconnection before it no longer ends the chat."""
+
+    name: ClassVar[str] = "chat_customer_came_back"
+    interaction_id: str
+    presence: str
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        node.provided(ChatService).came_back(tenant_id, self.interaction_id, self.presence)
+
+
+class EndChat(Operation):
+    """The customer left (`presence` None) or their connection `presence` went away and did not come back."""
+
+    name: ClassVar[str] = "chat_end"
+    interaction_id: str
+    reason: str
+    presence: str | None = None
+
+    async def run(self, node: ContactCenterNode, tenant_id: str) -> None:
+        await node.provided(ChatService).end_here(tenant_id, self.interaction_id, self.reason, self.presence)

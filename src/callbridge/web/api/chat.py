@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from callbridge.channels.webchat import ChatMessage, ChatService, ChatSettings, CustomerConnection, FormField
-from callbridge.channels.webchat.service import AgentReceived, AgentTyping, PostAgentMessage
 from callbridge.channels.webchat.text import InvalidText, clean_text
 from callbridge.domain.errors import DomainError, NotFound
 from callbridge.services.operations import ReadInteraction
@@ -177,26 +176,30 @@ async def send_chat_message(
     tenant_id = who.tenant_id or ""
     text = _clean(body.text, request.app.state)
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    post = PostAgentMessage(interaction_id=interaction_id, agent_id=who.subject_id, text=text)
-    message: ChatMessage = await svc.node.perform(tenant_id, post)
+    chat = _chat(request.app.state)
+    message = await chat.post(tenant_id, interaction_id, "agent", text, agent_id=who.subject_id)
     return _message_out(message)
 
 
 @router.post("/me/chats/{interaction_id}/typing", status_code=204)
-async def chat_typing(interaction_id: str, body: TypingIn, svc: ServicesDep, who: AgentDep) -> Response:
+async def chat_typing(
+    interaction_id: str, body: TypingIn, request: Request, svc: ServicesDep, who: AgentDep
+) -> Response:
     """Show (or stop showing) 'typing…' to the customer. Send `active: true` at most every few seconds."""
     tenant_id = who.tenant_id or ""
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    await svc.node.perform(tenant_id, AgentTyping(interaction_id=interaction_id, active=body.active))
+    await _chat(request.app.state).typing(tenant_id, interaction_id, "agent", body.active)
     return Response(status_code=204)
 
 
 @router.post("/me/chats/{interaction_id}/delivered", status_code=204)
-async def chat_delivered(interaction_id: str, body: DeliveredIn, svc: ServicesDep, who: AgentDep) -> Response:
+async def chat_delivered(
+    interaction_id: str, body: DeliveredIn, request: Request, svc: ServicesDep, who: AgentDep
+) -> Response:
     """The customer's messages up to `up_to_seq` are on your screen: the customer sees them as delivered."""
     tenant_id = who.tenant_id or ""
     await _handled_by(svc, tenant_id, interaction_id, who.subject_id)
-    await svc.node.perform(tenant_id, AgentReceived(interaction_id=interaction_id, up_to_seq=body.up_to_seq))
+    await _chat(request.app.state).delivered(tenant_id, interaction_id, "agent", body.up_to_seq)
     return Response(status_code=204)
 
 
@@ -404,8 +407,8 @@ async def customer_socket(websocket: WebSocket) -> None:
         return
     last_seq = hello.get("last_seq", 0)
     last_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
-    connection = chat.join(conversation)
     left = False
+    connection = await chat.join(conversation)
     try:
         state, agent_name = await chat.status(tenant_id, interaction_id)
         messages = await asyncio.to_thread(chat.transcript, tenant_id, interaction_id, last_seq)
