@@ -118,8 +118,10 @@ def test_a_chat_customer_on_another_node_than_the_holder(cluster: Cluster) -> No
         assert next_frame(customer, "message")["message"]["text"] == "Let me look"
         customer.send(json.dumps({"type": "leave"}))
         wait_for(
-            lambda: httpx.get(f"{h}/api/v1/me", headers=agent, timeout=10).json()["interactions"][chat_id]["state"]
-            == "wrap_up",
+            lambda: (
+                httpx.get(f"{h}/api/v1/me", headers=agent, timeout=10).json()["interactions"][chat_id]["state"]
+                == "wrap_up"
+            ),
             "the chat to end when the customer leaves",
         )
     finally:
