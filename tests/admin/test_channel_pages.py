@@ -35,16 +35,23 @@ def test_the_telephony_page_sets_keeps_and_removes_the_command_webhook(harness: 
     assert "at least 16" in errors_of(short.text)["signing_secret"]
     assert c.get(api, headers=harness.admin).json()["webhook_url"] is None  # nothing was saved
 
+    assert 'name="command_hold" value="on" checked' in page.text, "hold and resume are ticked until changed"
+    assert 'name="command_connect" value="on" >' in page.text
+    ticked = {"command_hold": "on", "command_resume": "on", "command_connect": "on"}
     saved = _post(
-        harness, "/admin/acme/telephony", {"webhook_url": url, "signing_secret": SECRET, "timeout_seconds": "2"}
+        harness,
+        "/admin/acme/telephony",
+        {"webhook_url": url, "signing_secret": SECRET, "timeout_seconds": "2", **ticked},
     )
     assert saved.status_code == 303, saved.text
     assert c.get(api, headers=harness.admin).json() == {
         "webhook_url": url,
         "has_signing_secret": True,
         "timeout_seconds": 2.0,
+        "commands": ["hold", "resume", "connect"],
     }
     page = c.get(saved.headers["location"]).text
+    assert 'name="command_connect" value="on" checked' in page
     assert "Telephony command webhook saved." in page
     assert f"Commands are sent to <code>{url}</code>" in page
     assert SECRET not in page

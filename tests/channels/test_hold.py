@@ -105,6 +105,7 @@ def test_settings_are_admin_only_keep_the_secret_encrypted_and_are_audited(tenan
         "webhook_url": None,
         "has_signing_secret": False,
         "timeout_seconds": 3.0,
+        "commands": ["hold", "resume"],
     }
     assert client.get(url, headers=tenant.agent("agent1")).status_code == 403
     first = configure(tenant, "http://example.com/commands")
@@ -118,7 +119,12 @@ def test_settings_are_admin_only_keep_the_secret_encrypted_and_are_audited(tenan
     assert no_secret.json()["field"] == "signing_secret"
     saved = configure(tenant, pbx.url)
     assert saved.status_code == 200, saved.text
-    assert saved.json() == {"webhook_url": pbx.url, "has_signing_secret": True, "timeout_seconds": 3.0}
+    assert saved.json() == {
+        "webhook_url": pbx.url,
+        "has_signing_secret": True,
+        "timeout_seconds": 3.0,
+        "commands": ["hold", "resume"],
+    }
     # the secret is stored encrypted, not as given
     with tenant.harness.services.engine.connect() as connection:
         stored = connection.exec_driver_sql(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -83,6 +84,7 @@ class Harness:
 # The tests' built-in CRM, PBX and identity-provider stand-ins listen on this machine: allowed explicitly, as an
 # installation with its CRM on the same host allows it (CALLBRIDGE_OUTBOUND_ALLOWED_NETWORKS).
 LOCAL_SERVICES = "127.0.0.0/8,::1/128"
+SERVER_START_SECONDS = float(os.environ.get("CALLBRIDGE_TEST_DEADLINE_SECONDS", "60"))
 
 
 @contextlib.contextmanager
@@ -111,13 +113,21 @@ def running_app(tmp: Path, admin_email: str, admin_password: str, **settings: An
     server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 15
-    while time.time() < deadline:
+    # generous, and a failure says so: a busy machine may take long to start a server, and a test that went on
+    # regardless would fail later with a puzzling "connection refused"
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while True:
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.05)
+            pass
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(10)
+            engine.dispose()
+            raise AssertionError(f"the test server on {base} was not ready within {SERVER_START_SECONDS:g} s")
+        time.sleep(0.05)
     try:
         yield base, app
     finally:

@@ -1,7 +1,10 @@
 """The tenant's telephony command channel: Callbridge POSTs signed JSON commands to the PBX.
 
-An admin sets a webhook URL and a signing secret (`PUT /api/v1/tenants/{id}/telephony/settings`). Each
-command is one POST:
+An admin sets a webhook URL, a signing secret and the commands their PBX follows
+(`PUT /api/v1/tenants/{id}/telephony/settings`): `hold` and `resume` by default; `connect` (an agent accepted
+the call in the console: bridge it to them), `hang_up` (the agent hung up in the console), `dial` (click to
+dial: call the customer for this agent) and `transfer` (to an outside number) once the PBX implements them.
+Each command is one POST:
 
     POST <webhook_url>
     Content-Type: application/json
@@ -40,7 +43,19 @@ SIGNATURE_HEADER = "X-Callbridge-Signature"
 DEFAULT_TIMEOUT_SECONDS = 3.0
 MIN_SECRET_CHARS = 16
 MAX_SECRET_CHARS = 256
-Command = Literal["hold", "resume"]
+Command = Literal["hold", "resume", "connect", "hang_up", "dial", "transfer"]
+COMMANDS: tuple[Command, ...] = ("hold", "resume", "connect", "hang_up", "dial", "transfer")
+DEFAULT_COMMANDS: tuple[Command, ...] = ("hold", "resume")
+
+
+_DOING: dict[str, str] = {
+    "hold": "hold the call",
+    "resume": "resume the call",
+    "connect": "connect the call to you",
+    "hang_up": "hang up the call",
+    "dial": "dial the number",
+    "transfer": "transfer the call",
+}
 
 
 class InvalidSetting(Exception):
@@ -56,6 +71,11 @@ class CommandSettings:
     webhook_url: str
     signing_secret: str
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    commands: frozenset[str] = frozenset(DEFAULT_COMMANDS)  # what the PBX follows
+
+
+def _commands(stored: str) -> frozenset[str]:
+    return frozenset(name for name in stored.split(",") if name)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -102,7 +122,10 @@ class CommandSettingsStore:
         if row is None:
             return None
         return CommandSettings(
-            row.webhook_url, self.cipher.decrypt(row.signing_secret.encode("ascii")), row.timeout_seconds
+            row.webhook_url,
+            self.cipher.decrypt(row.signing_secret.encode("ascii")),
+            row.timeout_seconds,
+            _commands(row.commands),
         )
 
     def describe(self, tenant_id: str) -> dict[str, object]:
@@ -112,8 +135,19 @@ class CommandSettingsStore:
                 select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
             ).first()
         if row is None:
-            return {"webhook_url": None, "has_signing_secret": False, "timeout_seconds": DEFAULT_TIMEOUT_SECONDS}
-        return {"webhook_url": row.webhook_url, "has_signing_secret": True, "timeout_seconds": row.timeout_seconds}
+            return {
+                "webhook_url": None,
+                "has_signing_secret": False,
+                "timeout_seconds": DEFAULT_TIMEOUT_SECONDS,
+                "commands": list(DEFAULT_COMMANDS),
+            }
+        followed = _commands(row.commands)
+        return {
+            "webhook_url": row.webhook_url,
+            "has_signing_secret": True,
+            "timeout_seconds": row.timeout_seconds,
+            "commands": [name for name in COMMANDS if name in followed],
+        }
 
     def save(
         self,
@@ -122,8 +156,13 @@ class CommandSettingsStore:
         signing_secret: str | None,
         timeout_seconds: float,
         actor: Actor | None = None,
+        commands: tuple[str, ...] = DEFAULT_COMMANDS,
     ) -> None:
         """Stores the webhook (`signing_secret` None keeps the stored one); `webhook_url` None removes it."""
+        unknown = [name for name in commands if name not in COMMANDS]
+        if unknown:
+            raise InvalidSetting(f"commands: {unknown[0]!r} is not one of {', '.join(COMMANDS)}", "commands")
+        stored_commands = ",".join(name for name in COMMANDS if name in commands)
         if webhook_url is not None:
             check_webhook_url(webhook_url)
             try:  # resolves the host: before the transaction, not inside it
@@ -143,6 +182,7 @@ class CommandSettingsStore:
                     "webhook_url": row.webhook_url,
                     "signing_secret": hashlib.sha256(stored.encode()).hexdigest(),
                     "timeout_seconds": row.timeout_seconds,
+                    "commands": row.commands,
                 }
             if webhook_url is None:
                 if row is None:
@@ -161,6 +201,7 @@ class CommandSettingsStore:
                     "webhook_url": webhook_url,
                     "signing_secret": self.cipher.encrypt(signing_secret).decode("ascii"),
                     "timeout_seconds": timeout_seconds,
+                    "commands": stored_commands,
                     "updated_at": self.clock.now(),
                 }
                 if row is None:
@@ -175,6 +216,7 @@ class CommandSettingsStore:
                     "webhook_url": webhook_url,
                     "signing_secret": hashlib.sha256(signing_secret.encode()).hexdigest(),
                     "timeout_seconds": timeout_seconds,
+                    "commands": stored_commands,
                 }
             if actor is not None:
                 record(
@@ -190,10 +232,10 @@ class CommandSettingsStore:
 
 
 class WebhookTelephony:
-    """The `TelephonyChannel` of the REST integration: hold and resume through the tenant's webhook.
+    """The `TelephonyChannel` of the REST integration: the commands the tenant's PBX follows, through its webhook.
 
-    Dialling and hanging up stay with the PBX (it reports them as telephony events), so `place_call` and
-    `hang_up` raise `CommandFailed`."""
+    A command the PBX does not follow (per its settings) raises `CommandFailed`; callers ask `follows` first
+    where the PBX may well handle the matter itself (it reports what it did as telephony events)."""
 
     def __init__(self, settings: CommandSettingsStore, clock: Clock, http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
@@ -203,11 +245,23 @@ class WebhookTelephony:
     async def configured(self, tenant_id: str) -> bool:
         return await asyncio.to_thread(self.settings.load, tenant_id) is not None
 
-    async def place_call(self, call: OutboundCall) -> None:
-        raise CommandFailed("the command webhook does not place calls: the PBX reports outbound.requested")
+    async def follows(self, tenant_id: str, command: Command) -> bool:
+        """The tenant has a webhook and its PBX follows this command."""
+        settings = await asyncio.to_thread(self.settings.load, tenant_id)
+        return settings is not None and command in settings.commands
 
-    async def hang_up(self, tenant_id: str, call_id: str) -> None:
-        raise CommandFailed("the command webhook does not hang up calls")
+    async def place_call(self, call: OutboundCall) -> None:
+        extra = {"to_address": call.to_address, "from_address": call.from_address}
+        await self._send(call.tenant_id, "dial", call.call_id, call.agent_id, extra)
+
+    async def hang_up(self, tenant_id: str, call_id: str, agent_id: str | None = None) -> None:
+        await self._send(tenant_id, "hang_up", call_id, agent_id)
+
+    async def connect(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        await self._send(tenant_id, "connect", call_id, agent_id)
+
+    async def transfer(self, tenant_id: str, call_id: str, agent_id: str, to_address: str) -> None:
+        await self._send(tenant_id, "transfer", call_id, agent_id, {"to_address": to_address})
 
     async def hold(self, tenant_id: str, call_id: str, agent_id: str) -> None:
         await self._send(tenant_id, "hold", call_id, agent_id)
@@ -215,15 +269,23 @@ class WebhookTelephony:
     async def resume(self, tenant_id: str, call_id: str, agent_id: str) -> None:
         await self._send(tenant_id, "resume", call_id, agent_id)
 
-    async def _send(self, tenant_id: str, command: Command, call_id: str, agent_id: str) -> None:
+    async def _send(
+        self, tenant_id: str, command: Command, call_id: str, agent_id: str | None, extra: dict[str, str] | None = None
+    ) -> None:
+        what = _DOING[command]
         settings = await asyncio.to_thread(self.settings.load, tenant_id)
         if settings is None:
             raise CommandFailed(
-                f"cannot {command} the call: no telephony command webhook is set up for this tenant "
+                f"cannot {what}: no telephony command webhook is set up for this tenant "
                 "(an admin sets it in the telephony settings)"
             )
+        if command not in settings.commands:
+            raise CommandFailed(
+                f"cannot {what}: the PBX does not take the {command!r} command (an admin turns it on in the "
+                "telephony settings once the PBX handles it)"
+            )
         body = json.dumps(
-            {"command": command, "call_id": call_id, "agent_id": agent_id, "at": self.clock.now()},
+            {"command": command, "call_id": call_id, "agent_id": agent_id, "at": self.clock.now(), **(extra or {})},
             separators=(",", ":"),
         ).encode("utf-8")
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(settings.signing_secret, body)}
@@ -233,14 +295,12 @@ class WebhookTelephony:
             )
         except httpx.TimeoutException:
             raise CommandFailed(
-                f"cannot {command} the call: the PBX did not answer within {settings.timeout_seconds:g} s"
+                f"cannot {what}: the PBX did not answer within {settings.timeout_seconds:g} s"
             ) from None
         except httpx.HTTPError as error:
-            raise CommandFailed(
-                f"cannot {command} the call: the PBX could not be reached ({error.__class__.__name__})"
-            ) from None
+            raise CommandFailed(f"cannot {what}: the PBX could not be reached ({error.__class__.__name__})") from None
         if not response.is_success:
-            raise CommandFailed(f"cannot {command} the call: the PBX refused it (HTTP {response.status_code})")
+            raise CommandFailed(f"cannot {what}: the PBX refused it (HTTP {response.status_code})")
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from callbridge.auth.secrets import TokenCipher, load_secret_key
 from callbridge.channels.base import OutboundCall, TelephonyChannel
-from callbridge.channels.commands import CommandSettingsStore, WebhookTelephony
+from callbridge.channels.commands import Command, CommandSettingsStore, WebhookTelephony
 from callbridge.channels.hold import CallHoldService
 from callbridge.channels.telephony import TelephonyService
 from callbridge.channels.voicemail import VoicemailService
@@ -36,11 +36,21 @@ class CarrierRouter:
     def _voice_for(self, call_id: str) -> VoiceController | None:
         return self.voice if self.voice is not None and self.voice.carries(call_id) else None
 
+    async def pbx_follows(self, tenant_id: str, call_id: str, command: Command) -> bool:
+        """The call is an outside PBX's (not one the voice controller carries) and that PBX takes `command`."""
+        return self._voice_for(call_id) is None and await self.webhook.follows(tenant_id, command)
+
     async def place_call(self, call: OutboundCall) -> None:
         await self.webhook.place_call(call)
 
-    async def hang_up(self, tenant_id: str, call_id: str) -> None:
-        await self.webhook.hang_up(tenant_id, call_id)
+    async def hang_up(self, tenant_id: str, call_id: str, agent_id: str | None = None) -> None:
+        await self.webhook.hang_up(tenant_id, call_id, agent_id)
+
+    async def connect(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        await self.webhook.connect(tenant_id, call_id, agent_id)
+
+    async def transfer(self, tenant_id: str, call_id: str, agent_id: str, to_address: str) -> None:
+        await self.webhook.transfer(tenant_id, call_id, agent_id, to_address)
 
     async def hold(self, tenant_id: str, call_id: str, agent_id: str) -> None:
         voice = self._voice_for(call_id)
@@ -63,7 +73,7 @@ class ChannelServices:
     voicemail: VoicemailService
     chat: ChatService
     command_settings: CommandSettingsStore
-    commands: WebhookTelephony  # the tenant's signed command webhook (hold, resume)
+    commands: WebhookTelephony  # the tenant's signed command webhook (the commands its PBX follows)
     hold: CallHoldService
     router: CarrierRouter
     carrier: TelephonyChannel | None = None  # a SIP gateway or CPaaS client, once there is one

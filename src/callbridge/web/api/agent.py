@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from callbridge.channels.base import CommandFailed
+from callbridge.channels.base import CommandFailed, OutboundCall
 from callbridge.channels.hold import HOLD_KEY, CallHoldService, HoldCall
+from callbridge.channels.services import CarrierRouter
 from callbridge.channels.sip.outside import DialRefused, voice_calls
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NotFound
@@ -56,10 +57,27 @@ async def set_status(body: StatusIn, svc: ServicesDep, who: AgentDep) -> dict[st
     return status
 
 
-@router.post("/me/offers/{interaction_id}/accept", tags=["agent"])
-async def accept_offer(interaction_id: str, svc: ServicesDep, who: AgentDep) -> InteractionView:
-    await execute(svc, _tenant(who), cmd.AcceptOffer(who.subject_id, interaction_id))
-    return await _interaction(svc, _tenant(who), interaction_id)
+def carriers(request: Request) -> CarrierRouter:
+    """Where commands for a call go: the voice controller for its own calls, the tenant's PBX for the others."""
+    found: CarrierRouter = request.app.state.channels.router
+    return found
+
+
+@router.post("/me/offers/{interaction_id}/accept", tags=["agent"], response_model=InteractionView, responses={503: {}})
+async def accept_offer(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Any:
+    """Take the offered interaction. A call of an outside PBX that follows `connect` is then bridged to you by
+    it; if the PBX refuses or does not answer, the call goes back to its queue (503 saying so)."""
+    tenant_id = _tenant(who)
+    await execute(svc, tenant_id, cmd.AcceptOffer(who.subject_id, interaction_id))
+    view = await _interaction(svc, tenant_id, interaction_id)
+    router_ = carriers(request)
+    if view.channel == "phone" and view.queue_id and await router_.pbx_follows(tenant_id, interaction_id, "connect"):
+        try:
+            await router_.connect(tenant_id, interaction_id, who.subject_id)
+        except CommandFailed as error:  # the caller keeps waiting, for the next agent (or you, again)
+            await execute(svc, tenant_id, cmd.TransferToQueue(who.subject_id, interaction_id, view.queue_id))
+            return error_response(503, "telephony_unavailable", f"{error}; the call went back to its queue")
+    return view
 
 
 @router.post("/me/offers/{interaction_id}/reject", status_code=204, tags=["agent"])
@@ -113,11 +131,25 @@ def my_recent_interactions(
     return {"interactions": out}
 
 
-@router.post("/me/interactions/{interaction_id}/end", tags=["agent"])
-async def end_interaction(interaction_id: str, body: EndIn, svc: ServicesDep, who: AgentDep) -> InteractionView:
-    """Hang up / close the chat: the interaction goes to wrap-up."""
+@router.post(
+    "/me/interactions/{interaction_id}/end", tags=["agent"], response_model=InteractionView, responses={503: {}}
+)
+async def end_interaction(interaction_id: str, body: EndIn, request: Request, svc: ServicesDep, who: AgentDep) -> Any:
+    """Hang up / close the chat: the interaction goes to wrap-up. A call of an outside PBX that follows
+    `hang_up` is hung up by it first: if it refuses or does not answer, nothing changes (503 saying so)."""
     tenant_id = _tenant(who)
     await _owned(svc, tenant_id, interaction_id, who.subject_id)
+    router_ = carriers(request)
+    view = await _interaction(svc, tenant_id, interaction_id)
+    if (
+        view.channel == "phone"
+        and view.ended_at is None
+        and await router_.pbx_follows(tenant_id, interaction_id, "hang_up")
+    ):
+        try:
+            await router_.hang_up(tenant_id, interaction_id, who.subject_id)
+        except CommandFailed as error:
+            return error_response(503, "telephony_unavailable", str(error))
     await execute(svc, tenant_id, cmd.EndInteraction(interaction_id, body.reason))
     return await _interaction(svc, tenant_id, interaction_id)
 
@@ -253,6 +285,13 @@ async def place_call(body: DialIn, request: Request, svc: ServicesDep, who: Agen
     view = await _interaction(svc, tenant_id, interaction_id)
     if dialled and outside is not None:
         await outside.place_call(tenant_id, interaction_id, who.subject_id, body.to_address)
+    elif await carriers(request).pbx_follows(tenant_id, interaction_id, "dial"):
+        call = OutboundCall(tenant_id, interaction_id, who.subject_id, body.to_address)
+        try:
+            await carriers(request).place_call(call)
+        except CommandFailed as error:  # nobody was dialled: the interaction ends as failed, with the reason
+            await execute(svc, tenant_id, cmd.FailInteraction(interaction_id, str(error)))
+            return error_response(503, "telephony_unavailable", str(error))
     return view
 
 

@@ -1,5 +1,5 @@
-"""The tenant's telephony command channel: where Callbridge sends signed hold and resume commands
-(docs/channels.md, "Hold")."""
+"""The tenant's telephony command channel: where Callbridge sends signed commands, and which ones its PBX
+follows (docs/channels.md, "The command webhook")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from callbridge.channels.commands import MAX_SECRET_CHARS, MIN_SECRET_CHARS, CommandSettingsStore, InvalidSetting
+from callbridge.channels.commands import (
+    DEFAULT_COMMANDS,
+    MAX_SECRET_CHARS,
+    MIN_SECRET_CHARS,
+    Command,
+    CommandSettingsStore,
+    InvalidSetting,
+)
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import Input
 from callbridge.web.deps import ServicesDep, TenantAdminDep
@@ -25,12 +32,20 @@ class TelephonySettingsIn(Input):
         Annotated[str, StringConstraints(min_length=MIN_SECRET_CHARS, max_length=MAX_SECRET_CHARS)] | None
     ) = Field(default=None, description="HMAC-SHA256 key of the signature header; omit to keep the stored one")
     timeout_seconds: float = Field(default=3.0, ge=0.5, le=10, description="How long to wait for the PBX")
+    commands: list[Command] = Field(
+        default=list(DEFAULT_COMMANDS),
+        max_length=6,
+        description="The commands the PBX follows: hold, resume (the default), connect (bridge a call an agent "
+        "accepted in the console), hang_up (the agent hung up in the console), dial (click to dial), transfer "
+        "(to an outside number)",
+    )
 
 
 class TelephonySettingsOut(BaseModel):
     webhook_url: str | None
     has_signing_secret: bool
     timeout_seconds: float
+    commands: list[Command]
 
 
 def _store(request: Request) -> CommandSettingsStore:
@@ -50,7 +65,14 @@ def put_telephony_settings(
 ) -> TelephonySettingsOut:
     store = _store(request)
     try:
-        store.save(tenant_id, body.webhook_url, body.signing_secret, body.timeout_seconds, actor_of(svc.engine, who))
+        store.save(
+            tenant_id,
+            body.webhook_url,
+            body.signing_secret,
+            body.timeout_seconds,
+            actor_of(svc.engine, who),
+            tuple(body.commands),
+        )
     except InvalidSetting as error:
         raise InvalidField(str(error), error.field) from None
     return get_telephony_settings(tenant_id, request, who)

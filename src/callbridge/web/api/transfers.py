@@ -18,7 +18,7 @@ from callbridge.channels.base import CommandFailed
 from callbridge.channels.sip import consult
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NotFound
-from callbridge.services.operations import ResolveTransferTarget
+from callbridge.services.operations import ReadInteraction, ResolveTransferTarget
 from callbridge.web.api.lookups import execute, stored_interaction
 from callbridge.web.api.schemas import Identifier, Input, TransferIn
 from callbridge.web.deps import AgentDep, ServicesDep
@@ -48,9 +48,7 @@ async def transfer_interaction(
         outside = voice.outside if voice is not None else None
         if outside is None or not outside.controller.carries(interaction_id):
             await _known(svc, tenant_id, interaction_id)
-            raise InvalidTransition(
-                "only calls carried by Callbridge's own voice channel can be transferred to an outside number"
-            )
+            return await _transfer_through_the_pbx(request, svc, tenant_id, interaction_id, who.subject_id, target)
         try:
             await outside.transfer_out(tenant_id, interaction_id, who.subject_id, target)
         except CommandFailed as error:
@@ -63,6 +61,28 @@ async def transfer_interaction(
         else cmd.TransferToAgent(who.subject_id, interaction_id, target)
     )
     await execute(svc, tenant_id, command, queue_field=field)
+    return Response(status_code=204)
+
+
+async def _transfer_through_the_pbx(
+    request: Request, svc: Any, tenant_id: str, interaction_id: str, agent_id: str, to_address: str
+) -> Response:
+    """An outside PBX's call goes to an outside number when that PBX follows `transfer`: it is asked first (a
+    refusal changes nothing), then your part of the call ends."""
+    carriers = request.app.state.channels.router
+    if not await carriers.pbx_follows(tenant_id, interaction_id, "transfer"):
+        raise InvalidTransition(
+            "this call cannot be transferred to an outside number: its PBX does not take the transfer command "
+            "(an admin turns it on in the telephony settings)"
+        )
+    view = await svc.node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id))
+    if view.agent_id != agent_id or view.state != "connected":
+        raise InvalidTransition(f"interaction {interaction_id!r} is not a call connected to you")
+    try:
+        await carriers.transfer(tenant_id, interaction_id, agent_id, to_address)
+    except CommandFailed as error:
+        return error_response(503, "telephony_unavailable", str(error))
+    await execute(svc, tenant_id, cmd.TransferOut(agent_id, interaction_id, to_address))
     return Response(status_code=204)
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from callbridge.channels.commands import (
+    DEFAULT_COMMANDS,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_SECRET_CHARS,
     MIN_SECRET_CHARS,
@@ -44,6 +45,15 @@ def _channels(page: TenantPage) -> Any:
 
 # ------------------------------------------------------------------ telephony command webhook
 
+COMMAND_CHOICES = (
+    ("hold", "Hold — put the caller on hold"),
+    ("resume", "Resume — take the caller off hold"),
+    ("connect", "Connect — bridge a call an agent accepted in the console to that agent"),
+    ("hang_up", "Hang up — the agent hung up in the console"),
+    ("dial", "Dial — click to dial: call the customer for the agent"),
+    ("transfer", "Transfer — send the caller to an outside number"),
+)
+
 
 def _commands(page: TenantPage) -> CommandSettingsStore | None:
     channels = _channels(page)
@@ -65,6 +75,7 @@ def _render_telephony(
         available=_commands(page) is not None,
         min_secret=MIN_SECRET_CHARS,
         max_secret=MAX_SECRET_CHARS,
+        command_choices=COMMAND_CHOICES,
         errors=errors or {},
     )
 
@@ -76,6 +87,7 @@ def telephony(page: TenantPage) -> Response:
     values = {
         "webhook_url": stored.get("webhook_url") or "",
         "timeout_seconds": stored.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+        "commands": stored.get("commands", list(DEFAULT_COMMANDS)),
     }
     return _render_telephony(page, values, has_secret=bool(stored.get("has_signing_secret")))
 
@@ -88,6 +100,7 @@ def save_telephony(page: TenantPage) -> Response:
     values: dict[str, Any] = {
         "webhook_url": text(page.form, "webhook_url"),
         "timeout_seconds": text(page.form, "timeout_seconds") or DEFAULT_TIMEOUT_SECONDS,
+        "commands": [name for name, _ in COMMAND_CHOICES if page.form.get(f"command_{name}")],
     }
     if store is None:
         errors = {"form": "The telephony channel is not running on this server."}
@@ -101,7 +114,14 @@ def save_telephony(page: TenantPage) -> Response:
     body_in = {**values, "signing_secret": text(page.form, "signing_secret") or None}
     try:
         body = TelephonySettingsIn.model_validate(body_in)
-        store.save(page.tenant_id, body.webhook_url, body.signing_secret, body.timeout_seconds, page.actor)
+        store.save(
+            page.tenant_id,
+            body.webhook_url,
+            body.signing_secret,
+            body.timeout_seconds,
+            page.actor,
+            tuple(body.commands),
+        )
     except ValidationError as error:
         return _render_telephony(page, values, validation_errors(error, body_in), has_secret=has_secret)
     except InvalidSetting as error:
