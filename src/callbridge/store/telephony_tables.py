@@ -1,7 +1,7 @@
 """The telephony command channel of each tenant (migration 0008_telephony_commands).
 
 Callbridge POSTs signed commands to the tenant's PBX at `webhook_url`: the ones named in `commands` (migration
-0023; hold and resume unless the admin adds connect, hang_up, dial or transfer). The signing secret
+0024; hold and resume unless the admin adds connect, hang_up, dial or transfer). The signing secret
 is kept encrypted (`auth.secrets.TokenCipher`): Callbridge needs its value to sign, so it cannot be hashed.
 """
 

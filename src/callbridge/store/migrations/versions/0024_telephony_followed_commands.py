@@ -1,7 +1,7 @@
 """telephony: which commands the tenant's PBX follows (hold and resume, as before, unless the admin adds more)
 
-Revision ID: 0023_telephony_followed_commands
-Revises: 0022_voice_menus
+Revision ID: 0024_telephony_followed_commands
+Revises: 0023_rate_limit_counters
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023_telephony_followed_commands"
-down_revision = "0022_voice_menus"
+revision = "0024_telephony_followed_commands"
+down_revision = "0023_rate_limit_counters"
 branch_labels = None
 depends_on = ("0008_telephony_commands",)  # the table it changes comes from that branch
 
