@@ -7,6 +7,7 @@ The same module's Callbridge as the softphone's tests (`site`), with its tenant'
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -91,12 +92,15 @@ def test_a_browser_agent_consults_a_browser_colleague_cancels_then_completes(
             first.page.screenshot(path=str(ARTIFACTS / "softphone-consulting.png"), full_page=True)
 
             # cancel: agent1 and the caller hear each other again (agent1's browser on a new call); agent2's ends
+            cancelled_at = time.perf_counter()
             first.page.locator("button[data-action=consult-cancel]").click()
             wait_for(lambda: panel.is_hidden(), "the consult to end in agent2's console")
             wait_for(
                 lambda: caller_heard(caller)[-3:] == ["first", "music", "first"], "the caller to hear agent1 again"
             )
             first.wait_to_hear(CALLER_TONE, "agent1 to hear the caller again")
+            back = time.perf_counter() - cancelled_at
+            print(f"\nCancel consult → caller and agent1 hear each other again: {back:.2f} s")
             assert (live(site, "connected") or {}).get("agent_id") == "agent1"
             assert first.phone_state.get_attribute("data-call") == "Established"
 
@@ -157,6 +161,7 @@ def test_a_browser_colleague_declines_then_answers_a_desk_phone_consult_that_is_
             # agent2 declines: the caller is back with agent1
             started = client.post(consult, json={"target": "agent2"}, headers=agent1)
             assert started.status_code == 204, started.text
+            wait_for(lambda: caller_heard(caller)[-2:] == ["desk", "music"], "the caller to hear the hold music")
             panel = second.page.locator("#consult-call")
             panel.locator("button[data-action=consult-decline]").click()
             wait_for(lambda: panel.is_hidden(), "the declined consult to leave agent2's console")
