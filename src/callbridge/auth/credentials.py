@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine
 
 from callbridge.auth.principal import Principal, PrincipalKind
+from callbridge.domain.audit import SYSTEM, Actor
 from callbridge.domain.model import Role
-from callbridge.services.audit import SYSTEM, Actor, record
+from callbridge.store import api_keys as stored_keys
+from callbridge.store import sessions as stored_sessions
 from callbridge.store import tickets as stored_tickets
-from callbridge.store.tables import admin_users, agents, api_keys, sessions
 
 SESSION_PREFIX = "cbs_"
 API_KEY_PREFIX = "cbk_"
@@ -48,22 +49,16 @@ def _digest(secret: str) -> str:
 
 def create_admin_user(engine: Engine, email: str, password: str) -> str:
     admin_id = str(uuid.uuid4())
-    with engine.begin() as connection:
-        connection.execute(
-            insert(admin_users).values(
-                id=admin_id, email=email.strip().lower(), password_hash=hash_password(password), created_at=time.time()
-            )
-        )
+    stored_sessions.add_admin_user(engine, admin_id, email.strip().lower(), hash_password(password), time.time())
     return admin_id
 
 
 def authenticate_admin(engine: Engine, email: str, password: str) -> str | None:
-    with engine.connect() as connection:
-        row = connection.execute(select(admin_users).where(admin_users.c.email == email.strip().lower())).first()
+    row = stored_sessions.admin_user(engine, email.strip().lower())
     if row is None:
         verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration by timing
         return None
-    return str(row.id) if verify_password(row.password_hash, password) else None
+    return row.id if verify_password(row.password_hash, password) else None
 
 
 _DUMMY_HASH = _hasher.hash("callbridge-timing-equaliser")
@@ -72,23 +67,12 @@ _DUMMY_HASH = _hasher.hash("callbridge-timing-equaliser")
 def create_session(engine: Engine, kind: str, subject_id: str, tenant_id: str | None, now: float) -> str:
     """A new session token (a new token at every sign-in: no session fixation)."""
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(sessions).values(
-                token_hash=_digest(token),
-                kind=kind,
-                tenant_id=tenant_id,
-                subject_id=subject_id,
-                created_at=now,
-                expires_at=now + SESSION_SECONDS,
-            )
-        )
+    stored_sessions.add_session(engine, _digest(token), kind, subject_id, tenant_id, now, now + SESSION_SECONDS)
     return token
 
 
 def end_session(engine: Engine, token: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
+    stored_sessions.remove_session(engine, _digest(token))
     _forget(_digest(token))
 
 
@@ -158,20 +142,12 @@ def principal_for_token(engine: Engine, token: str, now: float) -> Principal | N
 
 
 def _principal_for_session(engine: Engine, token: str, now: float) -> Principal | None:
-    with engine.connect() as connection:
-        row = connection.execute(select(sessions).where(sessions.c.token_hash == _digest(token))).first()
-        if row is None or row.expires_at <= now:
-            return None
-        if row.kind == "admin":
-            return Principal(PrincipalKind.LOCAL_ADMIN, row.subject_id, None, frozenset(Role))
-        agent = connection.execute(
-            select(agents.c.roles, agents.c.enabled).where(
-                agents.c.tenant_id == row.tenant_id, agents.c.id == row.subject_id
-            )
-        ).first()
-    if agent is None or not agent.enabled:
+    holder = stored_sessions.session_holder(engine, _digest(token), now)
+    if holder is None:
         return None
-    return Principal(PrincipalKind.AGENT, row.subject_id, row.tenant_id, frozenset(Role(r) for r in agent.roles))
+    if holder.kind == "admin":
+        return Principal(PrincipalKind.LOCAL_ADMIN, holder.subject_id, None, frozenset(Role))
+    return Principal(PrincipalKind.AGENT, holder.subject_id, holder.tenant_id, frozenset(Role(r) for r in holder.roles))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,66 +162,23 @@ def create_api_key(engine: Engine, tenant_id: str, name: str, now: float, *, act
     key_id = str(uuid.uuid4())
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[: len(API_KEY_PREFIX) + 6]
-    with engine.begin() as connection:
-        connection.execute(
-            insert(api_keys).values(
-                tenant_id=tenant_id,
-                id=key_id,
-                name=name,
-                prefix=prefix,
-                secret_hash=_digest(secret),
-                created_at=now,
-                revoked_at=None,
-            )
-        )
-        record(
-            connection,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="api_key.created",
-            target_type="api_key",
-            target_id=key_id,
-            after={"name": name, "prefix": prefix},
-            at=now,
-        )
+    stored_keys.add_key(engine, tenant_id, key_id, name, prefix, _digest(secret), now, actor)
     return NewApiKey(key_id, name, prefix, secret)
 
 
 def revoke_api_key(engine: Engine, tenant_id: str, key_id: str, now: float, *, actor: Actor = SYSTEM) -> bool:
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(api_keys)
-            .where(api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        if result.rowcount > 0:
-            key = connection.execute(
-                select(api_keys.c.name, api_keys.c.prefix, api_keys.c.secret_hash).where(
-                    api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id
-                )
-            ).one()
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="api_key.revoked",
-                target_type="api_key",
-                target_id=key_id,
-                before={"name": key.name, "prefix": key.prefix, "revoked": False},
-                after={"name": key.name, "prefix": key.prefix, "revoked": True},
-                at=now,
-            )
-    if result.rowcount > 0:
-        _forget(key.secret_hash)  # after the commit: a node reading the key again finds it revoked
-    return result.rowcount > 0
+    secret_hash = stored_keys.revoke_key(engine, tenant_id, key_id, now, actor)
+    if secret_hash is None:
+        return False
+    _forget(secret_hash)  # after the commit: a node reading the key again finds it revoked
+    return True
 
 
 def _principal_for_api_key(engine: Engine, secret: str) -> Principal | None:
-    with engine.connect() as connection:
-        row = connection.execute(select(api_keys).where(api_keys.c.secret_hash == _digest(secret))).first()
-    if row is None or row.revoked_at is not None:
+    key = stored_keys.key_by_secret_hash(engine, _digest(secret))
+    if key is None or key.revoked:
         return None
-    return Principal(PrincipalKind.API_KEY, row.id, row.tenant_id)
+    return Principal(PrincipalKind.API_KEY, key.id, key.tenant_id)
 
 
 class TicketBook:

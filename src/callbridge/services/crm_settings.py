@@ -13,12 +13,11 @@ import threading
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
-from callbridge.services.audit import Actor, record
+from callbridge.services.audit import Actor
 from callbridge.services.operations import Operation
-from callbridge.store.crm_tables import crm_settings
+from callbridge.store import crm_settings
 
 if TYPE_CHECKING:
     from callbridge.services.node import ContactCenterNode
@@ -97,8 +96,7 @@ class CrmSettingsStore:
         self._lock = threading.Lock()
 
     def load(self) -> None:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(crm_settings)).all()
+        rows = crm_settings.every_tenant(self.engine)
         with self._lock:
             for row in rows:
                 self._screen_pop[row.tenant_id] = ScreenPopSettings.model_validate(row.screen_pop)
@@ -106,8 +104,7 @@ class CrmSettingsStore:
 
     def reload(self, tenant_id: str) -> None:
         """Reads one tenant's settings again: another node may have changed them while it held the tenant."""
-        with self.engine.connect() as connection:
-            row = connection.execute(select(crm_settings).where(crm_settings.c.tenant_id == tenant_id)).first()
+        row = crm_settings.of_tenant(self.engine, tenant_id)
         with self._lock:
             if row is None:
                 self._screen_pop.pop(tenant_id, None)
@@ -118,8 +115,7 @@ class CrmSettingsStore:
 
     def stored(self, tenant_id: str) -> tuple[ScreenPopSettings, AutoLogSettings]:
         """The settings as stored (what any node answers; the holder's copy in memory is the same)."""
-        with self.engine.connect() as connection:
-            row = connection.execute(select(crm_settings).where(crm_settings.c.tenant_id == tenant_id)).first()
+        row = crm_settings.of_tenant(self.engine, tenant_id)
         if row is None:
             return ScreenPopSettings(), AutoLogSettings()
         return ScreenPopSettings.model_validate(row.screen_pop), AutoLogSettings.model_validate(row.auto_log)
@@ -144,38 +140,23 @@ class CrmSettingsStore:
             old_pop, old_log = self.screen_pop(tenant_id), self.auto_log(tenant_id)
             new_pop = screen_pop or old_pop
             new_log = auto_log or old_log
-            values = {
-                "tenant_id": tenant_id,
-                "screen_pop": new_pop.model_dump(mode="json"),
-                "auto_log": new_log.model_dump(mode="json"),
-                "updated_at": now,
-            }
-            with self.engine.begin() as connection:
-                insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-                statement = insert(crm_settings).values(**values)
-                connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["tenant_id"],
-                        set_={k: statement.excluded[k] for k in ("screen_pop", "auto_log", "updated_at")},
-                    )
+            changes = [
+                crm_settings.Change(action, before.model_dump(mode="json"), after.model_dump(mode="json"))
+                for action, before, after in (
+                    ("screen_pop.updated", old_pop, screen_pop),
+                    ("auto_log_settings.updated", old_log, auto_log),
                 )
-                if actor is not None:
-                    for action, before, after in (
-                        ("screen_pop.updated", old_pop, screen_pop),
-                        ("auto_log_settings.updated", old_log, auto_log),
-                    ):
-                        if after is not None:
-                            record(
-                                connection,
-                                tenant_id=tenant_id,
-                                actor=actor,
-                                action=action,
-                                target_type=action.split(".")[0],
-                                target_id=tenant_id,
-                                before=before.model_dump(mode="json"),
-                                after=after.model_dump(mode="json"),
-                                at=now,
-                            )
+                if after is not None
+            ]
+            crm_settings.save(
+                self.engine,
+                crm_settings.StoredCrmSettings(
+                    tenant_id, new_pop.model_dump(mode="json"), new_log.model_dump(mode="json")
+                ),
+                now,
+                actor=actor,
+                changes=changes,
+            )
             self._screen_pop[tenant_id] = new_pop
             self._auto_log[tenant_id] = new_log
 

@@ -25,16 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine
 
-from callbridge.connectors.base import CrmError, CrmRateLimited
-from callbridge.services.audit import Actor, record
+from callbridge.connectors.base import CrmError, CrmRateLimited, CrmRecord
 from callbridge.services.auto_log import activity_log, record_from_json
 from callbridge.services.crm_connections import CrmConnections
-from callbridge.services.crm_links import PendingLinks, read_link
-from callbridge.store.crm_tables import crm_outbox
+from callbridge.services.crm_links import PendingLinks
+from callbridge.store import crm_outbox
+from callbridge.store.crm_links import link_of
+from callbridge.store.crm_outbox import ClaimedLog, retry
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AutoLogRelay", "RelaySettings", "backoff", "retry"]  # retry: the store's, named here for the admin
 
 DELIVERED = Counter("callbridge_auto_log_delivered_total", "Auto logs written to the CRM")
 RETRIED = Counter("callbridge_auto_log_retries_total", "Auto-log attempts that failed and will be retried", ["code"])
@@ -63,15 +66,6 @@ def backoff(attempts: int, settings: RelaySettings, rng: random.Random) -> float
     """Delay before attempt `attempts + 1`: exponential, capped, half of it random."""
     delay = min(settings.max_delay_seconds, settings.base_delay_seconds * 2 ** max(0, attempts - 1))
     return float(delay / 2 + rng.uniform(0, delay / 2))
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    tenant_id: str
-    interaction_id: str
-    crm: str
-    payload: dict[str, Any]
-    attempts: int
 
 
 class AutoLogRelay:
@@ -133,11 +127,7 @@ class AutoLogRelay:
         return max(0.0, min(self.settings.poll_seconds, due - self.now()))
 
     def _next_due(self) -> float | None:
-        with self.engine.connect() as connection:
-            value = connection.execute(
-                select(func.min(crm_outbox.c.next_attempt_at)).where(crm_outbox.c.status == "pending")
-            ).scalar()
-        return float(value) if value is not None else None
+        return crm_outbox.next_due(self.engine)
 
     async def run_once(self) -> int:
         """Delivers the rows due now; returns how many were attempted."""
@@ -146,7 +136,7 @@ class AutoLogRelay:
         if claimed:
             semaphore = asyncio.Semaphore(self.settings.concurrency)
 
-            async def one(row: _Claimed) -> None:
+            async def one(row: ClaimedLog) -> None:
                 async with semaphore:
                     await self._deliver(row)
 
@@ -154,33 +144,12 @@ class AutoLogRelay:
         await asyncio.to_thread(self._update_gauges)
         return len(claimed)
 
-    def _claim(self) -> list[_Claimed]:
-        now = self.now()
-        with self.engine.begin() as connection:
-            query = (
-                select(
-                    crm_outbox.c.tenant_id,
-                    crm_outbox.c.interaction_id,
-                    crm_outbox.c.crm,
-                    crm_outbox.c.payload,
-                    crm_outbox.c.attempts,
-                )
-                .where(crm_outbox.c.status == "pending", crm_outbox.c.next_attempt_at <= now)
-                .order_by(crm_outbox.c.next_attempt_at)
-                .limit(self.settings.batch_size)
-            )
-            if connection.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = connection.execute(query).all()
-            for row in rows:
-                connection.execute(
-                    update(crm_outbox)
-                    .where(crm_outbox.c.tenant_id == row.tenant_id, crm_outbox.c.interaction_id == row.interaction_id)
-                    .values(next_attempt_at=now + self.settings.lease_seconds)
-                )
-        return [_Claimed(r.tenant_id, r.interaction_id, r.crm, dict(r.payload), int(r.attempts)) for r in rows]
+    def _claim(self) -> list[ClaimedLog]:
+        return crm_outbox.claim(
+            self.engine, self.now(), lease_seconds=self.settings.lease_seconds, at_most=self.settings.batch_size
+        )
 
-    async def _deliver(self, row: _Claimed) -> None:
+    async def _deliver(self, row: ClaimedLog) -> None:
         attempts = row.attempts + 1
         agent_id = row.payload.get("agent_id")  # the log is written as this agent when the connection says so
         connector = await self.connections.get(
@@ -228,22 +197,16 @@ class AutoLogRelay:
         await asyncio.to_thread(self._mark_sent, row, attempts, written.activity_id)
         DELIVERED.inc()
 
-    def _link(self, tenant_id: str, interaction_id: str) -> Any:
-        with self.engine.connect() as connection:
-            return read_link(connection, tenant_id, interaction_id)
+    def _link(self, tenant_id: str, interaction_id: str) -> CrmRecord | None:
+        return link_of(self.engine, tenant_id, interaction_id)
 
-    def _set(self, row: _Claimed, **values: Any) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(crm_outbox)
-                .where(crm_outbox.c.tenant_id == row.tenant_id, crm_outbox.c.interaction_id == row.interaction_id)
-                .values(updated_at=self.now(), **values)
-            )
+    def _set(self, row: ClaimedLog, **values: Any) -> None:
+        crm_outbox.update_entry(self.engine, row.tenant_id, row.interaction_id, updated_at=self.now(), **values)
 
-    def _mark_sent(self, row: _Claimed, attempts: int, activity_id: str) -> None:
+    def _mark_sent(self, row: ClaimedLog, attempts: int, activity_id: str) -> None:
         self._set(row, status="sent", attempts=attempts, activity_id=activity_id, last_error="", error_code="")
 
-    def _mark_retry(self, row: _Claimed, attempts: int, message: str, code: str, delay: float) -> None:
+    def _mark_retry(self, row: ClaimedLog, attempts: int, message: str, code: str, delay: float) -> None:
         self._set(
             row,
             status="pending",
@@ -253,55 +216,11 @@ class AutoLogRelay:
             next_attempt_at=self.now() + delay,
         )
 
-    def _mark_failed(self, row: _Claimed, attempts: int, message: str, code: str) -> None:
+    def _mark_failed(self, row: ClaimedLog, attempts: int, message: str, code: str) -> None:
         self._set(row, status="failed", attempts=attempts, last_error=message[:2000], error_code=code[:64])
 
     def _update_gauges(self) -> None:
-        with self.engine.connect() as connection:
-            counts: dict[str, int] = dict(
-                connection.execute(
-                    select(crm_outbox.c.status, func.count())
-                    .where(crm_outbox.c.status != "sent")
-                    .group_by(crm_outbox.c.status)
-                ).all()
-            )
-            oldest = connection.execute(
-                select(func.min(crm_outbox.c.created_at)).where(crm_outbox.c.status == "pending")
-            ).scalar()
+        counts, oldest = crm_outbox.backlog(self.engine)
         PENDING.set(counts.get("pending", 0))
         FAILED_NOW.set(counts.get("failed", 0))
         OLDEST_PENDING.set(max(0.0, self.now() - float(oldest)) if oldest is not None else 0.0)
-
-
-def retry(engine: Engine, tenant_id: str, interaction_id: str, now: float, actor: Actor | None = None) -> bool:
-    """An admin fixed the cause: the row is tried again at once (failed or pending alike).
-
-    With an `actor`, the retry is audited in the same transaction."""
-    with engine.begin() as connection:
-        previous = connection.execute(
-            select(crm_outbox.c.status, crm_outbox.c.attempts, crm_outbox.c.error_code).where(
-                crm_outbox.c.tenant_id == tenant_id, crm_outbox.c.interaction_id == interaction_id
-            )
-        ).first()
-        result = connection.execute(
-            update(crm_outbox)
-            .where(
-                crm_outbox.c.tenant_id == tenant_id,
-                crm_outbox.c.interaction_id == interaction_id,
-                crm_outbox.c.status != "sent",
-            )
-            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
-        )
-        if result.rowcount and actor is not None and previous is not None:
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="auto_log.retried",
-                target_type="auto_log",
-                target_id=interaction_id,
-                before={"status": previous.status, "attempts": previous.attempts, "error_code": previous.error_code},
-                after={"status": "pending", "attempts": 0, "error_code": previous.error_code, "retry": True},
-                at=now,
-            )
-    return bool(result.rowcount)
