@@ -32,6 +32,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from callbridge.connectors.base import AccessTokenSource, CrmAuthError, CrmConnector
+from callbridge.connectors.refresh_tokens import RefreshTokenSource
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ CredentialsT = TypeVar("CredentialsT", bound=BaseModel)
 ConnectorT = TypeVar("ConnectorT", bound=CrmConnector)
 
 SaveSecrets = Callable[[dict[str, str]], Awaitable[None]]
+LoadSecrets = Callable[[], Awaitable[dict[str, str]]]
 SaveRefreshToken = Callable[[str], Awaitable[None]]
 
 
@@ -131,11 +133,19 @@ class ConnectorPlugin(Generic[ConfigT, CredentialsT, ConnectorT]):
     # ------------------------------------------------------------------ building
 
     def from_settings(
-        self, config: Mapping[str, Any], secrets: Mapping[str, str], http: httpx.AsyncClient, save_secrets: SaveSecrets
+        self,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        http: httpx.AsyncClient,
+        save_secrets: SaveSecrets,
+        load_secrets: LoadSecrets | None = None,
     ) -> ConnectorT:
         """A connector from stored settings, acting as the integration user: its refresh token exchanged at
         the CRM's token endpoint, a rotated one stored (`save_secrets`) before anything uses it. Without a
-        refresh token, every call says how to connect. No I/O here: the first call signs in."""
+        refresh token, every call says how to connect. No I/O here: the first call signs in.
+
+        `load_secrets`: the credentials as stored now. A refresh token the CRM refuses (`invalid_grant`) is
+        read again from there before the refusal counts: another node may have rotated it."""
         settings = self.settings(config)
         tokens: AccessTokenSource
         if secrets.get("refresh_token"):
@@ -145,6 +155,8 @@ class ConnectorPlugin(Generic[ConfigT, CredentialsT, ConnectorT]):
                 await save_secrets({"refresh_token": refresh_token})
 
             tokens = self.refresh_tokens(settings, credentials, http, save)
+            if load_secrets is not None and isinstance(tokens, RefreshTokenSource):
+                tokens.reload = _stored_refresh_token(load_secrets)
         else:
             tokens = NotConnected(self.label)
         built = self.connector(settings, tokens, http)
@@ -160,6 +172,13 @@ class ConnectorPlugin(Generic[ConfigT, CredentialsT, ConnectorT]):
         if self.agent_connector is None:
             return None
         return self.agent_connector(connector, self.settings(config), http, agent)
+
+
+def _stored_refresh_token(load_secrets: LoadSecrets) -> Callable[[], Awaitable[str]]:
+    async def reload() -> str:
+        return (await load_secrets()).get("refresh_token", "")
+
+    return reload
 
 
 def _is_secret(annotation: Any) -> bool:

@@ -4,7 +4,12 @@ What every CRM needs alike lives here: keep the access token until the CRM refus
 refreshes so a burst of refusals costs one grant, and hand a rotated refresh token to `save` before
 anything uses it (rotation may have revoked the old one). How the token endpoint is called and how
 its refusals read belong to each vendor's client: a subclass implements `_grant` and may look at
-the whole answer in `_answered`.
+the whole answer in `_answered`, and says in `_grant_refused` which error means the refresh token itself
+was refused (`invalid_grant`).
+
+Several nodes (or processes) share one stored refresh token. When one rotates it, the copy the others
+hold is revoked: before a refusal counts, the stored token is read again (`reload`), and if it changed,
+the grant is tried once more with it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ class RefreshTokenSource:
         self._access_token = ""
         self._lock = asyncio.Lock()
         self._generation = 0
+        # reads the refresh token as stored now (another node may have rotated it); None: nothing to read
+        self.reload: Callable[[], Awaitable[str]] | None = None
 
     async def access_token(self) -> str:
         if self._access_token:
@@ -37,11 +44,27 @@ class RefreshTokenSource:
     def _answered(self, body: dict[str, Any]) -> None:
         """Sees each successful answer (e.g. Salesforce's `instance_url`)."""
 
+    def _grant_refused(self, error: Exception) -> bool:
+        """Whether `error` from `_grant` says the refresh token itself was refused (`invalid_grant`)."""
+        return False
+
+    async def _grant_with_stored(self) -> dict[str, Any]:
+        try:
+            return await self._grant()
+        except Exception as error:
+            if self.reload is None or not self._grant_refused(error):
+                raise
+            stored = await self.reload()
+            if not stored or stored == self._refresh_token:
+                raise  # the stored token is the one refused: the connection is really broken
+            self._refresh_token = stored  # rotated by another node, which stored it: that one counts
+            return await self._grant()
+
     async def _renew(self, seen_generation: int) -> str:
         async with self._lock:
             if self._generation != seen_generation and self._access_token:
                 return self._access_token  # another caller refreshed while this one waited
-            body = await self._grant()
+            body = await self._grant_with_stored()
             new_refresh = body.get("refresh_token")
             if isinstance(new_refresh, str) and new_refresh and new_refresh != self._refresh_token:
                 # keep the new one even if storing it fails, but hand out no access token until it is stored

@@ -328,7 +328,12 @@ class CrmConnections:
                     connections_store.update_secrets, self.engine, tenant_id, crm, self._encrypt(merged)
                 )
 
-            connector: CrmConnector = plugin.from_settings(row.config, secrets, self.http, save_secrets)
+            async def load_secrets() -> dict[str, str]:
+                stored = await asyncio.to_thread(connections_store.read, self.engine, tenant_id, crm)
+                secrets.update(self._decrypt(stored))  # what a rotation here stores next starts from these
+                return dict(secrets)
+
+            connector: CrmConnector = plugin.from_settings(row.config, secrets, self.http, save_secrets, load_secrets)
             self._configs[key] = dict(row.config)
             self._live[key] = connector
             return connector

@@ -89,6 +89,9 @@ class RefreshTokenGrant(RefreshTokenSource):
         self._http = http
         self._timeout = timeout_seconds
 
+    def _grant_refused(self, error: Exception) -> bool:
+        return isinstance(error, TokenEndpointError) and error.error == "invalid_grant"
+
     async def _grant(self) -> dict[str, Any]:
         try:
             response = await self._http.post(

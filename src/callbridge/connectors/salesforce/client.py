@@ -304,6 +304,9 @@ class RefreshTokenGrant(RefreshTokenSource):
                 self.on_instance_url(self.instance_url)
         self.identity_url = str(body.get("id") or "")
 
+    def _grant_refused(self, error: Exception) -> bool:
+        return isinstance(error, SalesforceTokenRefused) and error.error_code == "invalid_grant"
+
     async def _grant(self) -> JsonObject:
         form = {
             "grant_type": "refresh_token",
