@@ -162,6 +162,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/me/interactions/{interaction_id}/complete"): {"disposition": "taken"},
     ("POST", "/api/v1/me/interactions/{interaction_id}/transfer"): {"queue_id": "sales"},
     ("POST", "/api/v1/interactions/{interaction_id}/end"): {"reason": "taken"},
+    # a multipart upload in truth: the tenant is refused before the body is read, whatever it is
+    ("PUT", f"{T}/{{tenant_id}}/voice/hold-music"): {},
 }
 # Routes whose ids come from the credential: checked by dedicated tests below.
 CREDENTIAL_SCOPED = {

@@ -35,13 +35,14 @@ from callbridge.channels.sip.engines import (
     kamailio_modules_dir,
     rtpengine_command,
 )
+from callbridge.channels.sip.hold_music import HoldMusicStore
 from callbridge.channels.sip.menu import DtmfListener, ensure_menu_prompt, ensure_menu_silence
 from callbridge.channels.sip.ng import NgClient
 from callbridge.channels.sip.outside import OutsideCalls
 from callbridge.channels.sip.overflow import Overflow, ensure_prompt
 from callbridge.channels.sip.recording import Recorder, RecordingStore
 from callbridge.channels.sip.sounds import ensure_sounds
-from callbridge.channels.sip.webrtc import Softphones
+from callbridge.channels.sip.webrtc import Softphones, softphone_user
 from callbridge.channels.telephony import TelephonyService
 from callbridge.channels.voicemail.service import VoicemailService
 from callbridge.config import Settings
@@ -194,6 +195,7 @@ class VoiceChannel:
         self.controller.recorder = self.recorder
         self.controller.menu_prompt = await asyncio.to_thread(ensure_menu_prompt, self.voice_dir / "sounds")
         self.controller.menu_silence = await asyncio.to_thread(ensure_menu_silence, self.voice_dir / "sounds")
+        self.controller.tenant_music = HoldMusicStore(self.directory.engine, self.settings.data_dir)
         prompt = await asyncio.to_thread(ensure_prompt, self.voice_dir / "sounds")
         self.controller.overflow = Overflow(
             self.controller,
@@ -335,6 +337,29 @@ class VoiceChannel:
             await asyncio.to_thread(self.rpc.call, "htable.delete", "phones", username)
         with contextlib.suppress(EngineError, OSError):
             await asyncio.to_thread(self.rpc.call, "ul.rm", "location", username)
+
+    # ---------------------------------------------------------------- status (the admin's page and API)
+
+    def registered(self, username: str) -> bool:
+        """Blocking (Kamailio's RPC): whether `username` has a registration in Kamailio's location table now.
+        Asked per user, not with `ul.dump`, so the answer stays small on a node with many tenants."""
+        try:
+            found = self.rpc.call("ul.lookup", "location", username)
+        except (OSError, ValueError, EngineError):
+            return False  # Kamailio answers an unknown user with an error (404 AOR not found)
+        return bool(found)
+
+    def registered_browsers(self, tenant_id: str, agent_ids: list[str]) -> int:
+        """Blocking: how many of these agents' console softphones are registered (webrtc.py's user names)."""
+        return sum(1 for agent_id in agent_ids if self.registered(softphone_user(tenant_id, agent_id)))
+
+    def calls_now(self, tenant_id: str) -> int:
+        """The tenant's calls the controller carries now. Safe from a thread: a copy of the values is taken
+        at once, never iterated while the loop changes the dict."""
+        controller = self.controller
+        if controller is None:
+            return 0
+        return sum(1 for call in list(controller.calls.values()) if call.tenant_id == tenant_id)
 
     async def stop(self) -> None:
         if self._watcher is not None:

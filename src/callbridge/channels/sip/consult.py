@@ -204,7 +204,7 @@ async def start(controller: VoiceController, tenant_id: str, interaction_id: str
             {
                 "call-id": call.sip_call_id,
                 "from-tag": call.caller_tag,
-                "file": str(controller.hold_music),
+                "file": str(controller.hold_music_for(call.tenant_id)),
                 "repeat-times": HOLD_MUSIC_REPEATS,
             },
         )

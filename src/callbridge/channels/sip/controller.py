@@ -41,6 +41,7 @@ from sqlalchemy import Engine, select
 from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
 from callbridge.channels.sip.consult import Consult, taken_by_consult
 from callbridge.channels.sip.directory import Menu, Number, VoiceDirectory
+from callbridge.channels.sip.hold_music import HoldMusicStore
 from callbridge.channels.sip.menu import run_menu
 from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.overflow import Overflow
@@ -170,6 +171,7 @@ class VoiceController:
         self.overflow: Overflow | None = None  # set by the voice channel (overflow.py)
         self.menu_prompt: Path | None = None  # the spoken default menu prompt (menu.py), set by the voice channel
         self.menu_silence: Path | None = None  # what plays while a menu waits for a key (menu.py)
+        self.tenant_music: HoldMusicStore | None = None  # tenants' own hold music, set by the voice channel
 
     async def start(self) -> None:
         await self.fail_orphans()
@@ -405,9 +407,15 @@ class VoiceController:
                     await asyncio.sleep(duration)  # the greeting's own length, as rtpengine measured it
             if call.state in ("waiting", "ringing"):
                 call.media = "music"
-                await self._play(call, self.hold_music, repeat=HOLD_MUSIC_REPEATS)
+                await self._play(call, self.hold_music_for(call.tenant_id), repeat=HOLD_MUSIC_REPEATS)
         except NgError as error:
             log.warning("voice: nothing to play to %s: %s", call.interaction_id, error)
+
+    def hold_music_for(self, tenant_id: str) -> Path:
+        """The tenant's uploaded hold music when it has some (hold_music.py), else this node's default. Looked up
+        each time music starts (a stat or two), so an upload is heard from the next wait or hold on."""
+        uploaded = self.tenant_music.path_for(tenant_id) if self.tenant_music is not None else None
+        return uploaded if uploaded is not None else self.hold_music
 
     def _announcement_file(self, call: VoiceCall) -> Path | None:
         voice = call.voice
@@ -648,7 +656,7 @@ class VoiceController:
             for tag in (call.caller_tag, call.callee_tag):
                 await self.ng.command("block media", {"call-id": call.sip_call_id, "from-tag": tag})
             call.media = "music"
-            await self._play(call, self.hold_music, repeat=HOLD_MUSIC_REPEATS)
+            await self._play(call, self.hold_music_for(call.tenant_id), repeat=HOLD_MUSIC_REPEATS)
         except NgError as error:
             raise CommandFailed(f"rtpengine could not hold the call: {error}") from error
 

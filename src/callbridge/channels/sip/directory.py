@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from callbridge.services.audit import Actor, record
+from callbridge.store import voice_settings
 from callbridge.store.greeting_tables import agent_greetings
 from callbridge.store.tables import agents, queues
 from callbridge.store.voice_tables import (
@@ -385,6 +386,9 @@ class VoiceDirectory:
                     before={"username": old},
                 )
         return old
+
+    def agent_ids(self, tenant_id: str) -> list[str]:
+        return voice_settings.agent_ids(self.engine, tenant_id)
 
     # ---------------------------------------------------------------- which phone rings
 

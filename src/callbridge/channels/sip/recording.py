@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 
 from callbridge.channels.voicemail.audio import wav_duration
+from callbridge.services.audit import Actor, record
+from callbridge.store import voice_settings
 from callbridge.store.files import write_atomically
 from callbridge.store.tables import queues
 from callbridge.store.voice_tables import voice_queue_settings, voice_recording_retention, voice_recordings
@@ -97,6 +99,18 @@ class RecordingStore:
             ).scalar()
         return channel == "phone"
 
+    def queue_ids(self, tenant_id: str, channel: str) -> list[str]:
+        """The tenant's queues of one channel (phone: the ones with settings; voicemail: where messages land)."""
+        return voice_settings.queue_ids(self.engine, tenant_id, channel)
+
+    def all_queue_settings(self, tenant_id: str) -> list[QueueVoiceSettings]:
+        """Every phone queue's settings (the defaults for a queue never set)."""
+        return [self.queue_settings(tenant_id, queue_id) for queue_id in self.queue_ids(tenant_id, "phone")]
+
+    def greetings(self, tenant_id: str) -> list[tuple[str, str]]:
+        """(id, name) of the tenant's greetings, which can be played as the recording announcement."""
+        return voice_settings.greetings(self.engine, tenant_id)
+
     def queue_settings(self, tenant_id: str, queue_id: str) -> QueueVoiceSettings:
         with self.engine.connect() as connection:
             row: Any = connection.execute(
@@ -115,9 +129,19 @@ class RecordingStore:
             row.voicemail_queue_id,
         )
 
-    def put_queue_settings(self, settings: QueueVoiceSettings, now: float) -> QueueVoiceSettings:
+    def put_queue_settings(
+        self, settings: QueueVoiceSettings, now: float, actor: Actor | None = None
+    ) -> QueueVoiceSettings:
+        """Replaces a phone queue's settings; refused (nothing changed) with the field at fault. The change and
+        its audit entry (`voice_queue.updated`) are one transaction."""
         if settings.recording not in RECORDING_MODES:
             raise SettingsError("recording must be 'off' or 'on'", "recording")
+        if settings.max_wait_seconds is not None and settings.voicemail_queue_id is None:
+            # the wait only ends in voicemail (overflow.py): without a voicemail queue it would do nothing
+            raise SettingsError(
+                "a maximum wait needs a voicemail queue to send callers to: choose one, or leave the wait empty",
+                "max_wait_seconds",
+            )
         with self.engine.begin() as connection:
             channels = {
                 row.id: row.channel
@@ -132,23 +156,44 @@ class RecordingStore:
                     f"queue {settings.voicemail_queue_id!r} is not a voicemail queue of this tenant",
                     "voicemail_queue_id",
                 )
+            if settings.announcement_greeting_id is not None and not voice_settings.greeting_exists(
+                connection, settings.tenant_id, settings.announcement_greeting_id
+            ):
+                raise SettingsError(
+                    f"greeting {settings.announcement_greeting_id!r} does not exist in this tenant "
+                    "(agents record greetings in the console)",
+                    "announcement_greeting_id",
+                )
+            before = voice_settings.stored_queue_settings(connection, settings.tenant_id, settings.queue_id)
             connection.execute(
                 delete(voice_queue_settings).where(
                     voice_queue_settings.c.tenant_id == settings.tenant_id,
                     voice_queue_settings.c.queue_id == settings.queue_id,
                 )
             )
+            values = {
+                "recording": settings.recording,
+                "announcement_greeting_id": settings.announcement_greeting_id,
+                "max_wait_seconds": settings.max_wait_seconds,
+                "voicemail_queue_id": settings.voicemail_queue_id,
+            }
             connection.execute(
                 insert(voice_queue_settings).values(
-                    tenant_id=settings.tenant_id,
-                    queue_id=settings.queue_id,
-                    recording=settings.recording,
-                    announcement_greeting_id=settings.announcement_greeting_id,
-                    max_wait_seconds=settings.max_wait_seconds,
-                    voicemail_queue_id=settings.voicemail_queue_id,
-                    updated_at=now,
+                    tenant_id=settings.tenant_id, queue_id=settings.queue_id, updated_at=now, **values
                 )
             )
+            if actor is not None:
+                record(
+                    connection,
+                    tenant_id=settings.tenant_id,
+                    actor=actor,
+                    action="voice_queue.updated",
+                    target_type="queue",
+                    target_id=settings.queue_id,
+                    before=before,
+                    after=values,
+                    at=now,
+                )
         return settings
 
     def retention_days(self, tenant_id: str) -> int:
@@ -158,12 +203,25 @@ class RecordingStore:
             ).scalar()
         return int(days) if days is not None else DEFAULT_RETENTION_DAYS
 
-    def put_retention_days(self, tenant_id: str, days: int, now: float) -> int:
+    def put_retention_days(self, tenant_id: str, days: int, now: float, actor: Actor | None = None) -> int:
         with self.engine.begin() as connection:
+            before = voice_settings.stored_retention_days(connection, tenant_id)
             connection.execute(
                 delete(voice_recording_retention).where(voice_recording_retention.c.tenant_id == tenant_id)
             )
             connection.execute(insert(voice_recording_retention).values(tenant_id=tenant_id, days=days, updated_at=now))
+            if actor is not None:
+                record(
+                    connection,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="voice_recording_retention.updated",
+                    target_type="tenant",
+                    target_id=tenant_id,
+                    before={"days": before if before is not None else DEFAULT_RETENTION_DAYS},
+                    after={"days": days},
+                    at=now,
+                )
         return days
 
     # ---------------------------------------------------------------- recordings

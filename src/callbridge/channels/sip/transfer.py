@@ -60,7 +60,7 @@ async def back_to_waiting(controller: VoiceController, call: VoiceCall) -> None:
                 {
                     "call-id": call.sip_call_id,
                     "from-tag": call.caller_tag,
-                    "file": str(controller.hold_music),
+                    "file": str(controller.hold_music_for(call.tenant_id)),
                     "repeat-times": HOLD_MUSIC_REPEATS,
                 },
             )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from callbridge.channels.sip.recording import QueueVoiceSettings, Recording, RecordingStore, SettingsError
 from callbridge.domain.errors import NotFound
+from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import Identifier, Input
 from callbridge.web.api.stored_audio import audio_response, handling_agent
 from callbridge.web.deps import AgentDep, ServicesDep, TenantAdminDep, TenantSupervisorDep
@@ -89,7 +90,8 @@ async def get_queue_voice(
 async def put_queue_voice(
     tenant_id: str, queue_id: str, body: QueueVoiceIn, request: Request, svc: ServicesDep, who: TenantAdminDep
 ) -> QueueVoiceOut:
-    """A phone queue's recording (off | on, with an optional announcement) and voicemail settings."""
+    """A phone queue's recording (off | on, with an optional announcement) and voicemail settings; the whole set
+    is replaced. A maximum wait needs a voicemail queue; the announcement is a greeting of this tenant."""
     wanted = QueueVoiceSettings(
         tenant_id,
         queue_id,
@@ -99,7 +101,8 @@ async def put_queue_voice(
         body.voicemail_queue_id,
     )
     try:
-        saved = await asyncio.to_thread(_store(request, svc).put_queue_settings, wanted, svc.clock.now())
+        actor = await asyncio.to_thread(actor_of, svc.engine, who)
+        saved = await asyncio.to_thread(_store(request, svc).put_queue_settings, wanted, svc.clock.now(), actor)
     except SettingsError as error:
         if error.field == "queue_id":
             raise NotFound("phone queue", queue_id) from None
@@ -117,7 +120,9 @@ async def put_retention(
     tenant_id: str, body: RetentionIn, request: Request, svc: ServicesDep, who: TenantAdminDep
 ) -> RetentionOut:
     """How many days the tenant's call recordings are kept (90 when never set); older ones are deleted hourly."""
-    days = await asyncio.to_thread(_store(request, svc).put_retention_days, tenant_id, body.days, svc.clock.now())
+    actor = await asyncio.to_thread(actor_of, svc.engine, who)
+    store = _store(request, svc)
+    days = await asyncio.to_thread(store.put_retention_days, tenant_id, body.days, svc.clock.now(), actor)
     return RetentionOut(days=days)
 
 

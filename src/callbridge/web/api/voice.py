@@ -1,6 +1,7 @@
-"""Voice administration (docs/voice.md): dialled numbers → queues, agents' desk phones, and which phone rings
-for an agent (the console's browser softphone or the desk phone). Every change is in the audit log
-(`voice_number.*`, `desk_phone.*`, `agent_phone.set`; a password only as changed).
+"""Voice administration (docs/voice.md): dialled numbers → queues, agents' desk phones, which phone rings
+for an agent (the console's browser softphone or the desk phone), the tenant's hold music, and what voice is
+doing now (status). Every change is in the audit log (`voice_number.*`, `desk_phone.*`, `agent_phone.set`,
+`voice_hold_music.*`; a password only as changed).
 
 `GET /api/v1/me/softphone` gives a signed-in agent's console what its softphone registers with: short-lived
 SIP credentials derived from the agent's session (channels/sip/webrtc.py), never a stored password.
@@ -12,10 +13,13 @@ credentials reach Kamailio at once (and a removed one is forgotten, its registra
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
 
 from callbridge.channels.sip.directory import (
     MENU_ATTEMPTS,
@@ -27,11 +31,19 @@ from callbridge.channels.sip.directory import (
     Number,
     VoiceDirectory,
 )
+from callbridge.channels.sip.hold_music import (
+    HOLD_MUSIC_MAX_BYTES,
+    HOLD_MUSIC_MAX_MB,
+    HoldMusic,
+    HoldMusicError,
+    HoldMusicStore,
+)
 from callbridge.domain.errors import NotFound
 from callbridge.web.api.audit import actor_of
 from callbridge.web.api.schemas import Identifier, Input
 from callbridge.web.deps import AgentDep, ServicesDep, TenantAdminDep
-from callbridge.web.errors import ERROR_RESPONSES, InvalidField
+from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
+from callbridge.web.uploads import NotMultipart, UploadTooLarge, abandoned, upload_form
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["voice"])
 
@@ -347,3 +359,169 @@ async def my_softphone(request: Request, svc: ServicesDep, who: AgentDep) -> Sof
         password=found.password,
         expires_at=found.expires_at,
     )
+
+
+# ------------------------------------------------------------------ hold music
+
+FORM_OVERHEAD = 16 * 1024  # the multipart boundaries and headers around the file
+
+
+class HoldMusicOut(BaseModel):
+    source: Literal["uploaded", "default"] = Field(
+        description="`uploaded`: the tenant's own music plays; `default`: the music this Callbridge generated "
+        "(or the file its CALLBRIDGE_VOICE_HOLD_MUSIC names)"
+    )
+    content_type: str | None = Field(default=None, description="audio/wav or audio/mpeg (read from the bytes)")
+    bytes: int | None = None
+    duration_seconds: float | None = Field(default=None, description="Read from a WAV file; null for MP3")
+    uploaded_at: float | None = None
+    max_bytes: int = HOLD_MUSIC_MAX_BYTES
+
+
+def hold_music_out(music: HoldMusic | None) -> HoldMusicOut:
+    if music is None:
+        return HoldMusicOut(source="default")
+    return HoldMusicOut(
+        source="uploaded",
+        content_type=music.content_type,
+        bytes=music.bytes,
+        duration_seconds=music.duration_seconds,
+        uploaded_at=music.uploaded_at,
+    )
+
+
+def hold_music_store(svc: ServicesDep) -> HoldMusicStore:
+    return HoldMusicStore(svc.engine, svc.settings.data_dir)
+
+
+HOLD_MUSIC_UPLOAD: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["audio"],
+                    "properties": {
+                        "audio": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": f"WAV (PCM, at least 1 s) or MP3, at most {HOLD_MUSIC_MAX_BYTES} bytes",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.get("/tenants/{tenant_id}/voice/hold-music")
+async def get_hold_music(tenant_id: str, svc: ServicesDep, who: TenantAdminDep) -> HoldMusicOut:
+    """What the tenant's waiting and held callers hear: its uploaded music, or the default."""
+    return hold_music_out(await asyncio.to_thread(hold_music_store(svc).current, tenant_id))
+
+
+@router.put(
+    "/tenants/{tenant_id}/voice/hold-music",
+    openapi_extra=HOLD_MUSIC_UPLOAD,
+    response_model=HoldMusicOut,
+    responses={413: {"description": "audio too large"}, 415: {"description": "not WAV or MP3"}},
+)
+async def put_hold_music(tenant_id: str, request: Request, svc: ServicesDep, who: TenantAdminDep) -> Response:
+    """Uploads the tenant's hold music (multipart form, field `audio`), heard from the next wait or hold on."""
+    try:
+        form = await upload_form(request, HOLD_MUSIC_MAX_BYTES + FORM_OVERHEAD)
+    except NotMultipart:
+        return error_response(415, "unsupported_media_type", "body: send a multipart/form-data form", "body")
+    except UploadTooLarge:
+        too_large = f"audio: the file is larger than {HOLD_MUSIC_MAX_MB} MB; choose a shorter or MP3 file"
+        return hold_music_refused(HoldMusicError(too_large, 413))
+    except ClientDisconnect:
+        return abandoned("hold music")
+    except MultiPartException as error:
+        return error_response(400, "malformed", f"body: {error.message}", "body")
+    try:
+        audio = form.get("audio")
+        if not isinstance(audio, UploadFile):
+            return hold_music_refused(HoldMusicError("audio: attach the music as a file (form field `audio`)"))
+        data = await audio.read(HOLD_MUSIC_MAX_BYTES + 1)
+    finally:
+        await form.close()
+    try:
+        actor = await asyncio.to_thread(actor_of, svc.engine, who)
+        saved = await asyncio.to_thread(hold_music_store(svc).put, tenant_id, data, svc.clock.now(), actor)
+    except HoldMusicError as error:
+        return hold_music_refused(error)
+    return Response(hold_music_out(saved).model_dump_json(), media_type="application/json")
+
+
+def hold_music_refused(error: HoldMusicError) -> Response:
+    code = {413: "too_large", 415: "unsupported_media_type"}.get(error.status, "invalid_field")
+    return error_response(error.status, code, str(error), error.field)
+
+
+@router.delete("/tenants/{tenant_id}/voice/hold-music")
+async def reset_hold_music(tenant_id: str, svc: ServicesDep, who: TenantAdminDep) -> HoldMusicOut:
+    """Back to the default hold music (removes the tenant's upload, if any)."""
+    actor = await asyncio.to_thread(actor_of, svc.engine, who)
+    await asyncio.to_thread(hold_music_store(svc).reset, tenant_id, svc.clock.now(), actor)
+    return HoldMusicOut(source="default")
+
+
+# ------------------------------------------------------------------ status
+
+
+class TrunkOut(BaseModel):
+    address: str = Field(
+        description="The carrier's SIP address calls are placed through (CALLBRIDGE_VOICE_TRUNK_ADDRESS)"
+    )
+    allowed_sources: list[str] = Field(
+        description="Networks Kamailio accepts calls from as the trunk (CALLBRIDGE_VOICE_TRUNK_NETWORKS)"
+    )
+
+
+class VoiceStatusOut(BaseModel):
+    voice_on: bool = Field(description="CALLBRIDGE_VOICE_ENABLED on this node")
+    running: bool = Field(description="The voice controller runs (false with voice on: it failed to start)")
+    engines: dict[str, bool] = Field(description="Each engine answering, as /readyz last saw it")
+    calls_now: int = Field(description="This tenant's calls the controller carries now (waiting, ringing, talking)")
+    desk_phones: int = Field(description="Desk phones configured for this tenant's agents")
+    registered_desk_phones: list[str] = Field(description="User names of those registered with Kamailio now")
+    registered_browsers: int = Field(description="Agents whose console's browser softphone is registered now")
+    trunk: TrunkOut = Field(description="Node-wide settings, read-only here: set in the server's environment")
+
+
+def trunk_of(svc: ServicesDep) -> TrunkOut:
+    settings = svc.settings
+    networks = [part.strip() for part in settings.voice_trunk_networks.split(",") if part.strip()]
+    return TrunkOut(address=settings.voice_trunk_address, allowed_sources=networks)
+
+
+def voice_status(request: Request, svc: ServicesDep, tenant_id: str) -> VoiceStatusOut:
+    """Blocking (database reads and Kamailio's RPC): run in a thread."""
+    voice = request.app.state.channels.voice
+    directory = _directory(request, svc)
+    phones = [phone.username for phone in directory.desk_phones(tenant_id)]
+    running = voice is not None and voice.controller is not None
+    registered: list[str] = []
+    browsers = 0
+    if running:
+        registered = [name for name in phones if voice.registered(name)]
+        browsers = voice.registered_browsers(tenant_id, directory.agent_ids(tenant_id))
+    return VoiceStatusOut(
+        voice_on=bool(svc.settings.voice_enabled),
+        running=running,
+        engines=dict(voice.health) if voice is not None else {},
+        calls_now=voice.calls_now(tenant_id) if running else 0,
+        desk_phones=len(phones),
+        registered_desk_phones=registered,
+        registered_browsers=browsers,
+        trunk=trunk_of(svc),
+    )
+
+
+@router.get("/tenants/{tenant_id}/voice/status")
+async def get_voice_status(tenant_id: str, request: Request, svc: ServicesDep, who: TenantAdminDep) -> VoiceStatusOut:
+    """What voice is doing for this tenant now: engines, live calls, registered phones; and the node's trunk."""
+    return await asyncio.to_thread(voice_status, request, svc, tenant_id)
