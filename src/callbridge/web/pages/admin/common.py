@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException
 
 from callbridge.auth.credentials import SESSION_PREFIX, principal_for_token
 from callbridge.auth.principal import Principal
@@ -35,6 +36,7 @@ from callbridge.web.api.audit import actor_of
 from callbridge.web.deps import SESSION_COOKIE, ServicesDep
 from callbridge.web.errors import InvalidField
 from callbridge.web.pages import templates
+from callbridge.web.uploads import NotMultipart, UploadTooLarge, upload_form
 
 CSRF_FIELD = "csrf_token"
 LOGIN_CSRF_COOKIE = "callbridge_login_csrf"
@@ -102,6 +104,7 @@ class Page:
     csrf: str
     tenant: TenantSettings | None = None
     form: FormData = field(default_factory=FormData)
+    upload_problem: type[Exception] | None = None  # upload_page: why the form could not be read (nothing done)
 
     @property
     def tenant_id(self) -> str:
@@ -187,6 +190,33 @@ async def any_admin_page(request: Request, svc: ServicesDep) -> Page:
     csrf = csrf_token_for(token)
     form = await _checked_form(request, csrf)
     return Page(request, svc, who, actor, csrf, None, form)
+
+
+async def upload_page(tenant_id: str, request: Request, svc: Any, limit: int) -> Page:
+    """`tenant_page` for a form that uploads a file: the form is read with `limit` enforced as it arrives. When
+    it cannot be read (too large, not multipart, malformed) `upload_problem` says which and `form` is empty:
+    the CSRF token could not be checked, so the handler changes nothing and shows the page with the error.
+    Raises ClientDisconnect when the browser went away."""
+    who, token, actor, tenant = await run_in_threadpool(_tenant_admin, tenant_id, request, svc)
+    page = Page(request, svc, who, actor, csrf_token_for(token), tenant)
+    try:
+        form = await upload_form(request, limit)
+    except NotMultipart:
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            page.upload_problem = NotMultipart
+            return page
+        form = await request.form()  # a form with no file in it (e.g. a button that removes the file)
+    except (UploadTooLarge, MultiPartException) as problem:
+        page.upload_problem = type(problem)
+        return page
+    sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, page.csrf):
+        await form.close()
+        raise PageRefused(
+            403, "This form has expired or was sent from another site. Reload the page and submit it again."
+        )
+    page.form = form
+    return page
 
 
 TenantPage = Annotated[Page, Depends(tenant_page)]
