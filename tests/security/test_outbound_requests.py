@@ -163,7 +163,7 @@ def test_test_connection_gives_one_outcome_for_every_unreachable_target(local: H
     outcomes = []
     for url in (f"http://127.0.0.1:{closed.port}", "http://10.255.255.1:8001", "https://nowhere.invalid"):
         saving.save("t1", "builtin_crm", {"base_url": url}, _crm_body(url)["credentials"], 0.0)
-        integration.connections._forget("t1", "builtin_crm")  # the app's cache of the connector
+        integration.connections.forget("t1", "builtin_crm")  # the app's cache of the connector
         answer = local.client.get("/api/v1/tenants/t1/crm-connections/builtin_crm/problems", headers=local.admin)
         assert answer.status_code == 200, answer.text
         outcomes.append(answer.json())
