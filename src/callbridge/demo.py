@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -44,7 +44,7 @@ from callbridge.config import Settings
 from callbridge.logging import configure_logging
 from callbridge.services.agent_sessions import sign_in_agent
 from callbridge.store.database import make_engine, upgrade
-from callbridge.store.tables import admin_users
+from callbridge.store.sessions import admin_user
 from callbridge.web.app import create_app
 from callbridge.web.deps import Services
 from callbridge.web.server import server_config
@@ -138,9 +138,7 @@ async def _demo(settings: Settings, rate_per_minute: float, bots: int, duration:
 
 def _ensure_admin(engine: Engine, folder: Path) -> str:
     password_file = folder / "admin-password.txt"
-    with engine.connect() as connection:
-        exists = connection.execute(select(admin_users.c.id).where(admin_users.c.email == ADMIN_EMAIL)).first()
-    if exists is None:
+    if admin_user(engine, ADMIN_EMAIL) is None:
         password = secrets.token_urlsafe(12)
         create_admin_user(engine, ADMIN_EMAIL, password)
         password_file.write_text(password + "\n")

@@ -27,11 +27,8 @@ CONNECTIONS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/telephony.py": 1,
     "callbridge/channels/voicemail/service.py": 2,
     "callbridge/channels/webchat/service.py": 6,
-    "callbridge/demo.py": 1,
     "callbridge/services/cluster.py": 4,
     "callbridge/services/configuration.py": 10,
-    "callbridge/services/screen_pop.py": 1,
-    "callbridge/services/sso.py": 13,
 }
 
 # module → how many SQL statements (or parts of one: `select`, `insert`, `func.count`, `table.update()` …) it
@@ -45,12 +42,8 @@ STATEMENTS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/telephony.py": 2,
     "callbridge/channels/voicemail/service.py": 3,
     "callbridge/channels/webchat/service.py": 15,
-    "callbridge/demo.py": 1,
-    "callbridge/reports/live.py": 1,
     "callbridge/services/auto_log.py": 2,
     "callbridge/services/configuration.py": 21,
-    "callbridge/services/screen_pop.py": 1,
-    "callbridge/services/sso.py": 34,
 }
 
 # What sqlalchemy names a module may import outside the store without building SQL: types for annotations.

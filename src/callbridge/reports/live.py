@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
@@ -25,14 +25,12 @@ from callbridge.domain.model import AgentStatus
 from callbridge.realtime.audience import SupervisorAudience
 from callbridge.realtime.hub import Delivery
 from callbridge.realtime.wire import QueueStatsView, WallboardQueueStatsEvent
-from callbridge.reports.calendar import zone
 from callbridge.reports.facts import Deltas, QueueEntered, QueueLeft, facts_from_events
 from callbridge.services.clock import Clock
 from callbridge.services.node import BatchEffects, ContactCenterNode, TenantMoved
 from callbridge.services.operations import Operation
 from callbridge.store.report_aggregates import write_deltas
-from callbridge.store.reports import ReportStore
-from callbridge.store.tables import tenants
+from callbridge.store.reports import ReportStore, tenant_zone
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +91,7 @@ class ReportsService:
         now = time.monotonic()
         if cached is not None and now - cached[1] < ZONE_CACHE_SECONDS:
             return cached[0]
-        name = connection.execute(select(tenants.c.time_zone).where(tenants.c.id == tenant_id)).scalar()
-        tz = zone(name or "UTC")
+        tz = tenant_zone(connection, tenant_id)
         self._zones[tenant_id] = (tz, now)
         return tz
 

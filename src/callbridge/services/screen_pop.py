@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from callbridge.connectors.base import CrmConnector, CrmError, CrmRecord, PopTarget, SearchRule
 from callbridge.domain import events as ev
@@ -39,7 +39,7 @@ from callbridge.services.crm_connections import CrmConnections
 from callbridge.services.crm_links import CLICKED_RECORD_ID, PendingLinks, save_link
 from callbridge.services.crm_settings import CrmSettingsStore, ScreenPopSettings, Trigger
 from callbridge.services.node import BatchEffects
-from callbridge.store.tables import tenants
+from callbridge.store.tenants import phone_region
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class ScreenPopService:
     async def decide(self, connector: CrmConnector, config: ScreenPopSettings, request: PopRequest) -> PopOutcome:
         """What pops for this request under these settings (no side effects besides the CRM search)."""
         if request.phone and not request.region:
-            region = await asyncio.to_thread(tenant_phone_region, self.engine, request.tenant_id)
+            region = await asyncio.to_thread(phone_region, self.engine, request.tenant_id)
             request = dataclasses.replace(request, region=region)
         query, search = self._search(connector, config, request)
         prefill = {
@@ -298,12 +298,6 @@ class ScreenPopService:
             phone = to_e164(request.phone, request.region or "US") or request.phone
             return request.phone, connector.search_by_phone(phone)
         return "", None
-
-
-def tenant_phone_region(engine: Engine, tenant_id: str) -> str:
-    with engine.connect() as connection:
-        region = connection.execute(select(tenants.c.phone_region).where(tenants.c.id == tenant_id)).scalar()
-    return str(region or "US")
 
 
 def _no_queue_members(_queue_id: str) -> tuple[str, ...]:

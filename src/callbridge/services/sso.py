@@ -14,12 +14,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from callbridge.auth.oidc import (
     DEFAULT_NAMES,
@@ -37,20 +35,14 @@ from callbridge.auth.secrets import DecryptionFailed, TokenCipher
 from callbridge.logging import redact_query
 from callbridge.outbound import OutboundPolicy
 from callbridge.services.agent_sessions import sign_in_agent, sign_out_agent
-from callbridge.services.audit import Actor, record
+from callbridge.services.audit import Actor
 from callbridge.services.clock import Clock
 from callbridge.services.node import ContactCenterNode
-from callbridge.store.sso_tables import (
-    identity_providers,
-    linked_identities,
-    provider_tokens,
-    sso_handoffs,
-    sso_pending_logins,
-    sso_warnings,
-)
-from callbridge.store.tables import agents, tenants
+from callbridge.store import sso as stored
+from callbridge.store.sso import REFUSAL_KIND, link_identity
 
-REFUSAL_KIND = "sign_in_refused"  # an SSO warning: who was refused and why, for the admin
+__all__ = ["REFUSAL_KIND", "SsoService", "link_identity"]  # the store's, named here for callers
+
 REFUSALS_KEPT = 50
 
 LOGIN_SECONDS = 600  # time to finish a sign-in at the provider
@@ -137,14 +129,10 @@ class SsoService:
     # ------------------------------------------------------------------ configuration
 
     def tenant_exists(self, tenant_id: str) -> bool:
-        with self.engine.connect() as connection:
-            return connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is not None
+        return stored.tenant_exists(self.engine, tenant_id)
 
     def provider(self, tenant_id: str) -> ProviderConfig | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(identity_providers).where(identity_providers.c.tenant_id == tenant_id)
-            ).first()
+        row = stored.provider(self.engine, tenant_id)
         if row is None:
             return None
         secret = self.cipher.decrypt(row.client_secret_encrypted) if row.client_secret_encrypted else None
@@ -202,29 +190,7 @@ class SsoService:
             values["client_secret_encrypted"] = (
                 self.cipher.encrypt(wanted.client_secret) if wanted.client_secret else None
             )
-        with self.engine.begin() as connection:
-            found = connection.execute(
-                select(identity_providers).where(identity_providers.c.tenant_id == tenant_id)
-            ).first()
-            if found is None:
-                values.setdefault("client_secret_encrypted", None)
-                connection.execute(insert(identity_providers).values(tenant_id=tenant_id, **values))
-            else:
-                connection.execute(
-                    update(identity_providers).where(identity_providers.c.tenant_id == tenant_id).values(**values)
-                )
-            if actor is not None:
-                before = None if found is None else _audited_provider(found._mapping)
-                record(
-                    connection,
-                    tenant_id=tenant_id,
-                    actor=actor,
-                    action="sso.created" if found is None else "sso.updated",
-                    target_type="sso",
-                    target_id=tenant_id,
-                    before=before,
-                    after=_audited_provider({**(found._mapping if found is not None else {}), **values}),
-                )
+        stored.save_provider(self.engine, tenant_id, values, actor)
         config = self.provider(tenant_id)
         assert config is not None
         return config
@@ -234,50 +200,11 @@ class SsoService:
         Only the newest REFUSALS_KEPT are kept, so a flood of forged callbacks cannot fill the database."""
         if not tenant_id:
             return
-        with self.engine.begin() as connection:
-            if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
-                return
-            connection.execute(
-                insert(sso_warnings).values(
-                    tenant_id=tenant_id,
-                    id=str(uuid.uuid4()),
-                    kind=REFUSAL_KIND,
-                    message=f"A sign-in was refused ({code}): {redact_query(detail)[:500]}",
-                    agent_ids="",
-                    created_at=self.clock.now(),
-                )
-            )
-            newest = (
-                select(sso_warnings.c.id)
-                .where(sso_warnings.c.tenant_id == tenant_id, sso_warnings.c.kind == REFUSAL_KIND)
-                .order_by(sso_warnings.c.created_at.desc())
-                .limit(REFUSALS_KEPT)
-            )
-            connection.execute(
-                delete(sso_warnings).where(
-                    sso_warnings.c.tenant_id == tenant_id,
-                    sso_warnings.c.kind == REFUSAL_KIND,
-                    sso_warnings.c.id.not_in(newest.scalar_subquery()),
-                )
-            )
+        message = f"A sign-in was refused ({code}): {redact_query(detail)[:500]}"
+        stored.add_refusal(self.engine, tenant_id, message, self.clock.now(), keep=REFUSALS_KEPT)
 
     def warnings(self, tenant_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(sso_warnings)
-                .where(sso_warnings.c.tenant_id == tenant_id)
-                .order_by(sso_warnings.c.created_at.desc())
-            ).all()
-        return [
-            {
-                "id": r.id,
-                "kind": r.kind,
-                "message": r.message,
-                "agent_ids": [a for a in r.agent_ids.split(",") if a],
-                "created_at": r.created_at,
-            }
-            for r in rows
-        ]
+        return stored.warnings(self.engine, tenant_id)
 
     # ------------------------------------------------------------------ sign-in
 
@@ -418,15 +345,7 @@ class SsoService:
         with `force`), or None when the agent is not signed in through the provider (with `force`: or when
         there is no refresh token to refresh with)."""
 
-        def read() -> Any:
-            with self.engine.connect() as connection:
-                return connection.execute(
-                    select(provider_tokens).where(
-                        provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id
-                    )
-                ).first()
-
-        row = await asyncio.to_thread(read)
+        row = await asyncio.to_thread(stored.tokens_of, self.engine, tenant_id, agent_id)
         if row is None:
             return None
         now = self.clock.now()
@@ -463,83 +382,56 @@ class SsoService:
 
     def _forget_tokens(self, tenant_id: str, agent_id: str) -> Any:
         """Deletes the provider tokens held for the agent and returns them (to revoke at the provider)."""
-        where = (provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id)
-        with self.engine.begin() as connection:
-            row = connection.execute(select(provider_tokens).where(*where)).first()
-            connection.execute(delete(provider_tokens).where(*where))
-        return row
+        return stored.forget_tokens(self.engine, tenant_id, agent_id)
 
     def _take_handoff(self, code: str) -> Any:
-        with self.engine.begin() as connection:
-            row = connection.execute(select(sso_handoffs).where(sso_handoffs.c.code_hash == digest(code))).first()
-            if row is not None:  # single use, whatever happens next
-                connection.execute(delete(sso_handoffs).where(sso_handoffs.c.code_hash == row.code_hash))
-        return row
+        return stored.take_handoff(self.engine, digest(code))
 
     def _agent_flags(self, tenant_id: str, agent_id: str) -> Any:
-        with self.engine.connect() as connection:
-            return connection.execute(
-                select(agents.c.enabled, agents.c.auto_login).where(
-                    agents.c.tenant_id == tenant_id, agents.c.id == agent_id
-                )
-            ).first()
+        return stored.agent_flags(self.engine, tenant_id, agent_id)
 
     def _link(self, pending: Any, identity: Identity, tokens: Any, now: float) -> tuple[str, bool, str]:
         """Links the identity to its agent and keeps the provider's tokens; for a popup, a one-time hand-off."""
-        handoff = ""
-        with self.engine.begin() as connection:
-            agent_id = link_identity(connection, pending.tenant_id, identity, now)
-            self._store_tokens(connection, pending.tenant_id, agent_id, identity.issuer_key, pending.sandbox, tokens)
-            auto_login = bool(
-                connection.execute(
-                    select(agents.c.auto_login).where(agents.c.tenant_id == pending.tenant_id, agents.c.id == agent_id)
-                ).scalar_one()
-            )
-            if pending.popup:
-                handoff = secrets.token_urlsafe(32)
-                connection.execute(delete(sso_handoffs).where(sso_handoffs.c.expires_at < now))
-                connection.execute(
-                    insert(sso_handoffs).values(
-                        code_hash=digest(handoff),
-                        tenant_id=pending.tenant_id,
-                        agent_id=agent_id,
-                        challenge=pending.handoff_challenge,
-                        expires_at=now + HANDOFF_SECONDS,
-                    )
-                )
+        handoff = secrets.token_urlsafe(32) if pending.popup else ""
+        agent_id, auto_login = stored.link(
+            self.engine,
+            pending.tenant_id,
+            identity,
+            now,
+            self._token_values(identity.issuer_key, pending.sandbox, tokens),
+            stored.Handoff(digest(handoff), pending.handoff_challenge, now + HANDOFF_SECONDS) if handoff else None,
+        )
         return agent_id, auto_login, handoff
 
     def _record_pending(self, pending: dict[str, Any], now: float) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(delete(sso_pending_logins).where(sso_pending_logins.c.expires_at < now))
-            connection.execute(insert(sso_pending_logins).values(**pending))
+        stored.add_pending(self.engine, pending, now)
 
     def _take_pending(self, browser_secret: str, state: str) -> Any:
         if not state:
             raise SignInRefused("state_mismatch", "this sign-in has no state: start again from your CRM")
         now = self.clock.now()
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                select(sso_pending_logins).where(sso_pending_logins.c.state_hash == digest(state))
-            ).first()
-            if row is None:
-                raise SignInRefused("state_mismatch", "this sign-in is unknown or was already finished: start again")
-            if not browser_secret or not hmac.compare_digest(row.browser_hash, digest(browser_secret)):
-                # Not this browser's sign-in (login CSRF): leave it for the browser that started it.
-                raise SignInRefused("state_mismatch", "this sign-in was started in another browser: start again")
-            connection.execute(delete(sso_pending_logins).where(sso_pending_logins.c.state_hash == row.state_hash))
+        row, taken = stored.take_pending(self.engine, digest(state), digest(browser_secret) if browser_secret else None)
+        if row is None:
+            raise SignInRefused("state_mismatch", "this sign-in is unknown or was already finished: start again")
+        if not taken:
+            # Not this browser's sign-in (login CSRF): leave it for the browser that started it.
+            raise SignInRefused("state_mismatch", "this sign-in was started in another browser: start again")
         if row.expires_at <= now:
             raise SignInRefused("expired", "this sign-in took too long: start again")
         return row
 
     def _keep_tokens(self, tenant_id: str, agent_id: str, issuer_key: str, sandbox: bool, tokens: Any) -> None:
-        with self.engine.begin() as connection:
-            self._store_tokens(connection, tenant_id, agent_id, issuer_key, sandbox, tokens)
+        stored.keep_tokens(self.engine, tenant_id, agent_id, self._token_values(issuer_key, sandbox, tokens))
 
     def _store_tokens(
         self, connection: Connection, tenant_id: str, agent_id: str, issuer_key: str, sandbox: bool, tokens: Any
     ) -> None:
-        values = {
+        """In the caller's transaction."""
+        stored.write_tokens(connection, tenant_id, agent_id, self._token_values(issuer_key, sandbox, tokens))
+
+    def _token_values(self, issuer_key: str, sandbox: bool, tokens: Any) -> dict[str, Any]:
+        """The provider tokens' row, encrypted."""
+        return {
             "issuer": issuer_key,
             "sandbox": sandbox,
             "access_token_encrypted": self.cipher.encrypt(tokens.access_token),
@@ -550,91 +442,6 @@ class SsoService:
             "instance_url": tokens.instance_url,
             "updated_at": self.clock.now(),
         }
-        where = (provider_tokens.c.tenant_id == tenant_id, provider_tokens.c.agent_id == agent_id)
-        if connection.execute(select(provider_tokens.c.agent_id).where(*where)).first() is None:
-            connection.execute(insert(provider_tokens).values(tenant_id=tenant_id, agent_id=agent_id, **values))
-        else:
-            connection.execute(update(provider_tokens).where(*where).values(**values))
-
-
-def link_identity(connection: Connection, tenant_id: str, identity: Identity, now: float) -> str:
-    """The agent this identity signs in as, linking it on first sign-in. Raises SignInRefused."""
-    linked = connection.execute(
-        select(linked_identities.c.agent_id).where(
-            linked_identities.c.tenant_id == tenant_id,
-            linked_identities.c.issuer == identity.issuer_key,
-            linked_identities.c.subject == identity.subject,
-        )
-    ).first()
-    if linked is not None:
-        agent = connection.execute(
-            select(agents.c.enabled).where(agents.c.tenant_id == tenant_id, agents.c.id == linked.agent_id)
-        ).first()
-        if agent is None or not agent.enabled:
-            raise SignInRefused("agent_disabled", "your agent account is disabled")
-        connection.execute(
-            update(linked_identities)
-            .where(
-                linked_identities.c.tenant_id == tenant_id,
-                linked_identities.c.issuer == identity.issuer_key,
-                linked_identities.c.subject == identity.subject,
-            )
-            .values(last_sign_in_at=now)
-        )
-        return str(linked.agent_id)
-    if not identity.email:
-        raise SignInRefused("no_email", "your CRM account has no e-mail address Callbridge may see")
-    if not identity.email_verified:
-        raise SignInRefused("unverified_email", f"your CRM account's e-mail {identity.email} is not verified")
-    candidates: Sequence[Any] = connection.execute(
-        select(agents.c.id, agents.c.enabled)
-        .where(agents.c.tenant_id == tenant_id, func.lower(agents.c.email) == identity.email.lower())
-        .order_by(agents.c.created_at, agents.c.id)
-    ).all()
-    if not candidates:
-        raise SignInRefused("unknown_email", f"no agent account has the e-mail {identity.email}")
-    chosen = candidates[0]
-    taken = connection.execute(
-        select(linked_identities.c.subject).where(
-            linked_identities.c.tenant_id == tenant_id,
-            linked_identities.c.issuer == identity.issuer_key,
-            linked_identities.c.agent_id == chosen.id,
-        )
-    ).first()
-    if taken is not None:
-        raise SignInRefused(
-            "email_taken", f"the agent account with the e-mail {identity.email} is linked to another CRM user"
-        )
-    if not chosen.enabled:
-        raise SignInRefused("agent_disabled", "your agent account is disabled")
-    connection.execute(
-        insert(linked_identities).values(
-            tenant_id=tenant_id,
-            issuer=identity.issuer_key,
-            subject=identity.subject,
-            agent_id=chosen.id,
-            email_at_link=identity.email.lower(),
-            linked_at=now,
-            last_sign_in_at=now,
-        )
-    )
-    if len(candidates) > 1:
-        ids = [str(c.id) for c in candidates]
-        connection.execute(
-            insert(sso_warnings).values(
-                tenant_id=tenant_id,
-                id=str(uuid.uuid4()),
-                kind="duplicate_email",
-                message=(
-                    f"{len(ids)} agent accounts have the e-mail {identity.email.lower()}: the oldest, {ids[0]}, "
-                    f"was linked to the CRM user who signed in; {', '.join(ids[1:])} cannot sign in with single "
-                    "sign-on until each has its own e-mail"
-                ),
-                agent_ids=",".join(ids),
-                created_at=now,
-            )
-        )
-    return str(chosen.id)
 
 
 def _with_openid(scope: str) -> str:
@@ -651,23 +458,3 @@ def _keep_refresh(tokens: Any, refresh_token: str) -> Any:
     from dataclasses import replace
 
     return replace(tokens, refresh_token=refresh_token)
-
-
-AUDITED_PROVIDER_FIELDS = (
-    "kind",
-    "display_name",
-    "issuer",
-    "discovery_url",
-    "login_host",
-    "sandbox_login_host",
-    "client_id",
-    "scope",
-)
-
-
-def _audited_provider(row: Any) -> dict[str, Any]:
-    """The audited view of a provider row: the secret as its ciphertext, so a new one shows as changed."""
-    values = {f: row.get(f) for f in AUDITED_PROVIDER_FIELDS}
-    secret = row.get("client_secret_encrypted")
-    values["client_secret"] = secret.hex() if isinstance(secret, bytes) else secret
-    return values

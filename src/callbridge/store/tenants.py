@@ -1,4 +1,4 @@
-"""Reads of a tenant's own row that the web edge needs (the console page, the WebSocket's origin check)."""
+"""Reads of a tenant's own row: for the console page, the WebSocket's origin check, the phone region."""
 
 from __future__ import annotations
 
@@ -32,3 +32,10 @@ def console_agent(engine: Engine, tenant_id: str, agent_id: str) -> Any:
                 agents.c.tenant_id == tenant_id, agents.c.id == agent_id
             )
         ).first()
+
+
+def phone_region(engine: Engine, tenant_id: str) -> str:
+    """The region that numbers without a country code are read in (the tenant's `phone_region`; US if unset)."""
+    with engine.connect() as connection:
+        region = connection.execute(select(tenants.c.phone_region).where(tenants.c.id == tenant_id)).scalar()
+    return str(region or "US")
