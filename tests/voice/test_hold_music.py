@@ -39,7 +39,7 @@ def call_and_hear(system: VoiceSystem, number: str, name: str, what: str) -> Any
 
 
 def test_waiting_and_held_callers_hear_their_tenants_uploaded_music_and_others_the_default(
-    voice_system: VoiceSystem, tmp_path: Path
+    voice_system: VoiceSystem, tmp_path: Path, artifacts_dir: Path
 ) -> None:
     system = voice_system
     tenant, number = system.tenant()
@@ -63,6 +63,7 @@ def test_waiting_and_held_callers_hear_their_tenants_uploaded_music_and_others_t
     page = system.harness.client.get(f"/admin/{tenant.id}/voice").text
     assert 'data-calls-now="1"' in page
     assert 'data-registered-desk-phones="1"' in page
+    (artifacts_dir / "voice-page-during-a-call.html").write_text(page)  # the status panel with voice on, to look at
 
     response = system.harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
     assert response.status_code == 200, response.text
@@ -70,7 +71,8 @@ def test_waiting_and_held_callers_hear_their_tenants_uploaded_music_and_others_t
         lambda: (found := interaction(system, tenant.id)) and found["state"] == "connected" and found,
         "the agent to answer",
     )
-    wait_for(lambda: runs(labels_of(caller.heard(), HEARS))[-1:] == ["agent"], "the caller to hear the agent")
+    # half a second of the agent (the run length the hold check below counts), so the hold's music follows it
+    wait_for(lambda: runs(labels_of(caller.heard(), HEARS), 5)[-1:] == ["agent"], "the caller to hear the agent")
     held = system.harness.client.post(f"/api/v1/me/interactions/{call['id']}/hold", headers=agent)
     assert held.status_code == 200, held.text
     wait_for(
