@@ -42,7 +42,6 @@ STATEMENTS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/telephony.py": 2,
     "callbridge/channels/voicemail/service.py": 3,
     "callbridge/channels/webchat/service.py": 15,
-    "callbridge/services/auto_log.py": 2,
     "callbridge/services/configuration.py": 21,
 }
 

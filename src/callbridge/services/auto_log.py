@@ -13,8 +13,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from callbridge.connectors.base import ActivityLog, CrmRecord
 from callbridge.domain import events as ev
@@ -24,37 +23,13 @@ from callbridge.services.activity_log import TranscriptLine, compose_comments
 from callbridge.services.crm_links import clicked_record, read_link
 from callbridge.services.crm_settings import CrmSettingsStore
 from callbridge.services.node import BatchEffects
-from callbridge.store.crm_tables import crm_outbox
+from callbridge.store import crm_outbox
+from callbridge.store.interaction_history import chat_transcript
 
 log = logging.getLogger(__name__)
 
 WHO_TYPES = frozenset({"contact", "lead"})
 CHANNEL_WORDS = {"phone": "call", "chat": "chat", "voicemail": "voicemail"}
-
-
-def read_transcript(connection: Connection, tenant_id: str, interaction_id: str) -> list[TranscriptLine]:
-    """A chat's messages, when the chat channel's tables are installed."""
-    if not _has_chat_messages(connection):
-        return []
-    rows = connection.execute(
-        text(
-            "SELECT sender, text, sent_at FROM chat_messages "
-            "WHERE tenant_id = :tenant AND interaction_id = :interaction ORDER BY seq"
-        ),
-        {"tenant": tenant_id, "interaction": interaction_id},
-    ).all()
-    return [TranscriptLine(at=float(r.sent_at), sender=str(r.sender), text=str(r.text)) for r in rows]
-
-
-def _has_chat_messages(connection: Connection) -> bool:
-    url = connection.engine.url.render_as_string(hide_password=True)
-    cached = _CHAT_TABLE.get(url)
-    if cached is None:
-        cached = _CHAT_TABLE[url] = inspect(connection).has_table("chat_messages")
-    return cached
-
-
-_CHAT_TABLE: dict[str, bool] = {}
 
 
 def subject_of(channel: str, direction: str, counterpart: str) -> str:
@@ -97,7 +72,10 @@ def build_payload(
 
 def finish_payload(connection: Connection, tenant_id: str, interaction_id: str, payload: dict[str, Any]) -> None:
     """Adds what is in the database (the transcript, the linked record) and the full log text."""
-    transcript = read_transcript(connection, tenant_id, interaction_id)
+    transcript = [
+        TranscriptLine(at=at, sender=sender, text=text)
+        for at, sender, text in chat_transcript(connection, tenant_id, interaction_id)
+    ]
     payload["transcript"] = [{"at": t.at, "sender": t.sender, "text": t.text} for t in transcript]
     link = clicked_record(payload["data"]) or read_link(connection, tenant_id, interaction_id)
     payload["link"] = _record_json(link)
@@ -154,25 +132,7 @@ def insert_outbox_row(
 ) -> None:
     """One row per interaction: a second completion of the same id (it cannot happen) changes nothing."""
     finish_payload(connection, tenant_id, interaction_id, payload)
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(
-        insert(crm_outbox)
-        .values(
-            tenant_id=tenant_id,
-            interaction_id=interaction_id,
-            crm=crm,
-            payload=payload,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            last_error="",
-            error_code="",
-            activity_id="",
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "interaction_id"])
-    )
+    crm_outbox.add_entry(connection, tenant_id, interaction_id, crm, payload, now)
 
 
 class AutoLogService:

@@ -7,7 +7,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, select, update
+from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from callbridge.domain.audit import Actor
 from callbridge.store.audit import record
@@ -41,6 +42,32 @@ def entry(engine: Engine, tenant_id: str, interaction_id: str) -> Row[Any] | Non
         return connection.execute(
             select(crm_outbox).where(crm_outbox.c.tenant_id == tenant_id, crm_outbox.c.interaction_id == interaction_id)
         ).first()
+
+
+def add_entry(
+    connection: Connection, tenant_id: str, interaction_id: str, crm: str, payload: dict[str, Any], now: float
+) -> None:
+    """A pending log, due now, in the caller's transaction (the node's batch). One row per interaction: a second
+    completion of the same id (it cannot happen) changes nothing."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(crm_outbox)
+        .values(
+            tenant_id=tenant_id,
+            interaction_id=interaction_id,
+            crm=crm,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+            error_code="",
+            activity_id="",
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "interaction_id"])
+    )
 
 
 def claim(engine: Engine, now: float, *, lease_seconds: float, at_most: int) -> list[ClaimedLog]:
