@@ -103,6 +103,10 @@ class World:
 def _tenant(h: Harness, t: str) -> tuple[dict[str, Any], dict[str, str]]:
     c, a = h.client, h.admin
     h.setup_tenant(t, agents=3, offer_timeout=600)
+    # both tenants have a queue "support"; its name says whose a summary of it is
+    support = c.get(f"{T}/{t}/queues/support", headers=a).json()
+    support = {k: v for k, v in support.items() if k != "id"} | {"name": support_name(t)}
+    assert c.put(f"{T}/{t}/queues/support", json=support, headers=a).status_code == 200
     assert c.post(f"{T}/{t}/skills", json={"name": f"{t}-only"}, headers=a).status_code == 201
     only_queue = {"id": f"{t}-queue", "name": "Only", "channel": "phone"}
     assert c.post(f"{T}/{t}/queues", json=only_queue, headers=a).status_code == 201
@@ -436,11 +440,15 @@ def _a_summary_from_before(event: dict[str, Any], b_traffic_began: float) -> boo
     if event["type"].startswith("wallboard."):
         return True
     if event["type"] == "queue.changed":
-        return event["queue"]["id"] not in B_TRAFFIC_QUEUES
+        return event["queue"]["id"] not in B_TRAFFIC_QUEUES or event["queue"]["name"] == support_name("a")
     return event["type"] == "agents.changed" and all(agent["since"] < b_traffic_began for agent in event["agents"])
 
 
 B_TRAFFIC_QUEUES = {"support"}  # the queue of the chat B's traffic creates in the test above
+
+
+def support_name(tenant_id: str) -> str:
+    return f"Support of {tenant_id}"
 
 
 TENANT_ROUTES = [(m, p) for m, p in OPERATIONS if p.startswith(f"{T}/{{tenant_id}}")]
