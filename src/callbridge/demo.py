@@ -171,6 +171,9 @@ def _register_client(crm: list[str], database_url: str, name: str, redirect_uri:
     into.chmod(0o600)
 
 
+CRM_START_SECONDS = 60.0
+
+
 def _start_builtin_crm(folder: Path, port: int, callbridge_url: str) -> BuiltinCrm:
     """The built-in CRM is its own application: run it as its own process, on its own origin."""
     database_url = f"sqlite:///{folder / 'crm.db'}"
@@ -211,7 +214,8 @@ def _start_builtin_crm(folder: Path, port: int, callbridge_url: str) -> BuiltinC
             stdout=log,
             stderr=log,
         )
-    for _ in range(100):
+    deadline = time.monotonic() + CRM_START_SECONDS  # a busy machine may take a while: wait, but not for ever
+    while True:
         try:
             if httpx.get(f"{origin}/.well-known/openid-configuration", timeout=1).status_code == 200:
                 break
@@ -219,6 +223,10 @@ def _start_builtin_crm(folder: Path, port: int, callbridge_url: str) -> BuiltinC
             pass
         if process.poll() is not None:
             raise RuntimeError(f"the built-in CRM did not start; see {folder / 'crm.log'}")
+        if time.monotonic() > deadline:
+            process.terminate()
+            log_path = folder / "crm.log"
+            raise RuntimeError(f"the built-in CRM did not answer within {CRM_START_SECONDS:g} s; see {log_path}")
         time.sleep(0.1)
     integration_id, integration_secret = integration_file.read_text().split()
     password = password_file.read_text().strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,7 +22,6 @@ from callbridge.store.crm_tables import crm_connections, crm_outbox, crm_setting
 from callbridge.store.database import make_engine
 from callbridge.store.report_tables import report_agent_teams
 from callbridge.store.tables import api_keys, interactions
-from tests.e2e.test_restart import free_port
 
 
 @pytest.mark.slow
@@ -63,12 +63,15 @@ def test_the_demo_routes_live_traffic_to_simulated_agents(tmp_path: Path) -> Non
 
 
 def free_port_pair() -> int:
-    """A free port whose next one is free too (the demo's built-in CRM listens on port + 1)."""
+    """A free port whose next one is free too (the demo's built-in CRM listens on port + 1). Taken below the
+    kernel's ephemeral range (32768 and up): the CRM binds its port only after seeding, seconds later, and in
+    the meantime any outgoing connection on this machine could be given a port from that range."""
     while True:
-        port = free_port()
-        with socket.socket() as s:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as first, socket.socket() as second:
             try:
-                s.bind(("127.0.0.1", port + 1))
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
             except OSError:
                 continue
         return port
