@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from callbridge.auth.credentials import StoredTicketBook, TicketBook
 from callbridge.auth.secrets import TokenCipher, load_secret_key
+from callbridge.channels.commands import CommandSettingsStore
 from callbridge.channels.services import ChannelServices
 from callbridge.config import Settings
 from callbridge.outbound import OutboundPolicy
@@ -154,6 +155,7 @@ async def start(
     channels = ChannelServices.build(settings, db, node)
     if bus is not None:
         channels.chat.bus = bus  # customers' frames reach their connections on every node
+        await share_command_settings(bus, channels.command_settings)
     await channels.start_voice(settings, db, node)
     # What start-up built lives as long as the process: keep it out of the collector's full
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
@@ -171,6 +173,15 @@ async def share_crm_connections(bus: NatsBus, connections: CrmConnections) -> No
         lambda tenant_id, crm: bus.broadcast(CRM_CONNECTION_CHANGED, {"t": tenant_id, "c": crm})
     )
     await bus.listen(CRM_CONNECTION_CHANGED, lambda body: connections.forget(str(body.get("t")), str(body.get("c"))))
+
+
+TELEPHONY_SETTINGS_CHANGED = "callbridge.telephony.settings_changed"
+
+
+async def share_command_settings(bus: NatsBus, settings: CommandSettingsStore) -> None:
+    """A tenant's PBX command settings saved on one node: every node forgets the copy it keeps in memory."""
+    settings.on_change.append(lambda tenant_id: bus.broadcast(TELEPHONY_SETTINGS_CHANGED, {"t": tenant_id}))
+    await bus.listen(TELEPHONY_SETTINGS_CHANGED, lambda body: settings.forget(str(body.get("t"))))
 
 
 async def start_crm_integration(

@@ -147,3 +147,28 @@ def test_transferring_to_an_outside_number_goes_through_a_pbx_that_follows_trans
     assert moved.status_code == 204, moved.text
     assert sent(pbx)[-1] == ("transfer", "call-1", "agent1", "+14155550177")
     assert client.post(transfer, json={"target": "+14155550177"}, headers=tenant.agent("agent2")).status_code == 409
+
+
+def test_the_settings_kept_in_memory_follow_each_save_and_the_removal_of_the_webhook(
+    tenant: Tenant,
+    pbx: PbxStandIn,  # noqa: F811
+) -> None:
+    client = tenant.harness.client
+    assert configure(tenant, pbx.url).status_code == 200  # hold and resume: accepting asks nothing
+    agent = offered(tenant, "call-1")
+    assert client.post("/api/v1/me/offers/call-1/accept", headers=agent).status_code == 200
+    assert pbx.commands == []
+    assert configure(tenant, pbx.url, commands=["connect"]).status_code == 200
+    agent2 = tenant.agent("agent2")
+    send(tenant, **incoming(event_id="call-2-in", call_id="call-2"))
+    assert client.post("/api/v1/me/offers/call-2/accept", headers=agent2).status_code == 200
+    assert sent(pbx) == [("connect", "call-2", "agent2", None)]
+    settings = f"/api/v1/tenants/{tenant.id}/telephony/settings"
+    removed = client.put(settings, json={"webhook_url": None}, headers=tenant.harness.admin)
+    assert removed.status_code == 200, removed.text
+
+    held = client.post("/api/v1/me/interactions/call-2/hold", headers=agent2)
+
+    assert held.status_code == 503
+    assert "no telephony command webhook" in held.json()["message"]
+    assert len(pbx.commands) == 1

@@ -23,6 +23,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -106,27 +108,60 @@ def check_webhook_url(url: str) -> str:
 
 
 class CommandSettingsStore:
-    """Each tenant's webhook, with its secret encrypted at rest; changes are audited."""
+    """Each tenant's webhook, with its secret encrypted at rest; changes are audited.
+
+    Every accepted, ended or dialled call asks whether the tenant's PBX follows a command, so the settings are
+    kept in memory once read (decrypting the secret each time cost a database read and a Fernet decryption per
+    call). A save forgets the tenant's entry here and tells `on_change`, which the cluster wiring broadcasts so
+    every node forgets it too."""
 
     def __init__(self, engine: Engine, cipher: TokenCipher, clock: Clock, policy: OutboundPolicy | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
         self.clock = clock
         self.policy = policy or OutboundPolicy()
+        self.on_change: list[Callable[[str], None]] = []
+        self._known: dict[str, CommandSettings | None] = {}
+        self._generation: dict[str, int] = {}  # bumped by forget: a read that raced a save is not kept
+        self._lock = threading.Lock()
+
+    def known(self, tenant_id: str) -> tuple[bool, CommandSettings | None]:
+        """(True, settings) when the tenant's settings are in memory; (False, None) when they must be read."""
+        with self._lock:
+            if tenant_id in self._known:
+                return True, self._known[tenant_id]
+        return False, None
 
     def load(self, tenant_id: str) -> CommandSettings | None:
+        """The tenant's settings, or None without a webhook; from memory once read (blocking on a miss)."""
+        with self._lock:
+            if tenant_id in self._known:
+                return self._known[tenant_id]
+            generation = self._generation.get(tenant_id, 0)
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
             ).first()
-        if row is None:
-            return None
-        return CommandSettings(
-            row.webhook_url,
-            self.cipher.decrypt(row.signing_secret.encode("ascii")),
-            row.timeout_seconds,
-            _commands(row.commands),
+        found = (
+            None
+            if row is None
+            else CommandSettings(
+                row.webhook_url,
+                self.cipher.decrypt(row.signing_secret.encode("ascii")),
+                row.timeout_seconds,
+                _commands(row.commands),
+            )
         )
+        with self._lock:
+            if self._generation.get(tenant_id, 0) == generation:
+                self._known[tenant_id] = found
+        return found
+
+    def forget(self, tenant_id: str) -> None:
+        """Drops the tenant's settings from memory: the next use reads them again."""
+        with self._lock:
+            self._known.pop(tenant_id, None)
+            self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
 
     def describe(self, tenant_id: str) -> dict[str, object]:
         """What the settings API shows: never the secret."""
@@ -229,6 +264,12 @@ class CommandSettingsStore:
                     before=before or {},
                     after=after or {},
                 )
+        self._changed(tenant_id)
+
+    def _changed(self, tenant_id: str) -> None:
+        self.forget(tenant_id)
+        for tell in self.on_change:
+            tell(tenant_id)
 
 
 class WebhookTelephony:
@@ -243,12 +284,18 @@ class WebhookTelephony:
         self.http = http or OutboundPolicy().client()
 
     async def configured(self, tenant_id: str) -> bool:
-        return await asyncio.to_thread(self.settings.load, tenant_id) is not None
+        return await self._settings(tenant_id) is not None
 
     async def follows(self, tenant_id: str, command: Command) -> bool:
         """The tenant has a webhook and its PBX follows this command."""
-        settings = await asyncio.to_thread(self.settings.load, tenant_id)
+        settings = await self._settings(tenant_id)
         return settings is not None and command in settings.commands
+
+    async def _settings(self, tenant_id: str) -> CommandSettings | None:
+        known, settings = self.settings.known(tenant_id)
+        if known:
+            return settings
+        return await asyncio.to_thread(self.settings.load, tenant_id)
 
     async def place_call(self, call: OutboundCall) -> None:
         extra = {"to_address": call.to_address, "from_address": call.from_address}
@@ -273,7 +320,7 @@ class WebhookTelephony:
         self, tenant_id: str, command: Command, call_id: str, agent_id: str | None, extra: dict[str, str] | None = None
     ) -> None:
         what = _DOING[command]
-        settings = await asyncio.to_thread(self.settings.load, tenant_id)
+        settings = await self._settings(tenant_id)
         if settings is None:
             raise CommandFailed(
                 f"cannot {what}: no telephony command webhook is set up for this tenant "

@@ -93,6 +93,32 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         sent = len(pbx_endpoint.commands)
         assert sent == 2, pbx_endpoint.commands
 
+        # the admin stops hold through another node: the holder, which kept the settings in memory, forgets them
+        resume_only = {**settings, "commands": ["resume"]}
+        changed_settings = httpx.put(
+            f"{y}/api/v1/tenants/acme/telephony/settings", json=resume_only, headers=admin, timeout=10
+        )
+        assert changed_settings.status_code == 200, changed_settings.text
+
+        def hold_refused() -> bool:  # the change crosses the bus: until it lands, a hold may still be sent
+            tried = httpx.post(f"{x}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10)
+            if tried.status_code == 200:
+                assert httpx.post(f"{x}/api/v1/me/interactions/call1/resume", headers=agent).status_code == 200
+                return False
+            assert tried.status_code == 503, tried.text
+            return "does not take the 'hold' command" in tried.json()["message"]
+
+        wait_for(hold_refused, "every node to forget the PBX settings it kept", LEASE_SECONDS * 5)
+        restored = httpx.put(f"{x}/api/v1/tenants/acme/telephony/settings", json=settings, headers=admin, timeout=10)
+        assert restored.status_code == 200, restored.text
+        pbx_endpoint.status = 500
+
+        def pbx_asked_again() -> bool:
+            tried = httpx.post(f"{y}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10)
+            return tried.status_code == 503 and "HTTP 500" in tried.json()["message"]
+
+        wait_for(pbx_asked_again, "every node to follow the restored settings", LEASE_SECONDS * 5)
+
         # the PBX refuses: its refusal crosses as the holder's 503, and nothing changed
         pbx_endpoint.status = 500
         failed = answer(httpx.post(f"{h}/api/v1/me/interactions/call1/hold", headers=agent, timeout=10))

@@ -140,16 +140,13 @@ async def end_interaction(interaction_id: str, body: EndIn, request: Request, sv
     tenant_id = _tenant(who)
     await _owned(svc, tenant_id, interaction_id, who.subject_id)
     router_ = carriers(request)
-    view = await _interaction(svc, tenant_id, interaction_id)
-    if (
-        view.channel == "phone"
-        and view.ended_at is None
-        and await router_.pbx_follows(tenant_id, interaction_id, "hang_up")
-    ):
-        try:
-            await router_.hang_up(tenant_id, interaction_id, who.subject_id)
-        except CommandFailed as error:
-            return error_response(503, "telephony_unavailable", str(error))
+    if await router_.pbx_follows(tenant_id, interaction_id, "hang_up"):  # from memory: most tenants have no PBX
+        view = await _interaction(svc, tenant_id, interaction_id)
+        if view.channel == "phone" and view.ended_at is None:
+            try:
+                await router_.hang_up(tenant_id, interaction_id, who.subject_id)
+            except CommandFailed as error:
+                return error_response(503, "telephony_unavailable", str(error))
     await execute(svc, tenant_id, cmd.EndInteraction(interaction_id, body.reason))
     return await _interaction(svc, tenant_id, interaction_id)
 
