@@ -55,21 +55,43 @@ def test_accepting_in_the_console_asks_the_pbx_to_connect_the_call_to_the_agent(
     assert answered.json()["applied"] is False, "the PBX's report repeats what Callbridge already knows"
 
 
-def test_a_pbx_that_does_not_connect_the_call_puts_it_back_in_its_queue(
+def test_a_pbx_that_does_not_connect_the_call_leaves_it_ringing_for_the_agent_in_its_place(
     tenant: Tenant,
     pbx: PbxStandIn,  # noqa: F811
 ) -> None:
     assert configure(tenant, pbx.url, commands=["connect"]).status_code == 200
     agent = offered(tenant)
+    before = live(tenant)
     pbx.status = 503
 
     refused = tenant.harness.client.post("/api/v1/me/offers/call-1/accept", headers=agent)
 
     assert refused.status_code == 503
     assert "connect the call to you" in refused.json()["message"]
-    assert "went back to its queue" in refused.json()["message"]
-    assert live(tenant)["agent_id"] != "agent1" or live(tenant)["state"] != "connected"
-    assert live(tenant)["queue_id"] == "sales"
+    assert "still rings for you" in refused.json()["message"]
+    after = live(tenant)
+    assert (after["state"], after["agent_id"], after["queue_id"]) == ("offered", "agent1", "sales")
+    assert after["enqueued_at"] == before["enqueued_at"], "the caller keeps their place"
+    pbx.status = 200
+    accepted = tenant.harness.client.post("/api/v1/me/offers/call-1/accept", headers=agent)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["state"] == "connected"
+    assert [c[0] for c in sent(pbx)] == ["connect", "connect"]
+
+
+def test_only_the_agent_a_call_rings_for_can_have_the_pbx_connect_it(
+    tenant: Tenant,
+    pbx: PbxStandIn,  # noqa: F811
+) -> None:
+    assert configure(tenant, pbx.url, commands=["connect"]).status_code == 200
+    offered(tenant)
+    other = tenant.agent("agent2")
+
+    taken = tenant.harness.client.post("/api/v1/me/offers/call-1/accept", headers=other)
+
+    assert taken.status_code == 409, taken.text
+    assert pbx.commands == []
+    assert live(tenant)["agent_id"] == "agent1"
 
 
 def test_a_pbx_that_does_not_follow_connect_is_not_asked(tenant: Tenant, pbx: PbxStandIn) -> None:  # noqa: F811

@@ -65,19 +65,23 @@ def carriers(request: Request) -> CarrierRouter:
 
 @router.post("/me/offers/{interaction_id}/accept", tags=["agent"], response_model=InteractionView, responses={503: {}})
 async def accept_offer(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Any:
-    """Take the offered interaction. A call of an outside PBX that follows `connect` is then bridged to you by
-    it; if the PBX refuses or does not answer, the call goes back to its queue (503 saying so)."""
+    """Take the offered interaction. A call of an outside PBX that follows `connect` is bridged to you by it
+    first; if the PBX refuses or does not answer, nothing changes: the call is still offered to you, to accept
+    again or reject (503 saying so)."""
     tenant_id = _tenant(who)
-    await execute(svc, tenant_id, cmd.AcceptOffer(who.subject_id, interaction_id))
-    view = await _interaction(svc, tenant_id, interaction_id)
     router_ = carriers(request)
-    if view.channel == "phone" and view.queue_id and await router_.pbx_follows(tenant_id, interaction_id, "connect"):
-        try:
-            await router_.connect(tenant_id, interaction_id, who.subject_id)
-        except CommandFailed as error:  # the caller keeps waiting, for the next agent (or you, again)
-            await execute(svc, tenant_id, cmd.TransferToQueue(who.subject_id, interaction_id, view.queue_id))
-            return error_response(503, "telephony_unavailable", f"{error}; the call went back to its queue")
-    return view
+    if await router_.pbx_follows(tenant_id, interaction_id, "connect"):  # from memory: most tenants have no PBX
+        offered = await _interaction(svc, tenant_id, interaction_id)
+        # only the agent the call rings may have the PBX bridge it (to them)
+        if offered.channel == "phone" and offered.state == "offered" and offered.agent_id == who.subject_id:
+            try:
+                await router_.connect(tenant_id, interaction_id, who.subject_id)
+            except CommandFailed as error:  # the caller keeps their place: nothing was accepted
+                return error_response(
+                    503, "telephony_unavailable", f"{error}; the call still rings for you: accept again or reject it"
+                )
+    await execute(svc, tenant_id, cmd.AcceptOffer(who.subject_id, interaction_id))
+    return await _interaction(svc, tenant_id, interaction_id)
 
 
 @router.post("/me/offers/{interaction_id}/reject", status_code=204, tags=["agent"])
