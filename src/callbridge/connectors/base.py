@@ -15,7 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +198,15 @@ class AccessTokenSource(Protocol):
     async def refresh(self) -> str:
         """Gets a new access token after the CRM refused the current one (e.g. INVALID_SESSION_ID)."""
         ...
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+@dataclass(frozen=True)  # not slots: a slotted frozen generic refuses the `__orig_class__` typing sets on it
+class ConnectorDeps(Generic[ConfigT]):
+    """What a connector needs from Callbridge: its settings, a token source, an HTTP client."""
+
+    config: ConfigT
+    tokens: AccessTokenSource
+    http: httpx.AsyncClient

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import SecretStr
 
 
 class RefreshTokenSource:
@@ -75,3 +78,50 @@ class RefreshTokenSource:
             self._access_token = str(body["access_token"])
             self._generation += 1
             return self._access_token
+
+
+class TokenEndpointSettings(Protocol):
+    """The part of a connector's settings that says where its token endpoint is and how long to wait."""
+
+    @property
+    def token_url(self) -> str: ...
+
+    @property
+    def request_timeout_seconds(self) -> float: ...
+
+
+class OAuthClientCredentials(Protocol):
+    """The part of a connector's credentials that an OAuth client and its integration user hold."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def client_secret(self) -> SecretStr: ...
+
+    @property
+    def refresh_token(self) -> SecretStr | None: ...
+
+
+GrantT = TypeVar("GrantT", bound=RefreshTokenSource)
+
+
+def integration_user_tokens(
+    grant: Callable[..., GrantT],
+    config: TokenEndpointSettings,
+    credentials: OAuthClientCredentials,
+    http: httpx.AsyncClient,
+    save: Callable[[str], Awaitable[None]] | None = None,
+) -> GrantT:
+    """The integration user's tokens, as every connector wires them: its refresh token exchanged at the
+    connection's token endpoint by the vendor's `grant` class, each rotated token handed to `save`."""
+    refresh_token = credentials.refresh_token
+    return grant(
+        token_url=config.token_url,
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret.get_secret_value(),
+        refresh_token=refresh_token.get_secret_value() if refresh_token is not None else "",
+        http=http,
+        save=save,
+        timeout_seconds=config.request_timeout_seconds,
+    )

@@ -16,12 +16,12 @@ handed to `save`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import httpx
 
-from callbridge.connectors.base import AccessTokenSource
+from callbridge.connectors.base import AccessTokenSource, ConnectorDeps
 from callbridge.connectors.plugin import AdminForm, ConnectorPlugin, OAuthEndpoints
+from callbridge.connectors.refresh_tokens import integration_user_tokens
 
 from .client import BuiltinCrmClient, RefreshTokenGrant, StaticToken
 from .connector import BuiltinCrmConnector
@@ -39,13 +39,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class BuiltinCrmDeps:
-    """What the connector needs from Callbridge: its settings, a token source, an HTTP client."""
-
-    config: BuiltinCrmConfig
-    tokens: AccessTokenSource
-    http: httpx.AsyncClient
+BuiltinCrmDeps = ConnectorDeps[BuiltinCrmConfig]
 
 
 def setup(deps: BuiltinCrmDeps) -> BuiltinCrmConnector:
@@ -64,16 +58,7 @@ def refresh_token_source(
     http: httpx.AsyncClient,
     save: Callable[[str], Awaitable[None]] | None = None,
 ) -> AccessTokenSource:
-    refresh_token = credentials.refresh_token
-    return RefreshTokenGrant(
-        token_url=config.token_url,
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret.get_secret_value(),
-        refresh_token=refresh_token.get_secret_value() if refresh_token is not None else "",
-        http=http,
-        save=save,
-        timeout_seconds=config.request_timeout_seconds,
-    )
+    return integration_user_tokens(RefreshTokenGrant, config, credentials, http, save)
 
 
 def _connector(config: BuiltinCrmConfig, tokens: AccessTokenSource, http: httpx.AsyncClient) -> BuiltinCrmConnector:

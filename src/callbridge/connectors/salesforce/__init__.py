@@ -20,12 +20,12 @@ sign-on (`agent_tokens.py`), falling back to the integration user's.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import httpx
 
-from callbridge.connectors.base import AccessTokenSource
+from callbridge.connectors.base import AccessTokenSource, ConnectorDeps
 from callbridge.connectors.plugin import AdminForm, ConnectorPlugin, OAuthEndpoints
+from callbridge.connectors.refresh_tokens import integration_user_tokens
 
 from .agent_tokens import AgentAccess, AgentSsoTokens
 from .client import RefreshTokenGrant, SalesforceClient
@@ -47,13 +47,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class SalesforceDeps:
-    """What the connector needs from Callbridge: its settings, a token source, an HTTP client."""
-
-    config: SalesforceConfig
-    tokens: AccessTokenSource
-    http: httpx.AsyncClient
+SalesforceDeps = ConnectorDeps[SalesforceConfig]
 
 
 def setup(deps: SalesforceDeps) -> SalesforceConnector:
@@ -74,16 +68,7 @@ def refresh_token_source(
     save: Callable[[str], Awaitable[None]] | None = None,
 ) -> RefreshTokenGrant:
     """The integration user's tokens: its refresh token exchanged at `config.token_url`."""
-    refresh_token = credentials.refresh_token
-    return RefreshTokenGrant(
-        token_url=config.token_url,
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret.get_secret_value(),
-        refresh_token=refresh_token.get_secret_value() if refresh_token is not None else "",
-        http=http,
-        save=save,
-        timeout_seconds=config.request_timeout_seconds,
-    )
+    return integration_user_tokens(RefreshTokenGrant, config, credentials, http, save)
 
 
 def _connector(config: SalesforceConfig, tokens: AccessTokenSource, http: httpx.AsyncClient) -> SalesforceConnector:
