@@ -14,12 +14,12 @@ the direct peer: the CRM trusts no forwarding header.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+
+from callbridge_ratelimit.sign_in_backoff import SignInBackoff, SignInWait
 
 from .config import CrmSettings
 from .models import LoginFailure
@@ -29,20 +29,7 @@ log = logging.getLogger(__name__)
 FORGET_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True, slots=True)
-class Wait:
-    until: float
-    now: float
-
-    @property
-    def retry_after(self) -> int:
-        return max(1, math.ceil(self.until - self.now))
-
-    @property
-    def message(self) -> str:
-        seconds = self.retry_after
-        wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-        return f"Too many failed sign-ins: try again in {wait}."
+Wait = SignInWait  # the rule and the words both apps share (callbridge_ratelimit)
 
 
 class LoginThrottle:
@@ -57,11 +44,14 @@ class LoginThrottle:
 
     def delay(self, key: str, failures: int) -> float:
         settings = self.settings
-        free = settings.login_account_failures if key.startswith("account:") else settings.login_address_failures
-        if failures < free:
-            return 0.0
-        longest = max(settings.login_max_delay_seconds, settings.login_delay_seconds)
-        return float(min(settings.login_delay_seconds * 2 ** min(failures - free, 40), longest))
+        backoff = SignInBackoff(
+            settings.login_account_failures,
+            settings.login_address_failures,
+            settings.login_delay_seconds,
+            settings.login_max_delay_seconds,
+        )
+        free = backoff.account_failures if key.startswith("account:") else backoff.address_failures
+        return backoff.delay(failures, free)
 
     def waiting(self, email: str, address: str) -> Wait | None:
         """Whether a sign-in must wait (asked before the password is checked)."""

@@ -16,50 +16,20 @@ every node.
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from callbridge.services.clock import Clock
 from callbridge.store import login_throttle as store
+from callbridge_ratelimit.sign_in_backoff import SignInBackoff, SignInWait
 
 log = logging.getLogger(__name__)
 
 FORGET_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True, slots=True)
-class ThrottlePolicy:
-    account_failures: int = 5  # failures of one account before each further one delays the next try
-    address_failures: int = 20  # the same, from one client address (several people may share it)
-    base_seconds: float = 1.0
-    max_seconds: float = 300.0
-
-    def delay(self, failures: int, free_failures: int) -> float:
-        """Seconds to wait after the `failures`-th failure in a row."""
-        if failures < free_failures:
-            return 0.0
-        return float(min(self.base_seconds * 2 ** min(failures - free_failures, 40), self.max_seconds))
-
-
-@dataclass(frozen=True, slots=True)
-class Throttled:
-    """A sign-in refused until `until` (seconds since the epoch)."""
-
-    until: float
-    now: float
-
-    @property
-    def retry_after(self) -> int:
-        """Whole seconds to wait (the `Retry-After` header), at least 1."""
-        return max(1, math.ceil(self.until - self.now))
-
-    @property
-    def message(self) -> str:
-        seconds = self.retry_after
-        wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-        return f"Too many failed sign-ins: try again in {wait}."
+ThrottlePolicy = SignInBackoff  # the rule both apps share (callbridge_ratelimit)
+Throttled = SignInWait
 
 
 class LoginThrottle:
