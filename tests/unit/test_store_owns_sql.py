@@ -28,7 +28,6 @@ CONNECTIONS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/voicemail/service.py": 2,
     "callbridge/channels/webchat/service.py": 6,
     "callbridge/services/cluster.py": 4,
-    "callbridge/services/configuration.py": 10,
 }
 
 # module → how many SQL statements (or parts of one: `select`, `insert`, `func.count`, `table.update()` …) it
@@ -42,7 +41,6 @@ STATEMENTS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/telephony.py": 2,
     "callbridge/channels/voicemail/service.py": 3,
     "callbridge/channels/webchat/service.py": 15,
-    "callbridge/services/configuration.py": 21,
 }
 
 # What sqlalchemy names a module may import outside the store without building SQL: types for annotations.

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from callbridge.auth.credentials import forget_principals
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.events import Event
-from callbridge.domain.model import AgentProfile, AgentStatus, Channel, Queue, Role
-from callbridge.services.audit import SYSTEM, Actor, record
+from callbridge.domain.model import AgentProfile, Channel, Queue, Role
+from callbridge.services.audit import SYSTEM, Actor
 from callbridge.services.node import ContactCenterNode, Refusal
-from callbridge.store.tables import agents, queues, skills, tenants
+from callbridge.store import agents as agent_rows
+from callbridge.store import queues as queue_rows
+from callbridge.store import skills as skill_rows
+from callbridge.store import tenants as tenant_rows
 
 
 class Conflict(Refusal):
@@ -67,72 +70,23 @@ class ConfigurationService:
     # ------------------------------------------------------------------ tenants
 
     def create_tenant(self, tenant: TenantSettings, *, actor: Actor = SYSTEM) -> None:
-        with self.engine.begin() as connection:
-            exists = connection.execute(select(tenants.c.id).where(tenants.c.id == tenant.id)).first()
-            if exists is not None:
-                raise Conflict(f"tenant {tenant.id!r} already exists", "id")
-            connection.execute(
-                insert(tenants).values(
-                    id=tenant.id,
-                    name=tenant.name,
-                    time_zone=tenant.time_zone,
-                    phone_region=tenant.phone_region,
-                    allowed_origins=list(tenant.allowed_origins),
-                    settings={},
-                    created_at=time.time(),
-                )
-            )
-            record(
-                connection,
-                tenant_id=tenant.id,
-                actor=actor,
-                action="tenant.created",
-                target_type="tenant",
-                target_id=tenant.id,
-                after=_tenant_fields(tenant),
-            )
+        values = {"id": tenant.id, **_tenant_fields(tenant), "settings": {}, "created_at": time.time()}
+        if not tenant_rows.create(self.engine, values, actor=actor, audited=_tenant_fields(tenant)):
+            raise Conflict(f"tenant {tenant.id!r} already exists", "id")
         self.node.add_tenant(tenant.id)
 
     def update_tenant(self, tenant: TenantSettings, *, actor: Actor = SYSTEM) -> None:
-        with self.engine.begin() as connection:
-            old = connection.execute(select(tenants).where(tenants.c.id == tenant.id)).first()
-            result = connection.execute(
-                update(tenants)
-                .where(tenants.c.id == tenant.id)
-                .values(
-                    name=tenant.name,
-                    time_zone=tenant.time_zone,
-                    phone_region=tenant.phone_region,
-                    allowed_origins=list(tenant.allowed_origins),
-                )
-            )
-            if old is not None:
-                record(
-                    connection,
-                    tenant_id=tenant.id,
-                    actor=actor,
-                    action="tenant.updated",
-                    target_type="tenant",
-                    target_id=tenant.id,
-                    before=_tenant_fields(old),
-                    after=_tenant_fields(tenant),
-                )
-        if result.rowcount == 0:
+        if not tenant_rows.update(self.engine, tenant.id, _tenant_fields(tenant), actor=actor):
             raise NotFound("tenant", tenant.id)
 
     def get_tenant(self, tenant_id: str) -> TenantSettings:
-        with self.engine.connect() as connection:
-            row = connection.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
+        row = tenant_rows.find(self.engine, tenant_id)
         if row is None:
             raise NotFound("tenant", tenant_id)
         return TenantSettings(row.id, row.name, row.time_zone, row.phone_region, list(row.allowed_origins))
 
     def list_tenants(self, only: str | None = None) -> list[TenantSettings]:
-        query = select(tenants).order_by(tenants.c.id)
-        if only is not None:
-            query = query.where(tenants.c.id == only)
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
+        rows = tenant_rows.every(self.engine, only)
         return [TenantSettings(r.id, r.name, r.time_zone, r.phone_region, list(r.allowed_origins)) for r in rows]
 
     # ------------------------------------------------------------------- skills
@@ -141,34 +95,14 @@ class ConfigurationService:
         return await asyncio.to_thread(self._list_skills, tenant_id)
 
     def _list_skills(self, tenant_id: str) -> list[dict[str, str]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(skills.c.name, skills.c.description)
-                .where(skills.c.tenant_id == tenant_id)
-                .order_by(skills.c.name)
-            ).all()
-        return [{"name": r.name, "description": r.description} for r in rows]
+        return skill_rows.of_tenant(self.engine, tenant_id)
 
     async def create_skill(self, tenant_id: str, name: str, description: str, *, actor: Actor = SYSTEM) -> None:
         await asyncio.to_thread(self._create_skill, tenant_id, name, description, actor)
 
     def _create_skill(self, tenant_id: str, name: str, description: str, actor: Actor) -> None:
-        with self.engine.begin() as connection:
-            exists = connection.execute(
-                select(skills.c.name).where(skills.c.tenant_id == tenant_id, skills.c.name == name)
-            ).first()
-            if exists is not None:
-                raise Conflict(f"skill {name!r} already exists", "name")
-            connection.execute(insert(skills).values(tenant_id=tenant_id, name=name, description=description))
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="skill.created",
-                target_type="skill",
-                target_id=name,
-                after={"name": name, "description": description},
-            )
+        if not skill_rows.create(self.engine, tenant_id, name, description, actor=actor):
+            raise Conflict(f"skill {name!r} already exists", "name")
 
     async def delete_skill(self, tenant_id: str, name: str, *, actor: Actor = SYSTEM) -> None:
         def users(cc: ContactCenter) -> list[str]:
@@ -183,35 +117,12 @@ class ConfigurationService:
             raise NotFound("skill", name)
 
     def _delete_skill_row(self, tenant_id: str, name: str, actor: Actor) -> bool:
-        with self.engine.begin() as connection:
-            old = connection.execute(
-                select(skills.c.name, skills.c.description).where(
-                    skills.c.tenant_id == tenant_id, skills.c.name == name
-                )
-            ).first()
-            result = connection.execute(delete(skills).where(skills.c.tenant_id == tenant_id, skills.c.name == name))
-            if old is not None:
-                record(
-                    connection,
-                    tenant_id=tenant_id,
-                    actor=actor,
-                    action="skill.deleted",
-                    target_type="skill",
-                    target_id=name,
-                    before={"name": old.name, "description": old.description},
-                )
-        return bool(result.rowcount)
+        return skill_rows.remove(self.engine, tenant_id, name, actor=actor)
 
     def _check_skills(self, tenant_id: str, names: Mapping[str, int], field: str) -> None:
         if not names:
             return
-        with self.engine.connect() as connection:
-            known = {
-                r.name
-                for r in connection.execute(
-                    select(skills.c.name).where(skills.c.tenant_id == tenant_id, skills.c.name.in_(list(names)))
-                )
-            }
+        known = skill_rows.known(self.engine, tenant_id, names)
         unknown = sorted(set(names) - known)
         if unknown:
             raise UnknownReference(
@@ -245,24 +156,7 @@ class ConfigurationService:
             return cc.upsert_queue(queue, now)
 
         def write(connection: Connection) -> None:
-            before = None if create else _row_fields(connection, queues, tenant_id, queue.id, row)
-            if create:
-                connection.execute(insert(queues).values(tenant_id=tenant_id, created_at=time.time(), **row))
-            else:
-                connection.execute(
-                    update(queues).where(queues.c.tenant_id == tenant_id, queues.c.id == queue.id).values(**row)
-                )
-            action = "queue.created" if create else "queue.updated"
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action=action,
-                target_type="queue",
-                target_id=queue.id,
-                before=before,
-                after=row,
-            )
+            queue_rows.save(connection, tenant_id, row, create=create, actor=actor)
 
         events = await self._configure(tenant_id, change, write)
         forget_principals()  # roles and the enabled flag take effect on the next request
@@ -279,17 +173,7 @@ class ConfigurationService:
             return cc.remove_queue(queue_id, now)
 
         def write(connection: Connection) -> None:
-            before = _row_fields(connection, queues, tenant_id, queue_id, _AUDITED_QUEUE_FIELDS)
-            connection.execute(delete(queues).where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id))
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="queue.deleted",
-                target_type="queue",
-                target_id=queue_id,
-                before=before or {},
-            )
+            queue_rows.remove(connection, tenant_id, queue_id, actor=actor)
 
         await self._configure(tenant_id, change, write)
         forget_principals()
@@ -300,21 +184,13 @@ class ConfigurationService:
         return await asyncio.to_thread(self._list_agent_rows, tenant_id)
 
     def _list_agent_rows(self, tenant_id: str) -> list[Any]:
-        with self.engine.connect() as connection:
-            return list(
-                connection.execute(
-                    select(agents).where(agents.c.tenant_id == tenant_id).order_by(agents.c.created_at, agents.c.id)
-                ).all()
-            )
+        return agent_rows.of_tenant(self.engine, tenant_id)
 
     async def get_agent_row(self, tenant_id: str, agent_id: str) -> Any:
         return await asyncio.to_thread(self._get_agent_row, tenant_id, agent_id)
 
     def _get_agent_row(self, tenant_id: str, agent_id: str) -> Any:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
-            ).first()
+        row = agent_rows.find(self.engine, tenant_id, agent_id)
         if row is None:
             raise NotFound("agent", agent_id)
         return row
@@ -349,37 +225,7 @@ class ConfigurationService:
         }
 
         def write(connection: Connection) -> None:
-            before = None if create else _row_fields(connection, agents, tenant_id, profile.id, row)
-            if create:
-                now = time.time()
-                connection.execute(
-                    insert(agents).values(
-                        tenant_id=tenant_id,
-                        id=profile.id,
-                        created_at=now,
-                        presence=AgentStatus.LOGGED_OUT.value,
-                        presence_reason="",
-                        status=AgentStatus.LOGGED_OUT.value,
-                        status_reason="",
-                        status_since=now,
-                        idle_since=now,
-                        **row,
-                    )
-                )
-            else:
-                connection.execute(
-                    update(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == profile.id).values(**row)
-                )
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="agent.created" if create else "agent.updated",
-                target_type="agent",
-                target_id=profile.id,
-                before=before,
-                after=row,
-            )
+            agent_rows.save(connection, tenant_id, profile.id, row, create=create, actor=actor)
 
         events = await self._configure(tenant_id, change, write)
         forget_principals()  # roles and the enabled flag take effect on the next request
@@ -391,17 +237,7 @@ class ConfigurationService:
             return []
 
         def write(connection: Connection) -> None:
-            before = _row_fields(connection, agents, tenant_id, agent_id, _AUDITED_AGENT_FIELDS)
-            connection.execute(delete(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id))
-            record(
-                connection,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="agent.deleted",
-                target_type="agent",
-                target_id=agent_id,
-                before=before or {},
-            )
+            agent_rows.remove(connection, tenant_id, agent_id, actor=actor)
 
         await self._configure(tenant_id, change, write)
         forget_principals()
@@ -429,22 +265,6 @@ class _UnknownInDomain(InvalidTransition):
         self.field = field
 
 
-_AUDITED_QUEUE_FIELDS = (
-    "id",
-    "name",
-    "channel",
-    "required_skills",
-    "priority",
-    "service_level_seconds",
-    "offer_timeout_seconds",
-    "wrap_up_seconds",
-    "offer_during_wrap_up",
-    "dispositions",
-    "disposition_required",
-)
-_AUDITED_AGENT_FIELDS = ("email", "display_name", "roles", "skills", "capacity", "queue_ids", "enabled", "auto_login")
-
-
 def _tenant_fields(tenant: Any) -> dict[str, Any]:
     return {
         "name": tenant.name,
@@ -452,17 +272,6 @@ def _tenant_fields(tenant: Any) -> dict[str, Any]:
         "phone_region": tenant.phone_region,
         "allowed_origins": list(tenant.allowed_origins),
     }
-
-
-def _row_fields(
-    connection: Connection, table: Any, tenant_id: str, row_id: str, fields: Iterable[str]
-) -> dict[str, Any] | None:
-    """The current values of `fields` of one row (the "before" of an audit entry), or None."""
-    names = list(fields)
-    found = connection.execute(
-        select(*(table.c[n] for n in names)).where(table.c.tenant_id == tenant_id, table.c.id == row_id)
-    ).first()
-    return None if found is None else dict(zip(names, found, strict=True))
 
 
 def _queue_row(queue: Queue) -> dict[str, Any]:

@@ -8,10 +8,10 @@ together or not at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select
 
 from callbridge.domain.audit import Actor, AuditEntry, changes
 from callbridge.store.audit_tables import audit_log
@@ -111,3 +111,15 @@ def target_types(engine: Engine, tenant_id: str) -> Sequence[str]:
             select(audit_log.c.target_type).where(audit_log.c.tenant_id == tenant_id).distinct()
         ).all()
     return sorted(r.target_type for r in rows)
+
+
+def current_fields(
+    connection: Connection, table: Table, tenant_id: str, row_id: str, fields: Iterable[str]
+) -> dict[str, Any] | None:
+    """The current values of `fields` of one row keyed by (tenant_id, id): the "before" of an audit entry, or
+    None when there is no such row."""
+    names = list(fields)
+    found = connection.execute(
+        select(*(table.c[n] for n in names)).where(table.c.tenant_id == tenant_id, table.c.id == row_id)
+    ).first()
+    return None if found is None else dict(zip(names, found, strict=True))
