@@ -27,7 +27,6 @@ CONNECTIONS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/telephony.py": 1,
     "callbridge/channels/voicemail/service.py": 2,
     "callbridge/channels/webchat/service.py": 6,
-    "callbridge/services/cluster.py": 4,
 }
 
 # module → how many SQL statements (or parts of one: `select`, `insert`, `func.count`, `table.update()` …) it

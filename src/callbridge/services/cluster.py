@@ -32,8 +32,7 @@ from sqlalchemy import Engine
 
 from callbridge.services.node import ContactCenterNode
 from callbridge.store import leases as lease_store
-from callbridge.store.leases import Lease
-from callbridge.store.live_state import all_tenant_ids
+from callbridge.store.leases import Lease, Round
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +60,6 @@ class _Held:
     epoch: int
     renewed_at: float  # monotonic, before the renewing transaction started
     age_seconds: float  # the lease's age (by the database) at renewal
-
-
-@dataclass
-class _Round:
-    nodes: list[str]
-    addresses: dict[str, str]
-    renewed: dict[str, Lease]
-    leases: dict[str, Lease]
-    tenant_ids: list[str]
 
 
 class LeaseKeeper:
@@ -127,10 +117,7 @@ class LeaseKeeper:
             log.exception("releasing the leases failed: they expire on their own")
 
     def _leave(self, tenant_ids: list[str]) -> None:
-        with self.engine.begin() as connection:
-            if tenant_ids:
-                lease_store.release(connection, self.node_id, tenant_ids)
-            lease_store.leave(connection, self.node_id)
+        lease_store.depart(self.engine, self.node_id, tenant_ids)
 
     def wake(self) -> None:
         """Run a round now (a tenant was created). Safe from any thread."""
@@ -186,14 +173,8 @@ class LeaseKeeper:
         self._next_expiry = started + min(others) if others else math.inf
         LEASES_HELD.set(len(self._held))
 
-    def _exchange(self, epochs: dict[str, int]) -> _Round:
-        with self.engine.begin() as connection:
-            nodes = lease_store.heartbeat(connection, self.node_id, self.address, self.lease_seconds)
-            renewed = lease_store.renew(connection, self.node_id, epochs, self.lease_seconds)
-            current = lease_store.leases(connection)
-            addresses = lease_store.node_addresses(connection)
-            tenant_ids = sorted(all_tenant_ids(connection))
-        return _Round(nodes, addresses, renewed, current, tenant_ids)
+    def _exchange(self, epochs: dict[str, int]) -> Round:
+        return lease_store.exchange(self.engine, self.node_id, self.address, epochs, self.lease_seconds)
 
     async def _drop_overdue(self) -> None:
         """The database cannot be reached: stop running tenants before their leases may expire (one round
@@ -206,7 +187,7 @@ class LeaseKeeper:
                 self._held.pop(tenant_id)
                 await self.node.drop(tenant_id)
 
-    async def _balance(self, found: _Round) -> None:
+    async def _balance(self, found: Round) -> None:
         if self._stopping or not found.tenant_ids:
             return
         share = math.ceil(len(found.tenant_ids) / max(1, len(found.nodes)))
@@ -229,8 +210,7 @@ class LeaseKeeper:
             await self._take(tenant_id, found.leases.get(tenant_id))
 
     def _release(self, tenant_ids: list[str]) -> None:
-        with self.engine.begin() as connection:
-            lease_store.release(connection, self.node_id, tenant_ids)
+        lease_store.hand_over(self.engine, self.node_id, tenant_ids)
 
     async def _take(self, tenant_id: str, before: Lease | None) -> None:
         started = time.monotonic()
@@ -257,12 +237,12 @@ class LeaseKeeper:
         )
 
     def _acquire(self, tenant_id: str) -> Lease | None:
-        with self.engine.begin() as connection:
-            # a paused node's batch may hold the row locked: do not wait for it, try again next round
-            lease_store.wait_for_locks_at_most(connection, min(1.0, self.interval))
-            return lease_store.acquire(connection, tenant_id, self.node_id, self.lease_seconds)
+        # a paused node's batch may hold the row locked: do not wait for it, try again next round
+        return lease_store.take(
+            self.engine, tenant_id, self.node_id, self.lease_seconds, lock_wait_seconds=min(1.0, self.interval)
+        )
 
-    def _publish_elsewhere(self, found: _Round) -> None:
+    def _publish_elsewhere(self, found: Round) -> None:
         where: dict[str, tuple[str | None, str | None]] = {}
         for tenant_id in found.tenant_ids:
             if tenant_id in self._held:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, String, Table, text
 
+from callbridge.store.live_state import all_tenant_ids
 from callbridge.store.tables import metadata
 
 tenant_leases = Table(
@@ -276,3 +277,50 @@ def overview(engine: Engine) -> ClusterOverview:
             [LiveNode(row.node_id, row.address, float(row.up_seconds), float(row.seconds_left)) for row in rows],
             leases(connection),
         )
+
+
+# ---------------------------------------------------------------- a lease keeper's units of work (each one transaction)
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """What one round of a lease keeper wrote and read, in one transaction."""
+
+    nodes: list[str]  # the live nodes (this one included)
+    addresses: dict[str, str]
+    renewed: dict[str, Lease]  # the leases of `epochs` still this node's, renewed
+    leases: dict[str, Lease]  # every tenant's lease
+    tenant_ids: list[str]  # every tenant, by id
+
+
+def exchange(engine: Engine, node_id: str, address: str, epochs: Mapping[str, int], seconds: float) -> Round:
+    """Heartbeats this node, renews its leases held under `epochs`, and reads the cluster back."""
+    with engine.begin() as connection:
+        nodes = heartbeat(connection, node_id, address, seconds)
+        renewed = renew(connection, node_id, epochs, seconds)
+        current = leases(connection)
+        addresses = node_addresses(connection)
+        tenant_ids = sorted(all_tenant_ids(connection))
+    return Round(nodes, addresses, renewed, current, tenant_ids)
+
+
+def take(engine: Engine, tenant_id: str, node_id: str, seconds: float, *, lock_wait_seconds: float) -> Lease | None:
+    """`acquire` in a transaction of its own that waits at most `lock_wait_seconds` for a row lock (a paused
+    node's batch may hold the row: the caller tries again next round)."""
+    with engine.begin() as connection:
+        wait_for_locks_at_most(connection, lock_wait_seconds)
+        return acquire(connection, tenant_id, node_id, seconds)
+
+
+def hand_over(engine: Engine, node_id: str, tenant_ids: Iterable[str]) -> None:
+    """`release` in a transaction of its own."""
+    with engine.begin() as connection:
+        release(connection, node_id, tenant_ids)
+
+
+def depart(engine: Engine, node_id: str, tenant_ids: list[str]) -> None:
+    """A node that stops: releases `tenant_ids` and removes its heartbeat, in one transaction."""
+    with engine.begin() as connection:
+        if tenant_ids:
+            release(connection, node_id, tenant_ids)
+        leave(connection, node_id)
