@@ -237,6 +237,23 @@ class Settings(BaseSettings):
         le=86400,
         description="How long the browser softphone's SIP credentials (derived from the agent's session) stay valid.",
     )
+    voice_stun_urls: str = Field(
+        default="",
+        description="STUN servers the console's softphone asks for its public address (comma-separated `stun:` or "
+        "`stuns:` URLs, e.g. stun:stun.example.com:3478); empty: none.",
+    )
+    voice_turn_urls: str = Field(
+        default="",
+        description="TURN servers that relay the softphone's media when a browser cannot reach rtpengine directly "
+        "(comma-separated `turn:`/`turns:` URLs, e.g. turn:turn.example.com:3478?transport=udp); needs "
+        "voice_turn_secret. Empty: none.",
+    )
+    voice_turn_secret: str = Field(
+        default="",
+        description="The TURN server's shared secret (coturn `static-auth-secret`): each softphone gets a TURN user "
+        "name `<expiry>:<softphone user>` and password base64(HMAC-SHA1(secret, user name)), valid as long as its "
+        "SIP credentials (voice_softphone_ttl_seconds).",
+    )
     voice_hold_music: Path | None = Field(
         default=None,
         description="Audio file (WAV, MP3) played to waiting callers; unset: a tune generated with sox at start-up.",
@@ -251,6 +268,32 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)
         return value
+
+    @field_validator("voice_stun_urls")
+    @classmethod
+    def _stun_urls(cls, value: str) -> str:
+        from callbridge.channels.sip.webrtc import parse_ice_urls
+
+        parse_ice_urls(value, "CALLBRIDGE_VOICE_STUN_URLS", ("stun", "stuns"))
+        return value
+
+    @field_validator("voice_turn_urls")
+    @classmethod
+    def _turn_urls(cls, value: str) -> str:
+        from callbridge.channels.sip.webrtc import parse_ice_urls
+
+        parse_ice_urls(value, "CALLBRIDGE_VOICE_TURN_URLS", ("turn", "turns"))
+        return value
+
+    @model_validator(mode="after")
+    def _turn_needs_its_secret(self) -> Settings:
+        if self.voice_turn_urls.strip() and not self.voice_turn_secret:
+            raise ValueError(
+                "CALLBRIDGE_VOICE_TURN_URLS needs CALLBRIDGE_VOICE_TURN_SECRET (the TURN server's static-auth-secret)"
+            )
+        if self.voice_turn_secret and not self.voice_turn_urls.strip():
+            raise ValueError("CALLBRIDGE_VOICE_TURN_SECRET is set but CALLBRIDGE_VOICE_TURN_URLS names no TURN server")
+        return self
 
     @field_validator("outbound_allowed_networks")
     @classmethod

@@ -156,8 +156,9 @@ class ConsolePage:
 
 
 @contextlib.contextmanager
-def console(site: WebPhoneSite, browser: Any, agent_id: str) -> Iterator[ConsolePage]:
-    """The agent (phone: browser) signs in and opens the console; yields once its softphone is registered."""
+def console(site: WebPhoneSite, browser: Any, agent_id: str, *scripts: str) -> Iterator[ConsolePage]:
+    """The agent (phone: browser) signs in and opens the console; yields once its softphone is registered.
+    `scripts` run in the page before its own (after TRACK_PEERS_JS)."""
     agent = site.agent(agent_id)
     context = browser.new_context()
     try:
@@ -167,6 +168,8 @@ def console(site: WebPhoneSite, browser: Any, agent_id: str) -> Iterator[Console
         page.on("console", lambda message: opened.said.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: opened.said.append(f"error: {error}"))
         page.add_init_script(TRACK_PEERS_JS)
+        for script in scripts:
+            page.add_init_script(script)
         page.goto(f"{site.base}/console?tenant={WEBPHONE_TENANT}")
         try:
             wait_for(lambda: opened.phone_state.text_content() == "Phone ready", f"{agent_id}'s softphone to register")

@@ -323,6 +323,13 @@ WEBPHONE_ADMIN = ("root@example.com", "correct horse battery")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPhoneSite]:
     """A served Callbridge with voice on (the console's softphone needs a real origin): tenant `webphone`, agents
     agent1 and agent2, its number ringing queue sales."""
+    with webphone_site(tmp_path_factory) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def webphone_site(tmp_path_factory: pytest.TempPathFactory, **extra: Any) -> Iterator[WebPhoneSite]:
+    """The `site` fixture's Callbridge, with `extra` settings (a module's own `site` fixture)."""
     import httpx
     from tests.voice.browser import WebPhoneSite
 
@@ -330,7 +337,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPhoneSite]:
     if not Path(CHROMIUM).exists():
         missing_service("Chromium", "apt-get install chromium")
     tmp = tmp_path_factory.mktemp("webphone")
-    settings = voice_settings(40000) | {"public_url": "auto"}  # the console's live WebSocket checks the origin
+    # the console's live WebSocket checks the origin
+    settings = voice_settings(40000) | {"public_url": "auto"} | extra
     with (
         running_app(tmp, *WEBPHONE_ADMIN, **settings) as (base, app),
         httpx.Client(base_url=base, timeout=DEADLINE) as client,

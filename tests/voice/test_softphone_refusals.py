@@ -111,6 +111,7 @@ def _softphone(voice_system: VoiceSystem, agent: dict[str, str]) -> dict[str, An
     assert answer.status_code == 200, answer.text
     found: dict[str, Any] = answer.json()
     assert found["available"] is True, found
+    assert found["ice_servers"] == [], found  # none configured: none given (never sip.js's default public STUN)
     return found
 
 

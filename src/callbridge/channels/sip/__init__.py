@@ -42,7 +42,7 @@ from callbridge.channels.sip.outside import OutsideCalls
 from callbridge.channels.sip.overflow import Overflow, ensure_prompt
 from callbridge.channels.sip.recording import Recorder, RecordingStore
 from callbridge.channels.sip.sounds import ensure_sounds
-from callbridge.channels.sip.webrtc import Softphones, softphone_user
+from callbridge.channels.sip.webrtc import IceServers, Softphones, parse_ice_urls, softphone_user
 from callbridge.channels.telephony import TelephonyService
 from callbridge.channels.voicemail.service import VoicemailService
 from callbridge.config import Settings
@@ -101,6 +101,11 @@ def softphones_from(settings: Settings) -> Softphones | None:
         domain=settings.voice_sip_address,
         ttl_seconds=settings.voice_softphone_ttl_seconds,
         secret=settings.voice_softphone_secret or None,
+        ice_servers=IceServers(
+            stun_urls=parse_ice_urls(settings.voice_stun_urls, "CALLBRIDGE_VOICE_STUN_URLS", ("stun", "stuns")),
+            turn_urls=parse_ice_urls(settings.voice_turn_urls, "CALLBRIDGE_VOICE_TURN_URLS", ("turn", "turns")),
+            turn_secret=settings.voice_turn_secret,
+        ),
     )
 
 

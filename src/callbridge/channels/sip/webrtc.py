@@ -14,6 +14,10 @@ browser's registration. Credentials issued afterwards expire later than the mark
 A call rings the browser when the agent's phone is the browser (the default for an agent without a desk phone,
 `voice_phones`): rtpengine re-offers the caller's side towards the browser with ICE, DTLS-SRTP and Opus (the
 caller keeps G.711, rtpengine transcodes), and the browser's answer is taken back to plain RTP/AVP.
+
+Browsers behind NAT get ICE servers with their credentials (`ice_servers`): STUN URLs as configured, and TURN
+URLs with TURN REST API credentials (what coturn's `use-auth-secret` checks): user name `<expiry>:<softphone
+user>`, password base64(HMAC-SHA1(TURN secret, user name)), expiring with the SIP credentials.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -85,6 +90,54 @@ def pairing(
     return offer, answer
 
 
+# RFC 7064 (stun:, stuns:) and RFC 7065 (turn:, turns:): host, optional port, and for TURN an optional transport.
+_ICE_URL = re.compile(
+    r"^(?P<scheme>stuns?|turns?):(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?(?:\?transport=(?P<transport>udp|tcp))?$"
+)
+_EXAMPLE = {"stun": "stun:stun.example.com:3478", "turn": "turn:turn.example.com:3478?transport=udp"}
+
+
+def parse_ice_urls(value: str, variable: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+    """The comma-separated URLs of `variable` (a setting), each checked as a browser would: a URL it refuses
+    would make every softphone call fail in the browser, so it is refused at start-up, naming the variable."""
+    urls = tuple(part.strip() for part in value.split(",") if part.strip())
+    for url in urls:
+        found = _ICE_URL.match(url)
+        port = int(found.group("port") or 3478) if found else 0
+        transport_ok = found is not None and (found.group("transport") is None or found.group("scheme") == "turn")
+        if found is None or found.group("scheme") not in schemes or not 1 <= port <= 65535 or not transport_ok:
+            raise ValueError(
+                f"{variable}: {url!r} is not a {' or '.join(s + ':' for s in schemes)} URL "
+                f"(e.g. {_EXAMPLE[schemes[0]]})"
+            )
+    return urls
+
+
+def turn_password(secret: str, username: str) -> str:
+    """The TURN REST API's password (coturn `use-auth-secret`): base64(HMAC-SHA1(shared secret, user name))."""
+    return ephemeral_password(secret, username)
+
+
+@dataclass(frozen=True, slots=True)
+class IceServers:
+    """The STUN and TURN servers a softphone's peer connection uses (RTCIceServer entries)."""
+
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""
+
+    def for_user(self, username: str) -> list[dict[str, Any]]:
+        """`username` is `<expiry>:<softphone user>`: the TURN credential ends with the SIP one."""
+        servers: list[dict[str, Any]] = []
+        if self.stun_urls:
+            servers.append({"urls": list(self.stun_urls)})
+        if self.turn_urls:
+            credential = turn_password(self.turn_secret, username)
+            servers.append({"urls": list(self.turn_urls), "username": username, "credential": credential})
+        return servers
+
+
 @dataclass(frozen=True, slots=True)
 class SoftphoneCredentials:
     ws_url: str
@@ -92,6 +145,7 @@ class SoftphoneCredentials:
     username: str
     password: str
     expires_at: int
+    ice_servers: list[dict[str, Any]]
 
 
 def softphone_user(tenant_id: str, agent_id: str) -> str:
@@ -127,8 +181,17 @@ def browser_sdp(sdp: str) -> str:
 class Softphones:
     """Credentials for agents' browsers, and the media offer a ringing browser gets."""
 
-    def __init__(self, *, ws_url: str, domain: str, ttl_seconds: int, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ws_url: str,
+        domain: str,
+        ttl_seconds: int,
+        secret: str | None = None,
+        ice_servers: IceServers | None = None,
+    ) -> None:
         self.ws_url = ws_url
+        self.ice_servers = ice_servers or IceServers()
         self.domain = domain
         self.ttl_seconds = ttl_seconds
         self.secret = secret or new_secret()
@@ -145,6 +208,7 @@ class Softphones:
             username=username,
             password=ephemeral_password(self.secret, username),
             expires_at=expires_at,
+            ice_servers=self.ice_servers.for_user(username),
         )
 
     def revoke(self, tenant_id: str, agent_id: str, now: float) -> tuple[str, int]:

@@ -319,6 +319,16 @@ async def put_agent_phone(
     return _agent_phone_out(phone)
 
 
+class IceServerOut(BaseModel):
+    urls: list[str] = Field(description="STUN or TURN URLs (RFC 7064, RFC 7065)")
+    username: str | None = Field(
+        default=None, description="TURN only: `<expiry>:<softphone user>` (TURN REST API), expires with the SIP one"
+    )
+    credential: str | None = Field(
+        default=None, description="TURN only: base64(HMAC-SHA1(the TURN server's shared secret, username))"
+    )
+
+
 class SoftphoneOut(BaseModel):
     available: bool = Field(description="Whether the console should register its softphone now")
     voice: bool = Field(default=True, description="False: this Callbridge carries no phone calls (voice is off)")
@@ -329,12 +339,18 @@ class SoftphoneOut(BaseModel):
     username: str | None = Field(default=None, description="Digest user name: `<expiry>:<softphone user>`")
     password: str | None = Field(default=None, description="Digest password, valid until `expires_at`")
     expires_at: int | None = Field(default=None, description="When the credentials stop working (epoch seconds)")
+    ice_servers: list[IceServerOut] = Field(
+        default_factory=list,
+        description="The RTCPeerConnection's `iceServers`: the configured STUN servers, and TURN servers with "
+        "credentials valid until `expires_at` (CALLBRIDGE_VOICE_STUN_URLS, _TURN_URLS, _TURN_SECRET); empty: none",
+    )
 
 
 @router.get("/me/softphone")
 async def my_softphone(request: Request, svc: ServicesDep, who: AgentDep) -> SoftphoneOut:
-    """Short-lived SIP credentials for the console's browser softphone, derived from this agent session: fetch
-    again before `expires_at` (and after a failed registration: a restart of voice voids them)."""
+    """Short-lived SIP credentials for the console's browser softphone, derived from this agent session, and the
+    STUN/TURN servers its peer connections use (TURN credentials expire with the SIP ones): fetch again before
+    `expires_at` (and after a failed registration: a restart of voice voids them)."""
     tenant_id = who.tenant_id or ""
     phone = await asyncio.to_thread(_directory(request, svc).agent_phone, tenant_id, who.subject_id)
     rings = "browser" if phone is None else _agent_phone_out(phone).rings
@@ -358,6 +374,7 @@ async def my_softphone(request: Request, svc: ServicesDep, who: AgentDep) -> Sof
         username=found.username,
         password=found.password,
         expires_at=found.expires_at,
+        ice_servers=[IceServerOut(**server) for server in found.ice_servers],
     )
 
 

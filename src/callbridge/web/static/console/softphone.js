@@ -29,6 +29,7 @@ const RECONNECT_SECONDS = [1, 2, 5, 10, 30];
  * @property {string|null} username
  * @property {string|null} password
  * @property {number|null} expires_at
+ * @property {{urls: string[], username: string|null, credential: string|null}[]} [ice_servers]  STUN/TURN servers
  */
 
 /**
@@ -121,8 +122,9 @@ export class Softphone {
       authorizationPassword: info.password,
       logLevel: "error",
       noAnswerTimeout: 300, // the offer's own timeout decides; Callbridge cancels the INVITE when it ends
-      // No STUN or TURN servers: candidates are the browser's own addresses (see docs/voice.md for TURN).
-      sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] } },
+      // The STUN/TURN servers Callbridge names (none: only the browser's own addresses; never sip.js's default
+      // public STUN server). Replaced at each renewal: the TURN credentials expire with the SIP ones.
+      sessionDescriptionHandlerFactoryOptions: handlerOptions(info),
       delegate: {
         onInvite: (/** @type {any} */ invitation) => this.incoming(invitation),
         onConnect: () => void this.register(),
@@ -187,6 +189,8 @@ export class Softphone {
       }
       this.ua.configuration.authorizationUsername = info.username;
       this.ua.configuration.authorizationPassword = info.password;
+      // read by sip.js for each new call's peer connection
+      this.ua.configuration.sessionDescriptionHandlerFactoryOptions = handlerOptions(info);
       this.scheduleRefresh(info);
       if (afterRefusal) {
         if (this.attempt++ > 0) {
@@ -366,6 +370,18 @@ export class Softphone {
     clearTimeout(this.reconnectTimer);
     if (this.ua) void this.ua.stop().catch(() => undefined);
   }
+}
+
+/**
+ * sip.js's options for each call's peer connection: its RTCIceServer list (a STUN entry carries no credentials:
+ * a null would become the string "null").
+ * @param {SoftphoneInfo} info
+ */
+function handlerOptions(info) {
+  const iceServers = (info.ice_servers ?? []).map((server) =>
+    server.username ? { urls: server.urls, username: server.username, credential: server.credential ?? "" } : { urls: server.urls },
+  );
+  return { peerConnectionConfiguration: { iceServers } };
 }
 
 /** @param {unknown} error */

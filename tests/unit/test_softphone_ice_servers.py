@@ -1,0 +1,80 @@
+"""The softphone's STUN/TURN servers: URLs checked at start-up (naming the variable), and TURN REST API credentials
+(coturn `use-auth-secret`) that expire with the softphone's SIP credentials."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+from pydantic import ValidationError
+
+from callbridge.channels.sip.webrtc import IceServers, Softphones, softphone_user, turn_password
+from callbridge.config import Settings
+
+DB = "sqlite:///var/x.db"
+
+
+def test_the_turn_password_is_the_turn_rest_apis_hmac_sha1_of_the_user_name() -> None:
+    # computed here with hmac, not with the function under test: coturn checks exactly this
+    username = "1800000600:web~0123456789abcdef01234567"
+    expected = base64.b64encode(hmac.new(b"coturn-shared", username.encode(), hashlib.sha1).digest()).decode()
+    assert turn_password("coturn-shared", username) == expected
+    # and a vector from openssl (`echo -n 1700000000:alice | openssl dgst -sha1 -hmac secret -binary | base64`)
+    assert turn_password("secret", "1700000000:alice") == "d8soP47RbdIKLDUOpnJPVQyq5Ts="
+
+
+def test_a_softphones_ice_servers_carry_turn_credentials_that_end_with_its_sip_ones() -> None:
+    servers = IceServers(
+        stun_urls=("stun:stun.example.com:3478",),
+        turn_urls=("turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"),
+        turn_secret="coturn-shared",
+    )
+    softphones = Softphones(ws_url="ws://x/", domain="127.0.0.1", ttl_seconds=600, secret="s", ice_servers=servers)
+    found = softphones.credentials("acme", "agent1", 1_800_000_000)
+    username = f"1800000600:{softphone_user('acme', 'agent1')}"
+    mac = hmac.new(b"coturn-shared", username.encode(), hashlib.sha1).digest()
+    assert found.ice_servers == [
+        {"urls": ["stun:stun.example.com:3478"]},
+        {
+            "urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"],
+            "username": username,
+            "credential": base64.b64encode(mac).decode(),
+        },
+    ]
+    assert found.username == username  # the TURN user expires when the SIP credential does
+    assert Softphones(ws_url="ws://x/", domain="h", ttl_seconds=600).credentials("a", "b", 0).ice_servers == []
+
+
+def test_ice_urls_are_parsed_from_the_environment() -> None:
+    settings = Settings(
+        database_url=DB,
+        voice_stun_urls=" stun:192.0.2.1 , stun:[2001:db8::1]:3478",
+        voice_turn_urls="turn:turn.example.com:3478?transport=tcp",
+        voice_turn_secret="s",
+    )
+    assert settings.voice_stun_urls.startswith(" stun:")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "variable"),
+    [
+        ("voice_stun_urls", "stun.example.com:3478", "CALLBRIDGE_VOICE_STUN_URLS"),
+        ("voice_stun_urls", "turn:turn.example.com", "CALLBRIDGE_VOICE_STUN_URLS"),
+        ("voice_stun_urls", "stun:stun.example.com:3478?transport=udp", "CALLBRIDGE_VOICE_STUN_URLS"),
+        ("voice_turn_urls", "turn:turn.example.com:99999", "CALLBRIDGE_VOICE_TURN_URLS"),
+        ("voice_turn_urls", "https://turn.example.com", "CALLBRIDGE_VOICE_TURN_URLS"),
+        ("voice_turn_urls", "turn:turn.example.com?transport=sctp", "CALLBRIDGE_VOICE_TURN_URLS"),
+    ],
+)
+def test_a_wrong_ice_url_is_refused_at_start_up_naming_its_variable(setting: str, value: str, variable: str) -> None:
+    with pytest.raises(ValidationError, match=variable):
+        Settings(database_url=DB, voice_turn_secret="s", **{setting: value})
+
+
+def test_turn_without_its_secret_or_a_secret_without_turn_is_refused() -> None:
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_TURN_SECRET"):
+        Settings(database_url=DB, voice_turn_urls="turn:turn.example.com")
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_TURN_URLS names no TURN server"):
+        Settings(database_url=DB, voice_turn_secret="s")
