@@ -30,16 +30,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine
 
 from callbridge.auth.secrets import TokenCipher
 from callbridge.channels.base import CommandFailed, OutboundCall
-from callbridge.domain.errors import NotFound
 from callbridge.outbound import DestinationRefused, OutboundPolicy
-from callbridge.services.audit import Actor, record
+from callbridge.services.audit import Actor
 from callbridge.services.clock import Clock
-from callbridge.store.tables import tenants
-from callbridge.store.telephony_tables import telephony_command_settings
+from callbridge.store import telephony_commands as command_store
+from callbridge.store.telephony_commands import Change, StoredCommandSettings
 
 SIGNATURE_HEADER = "X-Callbridge-Signature"
 DEFAULT_TIMEOUT_SECONDS = 3.0
@@ -138,10 +137,7 @@ class CommandSettingsStore:
             if tenant_id in self._known:
                 return self._known[tenant_id]
             generation = self._generation.get(tenant_id, 0)
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
-            ).first()
+        row = command_store.of_tenant(self.engine, tenant_id)
         found = (
             None
             if row is None
@@ -165,10 +161,7 @@ class CommandSettingsStore:
 
     def describe(self, tenant_id: str) -> dict[str, object]:
         """What the settings API shows: never the secret."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
-            ).first()
+        row = command_store.of_tenant(self.engine, tenant_id)
         if row is None:
             return {
                 "webhook_url": None,
@@ -204,12 +197,9 @@ class CommandSettingsStore:
                 self.policy.check_url(webhook_url, "webhook_url")
             except DestinationRefused as refused:
                 raise InvalidSetting(f"webhook_url: {refused.message}", "webhook_url") from None
-        with self.engine.begin() as connection:
-            if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
-                raise NotFound("tenant", tenant_id)
-            row = connection.execute(
-                select(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
-            ).first()
+
+        def decide(row: StoredCommandSettings | None) -> Change | None:
+            nonlocal signing_secret
             before = None
             if row is not None:
                 stored = self.cipher.decrypt(row.signing_secret.encode("ascii"))
@@ -221,49 +211,26 @@ class CommandSettingsStore:
                 }
             if webhook_url is None:
                 if row is None:
-                    return
-                connection.execute(
-                    delete(telephony_command_settings).where(telephony_command_settings.c.tenant_id == tenant_id)
-                )
-                after = None
-            else:
-                check_webhook_url(webhook_url)
-                if signing_secret is None:
-                    if row is None:
-                        raise InvalidSetting("signing_secret is required to set up the webhook", "signing_secret")
-                    signing_secret = self.cipher.decrypt(row.signing_secret.encode("ascii"))
-                values = {
-                    "webhook_url": webhook_url,
-                    "signing_secret": self.cipher.encrypt(signing_secret).decode("ascii"),
-                    "timeout_seconds": timeout_seconds,
-                    "commands": stored_commands,
-                    "updated_at": self.clock.now(),
-                }
+                    return None
+                return Change(None, self.clock.now(), before or {}, {})
+            check_webhook_url(webhook_url)
+            if signing_secret is None:
                 if row is None:
-                    connection.execute(insert(telephony_command_settings).values(tenant_id=tenant_id, **values))
-                else:
-                    connection.execute(
-                        update(telephony_command_settings)
-                        .where(telephony_command_settings.c.tenant_id == tenant_id)
-                        .values(**values)
-                    )
-                after = {
-                    "webhook_url": webhook_url,
-                    "signing_secret": hashlib.sha256(signing_secret.encode()).hexdigest(),
-                    "timeout_seconds": timeout_seconds,
-                    "commands": stored_commands,
-                }
-            if actor is not None:
-                record(
-                    connection,
-                    tenant_id=tenant_id,
-                    actor=actor,
-                    action="telephony_settings.updated",
-                    target_type="telephony_settings",
-                    target_id=tenant_id,
-                    before=before or {},
-                    after=after or {},
-                )
+                    raise InvalidSetting("signing_secret is required to set up the webhook", "signing_secret")
+                signing_secret = self.cipher.decrypt(row.signing_secret.encode("ascii"))
+            settings = StoredCommandSettings(
+                webhook_url, self.cipher.encrypt(signing_secret).decode("ascii"), timeout_seconds, stored_commands
+            )
+            after = {
+                "webhook_url": webhook_url,
+                "signing_secret": hashlib.sha256(signing_secret.encode()).hexdigest(),
+                "timeout_seconds": timeout_seconds,
+                "commands": stored_commands,
+            }
+            return Change(settings, self.clock.now(), before or {}, after)
+
+        if not command_store.change(self.engine, tenant_id, decide, actor=actor):
+            return
         self._changed(tenant_id)
 
     def _changed(self, tenant_id: str) -> None:
