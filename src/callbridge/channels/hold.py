@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection
 
 from callbridge.channels.base import CommandFailed, TelephonyChannel
 from callbridge.domain import events as ev
@@ -29,7 +29,7 @@ from callbridge.realtime.views import interaction_view
 from callbridge.realtime.wire import InteractionChangedEvent, InteractionView
 from callbridge.services.node import BatchEffects, ContactCenterNode
 from callbridge.services.operations import Operation, crosses_nodes
-from callbridge.store.tables import interaction_events, interactions
+from callbridge.store.live_state import write_interaction_data
 
 HOLD_KEY = "on_hold_since"
 Source = Literal["agent", "pbx", "ended"]
@@ -61,12 +61,7 @@ def set_hold(tenant_id: str, interaction: Interaction, held: bool, now: float, s
     }
 
     def write(connection: Connection) -> None:
-        connection.execute(
-            update(interactions)
-            .where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction.id)
-            .values(data=data)
-        )
-        connection.execute(insert(interaction_events).values(**values))
+        write_interaction_data(connection, tenant_id, interaction.id, data, event=values)
 
     return write
 

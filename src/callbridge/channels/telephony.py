@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine
 
 from callbridge.channels.base import TelephonyEvent
 from callbridge.channels.hold import Writer, on_hold, publish, set_hold
@@ -32,8 +32,8 @@ from callbridge.realtime.views import interaction_view
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.services.operations import Operation
+from callbridge.store import processed_requests as processed
 from callbridge.store.live_state import interaction_from_row, stored_interaction_row, stored_interaction_row_in
-from callbridge.store.tables import processed_requests
 
 KEY_PREFIX = "telephony:"
 ENDING = frozenset({"call.ended", "call.abandoned", "outbound.ended", "call.failed"})
@@ -89,13 +89,7 @@ class TelephonyService:
         return await self._apply(tenant_id, event, key, fingerprint)
 
     def _stored(self, tenant_id: str, key: str) -> dict[str, Any] | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(processed_requests.c.response).where(
-                    processed_requests.c.tenant_id == tenant_id, processed_requests.c.key == key
-                )
-            ).first()
-        return None if row is None else dict(row.response)
+        return processed.answer(self.engine, tenant_id, key)
 
     async def _apply(self, tenant_id: str, event: TelephonyEvent, key: str, fingerprint: str) -> TelephonyOutcome:
         plan = await self.node.read(tenant_id, lambda cc: self._plan(cc, event))
@@ -157,13 +151,8 @@ class TelephonyService:
                 ended = stored_interaction_row_in(connection, tenant_id, event.call_id)
                 if ended is not None:
                     result["interaction"] = interaction_view(interaction_from_row(ended)).model_dump(mode="json")
-            connection.execute(
-                insert(processed_requests).values(
-                    tenant_id=tenant_id,
-                    key=key,
-                    response={"fingerprint": fingerprint, "response": result},
-                    created_at=self.node.clock.now(),
-                )
+            processed.remember(
+                connection, tenant_id, key, {"fingerprint": fingerprint, "response": result}, self.node.clock.now()
             )
 
         creates = plan == "apply" and event.type in ("call.incoming", "outbound.requested")

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, and_, bindparam, select, update
+from sqlalchemy import Connection, Engine, Executable, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callbridge.domain import events as ev
@@ -349,3 +349,31 @@ def all_tenant_ids(connection: Connection) -> Iterable[str]:
     from callbridge.store.tables import tenants
 
     return [row.id for row in connection.execute(select(tenants.c.id))]
+
+
+def write_interaction_data(
+    connection: Connection,
+    tenant_id: str,
+    interaction_id: str,
+    data: dict[str, Any],
+    *,
+    event: dict[str, Any] | None = None,
+) -> None:
+    """Sets a live interaction's `data` and appends `event` (an `interaction_events` row) in the caller's
+    transaction: for changes a channel makes beside the domain's events (hold and resume)."""
+    connection.execute(
+        update(interactions)
+        .where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id)
+        .values(data=data)
+    )
+    if event is not None:
+        connection.execute(insert(interaction_events).values(**event))
+
+
+def interaction_exists(engine: Engine, tenant_id: str, interaction_id: str) -> bool:
+    """Whether the tenant has an interaction (live or ended) of this id. Blocking: call it off the event loop."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(interactions.c.id).where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id)
+        ).first()
+    return row is not None

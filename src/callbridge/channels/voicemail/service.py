@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine
 
 from callbridge.channels.voicemail.audio import sniff_audio, wav_duration
 from callbridge.domain import commands as cmd
@@ -27,9 +27,9 @@ from callbridge.domain.model import Channel
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import ContactCenterNode
 from callbridge.services.operations import Operation
-from callbridge.store.channel_tables import voicemails
+from callbridge.store import voicemails as voicemail_rows
 from callbridge.store.files import write_atomically
-from callbridge.store.tables import interactions
+from callbridge.store.live_state import interaction_exists
 
 
 class VoicemailTooLarge(ValueError):
@@ -114,21 +114,10 @@ class VoicemailService:
         return voicemail
 
     def _exists(self, tenant_id: str, interaction_id: str) -> bool:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(interactions.c.id).where(
-                    interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id
-                )
-            ).first()
-        return row is not None
+        return interaction_exists(self.engine, tenant_id, interaction_id)
 
     def find(self, tenant_id: str, interaction_id: str) -> Voicemail | None:
-        with self.engine.connect() as connection:
-            row: Any = connection.execute(
-                select(voicemails).where(
-                    voicemails.c.tenant_id == tenant_id, voicemails.c.interaction_id == interaction_id
-                )
-            ).first()
+        row: Any = voicemail_rows.find(self.engine, tenant_id, interaction_id)
         if row is None:
             return None
         return Voicemail(
@@ -186,7 +175,7 @@ class QueueVoicemail(Operation):
 
         def write(connection: Connection) -> None:
             row = self.model_dump(include=_VOICEMAIL_COLUMNS)
-            connection.execute(insert(voicemails).values(tenant_id=tenant_id, **row))
+            voicemail_rows.add(connection, tenant_id, row)
 
         await node.configure(tenant_id, change, write)
 
