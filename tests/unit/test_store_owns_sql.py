@@ -23,7 +23,6 @@ CONNECTIONS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/sip/controller.py": 1,
     "callbridge/channels/sip/directory.py": 12,
     "callbridge/channels/sip/recording.py": 9,
-    "callbridge/channels/webchat/service.py": 6,
 }
 
 # module → how many SQL statements (or parts of one: `select`, `insert`, `func.count`, `table.update()` …) it
@@ -32,7 +31,6 @@ STATEMENTS_NOT_MOVED_YET: dict[str, int] = {
     "callbridge/channels/sip/controller.py": 1,
     "callbridge/channels/sip/directory.py": 38,
     "callbridge/channels/sip/recording.py": 14,
-    "callbridge/channels/webchat/service.py": 15,
 }
 
 # What sqlalchemy names a module may import outside the store without building SQL: types for annotations.

@@ -26,23 +26,22 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from callbridge.channels.webchat.text import RateLimiter
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
-from callbridge.domain.errors import InvalidTransition, NotFound
+from callbridge.domain.errors import InvalidTransition
 from callbridge.domain.model import Channel, InteractionState
 from callbridge.realtime.audience import AgentAudience, Audience, SupervisorAudience
 from callbridge.realtime.hub import BoundedOutbox, Delivery
 from callbridge.realtime.wire import ChatDeliveredEvent, ChatMessageEvent, ChatTypingEvent
-from callbridge.services.audit import Actor, record
+from callbridge.services.audit import Actor
 from callbridge.services.configuration import Conflict, UnknownReference
 from callbridge.services.node import BatchEffects, ContactCenterNode
 from callbridge.services.operations import Operation, ReadOperation
-from callbridge.store.channel_tables import chat_conversations, chat_messages, chat_settings
-from callbridge.store.tables import tenants
+from callbridge.store import chats as chat_rows
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +159,7 @@ class ChatService:
     # -------------------------------------------------------------------- settings
 
     def settings(self, tenant_id: str) -> ChatSettings:
-        with self.engine.connect() as connection:
-            row = connection.execute(select(chat_settings).where(chat_settings.c.tenant_id == tenant_id)).first()
+        row = chat_rows.settings_of(self.engine, tenant_id)
         if row is None:
             return ChatSettings()
         return ChatSettings(
@@ -176,33 +174,7 @@ class ChatService:
             "form_fields": [f.as_json() for f in settings.form_fields],
             "updated_at": self.node.clock.now(),
         }
-        with self.engine.begin() as connection:
-            if connection.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
-                raise NotFound("tenant", tenant_id)
-            previous = connection.execute(
-                select(chat_settings.c.widget_origins, chat_settings.c.form_fields).where(
-                    chat_settings.c.tenant_id == tenant_id
-                )
-            ).first()
-            if actor is not None:
-                record(
-                    connection,
-                    tenant_id=tenant_id,
-                    actor=actor,
-                    action="chat_settings.updated",
-                    target_type="chat_settings",
-                    target_id=tenant_id,
-                    before={
-                        "widget_origins": list(previous.widget_origins) if previous else [],
-                        "form_fields": list(previous.form_fields) if previous else [],
-                    },
-                    after={k: values[k] for k in ("widget_origins", "form_fields")},
-                )
-            done = connection.execute(
-                update(chat_settings).where(chat_settings.c.tenant_id == tenant_id).values(**values)
-            )
-            if done.rowcount == 0:
-                connection.execute(insert(chat_settings).values(tenant_id=tenant_id, **values))
+        chat_rows.save_settings(self.engine, tenant_id, values, actor=actor)
 
     def origin_allowed(self, tenant_id: str, origin: str | None) -> bool:
         """A browser page may use the widget if it is served by Callbridge itself or from one of the
@@ -268,40 +240,23 @@ class ChatService:
         def write(connection: Connection) -> None:
             columns = {"interaction_id", "token_hash", "customer_name", "customer_email", "origin", "created_at"}
             row = opened.model_dump(include=columns)
-            connection.execute(insert(chat_conversations).values(tenant_id=tenant_id, **row))
+            chat_rows.open_conversation(connection, tenant_id, row)
 
         self._next_seq[(tenant_id, opened.interaction_id)] = 1
         await self.node.configure(tenant_id, change, write)
 
     def authenticate(self, tenant_id: str, interaction_id: str, token: str) -> Conversation | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(chat_conversations).where(chat_conversations.c.token_hash == token_hash(token))
-            ).first()
+        row = chat_rows.conversation_by_token_hash(self.engine, token_hash(token))
         if row is None or row.tenant_id != tenant_id or row.interaction_id != interaction_id:
             return None
         return Conversation(row.tenant_id, row.interaction_id, row.customer_name, row.customer_email)
 
     def conversation(self, tenant_id: str, interaction_id: str) -> Conversation | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(chat_conversations).where(
-                    chat_conversations.c.tenant_id == tenant_id, chat_conversations.c.interaction_id == interaction_id
-                )
-            ).first()
+        row = chat_rows.conversation(self.engine, tenant_id, interaction_id)
         return None if row is None else Conversation(tenant_id, interaction_id, row.customer_name, row.customer_email)
 
     def transcript(self, tenant_id: str, interaction_id: str, after_seq: int = 0) -> list[ChatMessage]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(chat_messages)
-                .where(
-                    chat_messages.c.tenant_id == tenant_id,
-                    chat_messages.c.interaction_id == interaction_id,
-                    chat_messages.c.seq > after_seq,
-                )
-                .order_by(chat_messages.c.seq)
-            ).all()
+        rows = chat_rows.messages(self.engine, tenant_id, interaction_id, after_seq)
         return [
             ChatMessage(interaction_id, r.seq, r.sender, r.agent_id, r.text, r.sent_at, r.delivered_at) for r in rows
         ]
@@ -320,16 +275,7 @@ class ChatService:
         if key in self._next_seq:
             return
 
-        def highest() -> int:
-            with self.engine.connect() as connection:
-                found = connection.execute(
-                    select(func.max(chat_messages.c.seq)).where(
-                        chat_messages.c.tenant_id == tenant_id, chat_messages.c.interaction_id == interaction_id
-                    )
-                ).scalar()
-            return int(found or 0)
-
-        top = await asyncio.to_thread(highest)
+        top = await asyncio.to_thread(chat_rows.highest_seq, self.engine, tenant_id, interaction_id)
         self._next_seq.setdefault(key, top + 1)
 
     async def post(
@@ -401,16 +347,17 @@ class ChatService:
 
         def write(connection: Connection) -> None:
             message = made[0]
-            connection.execute(
-                insert(chat_messages).values(
-                    tenant_id=tenant_id,
-                    interaction_id=interaction_id,
-                    seq=message.seq,
-                    sender=message.sender,
-                    agent_id=message.agent_id,
-                    text=message.text,
-                    sent_at=message.sent_at,
-                )
+            chat_rows.add_message(
+                connection,
+                tenant_id,
+                interaction_id,
+                {
+                    "seq": message.seq,
+                    "sender": message.sender,
+                    "agent_id": message.agent_id,
+                    "text": message.text,
+                    "sent_at": message.sent_at,
+                },
             )
 
         try:
@@ -462,19 +409,7 @@ class ChatService:
             return []
 
         def write(connection: Connection) -> None:
-            marked[0] = connection.execute(
-                update(chat_messages)
-                .where(
-                    and_(
-                        chat_messages.c.tenant_id == tenant_id,
-                        chat_messages.c.interaction_id == interaction_id,
-                        chat_messages.c.sender == sender,
-                        chat_messages.c.seq <= up_to_seq,
-                        chat_messages.c.delivered_at.is_(None),
-                    )
-                )
-                .values(delivered_at=at[0])
-            ).rowcount
+            marked[0] = chat_rows.mark_delivered(connection, tenant_id, interaction_id, sender, up_to_seq, at[0])
 
         await self.node.configure(tenant_id, change, write)
         if not marked[0]:
@@ -500,15 +435,7 @@ class ChatService:
             return cc.handle(cmd.EndInteraction(interaction_id, reason), now)
 
         def write(connection: Connection) -> None:
-            connection.execute(
-                update(chat_conversations)
-                .where(
-                    chat_conversations.c.tenant_id == tenant_id,
-                    chat_conversations.c.interaction_id == interaction_id,
-                    chat_conversations.c.left_at.is_(None),
-                )
-                .values(left_at=self.node.clock.now())
-            )
+            chat_rows.mark_left(connection, tenant_id, interaction_id, self.node.clock.now())
 
         await self.node.configure(tenant_id, change, write)
 
