@@ -134,9 +134,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(directory: Path, database_url: str, **settings: str) -> Iterator[tuple[str, int]]:
-    """Runs `python -m callbridge serve` on loopback; yields (base URL, server pid)."""
-    port = free_port()
+def serve(directory: Path, database_url: str, port: int = 0, **settings: str) -> Iterator[tuple[str, int]]:
+    """Runs `python -m callbridge serve` on loopback (on `port`, else a free one); yields (base URL, server pid)."""
+    port = port or free_port()
     env = {
         **os.environ,
         "CALLBRIDGE_DATABASE_URL": database_url,

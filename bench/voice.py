@@ -16,7 +16,15 @@ Measured, all at the plateau (every call set up, none ended):
   SSRC (RFC 3550 interarrival jitter, `SSRC` section of `query`);
 - `setup_p99_ms`: the caller's INVITE leaving sipp → the controller's INVITE reaching the agent's phone
   (sipp's own message traces, one clock), for calls that found a free agent;
-- `webrtc_calls`: null (browser legs are measured by the browser tests, not here).
+- `webrtc_calls`: after the SIP calls have ended, on their own (so neither weighs on the other's numbers), N calls
+  (BENCH_WEBRTC_CALLS: 2 with --quick, 10 otherwise; 0: none) from a fourth sipp to WEB_NUMBER, whose queue's
+  agents answer in the console's softphone: one headless Chromium (fake microphone playing a 1,200 Hz WAV, as in
+  tests/voice; the page scripts are tests/voice/webrtc_page.py), a context per agent. rtpengine bridges each call
+  as in production (ICE, DTLS-SRTP, Opus towards the browser, transcoded from the caller's PCMU). Measured: calls
+  established, pages that hear the caller's tone (WebAudio), set-up (the caller's INVITE leaving sipp → the
+  softphone ringing, the page's clock), Accept → established (ICE + DTLS), and over a window the browser's inbound
+  jitter and loss (getStats; rtpengine sends no RTCP receiver reports to the browser, so its view of the browser's
+  stream is not there) and rtpengine's CPU per browser call.
 
 On a shared machine the absolute numbers move with the neighbours' load, so the run also reports what does
 not: the CPU rtpengine and the server spent per call (from /proc, their own PIDs), and the machine's load
@@ -44,12 +52,25 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from bench._server import ADMIN_EMAIL, ADMIN_PASSWORD, QUEUE_ID, _ok, percentile, progress, provision, serve
+from bench._server import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    QUEUE_ID,
+    _ok,
+    _sign_in_all,
+    percentile,
+    progress,
+    provision,
+    serve,
+)
 from callbridge.channels.sip.ng import NgClient
 
-FULL = {"agents": 100, "queued": 100, "rate": 25.0, "hold": 45.0}
-QUICK = {"agents": 10, "queued": 10, "rate": 10.0, "hold": 12.0}
+FULL = {"agents": 100, "queued": 100, "rate": 25.0, "hold": 45.0, "webrtc_calls": 10}
+QUICK = {"agents": 10, "queued": 10, "rate": 10.0, "hold": 12.0, "webrtc_calls": 2}
 NUMBER = "+18005550100"
+WEB_NUMBER = "+18005550101"  # rings queue WEB_QUEUE, whose agents' phone is the console's softphone
+WEB_QUEUE = "browsers"
+WEB_WINDOW_SECONDS = 8.0  # getStats sampled once a second over this while every browser call is up
 PASSWORD = "bench-desk-phone-secret"  # noqa: S105 - a throw-away database
 CALLER_TONE = 700
 AGENT_TONE = 1400
@@ -351,21 +372,24 @@ def run(quick: bool) -> dict[str, Any]:
         if f"BENCH_{key.upper()}" in os.environ:
             sizes[key] = float(os.environ[f"BENCH_{key.upper()}"])
     agents, queued, rate, hold = int(sizes["agents"]), int(sizes["queued"]), sizes["rate"], sizes["hold"]
-    calls = agents + queued
+    calls, browsers = agents + queued, int(sizes["webrtc_calls"])
     keep = os.environ.get("BENCH_KEEP_DIR")  # to read the sipp traces, the capture and the logs afterwards
     if keep:
         Path(keep).mkdir(parents=True)
-        return _run(Path(keep), agents, queued, calls, rate, hold)
+        return _run(Path(keep), agents, queued, calls, rate, hold, browsers)
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
-        return _run(Path(tmp), agents, queued, calls, rate, hold)
+        return _run(Path(tmp), agents, queued, calls, rate, hold, browsers)
 
 
-def _run(directory: Path, agents: int, queued: int, calls: int, rate: float, hold: float) -> dict[str, Any]:
+def _run(
+    directory: Path, agents: int, queued: int, calls: int, rate: float, hold: float, browsers: int
+) -> dict[str, Any]:
     phones_port, register_port, callers_port = (_free_udp_port() for _ in range(3))
     sip_port, controller_port, ng_port = (_free_udp_port() for _ in range(3))
     phones_rtp, callers_rtp = _free_udp_port(), _free_udp_port()
     rtp_min = random.randrange(40000, 56000, 2000)
     caller_base = random.randrange(100, 999)
+    server_port = _free_udp_port()
 
     def configure(client: TestClient, admin: dict[str, str], tenant_id: str) -> None:
         _ok(
@@ -376,7 +400,9 @@ def _run(directory: Path, agents: int, queued: int, calls: int, rate: float, hol
         for n in range(1, agents + 1):
             body = {"username": f"phone{n}", "password": PASSWORD}
             _ok(client.put(f"/api/v1/tenants/{tenant_id}/voice/desk-phones/agent{n}", json=body, headers=admin))
+        web_tokens.update(_browser_agents(client, admin, tenant_id, browsers))
 
+    web_tokens: dict[str, str] = {}
     provisioned = provision(
         directory, tenants=1, agents_per_tenant=agents, offer_timeout_seconds=60, configure=configure
     )
@@ -397,10 +423,12 @@ def _run(directory: Path, agents: int, queued: int, calls: int, rate: float, hol
         "voice_rtp_port_min": str(rtp_min),
         "voice_rtp_port_max": str(rtp_min + 1999),
         "voice_trunk_networks": "127.0.0.1/32",
+        "voice_ws_port": str(_free_udp_port()),
+        "public_url": f"http://127.0.0.1:{server_port}",  # Kamailio's WebSocket takes the console's origin only
     }
     time_box = hold + calls / rate + 60
     load_before = os.getloadavg()
-    with serve(directory, provisioned.database_url, **voice) as (base_url, server_pid), _sipps() as sipps:
+    with serve(directory, provisioned.database_url, server_port, **voice) as (base_url, server_pid), _sipps() as sipps:
         rtpengine_pid = _pid_of(directory / "voice" / "rtpengine.pid")
         admin = _admin_headers(base_url)
         target = f"127.0.0.1:{sip_port}"
@@ -454,6 +482,9 @@ def _run(directory: Path, agents: int, queued: int, calls: int, rate: float, hol
         progress(f"callers done (sipp exit {exit_code})")
         setup = _setup_times(sipp_dir)
         ended = _wait_until_ended(base_url, admin)
+        # after the SIP calls, on their own: a browser's Chromium would weigh on the SIP calls' jitter, and they
+        # on its
+        webrtc = _webrtc_calls(directory, base_url, target, web_tokens, caller_base, sipps, rtpengine_pid)
     progress("analysing the RTP capture (tshark)")
     wire = _rtp_streams(directory / "rtp.pcapng", rtp_min, rtp_min + 1999)
     machine_busy = (machine_after[0] - machine_before[0]) / max(1e-9, machine_after[1] - machine_before[1])
@@ -466,8 +497,7 @@ def _run(directory: Path, agents: int, queued: int, calls: int, rate: float, hol
         "setup_p99_ms": round(percentile(setup, 99), 1) if setup else None,
         "setup_p50_ms": round(percentile(setup, 50), 1) if setup else None,
         "setup_samples": len(setup),
-        "webrtc_calls": None,
-        "webrtc_calls_reason": "browser (Opus, DTLS-SRTP) legs are not driven by this benchmark",
+        "webrtc_calls": webrtc,
         "rtp_capture": wire,
         "rtpengine_counters": media,
         "window_s": round(window, 1),
@@ -677,3 +707,204 @@ def _setup_times(sipp_dir: Path) -> list[float]:
     sent = _invites(sipp_dir / "callers.msg", "sent")
     rang = _invites(sipp_dir / "phones.msg", "received")
     return [1000 * (rang[caller] - at) for caller, at in sent.items() if caller in rang]
+
+
+# ------------------------------------------------------------------ browser softphones (WebRTC legs)
+
+
+def _browser_agents(client: TestClient, admin: dict[str, str], tenant_id: str, count: int) -> dict[str, str]:
+    """`count` agents whose phone is the console's softphone (no desk phone: the browser rings), in a phone queue of
+    their own that WEB_NUMBER rings, signed in and available; returns their session tokens."""
+    if count <= 0:
+        return {}
+    queue = {"id": WEB_QUEUE, "name": "Browsers", "channel": "phone", "offer_timeout_seconds": 60}
+    _ok(client.post(f"/api/v1/tenants/{tenant_id}/queues", json=queue, headers=admin))
+    agent_ids = [f"web{n}" for n in range(1, count + 1)]
+    for agent_id in agent_ids:
+        body = {"id": agent_id, "email": f"{agent_id}@{tenant_id}.example", "display_name": agent_id.title()}
+        _ok(client.post(f"/api/v1/tenants/{tenant_id}/agents", json=body | {"queue_ids": [WEB_QUEUE]}, headers=admin))
+    number = {"queue_id": WEB_QUEUE}
+    _ok(client.put(f"/api/v1/tenants/{tenant_id}/voice/numbers/{WEB_NUMBER}", json=number, headers=admin))
+    tokens = client.portal.call(_sign_in_all, client.app.state.services, tenant_id, agent_ids)  # type: ignore[union-attr,attr-defined]
+    return dict(zip(agent_ids, tokens, strict=True))
+
+
+def _webrtc_calls(
+    directory: Path,
+    base_url: str,
+    target: str,
+    tokens: dict[str, str],
+    caller_base: int,
+    sipps: list[Sipp],
+    rtpengine_pid: int | None,
+) -> dict[str, Any] | None:
+    """N calls from sipp callers (PCMU, 700 Hz) to N agents' console softphones in one headless Chromium (its fake
+    microphone plays 1,200 Hz, one context per agent), bridged through rtpengine (Opus, DTLS-SRTP towards the
+    browser, transcoded): set-up (the caller's INVITE leaving sipp → the softphone ringing, page clock), Accept →
+    established, whether each page hears the caller's tone, and over a window the inbound jitter and loss as the
+    browser computes them (getStats; RTCP from rtpengine about the browser's stream when it sends any)."""
+    if not tokens:
+        return None
+    try:
+        from playwright.sync_api import sync_playwright
+        from tests.voice.webrtc_page import (
+            BROWSER_TONE,
+            CHROMIUM,
+            LISTEN_JS,
+            MEDIA_JS,
+            TIMELINE_JS,
+            TRACK_PEERS_JS,
+            chromium_args,
+            tone,
+        )
+
+        from callbridge.channels.sip.controller import interaction_id_for
+        from callbridge.web.deps import SESSION_COOKIE
+    except ImportError as error:
+        return {"skipped": f"cannot drive a browser here: {error}"}
+    if not Path(CHROMIUM).exists():
+        return {"skipped": f"no Chromium at {CHROMIUM} (apt-get install chromium)"}
+    count = len(tokens)
+    web_dir = directory / "webrtc"
+    web_dir.mkdir()
+    microphone = tone(web_dir / "browser.wav", BROWSER_TONE, 180, rate=48000)
+    caller_audio = _tone(web_dir / "caller.wav", CALLER_TONE, 10)
+    hold = 20 + WEB_WINDOW_SECONDS + 10  # hearing the tone, the window, a margin
+    web_base = 100 + (caller_base + 1) % 900  # From users apart from the SIP callers'
+    (web_dir / "webcaller.xml").write_text(
+        CALLER.format(number=WEB_NUMBER, caller_base=web_base, audio=caller_audio.name, hold_ms=int(hold * 1000))
+    )
+    progress(f"WebRTC: {count} consoles with a softphone (Chromium), then {count} calls to {WEB_NUMBER}")
+    load_before = os.getloadavg()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(microphone), headless=True)
+        try:
+            pages: dict[str, Any] = {}
+            for agent_id, token in tokens.items():
+                context = browser.new_context()
+                context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
+                page = context.new_page()
+                page.add_init_script(TRACK_PEERS_JS)
+                page.add_init_script(TIMELINE_JS)
+                page.goto(f"{base_url}/console?tenant=tenant1")
+                pages[agent_id] = page
+
+            def state(page: Any) -> str:
+                return str(page.locator("#phone-state").text_content() or "")
+
+            deadline = time.monotonic() + 60
+            while any(state(page) != "Phone ready" for page in pages.values()):
+                if time.monotonic() > deadline:
+                    return {"error": "softphones not registered", "states": {a: state(p) for a, p in pages.items()}}
+                time.sleep(0.2)
+            common = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-timeout", f"{hold + 90:.0f}s", "-timeout_error"]
+            callers = Sipp(
+                web_dir,
+                "webcallers",
+                [target, "-sf", "webcaller.xml", "-p", str(_free_udp_port()), "-mp", str(_free_udp_port())]
+                + ["-m", str(count), "-l", str(count), "-r", str(count), *common],
+            )
+            sipps.append(callers)
+            accepted: dict[str, tuple[str, float]] = {}  # agent → (interaction id, when Accept was clicked)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                for agent_id, page in pages.items():
+                    ringing = page.locator("#phone-state").get_attribute("data-ringing")
+                    if agent_id not in accepted and ringing:
+                        accept = f'li.offer[data-interaction-id="{ringing}"] button[data-action=accept]'
+                        page.locator(accept).click(timeout=10_000)
+                        accepted[agent_id] = (ringing, time.time())
+                established = [
+                    p.locator("#phone-state").get_attribute("data-call") == "Established" for p in pages.values()
+                ]
+                if len(accepted) == count and all(established):
+                    break
+                time.sleep(0.05)
+            heard: dict[str, Any] = {}
+            deadline = time.monotonic() + 20
+            while len(heard) < len(accepted) and time.monotonic() < deadline:
+                for agent_id in accepted:
+                    found = pages[agent_id].evaluate(LISTEN_JS)
+                    if found and abs(found["peak_hz"] - CALLER_TONE) < 20 and found["peak_db"] > -70:
+                        heard.setdefault(agent_id, found)
+                time.sleep(0.2)
+            progress(f"WebRTC: {len(accepted)} answered, {len(heard)} hear the caller; sampling getStats")
+            cpu_before, window_start = _cpu_seconds(rtpengine_pid or 0), time.monotonic()
+            samples: dict[str, list[list[dict[str, Any]]]] = {agent_id: [] for agent_id in accepted}
+            for _ in range(round(WEB_WINDOW_SECONDS) + 1):  # a sampling window, one reading a second
+                for agent_id in accepted:
+                    samples[agent_id].append(pages[agent_id].evaluate(MEDIA_JS))
+                time.sleep(1.0)
+            window = time.monotonic() - window_start
+            rtpengine_cpu = _cpu_seconds(rtpengine_pid or 0) - cpu_before
+            timelines = {agent_id: pages[agent_id].evaluate("window.__phoneTimeline") for agent_id in accepted}
+            exit_code = callers.wait(timeout=hold + 120)
+        finally:
+            browser.close()
+    sent = _invite_interactions(web_dir / "webcallers.msg", interaction_id_for)
+    setup: list[float] = []
+    answer: list[float] = []
+    for agent_id, (interaction_id, clicked) in accepted.items():
+        events = timelines.get(agent_id) or []
+        rang = next((e["at"] for e in events if e["what"] == "data-ringing" and e["value"] == interaction_id), None)
+        up = next((e["at"] for e in events if e["what"] == "data-call" and e["value"] == "Established"), None)
+        if rang is not None and interaction_id in sent:
+            setup.append(rang - 1000 * sent[interaction_id])
+        if up is not None:
+            answer.append(up - 1000 * clicked)
+    jitter, remote_jitter, received, lost = [], [], 0, 0
+    for readings in samples.values():
+        first, last = (readings[0] or [{}])[-1], (readings[-1] or [{}])[-1]  # the page's current call
+        received += int(last.get("packets", 0)) - int(first.get("packets", 0))
+        lost += max(0, int(last.get("lost", 0)) - int(first.get("lost", 0)))
+        values = [1000 * r[-1]["jitter"] for r in readings if r and r[-1].get("jitter") is not None]
+        remote = [1000 * r[-1]["remote_jitter"] for r in readings if r and r[-1].get("remote_jitter") is not None]
+        if values:
+            jitter.append(max(values))
+        if remote:
+            remote_jitter.append(max(remote))
+
+    def p(values: list[float], q: float) -> float | None:
+        return round(percentile(values, q), 1) if values else None
+
+    return {
+        "calls": count,
+        "established": len(answer),
+        "heard_caller": len(heard),
+        "setup_p50_ms": p(setup, 50),
+        "setup_max_ms": p(setup, 100),
+        "setup_samples": len(setup),
+        "accept_to_established_p50_ms": p(answer, 50),
+        "accept_to_established_max_ms": p(answer, 100),
+        # the browser's own RFC 3550 estimate of what rtpengine sends it (Opus, transcoded from the caller's PCMU);
+        # per call the highest reading over the window, then the 95th percentile over calls
+        "jitter_p95_ms": p(jitter, 95),
+        # rtpengine's receiver reports about what the browser sends (null: it sent none)
+        "rtpengine_seen_jitter_p95_ms": p(remote_jitter, 95),
+        "packets_received": received,
+        "packets_lost": lost,
+        "loss_pct": round(100 * lost / (received + lost), 3) if received + lost else None,
+        "window_s": round(window, 1),
+        "rtpengine_cpu_ms_per_call_second": round(1000 * rtpengine_cpu / window / max(1, count), 2),
+        "caller_sipp_exit": exit_code,
+        "load_average_before": [round(v, 2) for v in load_before],
+    }
+
+
+def _invite_interactions(message_file: Path, interaction_id: Any) -> dict[str, float]:
+    """When each INVITE left sipp (its wall clock), by the interaction id the controller makes of its Call-ID and
+    From tag."""
+    found: dict[str, float] = {}
+    if not message_file.exists():
+        return found
+    for date, clock, what, body in _TRACE.findall(message_file.read_text(errors="replace")):
+        if "sent" not in what or not body.startswith("INVITE "):
+            continue
+        call_id = re.search(r"^Call-ID:\s*(\S+)", body, re.M)
+        tag = re.search(r"^From:.*?;tag=([^;\s]+)", body, re.M)
+        if call_id and tag:
+            found.setdefault(
+                interaction_id(call_id.group(1), tag.group(1)),
+                datetime.fromisoformat(f"{date}T{clock}").timestamp(),
+            )
+    return found

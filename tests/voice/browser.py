@@ -1,5 +1,6 @@
 """The browser softphone's test helpers: the site's engine log, a signed-in agent's console page, and what the
-page hears (WebAudio's AnalyserNode on the remote stream: its strongest frequency) and its RTP counters (getStats).
+page hears (WebAudio's AnalyserNode on the remote stream: its strongest frequency) and its RTP counters (getStats;
+the page scripts are in tests/voice/webrtc_page.py, shared with the voice benchmark).
 The fixtures (`site`, `browsers`, `chromium`) are in tests/voice/conftest.py.
 """
 
@@ -15,69 +16,13 @@ from typing import Any
 import httpx
 from tests.e2e.conftest import Harness
 from tests.voice.conftest import DEADLINE, WEBPHONE_TENANT, wait_for
+from tests.voice.webrtc_page import BROWSER_TONE, LISTEN_JS, STATS_JS, TRACK_PEERS_JS
 
 from callbridge.auth.credentials import create_session
 from callbridge.domain import commands as cmd
 from callbridge.web.deps import SESSION_COOKIE
 
-BROWSER_TONE = 1200.0
-
-# In the page: the strongest frequency of what the <audio> element plays (the far end), and the inbound
-# RTP stream's counters. Chromium feeds a remote WebRTC stream to WebAudio only while a media element plays it.
-LISTEN_JS = """
-async () => {
-  const audio = document.getElementById("phone-audio");
-  const stream = audio && audio.srcObject;
-  if (!stream || stream.getAudioTracks().length === 0) return null;
-  if (window.__analysed !== stream) {  // a new call (after a cancelled consult the browser is called again)
-    window.__analysed = stream;
-    const context = new AudioContext();
-    await context.resume();
-    const analyser = context.createAnalyser();
-    analyser.fftSize = 8192;
-    context.createMediaStreamSource(stream).connect(analyser);
-    window.__analyser = analyser;
-    window.__rate = context.sampleRate;
-  }
-  const bins = new Float32Array(window.__analyser.frequencyBinCount);
-  window.__analyser.getFloatFrequencyData(bins);
-  let best = 0;
-  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
-  return { peak_hz: best * window.__rate / window.__analyser.fftSize, peak_db: bins[best] };
-}
-"""
-STATS_JS = """
-async () => {
-  const found = { packets: 0, lost: 0, codec: "", dtls: "" };
-  for (const pc of window.__softphonePeers || []) {
-    const report = await pc.getStats();
-    const codecs = {};
-    report.forEach((s) => { if (s.type === "codec") codecs[s.id] = s.mimeType; });
-    report.forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "audio") {
-        found.packets += s.packetsReceived || 0;
-        found.lost += s.packetsLost || 0;
-        found.codec = codecs[s.codecId] || found.codec;
-      }
-      if (s.type === "transport") found.dtls = s.dtlsState || found.dtls;
-    });
-  }
-  return found;
-}
-"""
-# Keeps every RTCPeerConnection the page makes, for STATS_JS (sip.js makes its own).
-TRACK_PEERS_JS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  window.__softphonePeers = [];
-  window.RTCPeerConnection = function (...args) {
-    const pc = new Original(...args);
-    window.__softphonePeers.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = Original.prototype;
-})();
-"""
+__all__ = ["BROWSER_TONE", "ConsolePage", "WebPhoneSite", "console"]
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tests import waiting
 from tests.channels.conftest import Tenant
 from tests.conftest import CHROMIUM, missing_service
 from tests.e2e.conftest import Harness, make_harness, running_app
+from tests.voice.webrtc_page import chromium_args, tone
 
 if TYPE_CHECKING:
     from tests.voice.browser import WebPhoneSite
@@ -75,16 +76,6 @@ def free_ports(count: int, spacing: int = 1) -> list[int]:
         if all(_free(base + offset) for offset in range(spacing)) and all(abs(base - p) > spacing for p in found):
             found.append(base)
     return found
-
-
-def tone(path: Path, frequency: float, seconds: float, rate: int = 8000) -> Path:
-    subprocess.run(
-        ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path), "synth", str(seconds), "sine", str(frequency)]
-        + ["vol", "0.5"],
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 @dataclass
@@ -373,7 +364,6 @@ def browsers(site: WebPhoneSite) -> Iterator[Callable[[float], Any]]:
     module). The capture file is a flag of the whole browser process, so two agents who must each send their own
     tone need two processes; each agent gets a context of their own."""
     from playwright.sync_api import sync_playwright
-    from tests.conftest import CHROMIUM_ARGS
 
     with sync_playwright() as playwright:
         launched: dict[float, Any] = {}
@@ -382,12 +372,7 @@ def browsers(site: WebPhoneSite) -> Iterator[Callable[[float], Any]]:
             if frequency in launched:
                 return launched[frequency]
             microphone = tone(site.workdir / f"browser-{frequency:.0f}.wav", frequency, 120, rate=48000)
-            args = [
-                *CHROMIUM_ARGS,
-                "--allow-loopback-in-peer-connection",  # or headless Chromium gathers no ICE candidates here
-                f"--use-file-for-fake-audio-capture={microphone}",
-                "--autoplay-policy=no-user-gesture-required",
-            ]
+            args = chromium_args(microphone)
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
             launched[frequency] = browser
             return browser
