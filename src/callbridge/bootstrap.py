@@ -203,7 +203,13 @@ async def start_crm_integration(
     pending_links = PendingLinks()
     auto_log_relay = AutoLogRelay(engine, connections, relay, pending_links=pending_links)
     screen_pop = ScreenPopService(engine, node.hub, settings, connections, pending_links)
-    auto_log = AutoLogService(settings, auto_log_relay.wake)
+    auto_log = AutoLogService(
+        settings,
+        auto_log_relay.wake,
+        pending_links,
+        auto_log_relay.settings.link_wait_seconds,
+        auto_log_relay.when_linked,
+    )
     node.add_listener(screen_pop.listener)
     node.add_listener(auto_log.listener)
     await auto_log_relay.start()

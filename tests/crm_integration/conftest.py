@@ -29,9 +29,16 @@ from callbridge_crm.records import create_record
 from callbridge_crm.server import CrmServer
 from tests.crm.crm_helpers import Crm, access_token_for, start_crm
 from tests.e2e.conftest import LOCAL_SERVICES, Harness
+from tests.waiting import DEADLINE_SECONDS
 
 INTEGRATION_USER = "abe@example.com"
-FAST_RELAY = RelaySettings(base_delay_seconds=0.05, max_delay_seconds=0.3, poll_seconds=0.2, lease_seconds=5)
+FAST_RELAY = RelaySettings(
+    base_delay_seconds=0.05,
+    max_delay_seconds=0.3,
+    poll_seconds=0.2,
+    lease_seconds=5,
+    link_wait_seconds=DEADLINE_SECONDS,
+)
 
 
 @dataclass
@@ -113,12 +120,16 @@ class CrmProxy:
 
     `drops`: the first so many activity writes reach the CRM, but their answers are thrown away and the
     connection closed (the CRM wrote, the client never heard). `search_delay_seconds`: searches answer that
-    much later (a slow CRM)."""
+    much later (a slow CRM). `hold_searches()`: searches wait until `release_searches()` (a CRM as slow as the
+    test needs, whatever the machine's load)."""
 
     def __init__(self, upstream: str, drops: int = 0, search_delay_seconds: float = 0.0) -> None:
         self.upstream = upstream
         self.drops = drops
         self.search_delay_seconds = search_delay_seconds
+        self._searches_go = threading.Event()
+        self._searches_go.set()
+        self.searches_waiting = 0
         self.dropped = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
@@ -152,6 +163,11 @@ class CrmProxy:
             forward = {k: v for k, v in headers.items() if k.lower() in ("authorization", "content-type", "accept")}
             if "/search/" in target:
                 time.sleep(self.search_delay_seconds)
+                with self._lock:
+                    self.searches_waiting += 1
+                self._searches_go.wait(DEADLINE_SECONDS)
+                with self._lock:
+                    self.searches_waiting -= 1
             response = self._http.request(method, target, content=body, headers=forward)
             with self._lock:
                 drop = method == "PUT" and "/activities/by-external-id/" in target and self.dropped < self.drops
@@ -164,7 +180,14 @@ class CrmProxy:
             reply += f"Content-Length: {len(response.content)}\r\nConnection: close\r\n\r\n"
             connection.sendall(reply.encode("latin-1") + response.content)
 
+    def hold_searches(self) -> None:
+        self._searches_go.clear()
+
+    def release_searches(self) -> None:
+        self._searches_go.set()
+
     def close(self) -> None:
+        self._searches_go.set()
         self.listener.close()
         self._http.close()
 

@@ -6,6 +6,7 @@ import time
 
 import httpx
 
+from callbridge.store import crm_outbox
 from tests.crm.crm_helpers import Crm, access_token_for
 from tests.crm_integration.conftest import (
     CrmIds,
@@ -69,17 +70,26 @@ def test_a_completed_call_becomes_exactly_one_activity_with_the_right_fields(
 def test_a_call_completed_while_the_pop_still_searches_is_logged_against_the_record_it_finds(
     harness: Harness, crm: Crm, crm_ids: CrmIds
 ) -> None:
-    proxy = CrmProxy(crm.base_url, search_delay_seconds=0.8)  # a slow CRM: the agent is quicker than the search
+    proxy = CrmProxy(crm.base_url)
     try:
         harness.setup_tenant("acme", agents=1)
         connect_crm(harness, crm, base_url=proxy.url)
         enable_auto_log(harness)
-        configure(harness, search_timeout_ms=3000)
+        configure(harness, search_timeout_ms=10_000)  # the longest an admin may set
         agent = harness.sign_in("acme", "agent1")
         harness.client.put("/api/v1/me/status", json={"status": "available"}, headers=agent)
-        started = time.monotonic()
+        # only another node's relay runs: it shares the outbox, not the searches of the node that pops
+        relay = harness.client.app.state.crm_integration.relay  # type: ignore[attr-defined]
+        harness.run(relay.stop())
+        proxy.hold_searches()  # a slow CRM: the agent completes the call before the pop's search answers
         iid = handle(harness, agent, harness.api_key("acme"), from_address="415.555.0100")
-        assert time.monotonic() - started < 0.8, "completed before the search answered"
+        wait_for(lambda: proxy.searches_waiting == 1, "the pop's search to reach the CRM")
+        engine = harness.services.engine
+        assert crm_outbox.claim(engine, time.time(), lease_seconds=30, at_most=10) == [], "nothing is due yet"
+        assert [r["status"] for r in outbox(harness) if r["interaction_id"] == iid] == ["pending"]
+        proxy.release_searches()
+        wait_for(lambda: (crm_outbox.next_due(engine) or 0.0) <= time.time(), "the log to be due when the search ends")
+        harness.run(relay.start())
         row = sent(harness, iid)
         activity = next(a for a in activities(crm) if a.external_id == iid)
         assert str(activity.id) == row["activity_id"]

@@ -20,7 +20,7 @@ from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import Direction, Interaction
 from callbridge.services.activity_log import TranscriptLine, compose_comments
-from callbridge.services.crm_links import clicked_record, read_link
+from callbridge.services.crm_links import PendingLinks, clicked_record, read_link
 from callbridge.services.crm_settings import CrmSettingsStore
 from callbridge.services.node import BatchEffects
 from callbridge.store import crm_outbox
@@ -128,19 +128,39 @@ def activity_log(interaction_id: str, payload: Mapping[str, Any], link: CrmRecor
 
 
 def insert_outbox_row(
-    connection: Connection, tenant_id: str, interaction_id: str, crm: str, payload: dict[str, Any], now: float
+    connection: Connection,
+    tenant_id: str,
+    interaction_id: str,
+    crm: str,
+    payload: dict[str, Any],
+    now: float,
+    due_at: float | None = None,
 ) -> None:
     """One row per interaction: a second completion of the same id (it cannot happen) changes nothing."""
     finish_payload(connection, tenant_id, interaction_id, payload)
-    crm_outbox.add_entry(connection, tenant_id, interaction_id, crm, payload, now)
+    crm_outbox.add_entry(connection, tenant_id, interaction_id, crm, payload, now, due_at)
 
 
 class AutoLogService:
-    """The node listener that puts completed interactions in the outbox."""
+    """The node listener that puts completed interactions in the outbox.
 
-    def __init__(self, settings: CrmSettingsStore, wake: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    A completion whose screen pop is still searching (on this node, the tenant's holder) is put off until the
+    search could have ended (`link_wait_seconds`, the relay's own wait), so that no node's relay writes the log
+    before the record it belongs to is known; `when_linked` makes it due as soon as the search ends."""
+
+    def __init__(
+        self,
+        settings: CrmSettingsStore,
+        wake: Callable[[], Coroutine[Any, Any, None]],
+        pending_links: PendingLinks | None = None,
+        link_wait_seconds: float = 10.0,
+        when_linked: Callable[[str, str], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         self.settings = settings
         self.wake = wake
+        self.pending_links = pending_links or PendingLinks()
+        self.link_wait_seconds = link_wait_seconds
+        self.when_linked = when_linked
 
     def listener(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
         config = self.settings.auto_log(tenant_id)
@@ -153,6 +173,7 @@ class AutoLogService:
                 continue
             payload = build_payload(cc, interaction, event.agent_id, event.disposition, event.at)
             effects = effects or BatchEffects()
+            searching = self.when_linked is not None and self.pending_links.running(tenant_id, interaction.id)
             effects.writes.append(
                 functools.partial(
                     insert_outbox_row,
@@ -161,8 +182,11 @@ class AutoLogService:
                     crm=config.crm,
                     payload=payload,
                     now=event.at,
+                    due_at=event.at + self.link_wait_seconds if searching else None,
                 )
             )
+            if searching and self.when_linked is not None:
+                effects.after_commit.append(functools.partial(self.when_linked, tenant_id, interaction.id))
         if effects is not None:
             effects.after_commit.append(self.wake)
         return effects

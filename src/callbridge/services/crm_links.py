@@ -41,7 +41,9 @@ class PendingLinks:
     """Screen-pop searches still running, per interaction: what one finds becomes the interaction's link.
 
     An agent may complete a call while the pop's CRM search is still out (a slow CRM); the auto log waits
-    for those searches (each is time-boxed) so that the activity is linked to the record they find."""
+    for those searches (each is time-boxed) so that the activity is linked to the record they find. The searches
+    run on the node that holds the tenant, but any node's relay may deliver the log: such a log is put in the
+    outbox due only when the search could have ended, and made due as soon as it does (`AutoLogService`)."""
 
     def __init__(self) -> None:
         self._searches: dict[tuple[str, str], tuple[int, asyncio.Event]] = {}
@@ -62,6 +64,10 @@ class PendingLinks:
             return
         del self._searches[key]
         done.set()
+
+    def running(self, tenant_id: str, interaction_id: str) -> bool:
+        """Whether a search for the interaction's record is still out on this node."""
+        return (tenant_id, interaction_id) in self._searches
 
     async def settled(self, tenant_id: str, interaction_id: str, timeout_seconds: float) -> None:
         """Returns once no search is running for the interaction, or after `timeout_seconds`."""

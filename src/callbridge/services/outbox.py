@@ -90,6 +90,7 @@ class AutoLogRelay:
         self._stopping = False
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="auto-log-relay")
 
     async def stop(self) -> None:
@@ -103,6 +104,12 @@ class AutoLogRelay:
 
     async def wake(self) -> None:
         """New rows were committed (an after-commit hook of the node)."""
+        self._wakeup.set()
+
+    async def when_linked(self, tenant_id: str, interaction_id: str) -> None:
+        """A log put off while its screen pop searched: due once the search ends (or its time box does)."""
+        await self.pending_links.settled(tenant_id, interaction_id, self.settings.link_wait_seconds)
+        await asyncio.to_thread(crm_outbox.make_due, self.engine, tenant_id, interaction_id, self.now())
         self._wakeup.set()
 
     async def _run(self) -> None:

@@ -45,10 +45,16 @@ def entry(engine: Engine, tenant_id: str, interaction_id: str) -> Row[Any] | Non
 
 
 def add_entry(
-    connection: Connection, tenant_id: str, interaction_id: str, crm: str, payload: dict[str, Any], now: float
+    connection: Connection,
+    tenant_id: str,
+    interaction_id: str,
+    crm: str,
+    payload: dict[str, Any],
+    now: float,
+    due_at: float | None = None,
 ) -> None:
-    """A pending log, due now, in the caller's transaction (the node's batch). One row per interaction: a second
-    completion of the same id (it cannot happen) changes nothing."""
+    """A pending log, due at `due_at` (default now), in the caller's transaction (the node's batch). One row per
+    interaction: a second completion of the same id (it cannot happen) changes nothing."""
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     connection.execute(
         insert(crm_outbox)
@@ -59,7 +65,7 @@ def add_entry(
             payload=payload,
             status="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=now if due_at is None else due_at,
             last_error="",
             error_code="",
             activity_id="",
@@ -68,6 +74,22 @@ def add_entry(
         )
         .on_conflict_do_nothing(index_elements=["tenant_id", "interaction_id"])
     )
+
+
+def make_due(engine: Engine, tenant_id: str, interaction_id: str, now: float) -> None:
+    """A log put off while its screen pop searched is due now (never tried yet, so no retry is hurried)."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(crm_outbox)
+            .where(
+                crm_outbox.c.tenant_id == tenant_id,
+                crm_outbox.c.interaction_id == interaction_id,
+                crm_outbox.c.status == "pending",
+                crm_outbox.c.attempts == 0,
+                crm_outbox.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
 
 
 def claim(engine: Engine, now: float, *, lease_seconds: float, at_most: int) -> list[ClaimedLog]:
