@@ -4,6 +4,8 @@ who is connected and since when, and Revoke revokes the token at the CRM and for
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Iterator
 from html import unescape
@@ -13,7 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from callbridge.services.crm_connections import CrmConnections
+from callbridge.services.crm_oauth import CrmAuthorizations
+from callbridge.store.crm_tables import crm_connects_pending
 from callbridge_crm import admin as crm_admin
 from tests.admin.conftest import csrf_of, errors_of, sign_in_page
 from tests.connectors.salesforce.salesforce_standin.rest_api import (
@@ -163,3 +169,37 @@ def test_connect_needs_the_oauth_client_first(site: Harness) -> None:
     refused = press(site, "/admin/acme/crm/salesforce/connect")
     assert refused.status_code == 422
     assert "client_id and client_secret first" in errors_of(refused.text)["form"]
+
+
+def test_a_connect_started_on_one_node_is_finished_by_another_once(site: Harness) -> None:
+    c = site.client
+    form = {
+        "csrf_token": csrf_of(c.get("/admin/acme/crm").text),
+        "config.instance_url": INSTANCE_URL,
+        "credentials.client_id": CLIENT_ID,
+        "credentials.client_secret": CLIENT_SECRET,
+    }
+    assert c.post("/admin/acme/crm/salesforce", data=form, follow_redirects=False).status_code == 303
+    started = press(site, "/admin/acme/crm/salesforce/connect")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(started.headers["location"]).query).items()}
+    mine = connections(site)
+    with httpx.Client() as never_used:  # what another node holds: the same database and secret key, nothing else
+        other_node = CrmAuthorizations(CrmConnections(mine.engine, mine.cipher, never_used))  # type: ignore[arg-type]
+        stored = "".join(str(row) for row in crm_connects_rows(mine.engine))
+        assert query["state"] not in stored, "the state is kept only as a hash"
+
+        pending = other_node.take(query["state"])
+
+        assert pending is not None
+        assert (pending.tenant_id, pending.crm, pending.redirect_uri) == ("acme", "salesforce", REDIRECT_URI)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(pending.code_verifier.encode()).digest()).rstrip(b"=")
+        assert challenge.decode() == query["code_challenge"], "the PKCE verifier crossed intact"
+        assert pending.code_verifier not in stored, "the verifier is kept encrypted"
+        assert other_node.take(query["state"]) is None
+    refused = c.get(f"/admin/crm/connected?state={query['state']}&code=x")
+    assert refused.status_code == 400, "a state is taken once, whichever node takes it"
+
+
+def crm_connects_rows(engine: Any) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(crm_connects_pending)))

@@ -4,14 +4,16 @@ tokens, asks the CRM who signed in, and stores the refresh token (encrypted) wit
 "Revoke" revokes the refresh token at the CRM and forgets it. The same for every connector plugin: the
 endpoints and scopes are the plugin's (`ConnectorPlugin.oauth`), the HTTP is `connectors/oauth.py`.
 
-A started Connect lives in this process for `ttl_seconds` (one node carries a center; see
-docs/architecture.md), bound to the admin who started it; its `state` is single-use.
+A started Connect waits `ttl_seconds` in the database (`store.crm_connects`), so the CRM's callback may reach
+any node; it is bound to the admin who started it, its `state` is single-use and stored only as a hash, and its
+PKCE verifier is stored encrypted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from callbridge.connectors.base import CrmError
 from callbridge.connectors.plugin import OAuthEndpoints
 from callbridge.services.audit import Actor
 from callbridge.services.crm_connections import CrmConnections
+from callbridge.store import crm_connects
 
 
 class ConnectRefused(Exception):
@@ -44,7 +47,6 @@ class CrmAuthorizations:
         self.connections = connections
         self.clock = clock
         self.ttl_seconds = ttl_seconds
-        self._pending: dict[str, PendingConnect] = {}
 
     def _client(self, tenant_id: str, crm: str) -> tuple[OAuthEndpoints, oauth.ClientCredentials]:
         plugin = self.connections.plugin(crm)
@@ -59,23 +61,24 @@ class CrmAuthorizations:
         return endpoints, oauth.ClientCredentials(secrets["client_id"], secrets["client_secret"])
 
     def start(self, tenant_id: str, crm: str, subject_id: str, redirect_uri: str) -> str:
-        """The URL to send the admin's browser to."""
+        """The URL to send the admin's browser to (blocking: call it in a worker thread)."""
         endpoints, client = self._client(tenant_id, crm)
         request = oauth.authorization_request(endpoints, client.client_id, redirect_uri)
         now = self.clock()
-        for state in [s for s, p in self._pending.items() if p.expires_at <= now]:
-            del self._pending[state]
-        self._pending[request.state] = PendingConnect(
-            tenant_id, crm, subject_id, request.code_verifier, redirect_uri, now + self.ttl_seconds
-        )
+        verifier = self.connections.cipher.encrypt(request.code_verifier).decode("ascii")
+        stored = crm_connects.StoredConnect(tenant_id, crm, subject_id, verifier, redirect_uri, now + self.ttl_seconds)
+        crm_connects.add(self.connections.engine, _hash(request.state), stored, now)
         return request.url
 
     def take(self, state: str) -> PendingConnect | None:
-        """The Connect a callback's `state` belongs to (once), or None when unknown or expired."""
-        pending = self._pending.pop(state, None)
-        if pending is None or pending.expires_at <= self.clock():
+        """The Connect a callback's `state` belongs to (once), or None when unknown or expired (blocking)."""
+        stored = crm_connects.take(self.connections.engine, _hash(state))
+        if stored is None or stored.expires_at <= self.clock():
             return None
-        return pending
+        verifier = self.connections.cipher.decrypt(stored.code_verifier.encode("ascii"))
+        return PendingConnect(
+            stored.tenant_id, stored.crm, stored.subject_id, verifier, stored.redirect_uri, stored.expires_at
+        )
 
     async def finish(self, pending: PendingConnect, code: str, actor: Actor | None) -> str:
         """Trades the code for tokens and stores the refresh token; answers who the integration user is."""
@@ -125,3 +128,7 @@ class CrmAuthorizations:
             functools.partial(self.connections.disconnected, tenant_id, crm, self.clock(), actor=actor)
         )
         return problem
+
+
+def _hash(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()

@@ -68,3 +68,19 @@ crm_outbox = Table(
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index("ix_crm_outbox_due", "status", "next_attempt_at"),
 )
+
+# An admin's CRM Connect between the press of the button and the CRM's callback, which may reach another node:
+# the row is found by a hash of the OAuth `state` (the state itself is never stored) and deleted when taken.
+crm_connects_pending = Table(
+    "crm_connects_pending",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("crm", String(64), nullable=False),
+    Column("subject_id", String(200), nullable=False),  # the admin who pressed Connect
+    Column("code_verifier", Text, nullable=False),  # PKCE, encrypted (TokenCipher)
+    Column("redirect_uri", Text, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    Index("ix_crm_connects_pending_expires_at", "expires_at"),
+)

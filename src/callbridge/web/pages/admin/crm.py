@@ -9,6 +9,7 @@ which validates with the plugin's models and audits the change (credentials only
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 import typing
@@ -217,7 +218,7 @@ async def crm_connected(
 ) -> Response:
     """The CRM sends the admin back here: the code is traded for tokens and the integration user named."""
     integration = getattr(request.app.state, "crm_integration", None)
-    pending = integration.authorizations.take(state) if integration is not None and state else None
+    pending = await asyncio.to_thread(integration.authorizations.take, state) if integration and state else None
     if integration is None or pending is None:
         raise PageRefused(
             400, "This sign-in is unknown or has expired (Connect waits 10 minutes). Press Connect again."
