@@ -377,3 +377,15 @@ def interaction_exists(engine: Engine, tenant_id: str, interaction_id: str) -> b
             select(interactions.c.id).where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id)
         ).first()
     return row is not None
+
+
+def live_interactions_by_prefix(engine: Engine, prefix: str) -> list[tuple[str, str]]:
+    """(tenant id, interaction id) of every live (queued, offered or connected) interaction whose id starts with
+    `prefix`, in every tenant: a channel's calls that a restart cut off."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(interactions.c.tenant_id, interactions.c.id).where(
+                interactions.c.id.like(f"{prefix}%"), interactions.c.state.in_(("queued", "offered", "connected"))
+            )
+        ).all()
+    return [(row.tenant_id, row.id) for row in rows]

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Engine, select
 
 from callbridge.channels.base import CommandFailed, TelephonyEvent, TelephonyEventType
 from callbridge.channels.sip.consult import Consult, taken_by_consult
@@ -56,7 +55,7 @@ from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError
 from callbridge.domain.model import OfferOutcome
 from callbridge.services.node import BatchEffects, ContactCenterNode
-from callbridge.store.tables import interactions
+from callbridge.store.live_state import live_interactions_by_prefix
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ class VoiceController:
     async def fail_orphans(self) -> None:
         """Calls this controller carried before it stopped without ending them (a crash, a kill): their SIP
         dialogs and media are gone, so their interactions end as `failed`, not left waiting for nobody."""
-        orphans = await asyncio.to_thread(_live_sip_interactions, self.node.engine)
+        orphans = await asyncio.to_thread(live_interactions_by_prefix, self.node.engine, "sip-")
         for tenant_id, interaction_id in orphans:
             event = TelephonyEvent(
                 event_id=f"{interaction_id}.call.failed.restart",
@@ -800,16 +799,6 @@ class _Leg:
             post(self.controller.caller_event, self, "disconnect", None)
         elif isinstance(event, CCEventFail):
             post(self.controller.caller_event, self, "fail", None)
-
-
-def _live_sip_interactions(engine: Engine) -> list[tuple[str, str]]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(interactions.c.tenant_id, interactions.c.id).where(
-                interactions.c.id.like("sip-%"), interactions.c.state.in_(("queued", "offered", "connected"))
-            )
-        ).all()
-    return [(row.tenant_id, row.id) for row in rows]
 
 
 def _body(sdp: str) -> Any:

@@ -23,18 +23,18 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine
 
 from callbridge.channels.voicemail.audio import wav_duration
-from callbridge.services.audit import Actor, record
+from callbridge.services.audit import Actor
+from callbridge.store import recordings as recording_rows
 from callbridge.store import voice_settings
 from callbridge.store.files import write_atomically
-from callbridge.store.tables import queues
-from callbridge.store.voice_tables import voice_queue_settings, voice_recording_retention, voice_recordings
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +93,7 @@ class RecordingStore:
     # ---------------------------------------------------------------- settings
 
     def has_phone_queue(self, tenant_id: str, queue_id: str) -> bool:
-        with self.engine.connect() as connection:
-            channel = connection.execute(
-                select(queues.c.channel).where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
-            ).scalar()
-        return channel == "phone"
+        return voice_settings.queue_channel(self.engine, tenant_id, queue_id) == "phone"
 
     def queue_ids(self, tenant_id: str, channel: str) -> list[str]:
         """The tenant's queues of one channel (phone: the ones with settings; voicemail: where messages land)."""
@@ -112,12 +108,7 @@ class RecordingStore:
         return voice_settings.greetings(self.engine, tenant_id)
 
     def queue_settings(self, tenant_id: str, queue_id: str) -> QueueVoiceSettings:
-        with self.engine.connect() as connection:
-            row: Any = connection.execute(
-                select(voice_queue_settings).where(
-                    voice_queue_settings.c.tenant_id == tenant_id, voice_queue_settings.c.queue_id == queue_id
-                )
-            ).first()
+        row: Any = voice_settings.queue_settings_row(self.engine, tenant_id, queue_id)
         if row is None:
             return QueueVoiceSettings(tenant_id, queue_id)
         return QueueVoiceSettings(
@@ -142,13 +133,8 @@ class RecordingStore:
                 "a maximum wait needs a voicemail queue to send callers to: choose one, or leave the wait empty",
                 "max_wait_seconds",
             )
-        with self.engine.begin() as connection:
-            channels = {
-                row.id: row.channel
-                for row in connection.execute(
-                    select(queues.c.id, queues.c.channel).where(queues.c.tenant_id == settings.tenant_id)
-                )
-            }
+
+        def check(channels: Mapping[str, str], greeting_exists: Callable[[str], bool]) -> None:
             if channels.get(settings.queue_id) != "phone":
                 raise SettingsError(f"queue {settings.queue_id!r} is not a phone queue of this tenant", "queue_id")
             if settings.voicemail_queue_id is not None and channels.get(settings.voicemail_queue_id) != "voicemail":
@@ -156,72 +142,32 @@ class RecordingStore:
                     f"queue {settings.voicemail_queue_id!r} is not a voicemail queue of this tenant",
                     "voicemail_queue_id",
                 )
-            if settings.announcement_greeting_id is not None and not voice_settings.greeting_exists(
-                connection, settings.tenant_id, settings.announcement_greeting_id
-            ):
+            if settings.announcement_greeting_id is not None and not greeting_exists(settings.announcement_greeting_id):
                 raise SettingsError(
                     f"greeting {settings.announcement_greeting_id!r} does not exist in this tenant "
                     "(agents record greetings in the console)",
                     "announcement_greeting_id",
                 )
-            before = voice_settings.stored_queue_settings(connection, settings.tenant_id, settings.queue_id)
-            connection.execute(
-                delete(voice_queue_settings).where(
-                    voice_queue_settings.c.tenant_id == settings.tenant_id,
-                    voice_queue_settings.c.queue_id == settings.queue_id,
-                )
-            )
-            values = {
-                "recording": settings.recording,
-                "announcement_greeting_id": settings.announcement_greeting_id,
-                "max_wait_seconds": settings.max_wait_seconds,
-                "voicemail_queue_id": settings.voicemail_queue_id,
-            }
-            connection.execute(
-                insert(voice_queue_settings).values(
-                    tenant_id=settings.tenant_id, queue_id=settings.queue_id, updated_at=now, **values
-                )
-            )
-            if actor is not None:
-                record(
-                    connection,
-                    tenant_id=settings.tenant_id,
-                    actor=actor,
-                    action="voice_queue.updated",
-                    target_type="queue",
-                    target_id=settings.queue_id,
-                    before=before,
-                    after=values,
-                    at=now,
-                )
+
+        values = {
+            "recording": settings.recording,
+            "announcement_greeting_id": settings.announcement_greeting_id,
+            "max_wait_seconds": settings.max_wait_seconds,
+            "voicemail_queue_id": settings.voicemail_queue_id,
+        }
+        voice_settings.replace_queue_settings(
+            self.engine, settings.tenant_id, settings.queue_id, values, now, check=check, actor=actor
+        )
         return settings
 
     def retention_days(self, tenant_id: str) -> int:
-        with self.engine.connect() as connection:
-            days = connection.execute(
-                select(voice_recording_retention.c.days).where(voice_recording_retention.c.tenant_id == tenant_id)
-            ).scalar()
-        return int(days) if days is not None else DEFAULT_RETENTION_DAYS
+        days = voice_settings.retention_days(self.engine, tenant_id)
+        return days if days is not None else DEFAULT_RETENTION_DAYS
 
     def put_retention_days(self, tenant_id: str, days: int, now: float, actor: Actor | None = None) -> int:
-        with self.engine.begin() as connection:
-            before = voice_settings.stored_retention_days(connection, tenant_id)
-            connection.execute(
-                delete(voice_recording_retention).where(voice_recording_retention.c.tenant_id == tenant_id)
-            )
-            connection.execute(insert(voice_recording_retention).values(tenant_id=tenant_id, days=days, updated_at=now))
-            if actor is not None:
-                record(
-                    connection,
-                    tenant_id=tenant_id,
-                    actor=actor,
-                    action="voice_recording_retention.updated",
-                    target_type="tenant",
-                    target_id=tenant_id,
-                    before={"days": before if before is not None else DEFAULT_RETENTION_DAYS},
-                    after={"days": days},
-                    at=now,
-                )
+        voice_settings.replace_retention_days(
+            self.engine, tenant_id, days, now, actor=actor, default_days=DEFAULT_RETENTION_DAYS
+        )
         return days
 
     # ---------------------------------------------------------------- recordings
@@ -235,34 +181,24 @@ class RecordingStore:
         write_atomically(path, audio)
         digest = hashlib.sha256(audio).hexdigest()
         duration = wav_duration(audio)
-        with self.engine.begin() as connection:
-            connection.execute(
-                delete(voice_recordings).where(
-                    voice_recordings.c.tenant_id == tenant_id, voice_recordings.c.interaction_id == interaction_id
-                )
-            )
-            connection.execute(
-                insert(voice_recordings).values(
-                    tenant_id=tenant_id,
-                    interaction_id=interaction_id,
-                    agent_id=agent_id,
-                    queue_id=queue_id,
-                    file_name=path.name,
-                    bytes=len(audio),
-                    sha256=digest,
-                    duration_seconds=duration,
-                    created_at=now,
-                )
-            )
+        recording_rows.replace(
+            self.engine,
+            {
+                "tenant_id": tenant_id,
+                "interaction_id": interaction_id,
+                "agent_id": agent_id,
+                "queue_id": queue_id,
+                "file_name": path.name,
+                "bytes": len(audio),
+                "sha256": digest,
+                "duration_seconds": duration,
+                "created_at": now,
+            },
+        )
         return Recording(tenant_id, interaction_id, agent_id, queue_id, path, len(audio), digest, duration, now)
 
     def find(self, tenant_id: str, interaction_id: str) -> Recording | None:
-        with self.engine.connect() as connection:
-            row: Any = connection.execute(
-                select(voice_recordings).where(
-                    voice_recordings.c.tenant_id == tenant_id, voice_recordings.c.interaction_id == interaction_id
-                )
-            ).first()
+        row: Any = recording_rows.find(self.engine, tenant_id, interaction_id)
         if row is None:
             return None
         return Recording(
@@ -279,27 +215,12 @@ class RecordingStore:
 
     def purge(self, now: float) -> int:
         """Deletes the recordings older than their tenant's retention (rows, then files); returns how many."""
-        with self.engine.connect() as connection:
-            kept = {row.tenant_id: int(row.days) for row in connection.execute(select(voice_recording_retention))}
-            rows = connection.execute(
-                select(
-                    voice_recordings.c.tenant_id,
-                    voice_recordings.c.interaction_id,
-                    voice_recordings.c.file_name,
-                    voice_recordings.c.created_at,
-                )
-            ).all()
+        kept, rows = recording_rows.with_retention(self.engine)
         expired = [
             row for row in rows if row.created_at < now - 86400 * kept.get(row.tenant_id, DEFAULT_RETENTION_DAYS)
         ]
         for row in expired:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    delete(voice_recordings).where(
-                        voice_recordings.c.tenant_id == row.tenant_id,
-                        voice_recordings.c.interaction_id == row.interaction_id,
-                    )
-                )
+            recording_rows.remove(self.engine, row.tenant_id, row.interaction_id)
             with contextlib.suppress(FileNotFoundError):
                 (self.folder(row.tenant_id) / row.file_name).unlink()
         return len(expired)
