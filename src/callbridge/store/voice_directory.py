@@ -15,7 +15,13 @@ from callbridge.domain.audit import Actor
 from callbridge.store.audit import record
 from callbridge.store.greeting_tables import agent_greetings
 from callbridge.store.tables import agents, queues
-from callbridge.store.voice_tables import voice_desk_phones, voice_menu_options, voice_menus, voice_numbers, voice_phones
+from callbridge.store.voice_tables import (
+    voice_desk_phones,
+    voice_menu_options,
+    voice_menus,
+    voice_numbers,
+    voice_phones,
+)
 
 MENU_DIGITS = "0123456789*#"  # the keys of a phone's keypad (RFC 4733 events 0-11)
 
@@ -100,7 +106,9 @@ def save_number(
         check(channel, owner)
         before = None
         if owner is None:
-            connection.execute(insert(voice_numbers).values(number=number, tenant_id=tenant_id, created_at=now, **values))
+            connection.execute(
+                insert(voice_numbers).values(number=number, tenant_id=tenant_id, created_at=now, **values)
+            )
         elif owner != tenant_id:
             raise ValueError(f"{number} belongs to another tenant")
         else:
@@ -193,7 +201,9 @@ def replace_menu(
     (nothing written) if the tenant has no such number. `check` runs first in it and refuses by raising."""
     with engine.begin() as connection:
         owner = connection.execute(
-            select(voice_numbers.c.tenant_id).where(voice_numbers.c.number == number, voice_numbers.c.tenant_id == tenant_id)
+            select(voice_numbers.c.tenant_id).where(
+                voice_numbers.c.number == number, voice_numbers.c.tenant_id == tenant_id
+            )
         ).first()
         if owner is None:
             return False
@@ -259,7 +269,9 @@ def remove_menu(engine: Engine, tenant_id: str, number: str, *, actor: Actor | N
 
 def _greeting_exists(connection: Connection, tenant_id: str, greeting_id: str) -> bool:
     found = connection.execute(
-        select(agent_greetings.c.id).where(agent_greetings.c.tenant_id == tenant_id, agent_greetings.c.id == greeting_id)
+        select(agent_greetings.c.id).where(
+            agent_greetings.c.tenant_id == tenant_id, agent_greetings.c.id == greeting_id
+        )
     ).first()
     return found is not None
 
@@ -363,7 +375,9 @@ def phone_choice(engine: Engine, tenant_id: str, agent_id: str) -> tuple[str | N
         if not _agent_exists(connection, tenant_id, agent_id):
             return None
         chosen = connection.execute(
-            select(voice_phones.c.rings).where(voice_phones.c.tenant_id == tenant_id, voice_phones.c.agent_id == agent_id)
+            select(voice_phones.c.rings).where(
+                voice_phones.c.tenant_id == tenant_id, voice_phones.c.agent_id == agent_id
+            )
         ).scalar_one_or_none()
         desk = connection.execute(
             select(voice_desk_phones.c.username).where(
