@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -63,3 +64,37 @@ def test_the_sso_page_shows_the_fields_of_the_chosen_provider(page: Any, artifac
     assert page.locator("#f-issuer").is_visible()
     assert page.locator("#f-discovery_url").is_visible()
     assert not page.locator("#f-login_host").is_visible()
+
+
+def test_the_telephony_page_keeps_the_commands_the_pbx_follows(page: Any, server: str, artifacts_dir: Path) -> None:
+    page.goto("/admin/acme/telephony")
+    commands = page.locator("[data-commands] input[type=checkbox]")
+    assert commands.count() == 6
+    ticked = {commands.nth(n).get_attribute("name") for n in range(6) if commands.nth(n).is_checked()}
+    assert ticked == {"command_hold", "command_resume"}, "hold and resume by default"
+    page.fill("#f-webhook_url", "http://127.0.0.1:9/pbx/commands")
+    page.fill("#f-signing_secret", "a-signing-secret-of-the-pbx")
+    page.check("input[name=command_connect]")
+    page.check("input[name=command_hang_up]")
+    page.uncheck("input[name=command_resume]")
+    page.click("[data-telephony-form] button.primary")
+    assert "tick hold and resume together" in page.locator("[data-telephony-form]").inner_text()
+    page.screenshot(path=str(artifacts_dir / "telephony-hold-without-resume.png"), full_page=True)
+    page.fill("#f-signing_secret", "a-signing-secret-of-the-pbx")
+    page.uncheck("input[name=command_hold]")
+    page.click("[data-telephony-form] button.primary")
+    page.wait_for_url("**/admin/acme/telephony**")
+    assert "http://127.0.0.1:9/pbx/commands" in page.locator("[data-webhook-state]").inner_text()
+    page.screenshot(path=str(artifacts_dir / "telephony-commands.png"), full_page=True)
+
+    page.goto("/admin/acme/telephony")
+    kept = {commands.nth(n).get_attribute("name") for n in range(6) if commands.nth(n).is_checked()}
+    assert kept == {"command_connect", "command_hang_up"}
+    token = httpx.post(
+        f"{server}/api/v1/auth/admin-sessions", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    ).json()["token"]
+    saved = httpx.get(
+        f"{server}/api/v1/tenants/acme/telephony/settings", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert saved["commands"] == ["connect", "hang_up"]
+    assert saved["has_signing_secret"] is True

@@ -28,14 +28,21 @@ def test_the_commands_followed_are_the_admins_choice_and_unknown_ones_are_refuse
     tenant: Tenant,
     pbx: PbxStandIn,  # noqa: F811
 ) -> None:
-    saved = configure(tenant, pbx.url, commands=["connect", "hold"])
+    saved = configure(tenant, pbx.url, commands=["connect", "resume", "hold"])
     assert saved.status_code == 200, saved.text
-    assert saved.json()["commands"] == ["hold", "connect"]
+    assert saved.json()["commands"] == ["hold", "resume", "connect"]
+    half = configure(tenant, pbx.url, commands=["hold", "connect"])  # a caller held could not be resumed
+    assert half.status_code == 422
+    assert (half.json()["field"], "hold and resume together" in half.json()["message"]) == ("commands", True)
     unknown = configure(tenant, pbx.url, commands=["hold", "teleport"])
     assert unknown.status_code == 422
     assert unknown.json()["field"].startswith("commands")
     settings = f"/api/v1/tenants/{tenant.id}/telephony/settings"
-    assert tenant.harness.client.get(settings, headers=tenant.harness.admin).json()["commands"] == ["hold", "connect"]
+    assert tenant.harness.client.get(settings, headers=tenant.harness.admin).json()["commands"] == [
+        "hold",
+        "resume",
+        "connect",
+    ]
 
 
 def test_accepting_in_the_console_asks_the_pbx_to_connect_the_call_to_the_agent(

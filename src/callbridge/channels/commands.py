@@ -190,6 +190,8 @@ class CommandSettingsStore:
         unknown = [name for name in commands if name not in COMMANDS]
         if unknown:
             raise InvalidSetting(f"commands: {unknown[0]!r} is not one of {', '.join(COMMANDS)}", "commands")
+        if ("hold" in commands) != ("resume" in commands):  # else an agent could hold a caller and not resume
+            raise InvalidSetting("commands: tick hold and resume together, or neither", "commands")
         stored_commands = ",".join(name for name in COMMANDS if name in commands)
         if webhook_url is not None:
             check_webhook_url(webhook_url)

@@ -94,9 +94,9 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
         assert sent == 2, pbx_endpoint.commands
 
         # the admin stops hold through another node: the holder, which kept the settings in memory, forgets them
-        resume_only = {**settings, "commands": ["resume"]}
+        without_hold = {**settings, "commands": ["connect"]}
         changed_settings = httpx.put(
-            f"{y}/api/v1/tenants/acme/telephony/settings", json=resume_only, headers=admin, timeout=10
+            f"{y}/api/v1/tenants/acme/telephony/settings", json=without_hold, headers=admin, timeout=10
         )
         assert changed_settings.status_code == 200, changed_settings.text
 
