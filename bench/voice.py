@@ -598,6 +598,13 @@ def _rtp_streams(path: Path, port_min: int, port_max: int) -> dict[str, Any]:
     played = [
         jitter for src_port, ssrc, _, _, jitter in rows if port_min <= src_port <= port_max and ssrc not in incoming
     ]
+    # what rtpengine itself adds: a forwarded stream's jitter less that of the same SSRC coming in from its sender
+    sender_jitter = {ssrc: jitter for src_port, ssrc, _, _, jitter in rows if not port_min <= src_port <= port_max}
+    added = [
+        jitter - sender_jitter[ssrc]
+        for src_port, ssrc, _, _, jitter in rows
+        if port_min <= src_port <= port_max and ssrc in sender_jitter
+    ]
     packets = sum(row[2] for row in rows)
     lost = sum(max(0, row[3]) for row in rows)
     heard = forwarded + played
@@ -614,6 +621,8 @@ def _rtp_streams(path: Path, port_min: int, port_max: int) -> dict[str, Any]:
         "jitter_max_ms": round(max(heard), 2) if heard else None,
         # the senders' own jitter (sipp on the same loaded cores), part of what rtpengine forwards
         "senders_jitter_p95_ms": round(percentile(sent, 95), 2) if sent else None,
+        # per forwarded stream, its jitter less its sender's: near 0 when the senders' timing is what is measured
+        "forwarded_less_sender_p95_ms": round(percentile(added, 95), 2) if added else None,
         # packets the capture itself dropped (its buffer overflowed): those count as lost above
         "capture": _capture_drops(path.with_suffix(".log")),
     }
@@ -874,6 +883,7 @@ def _webrtc_calls(
         "setup_p50_ms": p(setup, 50),
         "setup_max_ms": p(setup, 100),
         "setup_samples": len(setup),
+        "setup_ms": sorted(round(v, 1) for v in setup),
         "accept_to_established_p50_ms": p(answer, 50),
         "accept_to_established_max_ms": p(answer, 100),
         # the browser's own RFC 3550 estimate of what rtpengine sends it (Opus, transcoded from the caller's PCMU);
