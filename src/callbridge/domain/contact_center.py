@@ -476,6 +476,7 @@ class ContactCenter:
                     OfferEnded(self.tenant_id, now, interaction.id, agent.id, offer_id, OfferOutcome.CANCELLED)
                 )
             agent.release(interaction)
+        interaction.end_reason = c.reason  # kept with the interaction, as a conversation's ending is
         self._finish(interaction, InteractionState.FAILED, now)
         self._events.append(InteractionFailed(self.tenant_id, now, interaction.id, c.reason))
         if agent is not None:

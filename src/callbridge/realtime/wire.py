@@ -38,7 +38,7 @@ class InteractionView(Strict):
     wrap_up_deadline: float | None
     completed_at: float | None
     disposition: str
-    end_reason: str = ""  # why the conversation ended (e.g. a placed call's "busy", "no_answer"), once it has
+    end_reason: str = ""  # why the conversation ended (a placed call's "busy", a failed call's reason), once it has
 
 
 class AgentView(Strict):
