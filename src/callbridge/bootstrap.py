@@ -25,6 +25,7 @@ from callbridge.auth.credentials import StoredTicketBook, TicketBook
 from callbridge.auth.secrets import TokenCipher, load_secret_key
 from callbridge.channels.commands import CommandSettingsStore
 from callbridge.channels.services import ChannelServices
+from callbridge.channels.voice_nodes import GoneCarriers, VoiceRelay
 from callbridge.config import Settings
 from callbridge.outbound import OutboundPolicy
 from callbridge.realtime.hub import Hub
@@ -156,7 +157,13 @@ async def start(
     if bus is not None:
         channels.chat.bus = bus  # customers' frames reach their connections on every node
         await share_command_settings(bus, channels.command_settings)
-    await channels.start_voice(settings, db, node)
+    if cluster is not None:
+        # voice on several nodes (channels/voice_nodes.py): the holder of a tenant follows the controllers that
+        # carry its calls, wherever they run
+        cluster.on_round.append(GoneCarriers(node).check)
+        if bus is not None:
+            node.add_listener(VoiceRelay(settings.effective_node_id(), bus.broadcast))
+    await channels.start_voice(settings, db, node, bus)
     # What start-up built lives as long as the process: keep it out of the collector's full
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
     gc.collect()

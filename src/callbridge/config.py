@@ -186,6 +186,18 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="Address the voice controller (SIP back-to-back agent) listens on."
     )
     voice_controller_port: int = Field(default=5080, ge=1, le=65535, description="The controller's SIP port (UDP).")
+    voice_controllers: str = Field(
+        default="",
+        description="Voice on several nodes: every node's voice controller (comma-separated IP:port, UDP), which "
+        "Kamailio's dispatcher spreads new calls over, probing each with OPTIONS; empty: this node's controller "
+        "only. It shapes the Kamailio script this node generates (voice_manage_engines, or engines.kamailio_config).",
+        pattern=r"^$|^\s*[0-9.]+:[0-9]{1,5}\s*(,\s*[0-9.]+:[0-9]{1,5}\s*)*$",
+    )
+    voice_kamailio_rpc: Path | None = Field(
+        default=None,
+        description="Kamailio's JSON-RPC Unix socket when the administrator runs Kamailio (voice_manage_engines "
+        "off); unset: <data_dir>/voice/kamailio-rpc.sock. Nodes sharing one Kamailio name the same socket.",
+    )
     voice_rtpengine_ng: str = Field(
         default="127.0.0.1:2223", description="rtpengine's NG control address (host:port, UDP)."
     )

@@ -20,6 +20,7 @@ from callbridge.services.node import ContactCenterNode
 if TYPE_CHECKING:
     from callbridge.channels.sip import VoiceChannel
     from callbridge.channels.sip.controller import VoiceController
+    from callbridge.services.forwarding import NatsBus
 
 
 class CarrierRouter:
@@ -101,13 +102,16 @@ class ChannelServices:
             router=router,
         )
 
-    async def start_voice(self, settings: Settings, engine: Engine, node: ContactCenterNode) -> None:
-        """Starts the voice channel (engines, controller) when `voice_enabled`; a failure stops what started."""
+    async def start_voice(
+        self, settings: Settings, engine: Engine, node: ContactCenterNode, bus: NatsBus | None = None
+    ) -> None:
+        """Starts the voice channel (engines, controller) when `voice_enabled`; a failure stops what started.
+        With a bus, the controller follows the decisions of other nodes about the calls it carries."""
         if not settings.voice_enabled:
             return
         from callbridge.channels.sip import VoiceChannel
 
-        voice = VoiceChannel(settings, engine, node, self.telephony)
+        voice = VoiceChannel(settings, engine, node, self.telephony, bus)
         try:
             await voice.start()
         except BaseException:

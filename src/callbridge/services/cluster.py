@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
@@ -86,6 +87,8 @@ class LeaseKeeper:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._next_expiry = math.inf  # monotonic time when the next lease held by another node runs out
+        # called after every round with the live nodes (channels.voice_nodes fails calls carried by gone ones)
+        self.on_round: list[Callable[[list[str]], Awaitable[object]]] = []
         # a batch left idle this long (its node paused mid-batch) is ended by the database, which releases
         # the lease rows its fence keeps locked: a takeover never waits longer than a lease for it
         node.batch_idle_limit_seconds = lease_seconds
@@ -172,6 +175,11 @@ class LeaseKeeper:
         others = [lease.seconds_left for lease in found.leases.values() if lease.live and lease.holder != self.node_id]
         self._next_expiry = started + min(others) if others else math.inf
         LEASES_HELD.set(len(self._held))
+        for hook in self.on_round:
+            try:
+                await hook(list(self._nodes))
+            except Exception:
+                log.exception("after the lease round: %s failed", hook)
 
     def _exchange(self, epochs: dict[str, int]) -> Round:
         return lease_store.exchange(self.engine, self.node_id, self.address, epochs, self.lease_seconds)

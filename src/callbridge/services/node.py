@@ -327,6 +327,10 @@ class ContactCenterNode:
 
     # ------------------------------------------------------------------ cluster
 
+    def held_tenants(self) -> list[str]:
+        """The tenants this node runs now (every tenant on a single node)."""
+        return list(self._tenants)
+
     def held_epochs(self) -> dict[str, int]:
         """The tenants this node runs, with the lease epoch each was loaded under."""
         return dict(self._epochs)

@@ -379,13 +379,19 @@ def interaction_exists(engine: Engine, tenant_id: str, interaction_id: str) -> b
     return row is not None
 
 
-def live_interactions_by_prefix(engine: Engine, prefix: str) -> list[tuple[str, str]]:
+def live_interactions_by_prefix(
+    engine: Engine, prefix: str, *, carried_by: tuple[str, str] | None = None
+) -> list[tuple[str, str]]:
     """(tenant id, interaction id) of every live (queued, offered or connected) interaction whose id starts with
-    `prefix`, in every tenant: a channel's calls that a restart cut off."""
+    `prefix`, in every tenant: a channel's calls that a restart cut off. `carried_by` (data key, node): only those
+    whose data names that node under the key, or names none (several nodes carry voice calls: each its own)."""
     with engine.connect() as connection:
         rows = connection.execute(
-            select(interactions.c.tenant_id, interactions.c.id).where(
+            select(interactions.c.tenant_id, interactions.c.id, interactions.c.data).where(
                 interactions.c.id.like(f"{prefix}%"), interactions.c.state.in_(("queued", "offered", "connected"))
             )
         ).all()
+    if carried_by is not None:
+        key, node = carried_by
+        rows = [row for row in rows if (row.data or {}).get(key) in (None, node)]
     return [(row.tenant_id, row.id) for row in rows]

@@ -17,9 +17,10 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
@@ -30,6 +31,7 @@ from callbridge.channels.sip.engines import (
     EngineError,
     EngineLayout,
     EngineProcess,
+    dispatcher_list,
     kamailio_command,
     kamailio_config,
     kamailio_modules_dir,
@@ -37,19 +39,23 @@ from callbridge.channels.sip.engines import (
 )
 from callbridge.channels.sip.hold_music import HoldMusicStore
 from callbridge.channels.sip.menu import DtmfListener, ensure_menu_prompt, ensure_menu_silence
-from callbridge.channels.sip.ng import NgClient
+from callbridge.channels.sip.ng import NgClient, NgError
 from callbridge.channels.sip.outside import OutsideCalls
 from callbridge.channels.sip.overflow import Overflow, ensure_prompt
 from callbridge.channels.sip.recording import Recorder, RecordingStore
 from callbridge.channels.sip.sounds import ensure_sounds
 from callbridge.channels.sip.webrtc import IceServers, Softphones, parse_ice_urls, softphone_user
 from callbridge.channels.telephony import TelephonyService
+from callbridge.channels.voice_nodes import CARRIER_GONE, voice_subject
 from callbridge.channels.voicemail.service import VoicemailService
 from callbridge.config import Settings
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import AgentStatus
 from callbridge.services.node import BatchEffects, ContactCenterNode
+
+if TYPE_CHECKING:
+    from callbridge.services.forwarding import NatsBus
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +64,7 @@ STARTUP_SECONDS = 15.0
 
 def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
     ng_host, _, ng_port = settings.voice_rtpengine_ng.rpartition(":")
-    rpc = voice_dir / "kamailio-rpc.sock"
+    rpc = settings.voice_kamailio_rpc or voice_dir / "kamailio-rpc.sock"
     if len(str(rpc)) > 100:  # Unix socket paths are limited to 108 bytes
         rpc = Path(tempfile.gettempdir()) / f"callbridge-voice-{abs(hash(str(voice_dir))) % 10**10}" / "rpc.sock"
         rpc.parent.mkdir(mode=0o700, exist_ok=True)
@@ -81,7 +87,19 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         ws_allowed_origins=(origin_of(settings.effective_public_url()),),
         softphone_ttl_seconds=settings.voice_softphone_ttl_seconds,
         recording_dir=(voice_dir / "recording-spool").absolute(),
+        controllers=controllers_from(settings.voice_controllers),
+        dispatcher_list=(voice_dir / "dispatcher.list").absolute(),
     )
+
+
+def controllers_from(setting: str) -> tuple[tuple[str, int], ...]:
+    """`CALLBRIDGE_VOICE_CONTROLLERS`: every node's controller, for Kamailio's dispatcher (voice on several nodes)."""
+    found = []
+    for part in setting.split(","):
+        if part.strip():
+            host, _, port = part.strip().rpartition(":")
+            found.append((host, int(port)))
+    return tuple(found)
 
 
 def origin_of(url: str) -> str:
@@ -136,7 +154,14 @@ class KamailioRpc:
 
 
 class VoiceChannel:
-    def __init__(self, settings: Settings, engine: Engine, node: ContactCenterNode, telephony: TelephonyService):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        node: ContactCenterNode,
+        telephony: TelephonyService,
+        bus: NatsBus | None = None,
+    ):
         self.settings = settings
         self.voice_dir = settings.data_dir / "voice"
         self.layout = layout_from(settings, self.voice_dir)
@@ -154,6 +179,8 @@ class VoiceChannel:
         self.health: dict[str, bool] = {"kamailio": False, "rtpengine": False}  # as last checked (`/readyz`)
         self.watch_interval = 1.0
         self._watcher: asyncio.Task[None] | None = None
+        self.bus = bus  # other nodes' decisions about the calls this controller carries (voice_nodes.py)
+        self._stop_listening: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         self.voice_dir.mkdir(parents=True, exist_ok=True)
@@ -212,6 +239,8 @@ class VoiceChannel:
         )
         self.recorder.start_retention()
         await self.controller.start()
+        if self.bus is not None and self.node.node_id is not None:
+            self._stop_listening = await self.bus.listen(voice_subject(self.node.node_id), self.controller.on_relayed)
         self.outside = OutsideCalls(self.controller, self.layout.trunk_address)
         self.health = {"kamailio": True, "rtpengine": True}
         self._watcher = asyncio.create_task(self._watch(), name="voice-engines-watch")
@@ -232,6 +261,8 @@ class VoiceChannel:
         descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the softphones' secret
         with os.fdopen(descriptor, "w") as file:
             file.write(kamailio_config(self.layout, kamailio_modules_dir(), secret))
+        if self.layout.controllers and self.layout.dispatcher_list is not None:
+            self.layout.dispatcher_list.write_text(dispatcher_list(self.layout))
         with contextlib.suppress(OSError):
             self.layout.rpc_socket.unlink()
         rtpengine = EngineProcess(
@@ -305,17 +336,29 @@ class VoiceChannel:
 
     def _on_batch(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
         """An agent who signs out, or is disabled while signed in, goes to logged_out: their browser softphone's
-        credentials stop working then (after the commit), not when they expire."""
-        if self.softphones is None:
-            return None
-        leaving = [
-            event.agent_id
-            for event in events
-            if isinstance(event, ev.AgentStatusChanged) and event.status is AgentStatus.LOGGED_OUT
-        ]
-        if not leaving:
-            return None
-        return BatchEffects(after_commit=[partial(self.revoke_softphone, tenant_id, agent_id) for agent_id in leaving])
+        credentials stop working then (after the commit), not when they expire. A call failed because the node
+        carrying it is gone (voice_nodes.GoneCarriers) loses its media in the shared rtpengine, which would
+        otherwise keep playing the music, or keep the caller and the agent talking, after the call has ended."""
+        after: list[Any] = []
+        for event in events:
+            if (
+                self.softphones is not None
+                and isinstance(event, ev.AgentStatusChanged)
+                and event.status is AgentStatus.LOGGED_OUT
+            ):
+                after.append(partial(self.revoke_softphone, tenant_id, event.agent_id))
+            elif isinstance(event, ev.InteractionFailed) and event.reason == CARRIER_GONE:
+                interaction = cc.interactions.get(event.interaction_id)
+                sip_call_id = interaction.data.get("sip_call_id") if interaction is not None else None
+                if sip_call_id:
+                    after.append(partial(self._drop_media, sip_call_id))
+        return BatchEffects(after_commit=after) if after else None
+
+    async def _drop_media(self, sip_call_id: str) -> None:
+        try:
+            await self.ng.command("delete", {"call-id": sip_call_id})
+        except NgError as error:  # not in this rtpengine (another one carried it), or gone already
+            log.info("voice: rtpengine delete of a gone node's call: %s", error)
 
     async def revoke_softphone(self, tenant_id: str, agent_id: str) -> None:
         """Refuses the agent's softphone credentials issued until now and removes its registration, so no call
@@ -373,6 +416,10 @@ class VoiceChannel:
                 await self._watcher
             self._watcher = None
         self.outside = None
+        if self._stop_listening is not None:
+            with contextlib.suppress(Exception):
+                await self._stop_listening()
+            self._stop_listening = None
         if self.controller is not None:
             await self.controller.stop()
             self.controller = None

@@ -30,7 +30,6 @@ import hashlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,13 +47,14 @@ from callbridge.channels.sip.recording import QueueVoiceSettings, Recorder, sdp_
 from callbridge.channels.sip.stack import SipStack
 from callbridge.channels.sip.transfer import follow_transfer, settled
 from callbridge.channels.sip.webrtc import INTERACTION_HEADER, Softphones, ring_target
-from callbridge.channels.telephony import TelephonyService, body_fingerprint
+from callbridge.channels.telephony import HandleTelephonyEvent, TelephonyOutcome, TelephonyService, body_fingerprint
+from callbridge.channels.voice_nodes import VOICE_NODE, Decision, decision_for, decision_from
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError
-from callbridge.domain.model import OfferOutcome
 from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.services.operations import ExecuteCommand
 from callbridge.store.live_state import live_interactions_by_prefix
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,13 @@ class VoiceController:
     async def fail_orphans(self) -> None:
         """Calls this controller carried before it stopped without ending them (a crash, a kill): their SIP
         dialogs and media are gone, so their interactions end as `failed`, not left waiting for nobody."""
-        orphans = await asyncio.to_thread(live_interactions_by_prefix, self.node.engine, "sip-")
+        # in a cluster only the calls naming this node: the others' are theirs, or failed by their tenants' holders
+        # once their node is gone (voice_nodes.GoneCarriers)
+        node_id = self.node.node_id
+        carried_by = (VOICE_NODE, node_id) if node_id is not None else None
+        orphans = await asyncio.to_thread(
+            functools.partial(live_interactions_by_prefix, self.node.engine, "sip-", carried_by=carried_by)
+        )
         for tenant_id, interaction_id in orphans:
             event = TelephonyEvent(
                 event_id=f"{interaction_id}.call.failed.restart",
@@ -189,7 +195,8 @@ class VoiceController:
                 reason="voice controller restarted: the call was lost",
             )
             try:
-                await self.telephony.handle(tenant_id, event, body_fingerprint(_jsonable(event)))
+                operation = HandleTelephonyEvent(event=event, fingerprint=body_fingerprint(_jsonable(event)))
+                await self.node.perform(tenant_id, operation)
                 log.warning(
                     "voice: %s (tenant %s) was live when the controller stopped: failed", interaction_id, tenant_id
                 )
@@ -211,6 +218,8 @@ class VoiceController:
 
         if req.getHFBody("to").getTag() is not None:
             return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        if req.getMethod() == "OPTIONS":  # Kamailio's dispatcher asks whether this controller is alive
+            return (req.genResponse(200, "OK"), None, None)
         if req.getMethod() != "INVITE":
             return (req.genResponse(405, "Method Not Allowed"), None, None)
         source = tuple(req.getSource())
@@ -470,22 +479,32 @@ class VoiceController:
             call = self.calls.get(interaction_id or "")
             if call is None or call.tenant_id != tenant_id:
                 continue
-            action: Callable[[], Coroutine[Any, Any, None]] | None = None
-            if isinstance(event, ev.InteractionOffered):
-                action = functools.partial(self._ring, call, event.agent_id)
-            elif isinstance(event, ev.InteractionTransferred):
-                action = functools.partial(follow_transfer, self, call)
-            elif isinstance(event, ev.OfferEnded) and event.outcome is not OfferOutcome.ACCEPTED:
-                action = functools.partial(self._stop_ringing, call, event.agent_id)
-            elif isinstance(
-                event,
-                ev.InteractionWrapUpStarted | ev.InteractionCompleted | ev.InteractionAbandoned | ev.InteractionFailed,
-            ):
-                action = functools.partial(self._tear_down, call, "ended in Callbridge", report=None)
-            if action is not None:
+            decision = decision_for(event)
+            if decision is not None:
                 effects = effects or BatchEffects()
-                effects.after_commit.append(action)
+                effects.after_commit.append(functools.partial(self.decide, call, decision))
         return effects
+
+    def on_relayed(self, body: dict[str, Any]) -> None:
+        """A decision of the node holding the call's tenant, when that is another node (voice_nodes.VoiceRelay)."""
+        found = decision_from(body)
+        if found is None:
+            return
+        tenant_id, interaction_id, decision = found
+        call = self.calls.get(interaction_id)
+        if call is not None and call.tenant_id == tenant_id:
+            self._spawn(self.decide(call, decision), f"voice-decision-{interaction_id}")
+
+    async def decide(self, call: VoiceCall, decision: Decision) -> None:
+        """Follows one decision of the contact center with the call's SIP legs and media."""
+        if decision.kind == "ring" and decision.agent_id is not None:
+            await self._ring(call, decision.agent_id)
+        elif decision.kind == "transferred":
+            await follow_transfer(self, call)
+        elif decision.kind == "stop_ringing" and decision.agent_id is not None:
+            await self._stop_ringing(call, decision.agent_id)
+        elif decision.kind == "ended":
+            await self._tear_down(call, "ended in Callbridge", report=None)
 
     async def _ring(self, call: VoiceCall, agent_id: str) -> None:
         from sippy.CCEvents import CCEventTry
@@ -560,9 +579,11 @@ class VoiceController:
 
     async def _decline(self, call: VoiceCall, agent_id: str) -> None:
         try:
-            await self.node.execute(call.tenant_id, cmd.RejectOffer(agent_id, call.interaction_id))
+            await self.node.perform(call.tenant_id, ExecuteCommand.of(cmd.RejectOffer(agent_id, call.interaction_id)))
         except DomainError as error:  # the offer ended meanwhile (answered in the console, timed out)
             log.info("voice: offer of %s to %s already over: %s", call.interaction_id, agent_id, error)
+        except Exception as error:  # the holder is another node and did not take it: the offer times out instead
+            log.warning("voice: offer of %s to %s not declined: %s", call.interaction_id, agent_id, error)
 
     async def _bridge(self, call: VoiceCall, sdp: str) -> None:
         await settled(call)
@@ -736,11 +757,16 @@ class VoiceController:
             data=self._incoming_data(call) if type_ == "call.incoming" else {},
             **fields,
         )
-        outcome = await self.telephony.handle(call.tenant_id, event, body_fingerprint(_jsonable(event)))
+        # through the node: applied here when this node holds the tenant, else forwarded to its holder (a cluster
+        # of voice nodes: the controller that took the call need not run its tenant)
+        operation = HandleTelephonyEvent(event=event, fingerprint=body_fingerprint(_jsonable(event)))
+        outcome: TelephonyOutcome = await self.node.perform(call.tenant_id, operation)
         return outcome.body
 
     def _incoming_data(self, call: VoiceCall) -> dict[str, str]:
         data = {"sip_call_id": call.sip_call_id[:200], **call.menu_data}
+        if self.node.node_id is not None:  # a cluster: which node carries the call (voice_nodes.py)
+            data[VOICE_NODE] = self.node.node_id
         if self.recorder is not None and call.voice is not None and call.voice.recording == "on":
             data["recording_url"] = self.recorder.url(call.tenant_id, call.interaction_id)  # the CRM activity links it
         return data

@@ -1,0 +1,149 @@
+"""Voice on several nodes: which node's voice controller carries each call, and what follows from it (adr/0014).
+
+Kamailio's dispatcher gives each new call to any live controller, so the node whose controller carries a call need
+not be the node that holds the call's tenant:
+
+- **The carrier is written down.** The controller puts its node's name in the interaction's data
+  (`voice_node`) when it reports `call.incoming`, so the interaction's row says which node carries the call.
+- **Facts go to the holder.** The controller reports through `ContactCenterNode.perform`
+  (`HandleTelephonyEvent`), applied in place on the holder and forwarded to it from anywhere else.
+- **Decisions come back.** On the holder, `VoiceRelay` sees each batch: an offer, a withdrawn offer, a transfer
+  or the end of a call carried by another node is sent to that node's subject on the bus
+  (`callbridge.node.<id>.voice`), where its controller acts on it exactly as on a local batch
+  (`VoiceController.decide`).
+- **A carrier that dies fails its calls.** After each lease round the holder looks for live calls whose carrier
+  is not among the live nodes (its heartbeat row in `cluster_nodes` expired) and ends them `failed` with
+  `CARRIER_GONE`, two rounds in a row so that a node that has just joined is never taken for a dead one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+from callbridge.domain import commands as cmd
+from callbridge.domain import events as ev
+from callbridge.domain.contact_center import ContactCenter
+from callbridge.domain.errors import DomainError
+from callbridge.domain.model import InteractionState, OfferOutcome
+from callbridge.services.node import BatchEffects, ContactCenterNode
+
+log = logging.getLogger(__name__)
+
+VOICE_NODE = "voice_node"  # the interaction data key naming the node whose controller carries the call
+CARRIER_GONE = "the voice server carrying the call stopped"
+LIVE_STATES = frozenset({InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.CONNECTED})
+
+DecisionKind = Literal["ring", "stop_ringing", "transferred", "ended"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the contact center decided about a call, as its voice controller follows it."""
+
+    kind: DecisionKind
+    agent_id: str | None = None
+
+
+def decision_for(event: ev.Event) -> Decision | None:
+    if isinstance(event, ev.InteractionOffered):
+        return Decision("ring", event.agent_id)
+    if isinstance(event, ev.InteractionTransferred):
+        return Decision("transferred")
+    if isinstance(event, ev.OfferEnded) and event.outcome is not OfferOutcome.ACCEPTED:
+        return Decision("stop_ringing", event.agent_id)
+    if isinstance(
+        event, ev.InteractionWrapUpStarted | ev.InteractionCompleted | ev.InteractionAbandoned | ev.InteractionFailed
+    ):
+        return Decision("ended")
+    return None
+
+
+def voice_subject(node_id: str) -> str:
+    from callbridge.services.forwarding import node_subject
+
+    return node_subject(node_id, "voice")
+
+
+def decision_message(tenant_id: str, interaction_id: str, decision: Decision) -> dict[str, Any]:
+    return {"t": tenant_id, "i": interaction_id, "k": decision.kind, "a": decision.agent_id}
+
+
+def decision_from(body: dict[str, Any]) -> tuple[str, str, Decision] | None:
+    kind = body.get("k")
+    if kind not in ("ring", "stop_ringing", "transferred", "ended"):
+        return None
+    agent = body.get("a")
+    return str(body.get("t")), str(body.get("i")), Decision(kind, str(agent) if agent is not None else None)
+
+
+class VoiceRelay:
+    """On the holder: decisions about calls another node's controller carries go to that node over the bus."""
+
+    def __init__(self, node_id: str, send: Callable[[str, dict[str, Any]], None]) -> None:
+        self.node_id = node_id
+        self.send = send  # NatsBus.broadcast: in order with everything else the node publishes
+
+    def __call__(self, tenant_id: str, cc: ContactCenter, events: list[ev.Event]) -> BatchEffects | None:
+        messages: list[tuple[str, dict[str, Any]]] = []
+        for event in events:
+            decision = decision_for(event)
+            interaction_id = event.about_interaction
+            if decision is None or interaction_id is None:
+                continue
+            interaction = cc.interactions.get(interaction_id)
+            carrier = interaction.data.get(VOICE_NODE) if interaction is not None else None
+            if carrier and carrier != self.node_id:
+                messages.append((voice_subject(carrier), decision_message(tenant_id, interaction_id, decision)))
+        if not messages:
+            return None
+        return BatchEffects(after_commit=[partial(self._send_all, messages)])
+
+    async def _send_all(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        for subject, body in messages:
+            self.send(subject, body)
+
+
+class GoneCarriers:
+    """On the holder, after each lease round: live calls carried by a node that is no longer live end `failed`."""
+
+    def __init__(self, node: ContactCenterNode) -> None:
+        self.node = node
+        self._suspects: set[tuple[str, str]] = set()  # seen with a missing carrier at the last round
+
+    async def check(self, live_nodes: list[str]) -> list[tuple[str, str]]:
+        """Fails the calls whose carrier was missing at this round and the one before; returns them."""
+        live = frozenset(live_nodes)
+        seen: set[tuple[str, str]] = set()
+        for tenant_id in self.node.held_tenants():
+            with contextlib.suppress(Exception):  # the tenant left this node meanwhile
+                for interaction_id in await self.node.read(tenant_id, partial(_carried_by_gone, live)):
+                    seen.add((tenant_id, interaction_id))
+        due = sorted(seen & self._suspects)
+        self._suspects = seen - set(due)
+        for tenant_id, interaction_id in due:
+            try:
+                await self.node.execute(tenant_id, cmd.FailInteraction(interaction_id, CARRIER_GONE))
+                log.warning(
+                    "voice: %s failed: the node carrying it is gone", interaction_id, extra={"tenant_id": tenant_id}
+                )
+            except DomainError as error:  # it ended meanwhile
+                log.info("voice: %s already over: %s", interaction_id, error)
+            except Exception:
+                log.exception("voice: could not fail %s", interaction_id)
+        return due
+
+
+def _carried_by_gone(live: frozenset[str], cc: ContactCenter) -> list[str]:
+    return [
+        interaction.id
+        for interaction in cc.interactions.values()
+        if interaction.state in LIVE_STATES and (carrier := interaction.data.get(VOICE_NODE)) and carrier not in live
+    ]
+
+
+RoundHook = Callable[[list[str]], Awaitable[Any]]
