@@ -1,8 +1,6 @@
-"""The store owns SQL: connections are opened, and statements built, in `store/` (and the node's writer).
-
-Services call the store's query and command functions; routes call services. Code outside `store/` that still
-opens connections or builds statements is listed below with its count, and the lists may only shrink: a new
-place fails, and so does a count that is now lower than listed (lower the number, or drop the module at zero).
+"""The store owns SQL: connections are opened, and statements built, in `store/` only (and the node's writer
+opens its batch's transactions). Services and channels call the store's query and command functions; routes call
+services. Any module elsewhere that opens a connection or builds a statement fails here, named with its count.
 """
 
 from __future__ import annotations
@@ -17,13 +15,6 @@ PACKAGE = SRC / "callbridge"
 # The node's writer commits every batch of the live state in one transaction of its own (ADR 0008), and loads
 # the tenants at start: its connections are the store's unit of work, held by the node.
 THE_NODE_WRITER = "callbridge/services/node.py"
-
-# module → how many `engine.connect()` / `engine.begin()` it still holds. May only shrink.
-CONNECTIONS_NOT_MOVED_YET: dict[str, int] = {}
-
-# module → how many SQL statements (or parts of one: `select`, `insert`, `func.count`, `table.update()` …) it
-# still builds. May only shrink.
-STATEMENTS_NOT_MOVED_YET: dict[str, int] = {}
 
 # What sqlalchemy names a module may import outside the store without building SQL: types for annotations.
 NOT_BUILDERS = {"Engine", "Connection", "Row", "RowMapping", "Result", "CursorResult", "Select"}
@@ -103,40 +94,17 @@ def _found() -> tuple[Counter[str], Counter[str]]:
     return +connections, +statements
 
 
-def _compare(found: Counter[str], allowed: dict[str, int], what: str, listname: str) -> list[str]:
-    wrong = []
-    for name, count in sorted(found.items()):
-        if name not in allowed:
-            wrong.append(
-                f"{name} {what} {count} time(s): add a query or command function to a store/ module named after "
-                f"the aggregate (keep it sync; call it from a worker thread) and call that"
-            )
-        elif count > allowed[name]:
-            wrong.append(f"{name} {what} {count} time(s), {allowed[name]} allowed: move the new SQL to store/")
-        elif count < allowed[name]:
-            wrong.append(f"{name} {what} only {count} time(s) now: lower its number in {listname} to {count}")
-    wrong += [f"{name} no longer {what}: take it off {listname}" for name in sorted(allowed) if name not in found]
-    return wrong
+HINT = "add a query or command function to the store/ module of the aggregate (sync: call it from a worker thread)"
 
 
 def test_connections_are_opened_only_in_the_store_and_the_node_writer() -> None:
     found, _ = _found()
-    wrong = _compare(found, CONNECTIONS_NOT_MOVED_YET, "opens a connection", "CONNECTIONS_NOT_MOVED_YET")
-    assert not wrong, "\n".join(wrong)
+    assert not found, "\n".join(f"{name} opens a connection {n} time(s): {HINT}" for name, n in sorted(found.items()))
 
 
 def test_statements_are_built_only_in_the_store() -> None:
     _, found = _found()
-    wrong = _compare(found, STATEMENTS_NOT_MOVED_YET, "builds SQL", "STATEMENTS_NOT_MOVED_YET")
-    assert not wrong, "\n".join(wrong)
-
-
-def test_the_web_layer_is_off_the_lists_for_good() -> None:
-    """Routes call services and the store: no route may open a connection or build SQL again."""
-    listed = [
-        name for name in (*CONNECTIONS_NOT_MOVED_YET, *STATEMENTS_NOT_MOVED_YET) if name.startswith("callbridge/web/")
-    ]
-    assert not listed, f"the web layer opens no connection and builds no SQL: {listed}"
+    assert not found, "\n".join(f"{name} builds SQL {n} time(s): {HINT}" for name, n in sorted(found.items()))
 
 
 def test_the_counters_see_what_they_count() -> None:
