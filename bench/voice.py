@@ -821,8 +821,9 @@ def _webrtc_calls(
                     ringing = page.locator("#phone-state").get_attribute("data-ringing")
                     if agent_id not in accepted and ringing:
                         accept = f'li.offer[data-interaction-id="{ringing}"] button[data-action=accept]'
+                        clicked = time.time()  # before: on a loaded machine the click itself may take a while
                         page.locator(accept).click(timeout=10_000)
-                        accepted[agent_id] = (ringing, time.time())
+                        accepted[agent_id] = (ringing, clicked)
                 established = [
                     p.locator("#phone-state").get_attribute("data-call") == "Established" for p in pages.values()
                 ]
@@ -847,6 +848,16 @@ def _webrtc_calls(
             window = time.monotonic() - window_start
             rtpengine_cpu = _cpu_seconds(rtpengine_pid or 0) - cpu_before
             timelines = {agent_id: pages[agent_id].evaluate("window.__phoneTimeline") for agent_id in accepted}
+            # what each page showed, for a run where not every call was answered and heard
+            pages_seen = {
+                agent_id: {
+                    "phone": state(page),
+                    "ringing": page.locator("#phone-state").get_attribute("data-ringing"),
+                    "call": page.locator("#phone-state").get_attribute("data-call"),
+                    "timeline": page.evaluate("window.__phoneTimeline"),
+                }
+                for agent_id, page in pages.items()
+            }
             exit_code = callers.wait(timeout=hold + 120)
         finally:
             browser.close()
@@ -898,6 +909,17 @@ def _webrtc_calls(
         "rtpengine_cpu_ms_per_call_second": round(1000 * rtpengine_cpu / window / max(1, count), 2),
         "caller_sipp_exit": exit_code,
         "load_average_before": [round(v, 2) for v in load_before],
+        **({} if len(heard) == count else {"pages": pages_seen, "interactions": _web_interactions(base_url)}),
+    }
+
+
+def _web_interactions(base_url: str) -> dict[str, Any]:
+    """The browser queue's interactions as the snapshot shows them (state, agent)."""
+    found = httpx.get(f"{base_url}/api/v1/tenants/tenant1/snapshot", headers=_admin_headers(base_url), timeout=10)
+    return {
+        key: {"state": value.get("state"), "agent": value.get("agent_id")}
+        for key, value in found.json()["interactions"].items()
+        if value.get("queue_id") == WEB_QUEUE
     }
 
 
