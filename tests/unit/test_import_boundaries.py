@@ -58,10 +58,6 @@ def test_connectors_and_the_domain_know_nothing_of_the_web_layer() -> None:
             assert not any(n.startswith(("callbridge.web", "fastapi", "starlette")) for n in names), path
 
 
-# Routes call services and the store; they build no SQL. Files not moved yet, each with why: the list may only shrink.
-WEB_SQL_NOT_MOVED_YET: dict[str, str] = {}
-
-
 def builds_sql(path: Path) -> list[str]:
     """The SQL-building names a module imports: sqlalchemy's query builders, or the store's table objects."""
     found = []
@@ -82,12 +78,11 @@ def test_the_web_layer_builds_no_sql() -> None:
         names = builds_sql(path)
         if names:
             building[str(path.relative_to(SRC))] = names
-    for name, names in building.items():
-        assert name in WEB_SQL_NOT_MOVED_YET, (
-            f"{name} builds SQL ({', '.join(names)}): add a query or command function to store/ and call it"
-        )
-    for name in WEB_SQL_NOT_MOVED_YET:
-        assert name in building, f"{name} no longer builds SQL: take it off WEB_SQL_NOT_MOVED_YET"
+    # routes call services and the store; they build no SQL
+    assert not building, "".join(
+        f"{name} builds SQL ({', '.join(names)}): add a query or command function to store/ and call it. "
+        for name, names in building.items()
+    )
 
 
 def test_realtime_knows_the_domain_and_the_wire_but_no_service_store_or_web() -> None:

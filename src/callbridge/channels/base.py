@@ -7,9 +7,11 @@ Telephony has two directions:
   `TelephonyService.handle` (channels/telephony.py), whether they arrive over the REST API
   (`POST /api/v1/telephony/events`) or from a gateway running inside Callbridge.
 * outbound requests: Callbridge asks the carrier to do something (place the call an agent clicked to dial,
-  hang up, hold and resume a caller). That is a `TelephonyChannel`. The REST integration's is the tenant's
-  command webhook (channels/commands.py: signed `hold` and `resume` commands; the PBX still drives dialling
-  and reports `outbound.requested`); a SIP gateway will implement this Protocol.
+  connect an accepted call, hang up, hold and resume a caller, transfer to an outside number). That is a
+  `TelephonyChannel`. Two implement it: the tenant's command webhook for an outside PBX (channels/commands.py:
+  signed commands, each sent only when the admin says the PBX follows it; the PBX reports what it did as the
+  events above) and the voice channel's controller for the calls Callbridge carries itself over SIP
+  (channels/sip/). `CarrierRouter` (channels/services.py) sends each call's requests to the one carrying it.
 """
 
 from __future__ import annotations
