@@ -64,10 +64,12 @@ def provision(
     agents_per_tenant: int,
     offer_timeout_seconds: int = 30,
     configure: Callable[[TestClient, dict[str, str], str], None] | None = None,
+    database_url: str | None = None,
 ) -> Provisioned:
     """Creates the tenants with one phone queue each, their agents, signed in and available; `configure`
-    (client, admin headers, tenant id) adds what a benchmark needs beyond that, through the same admin API."""
-    database_url = f"sqlite:///{directory / 'callbridge.db'}"
+    (client, admin headers, tenant id) adds what a benchmark needs beyond that, through the same admin API.
+    The database: a SQLite file in `directory`, or `database_url` (an empty PostgreSQL database for a cluster)."""
+    database_url = database_url or f"sqlite:///{directory / 'callbridge.db'}"
     engine = make_engine(database_url)
     upgrade(engine)
     create_admin_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD)

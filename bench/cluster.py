@@ -1,9 +1,24 @@
-"""Several nodes: the cost of forwarding, and failover under traffic.
+"""Several nodes: interactions per second through the balancer, the cost of forwarding, and failover under
+traffic.
 
-Set-up: three `python -m callbridge serve` processes on one fresh PostgreSQL database and one NATS bus
-(BENCH_PG_URL or CALLBRIDGE_TEST_PG_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/test;
-BENCH_NATS_URL, default nats://127.0.0.1:4222), lease BENCH_LEASE_SECONDS (default 2). One tenant with a
-phone queue and one agent signed in.
+Set-up: `python -m callbridge serve` processes (bench/_cluster_nodes.py, which the cluster tests use too) on
+one fresh PostgreSQL database and one NATS bus (BENCH_PG_URL or CALLBRIDGE_TEST_PG_URL, default
+postgresql+psycopg://postgres@127.0.0.1:5432/test; BENCH_NATS_URL, default nats://127.0.0.1:4222), lease
+BENCH_LEASE_SECONDS (default 2), behind HAProxy (Debian's package) configured as docs/deploy.md has it. TENANTS
+tenants with a phone queue and AGENTS agents each, signed in and available (bench/_server.py provisions them),
+and one more tenant whose agents are on break, for forwarding and failover.
+
+Throughput, first with one node (it holds every tenant), then with three (the tenants spread over them): the
+load of bench/throughput.py (bench/_load.py: WORKERS pipelines create -> accept -> complete, pipeline w for
+tenant w mod TENANTS) through HAProxy, which sends each request to any node; a node that does not hold the
+tenant forwards it to the one that does. `one_node` and `three_nodes` each report `interactions_per_s`,
+`server_cpu_ms_per_interaction` (the CPU of every node, from each node's /metrics `process_cpu_seconds_total`,
+divided by the interactions completed; PostgreSQL, NATS, HAProxy and the client are not counted) and
+latencies; and, measured just before in the same set-up with the same client, `ceiling_interactions_per_s`: the
+same pipelines doing three `GET /healthz` a round instead, what the client, the balancer and the machine
+allow at most. `ratio_to_ceiling` is the one over the other: on a shared machine (and on 2 cores, where
+three nodes cannot run side by side) the rate alone says little; the ratio and the CPU per interaction
+say more. `load_average_1m` before and after each, and for the whole run.
 
 Forwarding: the same read (`GET /api/v1/me`) from one client, alternating between the node holding the
 tenant (the ceiling: no forwarding) and a node that forwards it over NATS. `forward_p50_ms` and
@@ -11,23 +26,17 @@ tenant (the ceiling: no forwarding) and a node that forwards it over NATS. `forw
 `ratio_to_ceiling` (median through another node / median on the holder) are reported beside them.
 
 Failover: a PBX sends calls (its own ids, each retried until a definite answer: 201, or 409 "already
-exists" on a retry) through the two nodes that do not hold the tenant; the holder is killed (SIGKILL)
-KILLS times, and restarted after each. `failover_s` per kill: from the kill to the first call another node
-acknowledges. `lost`: acknowledged calls not stored; `duplicated`: calls with more than one `created`
-event.
-
-Not measured here (yet): interactions per second with one and with three nodes through the balancer, and
-the server's CPU per interaction in a cluster (bench/throughput.py measures one node).
+exists" on a retry) through the two nodes that do not hold the tenant; the holder (of about a third of all
+the tenants) is killed (SIGKILL) KILLS times, and restarted after each, once the tenants have spread again.
+`failover_s` per kill: from the kill to the first call another node acknowledges. `lost`: acknowledged
+calls not stored; `duplicated`: calls with more than one `created` event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,85 +48,22 @@ import httpx
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from bench._server import percentile, progress
-from callbridge.auth.credentials import create_admin_user, create_session
-from callbridge.store.database import make_engine, upgrade
+from bench._cluster_nodes import Nodes, balancer, haproxy_binary, held
+from bench._load import TenantLoad, run_load
+from bench._server import percentile, progress, provision, server_cpu_seconds
+from callbridge.store.database import make_engine
 from callbridge.store.tables import agents, interaction_events, interactions
 
-FULL = {"reads": 2000, "kills": 20}
-QUICK = {"reads": 300, "kills": 3}
+FULL = {"reads": 2000, "kills": 20, "tenants": 30, "agents": 8, "workers": 120, "seconds": 20.0, "warmup": 2.0}
+QUICK = {"reads": 300, "kills": 3, "tenants": 30, "agents": 5, "workers": 60, "seconds": 5.0, "warmup": 1.0}
 PG_URL = os.environ.get(
     "BENCH_PG_URL", os.environ.get("CALLBRIDGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 )
 NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 LEASE_SECONDS = float(os.environ.get("BENCH_LEASE_SECONDS", "2"))
 DEADLINE_SECONDS = float(os.environ.get("BENCH_DEADLINE_SECONDS", "60"))
-PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throw-away database
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class _Nodes:
-    def __init__(self, database_url: str, workdir: Path) -> None:
-        suffix = uuid.uuid4().hex[:6]
-        self.database_url = database_url
-        self.workdir = workdir
-        self.names = [f"bench-{n}-{suffix}" for n in "abc"]
-        self.ports = [_free_port() for _ in self.names]
-        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
-        self.processes: list[subprocess.Popen[bytes] | None] = [None, None, None]
-        self.holder_cache: int | None = None  # where the traffic thread should not send (the holder)
-
-    def start(self, n: int) -> None:
-        env = {
-            **os.environ,
-            "CALLBRIDGE_DATABASE_URL": self.database_url,
-            "CALLBRIDGE_CLUSTER_ENABLED": "true",
-            "CALLBRIDGE_BUS_URL": NATS_URL,
-            "CALLBRIDGE_NODE_ID": self.names[n],
-            "CALLBRIDGE_LEASE_SECONDS": str(LEASE_SECONDS),
-            "CALLBRIDGE_SECRET_KEY": "the-same-secret-on-every-node-of-this-bench",
-            "CALLBRIDGE_DATA_DIR": str(self.workdir / self.names[n]),
-            "CALLBRIDGE_LOG_LEVEL": "WARNING",
-            "CALLBRIDGE_HEARTBEAT_TIMEOUT_SECONDS": "3600",
-        }
-        (self.workdir / self.names[n]).mkdir(parents=True, exist_ok=True)
-        log = (self.workdir / f"{self.names[n]}.log").open("ab")
-        self.processes[n] = subprocess.Popen(
-            [sys.executable, "-m", "callbridge", "serve", "--port", str(self.ports[n])], env=env, stdout=log, stderr=log
-        )
-        _wait(lambda: httpx.get(f"{self.urls[n]}/readyz", timeout=2).status_code == 200, f"{self.names[n]} to start")
-
-    def stop(self, n: int, *, kill: bool = False) -> None:
-        process = self.processes[n]
-        if process is None:
-            return
-        if kill:
-            process.send_signal(signal.SIGKILL)
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        self.processes[n] = None
-
-    def holder(self) -> int | None:
-        for n, url in enumerate(self.urls):
-            if self.processes[n] is None:
-                continue
-            try:
-                if "acme" in httpx.get(f"{url}/readyz", timeout=2).json().get("cluster", {}).get("tenants", {}):
-                    return n
-            except (httpx.HTTPError, ValueError):
-                continue
-        return None
+# a node loading 31 tenants on a loaded machine may take more than a minute to answer /readyz
+START_SECONDS = float(os.environ.get("BENCH_SERVER_START_SECONDS", "180"))
 
 
 def _wait(condition: Any, what: str, deadline: float = DEADLINE_SECONDS) -> float:
@@ -126,41 +72,84 @@ def _wait(condition: Any, what: str, deadline: float = DEADLINE_SECONDS) -> floa
         try:
             if condition():
                 return time.monotonic() - started
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError, KeyError):
             pass
         if time.monotonic() - started > deadline:
             raise RuntimeError(f"timed out after {deadline} s waiting for {what}")
         time.sleep(0.01)
 
 
-def _provision(nodes: _Nodes) -> tuple[dict[str, str], dict[str, str]]:
+def _provision(nodes: Nodes, sizes: dict[str, float]) -> tuple[list[TenantLoad], str, dict[str, str], dict[str, str]]:
+    """The load's tenants (agents signed in and available) and one more, the forwarding and failover tenant
+    (its agents on break, so its calls wait in the queue): (the load's tenants, that tenant's id, its PBX's
+    headers, one of its agents' headers)."""
+    count = int(sizes["tenants"]) + 1
+    provisioned = provision(nodes.workdir, count, int(sizes["agents"]), 600, database_url=nodes.database_url)
+    spare = f"tenant{count}"
     engine = make_engine(nodes.database_url)
-    upgrade(engine)
-    create_admin_user(engine, "bench@example.com", PASSWORD)
-    nodes.start(0)
-    with httpx.Client(base_url=nodes.urls[0], timeout=10) as http:
-        token = http.post("/api/v1/auth/admin-sessions", json={"email": "bench@example.com", "password": PASSWORD})
-        admin = {"Authorization": f"Bearer {token.json()['token']}"}
-        http.post("/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=admin).raise_for_status()
-        _wait(lambda: nodes.holder() == 0, "the first node to take the tenant")
-        queue = {"id": "sales", "name": "Sales", "channel": "phone", "offer_timeout_seconds": 600}
-        http.post("/api/v1/tenants/acme/queues", json=queue, headers=admin).raise_for_status()
-        agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "Agent 1", "queue_ids": ["sales"]}
-        http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).raise_for_status()
-        key = http.post("/api/v1/tenants/acme/api-keys", json={"name": "pbx"}, headers=admin).json()["secret"]
-    nodes.stop(0)
     with engine.begin() as connection:
-        connection.execute(update(agents).values(presence="break", status="break"))
-    session = create_session(engine, "agent", "agent1", "acme", time.time())
+        connection.execute(update(agents).where(agents.c.tenant_id == spare).values(presence="break", status="break"))
     engine.dispose()
-    for n in range(3):
-        nodes.start(n)
-    _wait(lambda: nodes.holder() is not None, "a node to take the tenant")
-    return {"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {session}"}
+    tenants = [
+        TenantLoad(key, {a.agent_id: a.token for a in provisioned.agents if a.tenant_id == tenant_id})
+        for tenant_id, key in provisioned.api_keys.items()
+        if tenant_id != spare
+    ]
+    token = next(a.token for a in provisioned.agents if a.tenant_id == spare)
+    pbx = {"Authorization": f"Bearer {provisioned.api_keys[spare]}"}
+    return tenants, spare, pbx, {"Authorization": f"Bearer {token}"}
 
 
-def _forwarding(nodes: _Nodes, agent: dict[str, str], reads: int) -> dict[str, float]:
-    holder = nodes.holder()
+def _spread(nodes: Nodes, running: list[int], tenants: int) -> bool:
+    """Every tenant is held, and by the running nodes evenly (as the lease keepers share them out)."""
+    counts = [len(held(nodes.urls[n])) for n in running]
+    return sum(counts) == tenants and max(counts) <= -(-tenants // len(running))
+
+
+def _throughput(
+    nodes: Nodes, running: list[int], tenants: list[TenantLoad], sizes: dict[str, float], binary: str
+) -> dict[str, Any]:
+    """The load through HAProxy in front of the running nodes, after the same load on /healthz (the ceiling)."""
+    # checked as docs/deploy.md has it: the nodes' CPU includes what those checks cost
+    checks = "inter 1s fall 2 rise 2"
+    with balancer(binary, nodes, nodes.workdir, only=running, check=checks, stop_seconds=DEADLINE_SECONDS) as (
+        url,
+        _pid,
+    ):
+        _wait(lambda: all(httpx.get(f"{url}/readyz", timeout=2).status_code == 200 for _ in running), "HAProxy")
+
+        def load(ceiling: bool) -> dict[str, Any]:
+            return asyncio.run(
+                run_load(
+                    url,
+                    tenants,
+                    workers=int(sizes["workers"]),
+                    seconds=sizes["seconds"],
+                    warmup=sizes["warmup"],
+                    server_cpu=lambda: sum(server_cpu_seconds(nodes.urls[n]) for n in running),
+                    ceiling=ceiling,
+                )
+            )
+
+        load_before = os.getloadavg()[0]
+        progress(f"{len(running)} node(s): the ceiling, {int(sizes['seconds'])} s of GET /healthz through HAProxy")
+        ceiling = load(ceiling=True)
+        progress(f"{len(running)} node(s): {int(sizes['seconds'])} s of interactions through HAProxy")
+        result = load(ceiling=False)
+    return {
+        "nodes": len(running),
+        **result,
+        "ceiling_interactions_per_s": ceiling["interactions_per_s"],
+        "ratio_to_ceiling": round(result["interactions_per_s"] / max(0.1, ceiling["interactions_per_s"]), 3),
+        "ceiling_server_cpu_ms_per_round": ceiling["server_cpu_ms_per_interaction"],
+        "ceiling_request_p50_ms": ceiling.get("request_p50_ms"),
+        "ceiling_errors": ceiling["errors"],
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def _forwarding(nodes: Nodes, tenant_id: str, agent: dict[str, str], reads: int) -> dict[str, float]:
+    holder = nodes.holder(tenant_id)
     assert holder is not None
     other = nodes.urls[(holder + 1) % 3]
     _wait(lambda: httpx.get(f"{other}/api/v1/me", headers=agent, timeout=10).status_code == 200, "forwarding")
@@ -183,8 +172,9 @@ def _forwarding(nodes: _Nodes, agent: dict[str, str], reads: int) -> dict[str, f
     }
 
 
-def _failover(nodes: _Nodes, pbx: dict[str, str], kills: int) -> dict[str, Any]:
+def _failover(nodes: Nodes, tenant_id: str, pbx: dict[str, str], kills: int, tenants: int) -> dict[str, Any]:
     acknowledged: list[tuple[str, float]] = []
+    holder_cache: list[int | None] = [None]  # where the traffic thread should not send (the holder)
     stop = threading.Event()
     errors: list[str] = []
 
@@ -196,7 +186,7 @@ def _failover(nodes: _Nodes, pbx: dict[str, str], kills: int) -> dict[str, Any]:
                 call_id = f"call{n}"
                 end = time.monotonic() + DEADLINE_SECONDS
                 while time.monotonic() < end:
-                    holder = nodes.holder_cache
+                    holder = holder_cache[0]
                     base = nodes.urls[(holder + 1 + n % 2) % 3] if holder is not None else nodes.urls[n % 3]
                     try:
                         answer = http.post(
@@ -212,23 +202,24 @@ def _failover(nodes: _Nodes, pbx: dict[str, str], kills: int) -> dict[str, Any]:
                 else:
                     errors.append(call_id)
 
-    nodes.holder_cache = nodes.holder()
+    holder_cache[0] = nodes.holder(tenant_id)
     sender = threading.Thread(target=traffic)
     sender.start()
     failovers: list[float] = []
     try:
         for kill in range(kills):
-            holder = nodes.holder()
+            # a restarted node takes its share of the tenants back: let that settle before the next kill
+            _wait(lambda: _spread(nodes, [0, 1, 2], tenants), "the tenants to spread over the three nodes again")
+            holder = nodes.holder(tenant_id)
             assert holder is not None
-            nodes.holder_cache = holder
+            holder_cache[0] = holder
             _wait(lambda: len(acknowledged) > 5, "traffic")
             nodes.stop(holder, kill=True)
             killed_at = time.monotonic()
             _wait(lambda k=killed_at: any(at > k for _, at in acknowledged), "a call acknowledged after the kill")
             failovers.append(next(at for _, at in acknowledged if at > killed_at) - killed_at)
             progress(f"kill {kill + 1}/{kills}: calls acknowledged again after {failovers[-1]:.2f} s")
-            new_holder = nodes.holder()
-            nodes.holder_cache = new_holder
+            holder_cache[0] = nodes.holder(tenant_id)
             nodes.start(holder)
     finally:
         stop.set()
@@ -236,10 +227,12 @@ def _failover(nodes: _Nodes, pbx: dict[str, str], kills: int) -> dict[str, Any]:
     engine = make_engine(nodes.database_url)
     try:
         with engine.connect() as connection:
-            stored = set(connection.execute(select(interactions.c.id)).scalars())
+            stored = set(
+                connection.execute(select(interactions.c.id).where(interactions.c.tenant_id == tenant_id)).scalars()
+            )
             created = connection.execute(
                 select(interaction_events.c.interaction_id, func.count())
-                .where(interaction_events.c.type == "created")
+                .where(interaction_events.c.type == "created", interaction_events.c.tenant_id == tenant_id)
                 .group_by(interaction_events.c.interaction_id)
             ).all()
     finally:
@@ -258,26 +251,55 @@ def _failover(nodes: _Nodes, pbx: dict[str, str], kills: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    sizes = QUICK if quick else FULL
+    sizes = dict(QUICK if quick else FULL)
+    binary = haproxy_binary()
+    if binary is None:
+        raise RuntimeError("HAProxy is not installed: apt-get install haproxy (scripts/install-cluster-services)")
     name = f"cb_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     workdir = Path(tempfile.mkdtemp(prefix="callbridge-bench-cluster-"))
-    nodes = _Nodes(url, workdir)
+    nodes = Nodes(
+        url,
+        workdir,
+        prefix="bench",
+        extra={
+            "CALLBRIDGE_BUS_URL": NATS_URL,
+            # no consoles are connected: agents must not be put on break for silence during the run
+            "CALLBRIDGE_HEARTBEAT_TIMEOUT_SECONDS": "3600",
+            # every client of this benchmark connects from this machine
+            "CALLBRIDGE_RATE_LIMIT_ANONYMOUS": "1000000/minute",
+        },
+        lease_seconds=LEASE_SECONDS,
+        start_seconds=START_SECONDS,
+        stop_seconds=DEADLINE_SECONDS,
+    )
+    load_before = os.getloadavg()[0]
     try:
-        progress("provisioning and starting three nodes")
-        pbx, agent = _provision(nodes)
+        progress(f"provisioning {int(sizes['tenants']) + 1} tenants with {int(sizes['agents'])} agents each")
+        tenants, spare, pbx, agent = _provision(nodes, sizes)
+        held_total = len(tenants) + 1
+        progress("starting one node")
+        nodes.start(0)
+        _wait(lambda: _spread(nodes, [0], held_total), "one node to take every tenant")
+        result: dict[str, Any] = {"benchmark": "cluster", "quick": quick, "nodes": 3, "lease_seconds": LEASE_SECONDS}
+        result["one_node"] = _throughput(nodes, [0], tenants, sizes, binary)
+        progress("starting two more nodes")
+        nodes.start(1)
+        nodes.start(2)
+        _wait(lambda: _spread(nodes, [0, 1, 2], held_total), "the tenants to spread over the three nodes")
+        result["three_nodes"] = _throughput(nodes, [0, 1, 2], tenants, sizes, binary)
         progress(f"forwarding: {sizes['reads']} reads on the holder and through another node")
-        result: dict[str, Any] = {"nodes": 3, "lease_seconds": LEASE_SECONDS}
-        result.update(_forwarding(nodes, agent, sizes["reads"]))
+        result.update(_forwarding(nodes, spare, agent, int(sizes["reads"])))
         progress(f"failover: {sizes['kills']} kills of the holder under traffic")
-        result.update(_failover(nodes, pbx, sizes["kills"]))
+        result.update(_failover(nodes, spare, pbx, int(sizes["kills"]), held_total))
+        result["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         return result
     finally:
-        for n in range(3):
-            nodes.stop(n)
+        progress("stopping the nodes, dropping the database")
+        nodes.stop_all()
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

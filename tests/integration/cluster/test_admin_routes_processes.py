@@ -28,7 +28,7 @@ def test_voicemail_and_settings_work_through_any_node(cluster: Cluster) -> None:
     assert holder is not None
     h = cluster.urls[holder]
     x, y = (cluster.urls[n] for n in range(3) if n != holder)
-    x_dir = next(cluster.tmp_path / cluster.names[n] for n in range(3) if cluster.urls[n] == x)
+    x_dir = next(cluster.workdir / cluster.names[n] for n in range(3) if cluster.urls[n] == x)
     for url in (x, y):  # a non-holder may only learn where the tenant is on its next lease round
         wait_for(
             lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,

@@ -4,17 +4,16 @@ holding the tenant is killed mid-traffic and the balancer's clients carry on."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from bench._cluster_nodes import balancer as run_balancer
+from bench._cluster_nodes import haproxy_binary
 
 from tests.conftest import missing_service
-from tests.e2e.test_restart import free_port
 from tests.integration.cluster.conftest import DEADLINE_SECONDS
 from tests.integration.cluster.test_failover_processes import wait_for
 from tests.integration.cluster.test_forwarding_processes import (
@@ -25,56 +24,16 @@ from tests.integration.cluster.test_forwarding_processes import (
     set_up_tenant,
 )
 
-HAPROXY_CONFIG = """
-global
-    maxconn 2000
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout tunnel 1h
-    retries 2
-    option redispatch
-
-frontend callbridge
-    bind 127.0.0.1:{port}
-    default_backend nodes
-
-backend nodes
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-{servers}
-"""
-
 
 @pytest.fixture
 def balancer(cluster: Cluster, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     """HAProxy in front of the cluster's three nodes (round robin, health-checked on /readyz): its URL."""
-    binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+    binary = haproxy_binary()
     if binary is None:
         missing_service("HAProxy", "apt-get install haproxy (scripts/install-cluster-services)")
-    port = free_port()
-    servers = "\n".join(
-        f"    server {name} 127.0.0.1:{p} check inter 500 fall 2 rise 1"
-        for name, p in zip(cluster.names, cluster.ports, strict=True)
-    )
-    config = tmp_path / "haproxy.cfg"
-    config.write_text(HAPROXY_CONFIG.format(port=port, servers=servers))
-    log = (tmp_path / "haproxy.log").open("wb")
-    process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log, stderr=log)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    assert binary is not None
+    with run_balancer(binary, cluster, tmp_path, stop_seconds=DEADLINE_SECONDS) as (url, _pid):
+        yield url
 
 
 @pytest.mark.slow

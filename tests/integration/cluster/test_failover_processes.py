@@ -9,20 +9,19 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from bench import _cluster_nodes as nodes
+from bench._cluster_nodes import free_port, held
 from sqlalchemy import select
 
 from callbridge.auth.credentials import create_admin_user
 from callbridge.store.database import make_engine, upgrade
 from callbridge.store.tables import interaction_events, interactions
-from tests.e2e.test_restart import free_port
 from tests.integration.cluster.conftest import DEADLINE_SECONDS
 
 LEASE_SECONDS = float(os.environ.get("CALLBRIDGE_TEST_LEASE_SECONDS", "2"))
@@ -35,50 +34,13 @@ PASSWORD = "correct horse battery"
 def start_node(
     database_url: str, name: str, port: int, data_dir: Path, extra: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CALLBRIDGE_DATABASE_URL": database_url,
-        "CALLBRIDGE_CLUSTER_ENABLED": "true",
-        "CALLBRIDGE_NODE_ID": name,
-        "CALLBRIDGE_LEASE_SECONDS": str(LEASE_SECONDS),
-        "CALLBRIDGE_SECRET_KEY": "the-same-secret-on-every-node-of-this-test",
-        "CALLBRIDGE_DATA_DIR": str(data_dir),
-        "CALLBRIDGE_LOG_LEVEL": "WARNING",
-        **(extra or {}),
-    }
-    log = data_dir / "server.log"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "callbridge", "serve", "--port", str(port)], env=env, stdout=output, stderr=output
-        )
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    process.wait()
-    raise AssertionError(f"node {name} did not start: {log.read_text()}")
+    return nodes.start_node(
+        database_url, name, port, data_dir, extra, lease_seconds=LEASE_SECONDS, start_seconds=START_SECONDS
+    )
 
 
 def stop_node(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
-        process.terminate()
-        try:
-            process.wait(timeout=DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def held(base: str) -> dict[str, Any]:
-    tenants: dict[str, Any] = httpx.get(f"{base}/readyz", timeout=2).json()["cluster"]["tenants"]
-    return tenants
+    nodes.stop_node(process, timeout=DEADLINE_SECONDS)
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLINE_SECONDS) -> float:

@@ -8,16 +8,15 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from bench._cluster_nodes import Nodes
 from sqlalchemy import func, select, update
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -26,53 +25,32 @@ from callbridge.auth.credentials import create_admin_user, create_session
 from callbridge.store.database import make_engine, upgrade
 from callbridge.store.tables import agents, interaction_events, interactions
 from callbridge.web.deps import SESSION_COOKIE
-from tests.e2e.test_restart import free_port
 from tests.integration.cluster.conftest import DEADLINE_SECONDS
 from tests.integration.cluster.test_failover_processes import (
     LEASE_SECONDS,
     PASSWORD,
+    START_SECONDS,
     TAKEOVER_MARGIN_SECONDS,
     held,
     metric,
-    start_node,
-    stop_node,
     wait_for,
 )
 
 FORWARD_SAMPLES = int(os.environ.get("CALLBRIDGE_TEST_FORWARD_SAMPLES", "200"))
 
 
-class Cluster:
+class Cluster(Nodes):
+    """Three nodes on the test's database and the bus (bench/_cluster_nodes.py starts them)."""
+
     def __init__(self, database_url: str, nats_url: str, tmp_path: Path) -> None:
-        self.database_url = database_url
-        self.tmp_path = tmp_path
-        suffix = uuid.uuid4().hex[:6]  # the bus is shared: names unique to this test
-        self.names = [f"node-{n}-{suffix}" for n in "abc"]
-        self.ports = [free_port() for _ in self.names]
-        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
-        self.extra = {"CALLBRIDGE_BUS_URL": nats_url, "CALLBRIDGE_FORWARD_TIMEOUT_SECONDS": "5"}
-        self.processes: list[subprocess.Popen[bytes] | None] = [None, None, None]
-
-    def start(self, n: int) -> None:
-        self.processes[n] = start_node(
-            self.database_url, self.names[n], self.ports[n], self.tmp_path / self.names[n], self.extra
+        super().__init__(
+            database_url,
+            tmp_path,
+            extra={"CALLBRIDGE_BUS_URL": nats_url, "CALLBRIDGE_FORWARD_TIMEOUT_SECONDS": "5"},
+            lease_seconds=LEASE_SECONDS,
+            start_seconds=START_SECONDS,
+            stop_seconds=DEADLINE_SECONDS,
         )
-
-    def stop(self, n: int) -> None:
-        process = self.processes[n]
-        if process is not None:
-            stop_node(process)
-            self.processes[n] = None
-
-    def holder(self, tenant_id: str) -> int | None:
-        for n, url in enumerate(self.urls):
-            if self.processes[n] is not None and self.processes[n].poll() is None:  # type: ignore[union-attr]
-                try:
-                    if tenant_id in held(url):
-                        return n
-                except httpx.HTTPError:
-                    continue
-        return None
 
 
 @pytest.fixture
@@ -81,8 +59,7 @@ def cluster(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Cluste
     try:
         yield found
     finally:
-        for n in range(3):
-            found.stop(n)
+        found.stop_all()
 
 
 def set_up_tenant(cluster: Cluster, *, chat: bool = False) -> tuple[dict[str, str], dict[str, str]]:
