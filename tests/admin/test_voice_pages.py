@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.admin.conftest import csrf_of, errors_of, sign_in_page
 from tests.e2e.conftest import Harness
+from tests.voice.audio import mp3_tone
 
 
 def _post(h: Harness, form: dict[str, Any]) -> Any:
@@ -354,7 +356,7 @@ def test_hold_music_is_uploaded_validated_and_reset_on_the_page(harness: Harness
     ]
 
 
-def test_the_hold_music_api_names_the_field_it_refuses(harness: Harness) -> None:
+def test_the_hold_music_api_names_the_field_it_refuses(harness: Harness, tmp_path: Path) -> None:
     c = harness.client
     api = "/api/v1/tenants/acme/voice/hold-music"
     wrong = c.put(api, files={"audio": ("x.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}, headers=harness.admin)
@@ -365,10 +367,23 @@ def test_the_hold_music_api_names_the_field_it_refuses(harness: Harness) -> None
     assert missing.json()["field"] == "audio"
     json_body = c.put(api, json={"audio": "x"}, headers=harness.admin)
     assert json_body.status_code == 415
-    mp3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 200
+    # the first bytes of an MP3 and no frames after them (a renamed or cut file): refused, naming the field
+    fake = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 200
+    not_mp3 = c.put(api, files={"audio": ("m.mp3", fake, "audio/mpeg")}, headers=harness.admin)
+    assert not_mp3.status_code == 422, not_mp3.text
+    assert not_mp3.json()["field"] == "audio"
+    assert "upload a WAV file" in not_mp3.json()["message"]
+    mp3 = mp3_tone(tmp_path / "m.mp3", 440, 2).read_bytes()
+    cut = c.put(api, files={"audio": ("m.mp3", mp3[: len(mp3) // 20], "audio/mpeg")}, headers=harness.admin)
+    assert cut.status_code == 422, cut.text
+    short = mp3_tone(tmp_path / "short.mp3", 440, 0.3).read_bytes()
+    too_short = c.put(api, files={"audio": ("s.mp3", short, "audio/mpeg")}, headers=harness.admin)
+    assert too_short.status_code == 422, too_short.text
+    assert "at least 1 s" in too_short.json()["message"]
     saved = c.put(api, files={"audio": ("m.mp3", mp3, "audio/mpeg")}, headers=harness.admin)
     assert saved.status_code == 200, saved.text
     assert saved.json()["content_type"] == "audio/mpeg"
+    assert 2.0 <= saved.json()["duration_seconds"] <= 2.5  # the encoder adds a few frames of padding
     assert c.put(api, files={"audio": ("m.wav", _wav(1.5), "audio/wav")}, headers=harness.admin).status_code == 200
     folder = harness.services.settings.data_dir / "voice" / "hold-music"
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["acme.wav"]  # the MP3 went

@@ -1,8 +1,11 @@
-"""What a peer heard: tones found in its recording, window by window (Goertzel, no dependency)."""
+"""What a peer heard: tones found in its recording, window by window (Goertzel, no dependency); and an MP3 of a
+tone, written with libsndfile (which encodes MP3 through LAME since 1.1; Debian's sox depends on it)."""
 
 from __future__ import annotations
 
 import array
+import ctypes
+import ctypes.util
 import math
 import struct
 from pathlib import Path
@@ -65,3 +68,41 @@ def first_run(labels: list[str], name: str, length: int = 3) -> int | None:
         if all(label == name for label in labels[index : index + length]):
             return index
     return None
+
+
+class _SfInfo(ctypes.Structure):
+    _fields_ = [
+        ("frames", ctypes.c_int64),
+        ("samplerate", ctypes.c_int),
+        ("channels", ctypes.c_int),
+        ("format", ctypes.c_int),
+        ("sections", ctypes.c_int),
+        ("seekable", ctypes.c_int),
+    ]
+
+
+SF_WRITE = 0x20
+SF_FORMAT_MPEG_LAYER_III = 0x230000 | 0x0082  # SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III
+
+
+def mp3_tone(path: Path, frequency: float, seconds: float, rate: int = 16000) -> Path:
+    """A mono MP3 of one sine tone, encoded by libsndfile's LAME (no sox or ffmpeg here writes MP3)."""
+    name = ctypes.util.find_library("sndfile")
+    assert name, "libsndfile is not installed (Debian: libsndfile1, a dependency of sox)"
+    lib = ctypes.CDLL(name)
+    lib.sf_open.restype = ctypes.c_void_p
+    lib.sf_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(_SfInfo)]
+    lib.sf_write_short.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    lib.sf_write_short.restype = ctypes.c_int64
+    lib.sf_close.argtypes = [ctypes.c_void_p]
+    lib.sf_strerror.argtypes = [ctypes.c_void_p]
+    lib.sf_strerror.restype = ctypes.c_char_p
+    info = _SfInfo(0, rate, 1, SF_FORMAT_MPEG_LAYER_III, 0, 0)
+    handle = lib.sf_open(str(path).encode(), SF_WRITE, ctypes.byref(info))
+    assert handle, f"libsndfile cannot write MP3: {lib.sf_strerror(None).decode()}"
+    count = int(rate * seconds)
+    samples = array.array("h", (int(16000 * math.sin(2 * math.pi * frequency * i / rate)) for i in range(count)))
+    written = lib.sf_write_short(handle, samples.buffer_info()[0], count)
+    lib.sf_close(handle)
+    assert written == count, (written, count)
+    return path

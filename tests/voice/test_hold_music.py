@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.admin.conftest import sign_in_page
+from tests.voice.audio import mp3_tone
 from tests.voice.conftest import AGENT_TONE, CALLER_TONE, VoiceSystem, tone, wait_for
 from tests.voice.test_calls import HOLD_MUSIC, interaction, labels_of, runs
 
@@ -94,3 +95,22 @@ def test_waiting_and_held_callers_hear_their_tenants_uploaded_music_and_others_t
     again = call_and_hear(system, number, "caller-after-reset", "music")
     assert "uploaded" not in runs(labels_of(again.heard(), HEARS), 3)
     again.command("hangup")
+
+
+def test_a_waiting_caller_hears_an_uploaded_mp3(voice_system: VoiceSystem, tmp_path: Path) -> None:
+    """rtpengine is given the stored file's path and decodes the MP3 itself (FFmpeg's libavformat): no
+    conversion at upload."""
+    system = voice_system
+    tenant, number = system.tenant()
+    music = mp3_tone(tmp_path / "ours.mp3", UPLOADED_TONE, 3)
+    response = system.harness.client.put(
+        f"/api/v1/tenants/{tenant.id}/voice/hold-music",
+        files={"audio": (music.name, music.read_bytes(), "audio/mpeg")},
+        headers=system.harness.admin,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["content_type"] == "audio/mpeg"
+    tenant.agent("agent1", available=False)  # signed in, on break: the caller waits
+    caller = call_and_hear(system, number, "mp3-caller", "uploaded")
+    assert "music" not in runs(labels_of(caller.heard(), HEARS), 3)
+    caller.command("hangup")

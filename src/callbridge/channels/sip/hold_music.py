@@ -1,8 +1,11 @@
 """A tenant's own hold music: uploaded by an admin, played to that tenant's waiting and held callers.
 
 Without an upload, callers hear the node's default: the music sounds.py generates when voice starts (or the file
-CALLBRIDGE_VOICE_HOLD_MUSIC names). An upload is a WAV (PCM, as Python's `wave` reads it) or an MP3, the
-formats rtpengine's `play media` decodes; it is written atomically to
+CALLBRIDGE_VOICE_HOLD_MUSIC names). An upload is a WAV (PCM, as Python's `wave` reads it) or an MP3 (MPEG
+Layer III), the formats rtpengine's `play media` decodes: it is given the file's path and opens it with FFmpeg's
+libavformat, which decodes MP3 itself, so an MP3 is stored as uploaded, not converted (tests/voice/
+test_hold_music.py has a caller hear one). Both are checked before they are stored: an MP3 by walking its frame
+headers (a renamed file or a cut one is refused), both for at least MIN_SECONDS. It is written atomically to
 `<data_dir>/voice/hold-music/<tenant>.<wav|mp3>`, and that file is what the controller plays (it looks for it
 each time music starts, so a change is heard from the next call or hold on). "Back to default" removes it.
 Both are in the audit log (`voice_hold_music.uploaded`, `voice_hold_music.reset`).
@@ -18,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from callbridge.channels.voicemail import UnsupportedAudio, sniff_audio
-from callbridge.channels.voicemail.audio import MP3, WAV, wav_duration
+from callbridge.channels.voicemail.audio import MP3, WAV, mp3_duration, wav_duration
 from callbridge.services.audit import Actor, record
 from callbridge.store import voice_settings
 from callbridge.store.files import write_atomically
@@ -62,13 +65,19 @@ def checked(data: bytes) -> tuple[str, float | None]:
         kind = None
     if kind is None or kind.content_type not in EXTENSIONS:
         raise HoldMusicError("audio: hold music must be a WAV (PCM) or MP3 file", 415)
-    duration = None
     if kind is WAV:
         duration = wav_duration(data)
         if duration is None:
             raise HoldMusicError("audio: this WAV file cannot be read; save it as PCM WAV (e.g. 8 kHz, 16-bit, mono)")
-        if duration < MIN_SECONDS:
-            raise HoldMusicError(f"audio: the music lasts {duration:.2f} s; give at least {MIN_SECONDS:.0f} s")
+    else:
+        duration = mp3_duration(data)
+        if duration is None:
+            raise HoldMusicError(
+                "audio: this MP3 file cannot be read (not MPEG Layer III audio, or cut short); "
+                "export it again or upload a WAV file"
+            )
+    if duration < MIN_SECONDS:
+        raise HoldMusicError(f"audio: the music lasts {duration:.2f} s; give at least {MIN_SECONDS:.0f} s")
     return kind.content_type, duration
 
 
@@ -97,7 +106,7 @@ class HoldMusicStore:
         except OSError:
             return None
         content_type = WAV.content_type if path.suffix == ".wav" else MP3.content_type
-        duration = wav_duration(data) if path.suffix == ".wav" else None
+        duration = wav_duration(data) if path.suffix == ".wav" else mp3_duration(data)
         return HoldMusic(tenant_id, path, content_type, len(data), duration, uploaded_at)
 
     def put(self, tenant_id: str, data: bytes, now: float, actor: Actor) -> HoldMusic:

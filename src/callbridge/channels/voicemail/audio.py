@@ -52,3 +52,50 @@ def wav_duration(data: bytes) -> float | None:
             return round(reader.getnframes() / rate, 3) if rate else None
     except (wave.Error, EOFError):
         return None
+
+
+# MPEG audio frame header tables (ISO 11172-3 / 13818-3), Layer III only: what rtpengine's player is given.
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
+_LAYER3_KBPS = {
+    3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2 and 2.5
+}
+MP3_MIN_FRAMES = 10  # a file's first bytes can look like one frame by chance; ten chained frames cannot
+
+
+def mp3_duration(data: bytes) -> float | None:
+    """The length in seconds of an MP3 (MPEG Layer III) file, walking its frame headers; None when the bytes are
+    not a chain of at least MP3_MIN_FRAMES frames (a renamed or truncated file, or another format). Only
+    headers are read, not the audio: a frame's header gives its length and its samples, so this is exact for
+    constant and variable bit rates alike."""
+    at = 0
+    if data[:3] == b"ID3" and len(data) >= 10:  # ID3v2 tag: its size is four 7-bit bytes, after a 10-byte header
+        at = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
+        if data[5] & 0x10:  # a footer follows the tag
+            at += 10
+    frames = 0
+    seconds = 0.0
+    while at + 4 <= len(data):
+        b1, b2 = data[at + 1], data[at + 2]
+        version, layer = (b1 >> 3) & 0x3, (b1 >> 1) & 0x3
+        bitrate_index, rate_index, padding = b2 >> 4, (b2 >> 2) & 0x3, (b2 >> 1) & 0x1
+        if (
+            data[at] != 0xFF
+            or b1 & 0xE0 != 0xE0
+            or version == 1
+            or layer != 1  # Layer III
+            or bitrate_index in (0, 15)  # free format (0) is not played by every decoder; 15 is invalid
+            or rate_index == 3
+        ):
+            break
+        rate = _MPEG_RATES[version][rate_index]
+        kbps = _LAYER3_KBPS[3 if version == 3 else 2][bitrate_index]
+        length = (144 if version == 3 else 72) * kbps * 1000 // rate + padding
+        if at + length > len(data):  # the last frame cut short: the file is truncated
+            break
+        frames += 1
+        seconds += (1152 if version == 3 else 576) / rate
+        at += length
+    if frames < MP3_MIN_FRAMES:
+        return None
+    return round(seconds, 3)

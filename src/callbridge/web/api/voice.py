@@ -390,7 +390,9 @@ class HoldMusicOut(BaseModel):
     )
     content_type: str | None = Field(default=None, description="audio/wav or audio/mpeg (read from the bytes)")
     bytes: int | None = None
-    duration_seconds: float | None = Field(default=None, description="Read from a WAV file; null for MP3")
+    duration_seconds: float | None = Field(
+        default=None, description="Read from the file (a WAV's header, an MP3's frames)"
+    )
     uploaded_at: float | None = None
     max_bytes: int = HOLD_MUSIC_MAX_BYTES
 
