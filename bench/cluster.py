@@ -18,7 +18,8 @@ latencies; and, measured just before in the same set-up with the same client, `c
 same pipelines doing three `GET /healthz` a round instead, what the client, the balancer and the machine
 allow at most. `ratio_to_ceiling` is the one over the other: on a shared machine (and on 2 cores, where
 three nodes cannot run side by side) the rate alone says little; the ratio and the CPU per interaction
-say more. `load_average_1m` before and after each, and for the whole run.
+say more. `load_average_1m` before and after each, and for the whole run; `leases_lost` during each (a
+node too busy to renew its leases in time drops its tenants and answers 503 until it takes them again).
 
 Forwarding: the same read (`GET /api/v1/me`) from one client, alternating between the node holding the
 tenant (the ceiling: no forwarding) and a node that forwards it over NATS. `forward_p50_ms` and
@@ -106,6 +107,16 @@ def _spread(nodes: Nodes, running: list[int], tenants: int) -> bool:
     return sum(counts) == tenants and max(counts) <= -(-tenants // len(running))
 
 
+def _leases_lost(nodes: Nodes, running: list[int]) -> float:
+    """Leases the running nodes lost so far (expired or taken over: `callbridge_leases_lost_total`)."""
+    total = 0.0
+    for n in running:
+        for line in httpx.get(f"{nodes.urls[n]}/metrics", timeout=10).text.splitlines():
+            if line.startswith("callbridge_leases_lost_total"):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def _throughput(
     nodes: Nodes, running: list[int], tenants: list[TenantLoad], sizes: dict[str, float], binary: str
 ) -> dict[str, Any]:
@@ -132,10 +143,12 @@ def _throughput(
             )
 
         load_before = os.getloadavg()[0]
+        lost_before = _leases_lost(nodes, running)
         progress(f"{len(running)} node(s): the ceiling, {int(sizes['seconds'])} s of GET /healthz through HAProxy")
         ceiling = load(ceiling=True)
         progress(f"{len(running)} node(s): {int(sizes['seconds'])} s of interactions through HAProxy")
         result = load(ceiling=False)
+        lost = _leases_lost(nodes, running) - lost_before
     return {
         "nodes": len(running),
         **result,
@@ -144,11 +157,14 @@ def _throughput(
         "ceiling_server_cpu_ms_per_round": ceiling["server_cpu_ms_per_interaction"],
         "ceiling_request_p50_ms": ceiling.get("request_p50_ms"),
         "ceiling_errors": ceiling["errors"],
+        # a node too busy to renew in time drops its tenants (and takes them again): errors, not throughput
+        "leases_lost": int(lost),
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
 def _forwarding(nodes: Nodes, tenant_id: str, agent: dict[str, str], reads: int) -> dict[str, float]:
+    _wait(lambda: nodes.holder(tenant_id) is not None, f"a node to hold {tenant_id}")
     holder = nodes.holder(tenant_id)
     assert holder is not None
     other = nodes.urls[(holder + 1) % 3]
