@@ -236,7 +236,16 @@ class Settings(BaseSettings):
     voice_ws_url: str = Field(
         default="",
         description="The WebSocket URL browsers connect to (e.g. wss://sip.example.com/ behind a TLS proxy); "
-        "empty: ws://<voice_ws_address>:<voice_ws_port>/.",
+        "empty: ws://<voice_ws_address>:<voice_ws_port>/ (wss:// with voice_wss_cert).",
+    )
+    voice_wss_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) for Kamailio to serve the softphone's WebSocket over TLS (WSS) on "
+        "voice_ws_port, with voice_wss_key; browsers need WSS when the console is served over https. Its name "
+        "must be the host in the WebSocket URL. Unset: plain WS (or TLS ended by a proxy in front, voice_ws_url).",
+    )
+    voice_wss_key: Path | None = Field(
+        default=None, description="The PEM private key of voice_wss_cert (unencrypted: Kamailio reads it at start)."
     )
     voice_softphone_secret: str = Field(
         default="",
@@ -296,6 +305,20 @@ class Settings(BaseSettings):
 
         parse_ice_urls(value, "CALLBRIDGE_VOICE_TURN_URLS", ("turn", "turns"))
         return value
+
+    @model_validator(mode="after")
+    def _wss_needs_both_files(self) -> Settings:
+        if (self.voice_wss_cert is None) != (self.voice_wss_key is None):
+            raise ValueError(
+                "CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY go together (Kamailio's certificate and key)"
+            )
+        for name, path in (
+            ("CALLBRIDGE_VOICE_WSS_CERT", self.voice_wss_cert),
+            ("CALLBRIDGE_VOICE_WSS_KEY", self.voice_wss_key),
+        ):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
 
     @model_validator(mode="after")
     def _turn_needs_its_secret(self) -> Settings:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from callbridge.channels.sip import layout_from, softphones_from
 from callbridge.channels.sip.webrtc import IceServers, Softphones, softphone_user, turn_password
 from callbridge.config import Settings
 
@@ -78,3 +80,18 @@ def test_turn_without_its_secret_or_a_secret_without_turn_is_refused() -> None:
         Settings(database_url=DB, voice_turn_urls="turn:turn.example.com")
     with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_TURN_URLS names no TURN server"):
         Settings(database_url=DB, voice_turn_secret="s")
+
+
+def test_wss_needs_both_its_files_and_makes_the_softphones_url_wss(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("certificate")
+    key.write_text("key")
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY go together"):
+        Settings(database_url=DB, voice_wss_cert=cert)
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_WSS_KEY: no such file"):
+        Settings(database_url=DB, voice_wss_cert=cert, voice_wss_key=tmp_path / "missing.pem")
+    settings = Settings(database_url=DB, voice_wss_cert=cert, voice_wss_key=key, voice_ws_port=5443)
+    found = softphones_from(settings)
+    assert found is not None
+    assert found.ws_url == "wss://127.0.0.1:5443/"
+    assert layout_from(settings, tmp_path).wss == (cert, key)

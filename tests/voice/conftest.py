@@ -359,7 +359,13 @@ def webphone_site(tmp_path_factory: pytest.TempPathFactory, **extra: Any) -> Ite
 
 
 @pytest.fixture(scope="module")
-def browsers(site: WebPhoneSite) -> Iterator[Callable[[float], Any]]:
+def browser_args() -> list[str]:
+    """Chromium flags a module adds to every browser it launches (the WSS test: its self-signed certificate)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browsers(site: WebPhoneSite, browser_args: list[str]) -> Iterator[Callable[[float], Any]]:
     """`launch(frequency)`: a headless Chromium whose fake microphone plays that tone (one per tone, kept for the
     module). The capture file is a flag of the whole browser process, so two agents who must each send their own
     tone need two processes; each agent gets a context of their own."""
@@ -372,7 +378,7 @@ def browsers(site: WebPhoneSite) -> Iterator[Callable[[float], Any]]:
             if frequency in launched:
                 return launched[frequency]
             microphone = tone(site.workdir / f"browser-{frequency:.0f}.wav", frequency, 120, rate=48000)
-            args = chromium_args(microphone)
+            args = chromium_args(microphone) + browser_args
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
             launched[frequency] = browser
             return browser

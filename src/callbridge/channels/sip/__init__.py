@@ -84,6 +84,9 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         trunk_address=trunk_address(settings.voice_trunk_address),
         ws_address=settings.voice_ws_address,
         ws_port=settings.voice_ws_port,
+        wss=(settings.voice_wss_cert, settings.voice_wss_key)
+        if settings.voice_wss_cert and settings.voice_wss_key
+        else None,
         ws_allowed_origins=(origin_of(settings.effective_public_url()),),
         softphone_ttl_seconds=settings.voice_softphone_ttl_seconds,
         recording_dir=(voice_dir / "recording-spool").absolute(),
@@ -113,7 +116,8 @@ def origin_of(url: str) -> str:
 def softphones_from(settings: Settings) -> Softphones | None:
     if not settings.voice_ws_port:
         return None
-    url = settings.voice_ws_url or f"ws://{settings.voice_ws_address}:{settings.voice_ws_port}/"
+    scheme = "wss" if settings.voice_wss_cert else "ws"
+    url = settings.voice_ws_url or f"{scheme}://{settings.voice_ws_address}:{settings.voice_ws_port}/"
     return Softphones(
         ws_url=url,
         domain=settings.voice_sip_address,

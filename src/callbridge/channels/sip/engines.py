@@ -58,6 +58,8 @@ class EngineLayout:
     trunk_address: tuple[str, int] | None = None  # where calls Callbridge places go (the carrier)
     ws_address: str = "127.0.0.1"
     ws_port: int = 0  # SIP over WebSocket for browsers (the console's softphone); 0: none
+    # (certificate, key) in PEM: that port serves WSS (Kamailio's tls module) instead of plain WS
+    wss: tuple[Path, Path] | None = None
     # the pages that may open that WebSocket (Callbridge's own origin: the console); any other Origin gets 403
     ws_allowed_origins: tuple[str, ...] = ()
     softphone_ttl_seconds: int = 600  # how long a softphone credential lives (revocations are kept that long)
@@ -107,12 +109,23 @@ def _websocket_parts(layout: EngineLayout, secret: str) -> tuple[str, str, str, 
     if not layout.ws_port:
         return "", "", "", ""
     listen = (
-        f"listen=tcp:{layout.ws_address}:{layout.ws_port}\n"
+        f"listen={'tls' if layout.wss else 'tcp'}:{layout.ws_address}:{layout.ws_port}\n"
         f'alias="{layout.ws_address}:{layout.ws_port}"\n'
         "tcp_accept_no_cl=yes\n"
         "tcp_connection_lifetime=3605\n"
     )
-    modules = (
+    tls = ""
+    if layout.wss:
+        certificate, key = layout.wss
+        # the module's own defaults are the server's: no client certificate asked (browsers send none)
+        listen += "enable_tls=yes\n"
+        tls = (
+            'loadmodule "tls.so"\n'
+            f'modparam("tls", "certificate", "{certificate.absolute()}")\n'
+            f'modparam("tls", "private_key", "{key.absolute()}")\n'
+            'modparam("tls", "tls_method", "TLSv1.2+")\n'
+        )
+    modules = tls + (
         'loadmodule "xhttp.so"\n'
         'loadmodule "websocket.so"\n'
         'loadmodule "auth_ephemeral.so"\n'
@@ -254,6 +267,11 @@ def kamailio_config(layout: EngineLayout, modules_dir: str, softphone_secret: st
     `softphone_secret` signs browsers' short-lived credentials (webrtc.py); made anew at each start, so the file
     is written for the owner only. (Kamailio 5.6's `autheph.add_secret` over JSON-RPC takes the secret but the
     SIP workers then refuse every credential made with it: it has to be in the configuration.)"""
+    if layout.wss and not (Path(modules_dir) / "tls.so").exists():
+        raise EngineError(
+            "CALLBRIDGE_VOICE_WSS_CERT needs Kamailio's tls module: as root run `apt-get install -y "
+            "kamailio-tls-modules` (or scripts/install-voice-engines)"
+        )
     ws_listen, ws_modules, ws_register, ws_routes = _websocket_parts(layout, softphone_secret)
     ds_modules, to_controller, ds_failure = _dispatcher_parts(layout)
     return f"""#!KAMAILIO
