@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, insert, select
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, func, insert, select, text
 
 from callbridge.domain import commands as cmd
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.model import AgentProfile, AgentStatus, Channel, InteractionState, Queue
-from callbridge.store.database import is_up_to_date
+from callbridge.store.database import alembic_config, is_up_to_date
 from callbridge.store.live_state import TenantChanges, load_tenant, write_changes
 from callbridge.store.tables import agent_status_events, agents, interaction_events, queues, tenants
 
@@ -67,6 +69,22 @@ def apply(engine: Engine, cc: ContactCenter, command: cmd.Command, now: float) -
 
 
 def test_schema_is_at_the_newest_migration(engine: Engine) -> None:
+    assert is_up_to_date(engine)
+
+
+def test_a_schema_one_migration_behind_is_not_up_to_date_and_is_again_when_it_is_back(engine: Engine) -> None:
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as connection:
+        newest = sorted(MigrationContext.configure(connection).get_current_heads())[-1]
+    before = script.get_revision(newest).down_revision
+    previous = before[0] if isinstance(before, tuple) else before
+    assert previous is not None
+    version = text("UPDATE alembic_version SET version_num = :to WHERE version_num = :was")
+    with engine.begin() as connection:  # the version table says one migration is missing, as after a deploy
+        connection.execute(version, {"to": previous, "was": newest})
+    assert not is_up_to_date(engine), "readiness is asked of the database each time, never remembered"
+    with engine.begin() as connection:
+        connection.execute(version, {"to": newest, "was": previous})
     assert is_up_to_date(engine)
 
 
