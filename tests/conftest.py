@@ -118,3 +118,16 @@ def artifacts_dir(request: pytest.FixtureRequest) -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     loop_watch.install()
+
+
+# Files whose tests start engines, processes or browsers and take minutes: run first, so that with
+# `-n 2 --dist loadfile` the quick files fill the other worker's time instead of one worker finishing alone.
+SLOW_FIRST = ("tests/voice/", "tests/integration/cluster/", "_browser.py", "tests/e2e/test_demo")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def slow(item: pytest.Item) -> bool:
+        path = item.nodeid.split("::", 1)[0]
+        return any(part in path for part in SLOW_FIRST)
+
+    items.sort(key=lambda item: not slow(item))  # stable: each file keeps its own order
