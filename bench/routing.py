@@ -20,6 +20,10 @@ Set-up (configuration, sign-in) is not timed. Reported:
 - decisions_per_s: offers made / wall time of the timed loop
 - commands_per_s: commands handled / the same time
 - p50_us, p99_us, max_us: latency of one command (all kinds), from its own timer
+- interpreter_mops: a same-run baseline of this interpreter's speed on this machine now (millions of a fixed mix of
+  heap, dict and attribute operations, the kind routing does, per second; best of three, timed just before and
+  after the stream), and decisions_per_interpreter_mop, decisions_per_s over it: the figure to compare between
+  runs on a noisy machine, where decisions_per_s alone moves several times over with the load
 
 BENCH_BACKLOG=N (environment) adds what a busy day looks like to the node: N interactions waiting in the
 queues before the stream starts (at a priority below all of it, so they stay waiting while the stream is
@@ -31,6 +35,7 @@ as digest_us_mean and digest_ms_total). BENCH_BACKLOG=0 gives the digests withou
 from __future__ import annotations
 
 import gc
+import heapq
 import os
 import random
 import sys
@@ -102,6 +107,31 @@ def build(agents: int, queues: int, rng: random.Random, now: float) -> tuple[Con
             qualified[queue_id] += 1
     weights = [w * qualified[q] for w, q in zip(weights, queue_ids, strict=True)]
     return cc, queue_ids, weights
+
+
+def interpreter_mops(rounds: int = 3, size: int = 50_000) -> float:
+    """Millions of operations per second of a fixed pure-Python mix (heap, dict, attribute): best of `rounds`."""
+
+    class Slot:
+        __slots__ = ("key", "seen")
+
+        def __init__(self, key: int) -> None:
+            self.key = key
+            self.seen = 0
+
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        heap: list[tuple[int, int]] = []
+        slots: dict[int, Slot] = {}
+        for n in range(size):
+            heapq.heappush(heap, ((n * 7919) % size, n))
+            slots[n] = Slot(n)
+        while heap:
+            _, n = heapq.heappop(heap)
+            slots[n].seen += 1
+        best = min(best, time.perf_counter() - started)
+    return 3 * size / best / 1e6
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -178,6 +208,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     gc.collect()
     gc.disable()
+    speed_before = interpreter_mops()
     loop_started = time.perf_counter()
     try:
         for n, submit in enumerate(submits):
@@ -210,6 +241,7 @@ def run(quick: bool) -> dict[str, Any]:
     finally:
         gc.enable()
     elapsed = time.perf_counter() - loop_started - store_s
+    speed = (speed_before + interpreter_mops()) / 2
     decisions = cc.decisions - decisions_at_start
     latencies.sort()
     waiting = sum(len(cc.waiting_in(q)) for q in queue_ids) if quick and not backlog else None
@@ -231,6 +263,8 @@ def run(quick: bool) -> dict[str, Any]:
         "store_s": round(store_s, 3),
         "still_waiting": waiting,
         "python": sys.version.split()[0],
+        "interpreter_mops": round(speed, 2),
+        "decisions_per_interpreter_mop": round(decisions / elapsed / speed),
     }
     if digests:
         result.update(

@@ -16,8 +16,10 @@ delivery over WebSockets is what `offer_latency` measures), so the server
 runs with a heartbeat timeout longer than the run.
 
 Result: interactions completed per second during the measured window (after
-a warm-up), with per-request latencies, the server's CPU time per interaction (from its
-/metrics; unlike the rate, it does not depend on what else the machine runs) and the load
+a warm-up), and first `ratio_to_ceiling`: that rate over the ceiling measured just before in the same run with
+the same client and server (the same pipelines doing three `GET /healthz` a round, `ceiling_rounds_per_s`), which
+holds better than the rate on a shared, noisy machine; with per-request latencies, the server's CPU time per
+interaction (from its /metrics; unlike the rate, it does not depend on what else the machine runs) and the load
 generator's own loop lag.
 Environment BENCH_AGENTS, BENCH_WORKERS and BENCH_SECONDS override the sizes.
 """
@@ -52,20 +54,31 @@ def run(quick: bool) -> dict[str, Any]:
         # no consoles are connected: agents must not be put on break for silence during the run
         with serve(directory, provisioned.database_url, heartbeat_timeout_seconds="3600") as (base_url, _pid):
             progress(f"load generator pid {os.getpid()}")
-            result = asyncio.run(
-                run_load(
-                    base_url,
-                    [TenantLoad(api_key, tokens)],
-                    workers=int(p["workers"]),
-                    seconds=p["seconds"],
-                    warmup=p["warmup"],
-                    server_cpu=lambda: server_cpu_seconds(base_url),
+
+            def load(ceiling: bool) -> dict[str, Any]:
+                return asyncio.run(
+                    run_load(
+                        base_url,
+                        [TenantLoad(api_key, tokens)],
+                        workers=int(p["workers"]),
+                        seconds=p["seconds"],
+                        warmup=p["warmup"],
+                        server_cpu=lambda: server_cpu_seconds(base_url),
+                        ceiling=ceiling,
+                    )
                 )
-            )
+
+            progress(f"the ceiling: {int(p['seconds'])} s of GET /healthz with the same pipelines")
+            ceiling = load(ceiling=True)
+            progress(f"{int(p['seconds'])} s of interactions")
+            result = load(ceiling=False)
             result["server"] = commit_summary(base_url)
     return {
         "benchmark": "throughput",
         "quick": quick,
+        "ratio_to_ceiling": round(result["interactions_per_s"] / max(0.1, ceiling["interactions_per_s"]), 3),
         **result,
+        "ceiling_rounds_per_s": ceiling["interactions_per_s"],
+        "ceiling_server_cpu_ms_per_round": ceiling["server_cpu_ms_per_interaction"],
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
