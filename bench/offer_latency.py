@@ -19,7 +19,11 @@ the run ends with a bounded drain.
 
 Latency = arrival of the `interaction.changed` frame with state "offered"
 for that agent - the moment just before the create call is sent; both are
-read from this process's monotonic clock. The load generator's own event-loop
+read from this process's monotonic clock. The ceiling, measured in the same
+run by the same client while the load runs: the round trip of the empty route
+(`GET /healthz` on the same connections) plus that of a WebSocket echo (the
+agents' own pings and their pongs); `ratio_to_ceiling` is the offer's p50 over
+the sum of the two p50s, the figure to quote on a noisy machine. The load generator's own event-loop
 lag is measured alongside (a sleeping task's oversleep): if it is large, the
 numbers include the generator's delay. Clients do not ask for permessage-
 deflate, to keep the generator cheap.
@@ -69,6 +73,10 @@ class _Stats:
     disconnects: int = 0
     completed: int = 0
     errors: list[str] = field(default_factory=list)
+    pings_sent: dict[tuple[str, int], float] = field(default_factory=dict)  # (agent, frame id) -> sent at
+    echo_ms: list[float] = field(default_factory=list)  # ping -> pong on the agents' own sockets
+    http_ceiling_ms: list[float] = field(default_factory=list)  # GET /healthz on the same connections
+    ceiling_on: bool = False  # only while measuring
 
     def error(self, message: str) -> None:
         self.http_errors += 1
@@ -115,6 +123,8 @@ class _Agent:
         frame_id = 0
         while True:
             frame_id += 1
+            if self.stats.ceiling_on:
+                self.stats.pings_sent[(self.login.agent_id, frame_id)] = time.perf_counter()
             await self.socket.send(f'{{"id":{frame_id},"type":"ping"}}')
             await asyncio.sleep(self.heartbeat / 2)
 
@@ -126,6 +136,11 @@ class _Agent:
             async for message in self.socket:
                 arrived = time.perf_counter()
                 stats.frames += 1
+                if isinstance(message, str) and '"pong"' in message:  # the echo: the ceiling of a frame's trip
+                    sent_ping = stats.pings_sent.pop((self.login.agent_id, json.loads(message)["id"]), None)
+                    if sent_ping is not None:
+                        stats.echo_ms.append((arrived - sent_ping) * 1000)
+                    continue
                 # cheap filter first: most frames are colleagues' presence and queue summaries
                 if not isinstance(message, str) or '"state":"offered"' not in message or me not in message:
                     continue
@@ -181,6 +196,19 @@ async def _create(http: HttpPool, api_key: str, interaction_id: str, stats: _Sta
         stats.error(f"create {response.status} {response.body[:200]!r}")
 
 
+async def _http_ceiling(http: HttpPool, stats: _Stats) -> None:
+    """The empty route's round trip on the same connections, a few times a second, while measuring."""
+    while True:
+        started = time.perf_counter()
+        try:
+            response = await http.request("GET", "/healthz", token="")
+        except (OSError, asyncio.IncompleteReadError):
+            response = None
+        if response is not None and response.status == 200 and stats.ceiling_on:
+            stats.http_ceiling_ms.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.05)
+
+
 async def _load(
     base_url: str, api_keys: dict[str, str], logins: list[AgentLogin], p: dict[str, float]
 ) -> dict[str, Any]:
@@ -211,6 +239,7 @@ async def _load(
         total = int(rate * (warmup + seconds))
         begin = time.perf_counter()
         frames_at_warmup = 0
+        ceiling_task: asyncio.Task[None] | None = None
         for n in range(total):
             due = begin + n / rate
             delay = due - time.perf_counter()
@@ -218,6 +247,8 @@ async def _load(
                 await asyncio.sleep(delay)
             if n == int(rate * warmup):
                 frames_at_warmup, measure_begin = stats.frames, time.perf_counter()
+                stats.ceiling_on = True
+                ceiling_task = asyncio.get_running_loop().create_task(_http_ceiling(http, stats))
             interaction_id = f"ix{n}"
             if n >= int(rate * warmup):
                 stats.measured.add(interaction_id)
@@ -234,6 +265,9 @@ async def _load(
         while stats.measured - stats.offered and time.perf_counter() < drain_deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await lag.stop()
+        stats.ceiling_on = False
+        if ceiling_task is not None:
+            ceiling_task.cancel()
         missing = len(stats.measured - stats.offered)
         for task in list(creations):
             task.cancel()
@@ -241,7 +275,9 @@ async def _load(
     finally:
         await http.aclose()
     latencies = stats.latencies_ms
+    ceiling_p50 = percentile(stats.http_ceiling_ms, 50) + percentile(stats.echo_ms, 50)
     return {
+        "ratio_to_ceiling": round(percentile(latencies, 50) / ceiling_p50, 2) if ceiling_p50 > 0 else None,
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
         "max_ms": round(max(latencies, default=float("nan")), 2),
@@ -254,6 +290,9 @@ async def _load(
         "frames_per_s": round(frames_per_s),
         "http_errors": stats.http_errors,
         "disconnects": stats.disconnects,
+        "ceiling_http_p50_ms": round(percentile(stats.http_ceiling_ms, 50), 2),
+        "ceiling_ws_echo_p50_ms": round(percentile(stats.echo_ms, 50), 2),
+        "ceiling_samples": [len(stats.http_ceiling_ms), len(stats.echo_ms)],
         **lag.summary(),
         **({"first_errors": stats.errors} if stats.errors else {}),
     }
