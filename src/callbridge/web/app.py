@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Engine
 from starlette.routing import NoMatchFound
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -62,6 +64,16 @@ Errors are `{"error": code, "message": text, "field": name}`; `field` names the 
 """
 
 
+def _telemetry() -> TelemetryConfig | None:
+    """FastAPI's OpenTelemetry spans and metrics, only where OpenTelemetry is set up (its OTEL_* environment, or
+    FASTAPI_OTEL_AUTO_CONFIGURE). Callbridge sets up no provider itself, and with telemetry on FastAPI asks
+    OpenTelemetry for its three global providers on every request to find out that none is there: a few
+    percent of the server's CPU for nothing."""
+    if any(name.startswith(("OTEL_", "FASTAPI_OTEL_")) for name in os.environ):
+        return None  # FastAPI's defaults
+    return {"tracing": False, "metrics": False, "logs": False}
+
+
 def _build_routes_now(app: FastAPI) -> None:
     """FastAPI builds each route's handler (dependencies, models) at its first request, which would stall the
     event loop for tens of milliseconds then; looking up a name no route has builds every one, at start-up."""
@@ -98,6 +110,7 @@ def create_app(
         openapi_url=None,  # served below, built in a worker thread
         redoc_url=None,  # ReDoc would load from a CDN; /docs is the reference
         dependencies=[Depends(log_context)],
+        telemetry=_telemetry(),
     )
 
     @app.get("/openapi.json", include_in_schema=False)
