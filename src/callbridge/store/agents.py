@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, select
 
 from callbridge.domain.audit import Actor
 from callbridge.domain.model import AgentStatus
-from callbridge.store.audit import current_fields, record
+from callbridge.store.audit import remove_audited, save_audited
 from callbridge.store.tables import agents
 
 AUDITED_FIELDS = ("email", "display_name", "roles", "skills", "capacity", "queue_ids", "enabled", "auto_login")
@@ -39,47 +39,20 @@ def save(
 ) -> None:
     """Inserts (`create`: logged out, idle since now) or updates the agent's row, and audits the change, in the
     caller's transaction."""
-    before = None if create else current_fields(connection, agents, tenant_id, agent_id, row)
-    if create:
-        now = time.time()
-        connection.execute(
-            insert(agents).values(
-                tenant_id=tenant_id,
-                id=agent_id,
-                created_at=now,
-                presence=AgentStatus.LOGGED_OUT.value,
-                presence_reason="",
-                status=AgentStatus.LOGGED_OUT.value,
-                status_reason="",
-                status_since=now,
-                idle_since=now,
-                **row,
-            )
-        )
-    else:
-        connection.execute(update(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id).values(**row))
-    record(
-        connection,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="agent.created" if create else "agent.updated",
-        target_type="agent",
-        target_id=agent_id,
-        before=before,
-        after=row,
-    )
+    now = time.time()
+    created = {
+        "id": agent_id,
+        "created_at": now,
+        "presence": AgentStatus.LOGGED_OUT.value,
+        "presence_reason": "",
+        "status": AgentStatus.LOGGED_OUT.value,
+        "status_reason": "",
+        "status_since": now,
+        "idle_since": now,
+    }
+    save_audited(connection, agents, "agent", tenant_id, agent_id, row, create=create, actor=actor, created=created)
 
 
 def remove(connection: Connection, tenant_id: str, agent_id: str, *, actor: Actor) -> None:
     """Deletes the agent's row and audits it, in the caller's transaction."""
-    before = current_fields(connection, agents, tenant_id, agent_id, AUDITED_FIELDS)
-    connection.execute(delete(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id))
-    record(
-        connection,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="agent.deleted",
-        target_type="agent",
-        target_id=agent_id,
-        before=before or {},
-    )
+    remove_audited(connection, agents, "agent", tenant_id, agent_id, AUDITED_FIELDS, actor=actor)

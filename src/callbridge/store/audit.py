@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
 
 from callbridge.domain.audit import Actor, AuditEntry, changes
 from callbridge.store.audit_tables import audit_log
@@ -123,3 +123,51 @@ def current_fields(
         select(*(table.c[n] for n in names)).where(table.c.tenant_id == tenant_id, table.c.id == row_id)
     ).first()
     return None if found is None else dict(zip(names, found, strict=True))
+
+
+def save_audited(
+    connection: Connection,
+    table: Table,
+    kind: str,
+    tenant_id: str,
+    row_id: str,
+    row: Mapping[str, Any],
+    *,
+    create: bool,
+    actor: Actor,
+    created: Mapping[str, Any] | None = None,
+) -> None:
+    """Inserts (`create`, with the `created` columns too) or updates the row (tenant_id, row_id) of a configured
+    `kind` (agent, queue…) and audits the change as `kind.created` or `kind.updated`, in the caller's transaction."""
+    before = None if create else current_fields(connection, table, tenant_id, row_id, row)
+    if create:
+        connection.execute(insert(table).values(tenant_id=tenant_id, **(created or {}), **row))
+    else:
+        connection.execute(update(table).where(table.c.tenant_id == tenant_id, table.c.id == row_id).values(**row))
+    record(
+        connection,
+        tenant_id=tenant_id,
+        actor=actor,
+        action=f"{kind}.created" if create else f"{kind}.updated",
+        target_type=kind,
+        target_id=row_id,
+        before=before,
+        after=dict(row),
+    )
+
+
+def remove_audited(
+    connection: Connection, table: Table, kind: str, tenant_id: str, row_id: str, fields: Iterable[str], *, actor: Actor
+) -> None:
+    """Deletes the row (tenant_id, row_id) and audits `kind.deleted` with its `fields`, in the caller's transaction."""
+    before = current_fields(connection, table, tenant_id, row_id, fields)
+    connection.execute(delete(table).where(table.c.tenant_id == tenant_id, table.c.id == row_id))
+    record(
+        connection,
+        tenant_id=tenant_id,
+        actor=actor,
+        action=f"{kind}.deleted",
+        target_type=kind,
+        target_id=row_id,
+        before=before or {},
+    )
