@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callbridge.channels.voice_nodes import CARRIER_GONE, GoneCarriers, VoiceRelay, voice_subject
+from callbridge.channels.voice_nodes import CARRIER_GONE, RESCAN_ROUNDS, GoneCarriers, VoiceRelay, voice_subject
 from callbridge.store.live_state import stored_interaction_row
 from tests.channels.conftest import Tenant
 
@@ -44,6 +44,11 @@ def test_the_calls_of_a_carrier_missing_at_two_rounds_fail_with_the_reason(tenan
     assert state(tenant, "on-a")[0] == "queued"
     assert state(tenant, "on-c")[0] == "queued"
     assert harness.run(gone.check(["node-a", "node-c"])) == []
+    # a call whose carrier never showed up while nothing else changed is still caught, a few rounds later
+    call(tenant, "on-d", "node-d")
+    failed = [harness.run(gone.check(["node-a", "node-c"])) for _ in range(2 * RESCAN_ROUNDS + 2)]
+    assert [found for found in failed if found] == [[(tenant.id, "on-d")]]
+    assert state(tenant, "on-d") == ("failed", CARRIER_GONE)
 
 
 def test_the_holder_sends_decisions_about_calls_another_node_carries_to_that_node(tenant: Tenant) -> None:

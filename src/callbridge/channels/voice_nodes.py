@@ -108,18 +108,30 @@ class VoiceRelay:
             self.send(subject, body)
 
 
+RESCAN_ROUNDS = 10
+
+
 class GoneCarriers:
     """On the holder, after each lease round: live calls carried by a node that is no longer live end `failed`."""
 
     def __init__(self, node: ContactCenterNode) -> None:
         self.node = node
         self._suspects: set[tuple[str, str]] = set()  # seen with a missing carrier at the last round
+        self._looked_at: tuple[frozenset[str], frozenset[str]] | None = None  # (live nodes, held tenants)
+        self._rounds_skipped = 0
 
     async def check(self, live_nodes: list[str]) -> list[tuple[str, str]]:
         """Fails the calls whose carrier was missing at this round and the one before; returns them."""
         live = frozenset(live_nodes)
+        held = frozenset(self.node.held_tenants())
+        # A carrier is lost only when the live nodes change, so the calls are read then, while suspects wait, when
+        # the tenants held change, and every RESCAN_ROUNDS rounds (a node that died before its heartbeat was seen)
+        if not self._suspects and self._looked_at == (live, held) and self._rounds_skipped < RESCAN_ROUNDS:
+            self._rounds_skipped += 1
+            return []
+        self._looked_at, self._rounds_skipped = (live, held), 0
         seen: set[tuple[str, str]] = set()
-        for tenant_id in self.node.held_tenants():
+        for tenant_id in held:
             with contextlib.suppress(Exception):  # the tenant left this node meanwhile
                 for interaction_id in await self.node.read(tenant_id, partial(_carried_by_gone, live)):
                     seen.add((tenant_id, interaction_id))

@@ -13,8 +13,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from tests.integration.cluster.conftest import DEADLINE_SECONDS
-from tests.integration.cluster.test_failover_processes import LEASE_SECONDS, metric, wait_for
-from tests.integration.cluster.test_forwarding_processes import Cluster, cluster, set_up_tenant
+from tests.integration.cluster.test_failover_processes import metric, wait_for
+from tests.integration.cluster.test_forwarding_processes import Cluster, cluster, holder_and_others, set_up_tenant
 
 __all__ = ["cluster"]
 
@@ -40,16 +40,7 @@ def next_frame(socket: ClientConnection, kind: str) -> dict[str, Any]:
 def test_a_chat_customer_on_another_node_than_the_holder(cluster: Cluster) -> None:
     cluster.extra["CALLBRIDGE_CHAT_RECONNECT_GRACE_SECONDS"] = str(GRACE_SECONDS)
     _pbx, agent = set_up_tenant(cluster, chat=True)
-    holder = cluster.holder("acme")
-    assert holder is not None
-    h = cluster.urls[holder]
-    x, y = (cluster.urls[n] for n in range(3) if n != holder)
-    for url in (x, y):
-        wait_for(
-            lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,
-            "a non-holder to reach the holder",
-            LEASE_SECONDS * 5,
-        )
+    h, x, y = holder_and_others(cluster, agent)
     assert httpx.put(f"{y}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
 
     # the pre-chat form on a non-holder: queued there by the holder; a wrong queue is the holder's refusal

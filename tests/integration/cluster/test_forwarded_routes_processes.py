@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from tests.channels.test_hold import SECRET, PbxStandIn
 from tests.integration.cluster.conftest import DEADLINE_SECONDS
 from tests.integration.cluster.test_failover_processes import LEASE_SECONDS, PASSWORD, metric, wait_for
-from tests.integration.cluster.test_forwarding_processes import Cluster, cluster, set_up_tenant
+from tests.integration.cluster.test_forwarding_processes import Cluster, cluster, holder_and_others, set_up_tenant
 
 __all__ = ["cluster"]  # the fixture, shared with the forwarding tests
 
@@ -29,16 +29,7 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
     pbx_endpoint = PbxStandIn()
     try:
         pbx, agent = set_up_tenant(cluster)
-        holder = cluster.holder("acme")
-        assert holder is not None
-        h = cluster.urls[holder]
-        x, y = (cluster.urls[n] for n in range(3) if n != holder)
-        for url in (x, y):  # a non-holder may only learn where the tenant is on its next lease round
-            wait_for(
-                lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,
-                "a non-holder to reach the holder",
-                LEASE_SECONDS * 5,
-            )
+        h, x, y = holder_and_others(cluster, agent)
         token = httpx.post(
             f"{x}/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": PASSWORD}, timeout=10
         )
@@ -195,18 +186,9 @@ def test_telephony_events_and_hold_reach_the_holder_from_any_node(cluster: Clust
 @pytest.mark.slow
 def test_an_agents_chat_actions_reach_the_holder_from_any_node(cluster: Cluster) -> None:
     _pbx, agent = set_up_tenant(cluster, chat=True)
-    holder = cluster.holder("acme")
-    assert holder is not None
-    h = cluster.urls[holder]
-    x, y = (cluster.urls[n] for n in range(3) if n != holder)
-    for url in (x, y):
-        wait_for(
-            lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,
-            "a non-holder to reach the holder",
-            LEASE_SECONDS * 5,
-        )
+    h, x, y = holder_and_others(cluster, agent)
     assert httpx.put(f"{x}/api/v1/me/status", json={"status": "available"}, headers=agent).status_code == 200
-    # the customer's side is served by the holder (customers' connections are not clustered yet)
+    # the customer is on the holder here; a customer on another node is test_chat_processes.py
     form = {"queue": "support", "name": "Ada Lovelace", "email": "ada@example.com"}
     started = httpx.post(f"{h}/chat/v1/acme/conversations", json=form, timeout=10)
     assert started.status_code == 201, started.text

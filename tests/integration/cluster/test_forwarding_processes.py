@@ -97,6 +97,21 @@ def set_up_tenant(cluster: Cluster, *, chat: bool = False) -> tuple[dict[str, st
     return {"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {session}"}
 
 
+def holder_and_others(cluster: Cluster, agent: dict[str, str]) -> tuple[str, str, str]:
+    """The URLs of the node holding `acme` and of the two others, once each of those reaches the holder (a
+    non-holder may only learn where the tenant is on its next lease round)."""
+    holder = cluster.holder("acme")
+    assert holder is not None
+    x, y = (cluster.urls[n] for n in range(3) if n != holder)
+    for url in (x, y):
+        wait_for(
+            lambda url=url: httpx.get(f"{url}/api/v1/me", headers=agent, timeout=10).status_code == 200,
+            "a non-holder to reach the holder",
+            LEASE_SECONDS * 5,
+        )
+    return cluster.urls[holder], x, y
+
+
 @pytest.mark.slow
 def test_a_tenant_is_served_through_every_node(cluster: Cluster) -> None:
     pbx, agent = set_up_tenant(cluster)

@@ -35,9 +35,9 @@ class TelephonySettingsIn(Input):
     commands: list[Command] = Field(
         default=list(DEFAULT_COMMANDS),
         max_length=6,
-        description="The commands the PBX follows: hold, resume (the default), connect (bridge a call an agent "
-        "accepted in the console), hang_up (the agent hung up in the console), dial (click to dial), transfer "
-        "(to an outside number)",
+        description="The commands the PBX follows: hold, resume (the default; both or neither, else 422), connect "
+        "(bridge a call an agent accepts in the console to that agent, asked before the offer is accepted), hang_up "
+        "(the agent hung up in the console), dial (click to dial), transfer (to an outside number)",
     )
 
 
