@@ -9,7 +9,6 @@ from starlette.concurrency import run_in_threadpool
 
 from callbridge.auth.credentials import create_api_key, revoke_api_key
 from callbridge.auth.principal import Principal, PrincipalKind
-from callbridge.domain.model import Queue
 from callbridge.realtime.wire import Snapshot
 from callbridge.services.configuration import TenantSettings, profile_from_input
 from callbridge.services.operations import (
@@ -114,53 +113,21 @@ async def delete_skill(tenant_id: str, name: str, svc: ServicesDep, who: TenantA
 # --------------------------------------------------------------------- queues
 
 
-def _queue_out(q: Queue) -> QueueOut:
-    return QueueOut(
-        id=q.id,
-        name=q.name,
-        channel=q.channel,
-        required_skills=dict(q.required_skills),
-        priority=q.priority,
-        service_level_seconds=q.service_level_seconds,
-        offer_timeout_seconds=q.offer_timeout_seconds,
-        wrap_up_seconds=q.wrap_up_seconds,
-        offer_during_wrap_up=q.offer_during_wrap_up,
-        dispositions=list(q.dispositions),
-        disposition_required=q.disposition_required,
-    )
-
-
-def _queue(body: QueueIn, queue_id: str) -> Queue:
-    return Queue(
-        id=queue_id,
-        name=body.name,
-        channel=body.channel,
-        required_skills=dict(body.required_skills),
-        priority=body.priority,
-        service_level_seconds=body.service_level_seconds,
-        offer_timeout_seconds=body.offer_timeout_seconds,
-        wrap_up_seconds=body.wrap_up_seconds,
-        offer_during_wrap_up=body.offer_during_wrap_up,
-        dispositions=tuple(body.dispositions),
-        disposition_required=body.disposition_required,
-    )
-
-
 @router.get("/tenants/{tenant_id}/queues", tags=["queues"])
 async def list_queues(tenant_id: str, svc: ServicesDep, _who: TenantAdminDep) -> list[QueueOut]:
-    return [_queue_out(q) for q in await svc.node.perform(tenant_id, ListQueues())]
+    return [QueueOut.of(q) for q in await svc.node.perform(tenant_id, ListQueues())]
 
 
 @router.post("/tenants/{tenant_id}/queues", status_code=201, tags=["queues"])
 async def create_queue(tenant_id: str, body: QueueIn, svc: ServicesDep, who: TenantAdminDep) -> QueueOut:
-    queue = _queue(body, body.id)
+    queue = body.to_queue(body.id)
     await svc.node.perform(tenant_id, SaveQueue(queue=queue, create=True, actor=await acting(svc.engine, who)))
-    return _queue_out(queue)
+    return QueueOut.of(queue)
 
 
 @router.get("/tenants/{tenant_id}/queues/{queue_id}", tags=["queues"])
 async def get_queue(tenant_id: str, queue_id: str, svc: ServicesDep, _who: TenantAdminDep) -> QueueOut:
-    return _queue_out(await svc.node.perform(tenant_id, GetQueue(queue_id=queue_id)))
+    return QueueOut.of(await svc.node.perform(tenant_id, GetQueue(queue_id=queue_id)))
 
 
 @router.put("/tenants/{tenant_id}/queues/{queue_id}", tags=["queues"])
@@ -169,9 +136,9 @@ async def update_queue(
 ) -> QueueOut:
     if body.id not in (None, queue_id):
         raise InvalidField("a queue's id cannot change", "id")
-    queue = _queue(body, queue_id)
+    queue = body.to_queue(queue_id)
     await svc.node.perform(tenant_id, SaveQueue(queue=queue, create=False, actor=await acting(svc.engine, who)))
-    return _queue_out(queue)
+    return QueueOut.of(queue)
 
 
 @router.delete("/tenants/{tenant_id}/queues/{queue_id}", status_code=204, tags=["queues"])

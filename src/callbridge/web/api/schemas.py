@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from callbridge.domain.model import Channel, Role
+from callbridge.domain.model import Channel, Queue, Role
 
 Identifier = Annotated[
     str,
@@ -135,6 +135,21 @@ class QueueIn(Input):
             raise ValueError("name each disposition once")
         return value
 
+    def to_queue(self, queue_id: str) -> Queue:
+        return Queue(
+            id=queue_id,
+            name=self.name,
+            channel=self.channel,
+            required_skills=dict(self.required_skills),
+            priority=self.priority,
+            service_level_seconds=self.service_level_seconds,
+            offer_timeout_seconds=self.offer_timeout_seconds,
+            wrap_up_seconds=self.wrap_up_seconds,
+            offer_during_wrap_up=self.offer_during_wrap_up,
+            dispositions=tuple(self.dispositions),
+            disposition_required=self.disposition_required,
+        )
+
 
 class QueueUpdate(QueueIn):
     id: Identifier | None = None  # type: ignore[assignment]
@@ -152,6 +167,22 @@ class QueueOut(BaseModel):
     offer_during_wrap_up: bool
     dispositions: list[str]
     disposition_required: bool
+
+    @classmethod
+    def of(cls, queue: Queue) -> QueueOut:
+        return cls(
+            id=queue.id,
+            name=queue.name,
+            channel=queue.channel,
+            required_skills=dict(queue.required_skills),
+            priority=queue.priority,
+            service_level_seconds=queue.service_level_seconds,
+            offer_timeout_seconds=queue.offer_timeout_seconds,
+            wrap_up_seconds=queue.wrap_up_seconds,
+            offer_during_wrap_up=queue.offer_during_wrap_up,
+            dispositions=list(queue.dispositions),
+            disposition_required=queue.disposition_required,
+        )
 
 
 Capacity = Annotated[int, Field(ge=0, le=50)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
-from callbridge.channels.base import TelephonyEvent
+from callbridge.channels.base import TelephonyEvent, TelephonyEventType
 from callbridge.channels.hold import HOLD_KEY
 from callbridge.channels.telephony import HandleTelephonyEvent, TelephonyOutcome, body_fingerprint
 from callbridge.realtime.wire import InteractionView
@@ -27,18 +27,7 @@ EventId = Annotated[
 
 class TelephonyEventIn(Input):
     event_id: EventId
-    type: Literal[
-        "call.incoming",
-        "call.answered",
-        "call.ended",
-        "call.abandoned",
-        "outbound.requested",
-        "outbound.answered",
-        "outbound.ended",
-        "call.held",
-        "call.resumed",
-        "call.failed",
-    ]
+    type: TelephonyEventType
     call_id: Identifier = Field(description="The carrier's call id; it becomes the interaction id")
     from_address: Address = Field(default="", description="Caller id (inbound); the number shown (outbound)")
     to_address: Address = Field(default="", description="Dialled number (inbound); the customer's number (outbound)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 from callbridge.domain.model import Channel, Queue
 from callbridge.services.operations import DeleteQueue, DeleteSkill, GetQueue, ListQueues, SaveQueue
-from callbridge.web.api.schemas import QueueIn, QueueUpdate, SkillIn
+from callbridge.web.api.schemas import QueueIn, QueueOut, QueueUpdate, SkillIn
 from callbridge.web.pages.admin.common import (
     SERVICE_ERRORS,
     PageRefused,
@@ -75,19 +76,7 @@ async def delete_skill(page: TenantPage, name: str) -> Response:
 
 
 def _queue_values(queue: Queue) -> dict[str, Any]:
-    return {
-        "id": queue.id,
-        "name": queue.name,
-        "channel": queue.channel.value,
-        "required_skills": dict(queue.required_skills),
-        "priority": queue.priority,
-        "service_level_seconds": queue.service_level_seconds,
-        "offer_timeout_seconds": queue.offer_timeout_seconds,
-        "wrap_up_seconds": queue.wrap_up_seconds,
-        "offer_during_wrap_up": queue.offer_during_wrap_up,
-        "dispositions": list(queue.dispositions),
-        "disposition_required": queue.disposition_required,
-    }
+    return QueueOut.of(queue).model_dump(mode="json")
 
 
 async def _form_values(page: TenantPage, queue_id: str) -> dict[str, Any]:
@@ -129,19 +118,7 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
         body = (QueueIn if create else QueueUpdate).model_validate(values)
     except ValidationError as error:
         return validation_errors(error, values)
-    queue = Queue(
-        id=values["id"],
-        name=body.name,
-        channel=body.channel,
-        required_skills=dict(body.required_skills),
-        priority=body.priority,
-        service_level_seconds=body.service_level_seconds,
-        offer_timeout_seconds=body.offer_timeout_seconds,
-        wrap_up_seconds=body.wrap_up_seconds,
-        offer_during_wrap_up=body.offer_during_wrap_up,
-        dispositions=tuple(body.dispositions),
-        disposition_required=body.disposition_required,
-    )
+    queue = body.to_queue(values["id"])
     try:
         await page.svc.node.perform(page.tenant_id, SaveQueue(queue=queue, create=create, actor=page.actor))
     except SERVICE_ERRORS as error:
@@ -151,22 +128,8 @@ async def _save(page: TenantPage, values: dict[str, Any], *, create: bool) -> di
 
 @router.get("/admin/{tenant_id}/queues/new")
 async def new_queue(page: TenantPage) -> Response:
-    defaults = QueueIn(id="new", name="new", channel=Channel.PHONE)
-    values = _queue_values(
-        Queue(
-            id="",
-            name="",
-            channel=Channel.PHONE,
-            required_skills={},
-            priority=defaults.priority,
-            service_level_seconds=defaults.service_level_seconds,
-            offer_timeout_seconds=defaults.offer_timeout_seconds,
-            wrap_up_seconds=defaults.wrap_up_seconds,
-            offer_during_wrap_up=defaults.offer_during_wrap_up,
-            dispositions=(),
-            disposition_required=False,
-        )
-    )
+    blank = QueueIn(id="new", name="new", channel=Channel.PHONE).to_queue("")
+    values = _queue_values(replace(blank, name=""))
     return await _form(page, values, create=True)
 
 
