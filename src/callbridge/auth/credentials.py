@@ -7,6 +7,7 @@ key), which also makes them easy to find in leaked logs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -56,12 +57,15 @@ def create_admin_user(engine: Engine, email: str, password: str) -> str:
 def authenticate_admin(engine: Engine, email: str, password: str) -> str | None:
     row = stored_sessions.admin_user(engine, email.strip().lower())
     if row is None:
-        verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration by timing
+        verify_password(_dummy_hash(), password)  # same work either way: no user enumeration by timing
         return None
     return row.id if verify_password(row.password_hash, password) else None
 
 
-_DUMMY_HASH = _hasher.hash("callbridge-timing-equaliser")
+@functools.cache
+def _dummy_hash() -> str:
+    # made on first need, not at import: an Argon2 hash costs every process start 0.1-2 s of CPU
+    return _hasher.hash("callbridge-timing-equaliser")
 
 
 def create_session(engine: Engine, kind: str, subject_id: str, tenant_id: str | None, now: float) -> str:
