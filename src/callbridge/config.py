@@ -247,6 +247,15 @@ class Settings(BaseSettings):
     voice_wss_key: Path | None = Field(
         default=None, description="The PEM private key of voice_wss_cert (unencrypted: Kamailio reads it at start)."
     )
+    voice_sip_tls_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Kamailio's SIP-over-TLS port (TCP, usually 5061) on voice_sip_address, for desk phones and the "
+        "carrier trunk: phones register over it with their digest credentials, and only voice_trunk_networks may "
+        "start calls over it, as over UDP. It serves the certificate of voice_wss_cert and voice_wss_key (Kamailio's "
+        "one TLS certificate), which it needs. 0: no SIP over TLS.",
+    )
     voice_softphone_secret: str = Field(
         default="",
         description="The secret Kamailio checks browsers' short-lived SIP credentials with (auth_ephemeral); empty: "
@@ -311,6 +320,11 @@ class Settings(BaseSettings):
         if (self.voice_wss_cert is None) != (self.voice_wss_key is None):
             raise ValueError(
                 "CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY go together (Kamailio's certificate and key)"
+            )
+        if self.voice_sip_tls_port and self.voice_wss_cert is None:
+            raise ValueError(
+                "CALLBRIDGE_VOICE_SIP_TLS_PORT needs CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY "
+                "(the certificate and key Kamailio serves on its TLS ports)"
             )
         for name, path in (
             ("CALLBRIDGE_VOICE_WSS_CERT", self.voice_wss_cert),

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from callbridge.channels.sip import layout_from, softphones_from
+from callbridge.channels.sip.engines import tls_config
 from callbridge.channels.sip.webrtc import IceServers, Softphones, softphone_user, turn_password
 from callbridge.config import Settings
 
@@ -94,4 +95,17 @@ def test_wss_needs_both_its_files_and_makes_the_softphones_url_wss(tmp_path: Pat
     found = softphones_from(settings)
     assert found is not None
     assert found.ws_url == "wss://127.0.0.1:5443/"
-    assert layout_from(settings, tmp_path).wss == (cert, key)
+    assert layout_from(settings, tmp_path).tls == (cert, key)
+
+
+def test_sip_over_tls_needs_the_certificate_and_serves_it_from_the_tls_config(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("certificate")
+    key.write_text("key")
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_SIP_TLS_PORT needs CALLBRIDGE_VOICE_WSS_CERT"):
+        Settings(database_url=DB, voice_sip_tls_port=5061)
+    settings = Settings(database_url=DB, voice_wss_cert=cert, voice_wss_key=key, voice_sip_tls_port=5061)
+    layout = layout_from(settings, tmp_path)
+    assert layout.sip_tls_port == 5061
+    assert f"certificate = {cert}" in tls_config(layout)
+    assert f"private_key = {key}" in tls_config(layout)

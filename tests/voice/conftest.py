@@ -130,8 +130,10 @@ class VoiceSystem:
         assert response.status_code == 200, response.text
         return username
 
-    def baresip(self, name: str, frequency: float, account: str, sip_port: int | None = None) -> Baresip:
-        peer = Baresip(self.workdir / name, frequency, account, sip_port)
+    def baresip(
+        self, name: str, frequency: float, account: str, sip_port: int | None = None, config: tuple[str, ...] = ()
+    ) -> Baresip:
+        peer = Baresip(self.workdir / name, frequency, account, sip_port, config)
         self.peers.append(peer)
         peer.start()
         return peer
@@ -150,8 +152,16 @@ class Baresip:
     """A SIP phone: sends `frequency` from a WAV, records what it hears (sndfile: dump-*-dec.wav), driven over
     its ctrl_tcp socket (netstring JSON)."""
 
-    def __init__(self, directory: Path, frequency: float, account: str, sip_port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        frequency: float,
+        account: str,
+        sip_port: int | None = None,
+        config: tuple[str, ...] = (),
+    ) -> None:
         self.sip_port = sip_port
+        self.config = config  # more lines of baresip's config (e.g. `sip_cafile` for SIP over TLS)
         self.directory = directory
         self.frequency = frequency
         self.account = account
@@ -190,6 +200,7 @@ class Baresip:
                     f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}",
                     f"snd_path {self.directory}",
                     f"rtp_ports {rtp_base}-{rtp_base + 2}",
+                    *self.config,
                     "",
                 ]
             )

@@ -36,6 +36,7 @@ from callbridge.channels.sip.engines import (
     kamailio_config,
     kamailio_modules_dir,
     rtpengine_command,
+    tls_config,
 )
 from callbridge.channels.sip.hold_music import HoldMusicStore
 from callbridge.channels.sip.menu import DtmfListener, ensure_menu_prompt, ensure_menu_silence
@@ -84,9 +85,11 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         trunk_address=trunk_address(settings.voice_trunk_address),
         ws_address=settings.voice_ws_address,
         ws_port=settings.voice_ws_port,
-        wss=(settings.voice_wss_cert, settings.voice_wss_key)
+        tls=(settings.voice_wss_cert, settings.voice_wss_key)
         if settings.voice_wss_cert and settings.voice_wss_key
         else None,
+        sip_tls_port=settings.voice_sip_tls_port,
+        tls_config=(voice_dir / "tls.cfg").absolute(),
         ws_allowed_origins=(origin_of(settings.effective_public_url()),),
         softphone_ttl_seconds=settings.voice_softphone_ttl_seconds,
         recording_dir=(voice_dir / "recording-spool").absolute(),
@@ -265,6 +268,8 @@ class VoiceChannel:
         descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the softphones' secret
         with os.fdopen(descriptor, "w") as file:
             file.write(kamailio_config(self.layout, kamailio_modules_dir(), secret))
+        if self.layout.tls is not None and self.layout.tls_config is not None:
+            self.layout.tls_config.write_text(tls_config(self.layout))
         if self.layout.controllers and self.layout.dispatcher_list is not None:
             self.layout.dispatcher_list.write_text(dispatcher_list(self.layout))
         with contextlib.suppress(OSError):
