@@ -74,6 +74,7 @@ def test_an_admin_sets_up_a_tenant_through_every_page(server: str, browser: Any,
         press(page, "Create skill")
         assert page.locator('[data-skill="billing"]').count() == 1
         page.get_by_role("link", name="New queue").click()
+        page.screenshot(path=str(artifacts_dir / "queue-new.png"), full_page=True)
         page.fill("#f-id", "sales")
         page.fill("#f-name", "Sales")
         page.fill("#f-offer_timeout_seconds", "2")
