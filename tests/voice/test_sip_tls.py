@@ -278,3 +278,33 @@ def test_an_invite_over_tls_from_outside_the_trunk_addresses_gets_403_and_queues
         )
     assert status == 403, headers
     assert interaction(system, tenant.id) is None
+
+
+def test_a_renewed_certificate_is_served_to_new_connections_without_restarting_kamailio(
+    voice_system: VoiceSystem, certificate: tuple[Path, Path], tls_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    system = voice_system
+    cert, key = certificate
+    kamailio = next(process for process in system.voice.processes if process.name == "kamailio")
+    pid = kamailio.pid
+    ws_port = system.voice.layout.ws_port  # the WSS port serves the same certificate
+    old = serial_of_file(cert)
+    assert served_serial(tls_port) == old
+
+    # half a renewal: a new certificate whose key is not the one on disk; Kamailio refuses it, keeps the old one
+    stray = cert.parent / "stray"
+    stray.mkdir(exist_ok=True)
+    make_certificate(stray / "cert.pem", stray / "key.pem")
+    (stray / "cert.pem").replace(cert)
+    wait_for(
+        lambda: any("was not loaded" in record.getMessage() for record in caplog.records),
+        "the refused reload to be logged",
+    )
+    assert served_serial(tls_port) == old
+
+    new = make_certificate(cert, key)  # the whole renewal, as certbot writes it
+    assert new != old
+    wait_for(lambda: served_serial(tls_port) == new, "the new certificate on a new connection")
+    assert served_serial(ws_port) == new
+    assert kamailio.pid == pid
+    assert kamailio.running()

@@ -188,6 +188,11 @@ class VoiceChannel:
         self._watcher: asyncio.Task[None] | None = None
         self.bus = bus  # other nodes' decisions about the calls this controller carries (voice_nodes.py)
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
+        # the certificate files as Kamailio last loaded them, as last seen, and as a reload last failed with
+        # (inode, size, mtime of each; see reload_tls_if_renewed)
+        self._tls_loaded: tuple[tuple[int, int, int], ...] | None = None
+        self._tls_seen: tuple[tuple[int, int, int], ...] | None = None
+        self._tls_failed: tuple[tuple[int, int, int], ...] | None = None
 
     async def start(self) -> None:
         self.voice_dir.mkdir(parents=True, exist_ok=True)
@@ -270,6 +275,8 @@ class VoiceChannel:
             file.write(kamailio_config(self.layout, kamailio_modules_dir(), secret))
         if self.layout.tls is not None and self.layout.tls_config is not None:
             self.layout.tls_config.write_text(tls_config(self.layout))
+            with contextlib.suppress(OSError):
+                self._tls_loaded = self._tls_files()
         if self.layout.controllers and self.layout.dispatcher_list is not None:
             self.layout.dispatcher_list.write_text(dispatcher_list(self.layout))
         with contextlib.suppress(OSError):
@@ -297,8 +304,9 @@ class VoiceChannel:
         raise EngineError(f"{waiting_for} did not answer within {STARTUP_SECONDS:.0f} s")
 
     async def _watch(self) -> None:
-        """Every second: an engine that died is started again (and Kamailio given the phones again); both are
-        asked whether they answer, for `/readyz`."""
+        """Every second: an engine that died is started again (and Kamailio given the phones again); a renewed
+        TLS certificate is loaded (reload_tls_if_renewed); both engines are asked whether they answer, for
+        `/readyz`."""
         while True:
             await asyncio.sleep(self.watch_interval)
             try:
@@ -310,15 +318,59 @@ class VoiceChannel:
                             with contextlib.suppress(OSError):
                                 self.layout.rpc_socket.unlink()
                         await asyncio.to_thread(process.start)
+                        if process.name == "kamailio" and self.layout.tls is not None:
+                            with contextlib.suppress(OSError):
+                                self._tls_loaded = await asyncio.to_thread(self._tls_files)  # read at start
                         if process.name == "kamailio":
                             await self._wait_until_up()
                             await self.push_all_phones()
+                await self.reload_tls_if_renewed()
                 self.health = await self.engines_up()
                 for name, up in self.health.items():
                     if not up:
                         log.warning("voice: %s does not answer", name)
             except Exception:
                 log.exception("voice: checking the engines failed")
+
+    def _tls_files(self) -> tuple[tuple[int, int, int], ...]:
+        """Blocking (stat): inode, size and modification time of the certificate and key Kamailio serves."""
+        assert self.layout.tls is not None
+        found = (os.stat(path) for path in self.layout.tls)
+        return tuple((status.st_ino, status.st_size, status.st_mtime_ns) for status in found)
+
+    async def reload_tls_if_renewed(self) -> bool:
+        """A renewed certificate, without restarting Kamailio: when the certificate or key file changed (replaced
+        or rewritten, e.g. by certbot) and then stayed the same for one more round of the watcher (both files
+        written), Kamailio's `tls.reload` reads tls.cfg and the files again; new TLS connections get the new
+        certificate, open ones keep theirs. A reload Kamailio refuses (say a key that is not the certificate's)
+        keeps the old certificate and is logged once; it is tried again when the files change again. Only for a
+        Kamailio Callbridge runs (one you run yourself: `kamcmd tls.reload`). True when reloaded."""
+        if not self.processes or self.layout.tls is None or self._tls_loaded is None:
+            return False
+        try:
+            files = await asyncio.to_thread(self._tls_files)
+        except OSError:  # being replaced (or removed): look again next round
+            return False
+        if files in (self._tls_loaded, self._tls_failed):
+            return False
+        if files != self._tls_seen:  # changed since the last round: let the renewal finish writing
+            self._tls_seen = files
+            return False
+        certificate, key = self.layout.tls
+        try:
+            await asyncio.to_thread(self.rpc.call, "tls.reload")
+        except (EngineError, OSError, ValueError) as error:
+            self._tls_failed = files
+            log.error(
+                "voice: the renewed TLS certificate %s (key %s) was not loaded, Kamailio keeps serving the old one: %s",
+                certificate,
+                key,
+                error,
+            )
+            return False
+        self._tls_loaded = files
+        log.info("voice: Kamailio serves the renewed TLS certificate %s to new connections", certificate)
+        return True
 
     def _on_key(self, sip_call_id: str, source_tag: str, key: str) -> None:
         if self.controller is not None:
