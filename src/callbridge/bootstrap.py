@@ -87,6 +87,8 @@ class Runtime:
         await self.services.node.stop()
         if self.owns_engine:
             self.services.engine.dispose()
+            if self.cluster is not None:
+                self.cluster.engine.dispose()
 
 
 async def start(
@@ -114,7 +116,8 @@ async def start(
     cluster = None
     if settings.cluster_enabled:
         cluster = LeaseKeeper(
-            db,
+            # connections of its own: renewals never wait for one that the requests hold
+            make_engine(settings.database_url, pool_size=2) if engine is None else db,
             node,
             node_id=settings.effective_node_id(),
             address=settings.effective_node_url(),

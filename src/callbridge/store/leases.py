@@ -105,26 +105,48 @@ def wait_for_locks_at_most(connection: Connection, seconds: float) -> None:
     connection.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(seconds * 1000)}ms"})
 
 
-def renew(connection: Connection, node_id: str, epochs: Mapping[str, int], seconds: float) -> dict[str, Lease]:
+def renew(
+    connection: Connection, node_id: str, epochs: Mapping[str, int], seconds: float, *, address: str | None = None
+) -> dict[str, Lease]:
     """Extends the leases this node still holds under the given epochs, if they have not expired; the
-    answer leaves out every lease that is lost (taken over, released, or expired)."""
-    if not epochs:
+    answer leaves out every lease that is lost (taken over, released, or expired). With `address`, the same
+    statement also heartbeats the node (`heartbeat`): a renewal is one statement, whatever the tenants."""
+    beat = (
+        """beat AS (
+            INSERT INTO cluster_nodes AS n (node_id, address, started_at, expires_at)
+            VALUES (:node_id, :address, clock_timestamp(), clock_timestamp() + make_interval(secs => :seconds))
+            ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
+            RETURNING n.node_id
+        ),"""
+        if address is not None
+        else ""
+    )
+    if not epochs and not beat:
         return {}
     rows = connection.execute(
         text(
             f"""
-            UPDATE tenant_leases SET expires_at = clock_timestamp() + make_interval(secs => :seconds)
-            WHERE tenant_id IN (
-                SELECT tenant_id FROM tenant_leases
-                WHERE holder = :node_id AND expires_at > clock_timestamp() AND (tenant_id, epoch) IN (
-                    SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[]))
+            WITH {beat} renewed AS (
+                UPDATE tenant_leases SET expires_at = clock_timestamp() + make_interval(secs => :seconds)
+                WHERE tenant_id IN (
+                    SELECT tenant_id FROM tenant_leases
+                    WHERE holder = :node_id AND expires_at > clock_timestamp() AND (tenant_id, epoch) IN (
+                        SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[]))
+                    )
+                    ORDER BY tenant_id FOR UPDATE
                 )
-                ORDER BY tenant_id FOR UPDATE
+                RETURNING {_COLUMNS}
             )
-            RETURNING {_COLUMNS}
+            SELECT * FROM renewed
             """  # noqa: S608 - only constants are formatted in; values are bound
         ),
-        {"node_id": node_id, "seconds": seconds, "tenant_ids": list(epochs), "epochs": list(epochs.values())},
+        {
+            "node_id": node_id,
+            "address": address,
+            "seconds": seconds,
+            "tenant_ids": list(epochs),
+            "epochs": list(epochs.values()),
+        },
     ).all()
     return {row.tenant_id: _lease(row) for row in rows}
 
@@ -284,24 +306,36 @@ def overview(engine: Engine) -> ClusterOverview:
 
 @dataclass(frozen=True, slots=True)
 class Round:
-    """What one round of a lease keeper wrote and read, in one transaction."""
+    """What one round of a lease keeper read, in one transaction."""
 
-    nodes: list[str]  # the live nodes (this one included)
+    nodes: list[str]  # the live nodes
     addresses: dict[str, str]
-    renewed: dict[str, Lease]  # the leases of `epochs` still this node's, renewed
     leases: dict[str, Lease]  # every tenant's lease
     tenant_ids: list[str]  # every tenant, by id
 
 
-def exchange(engine: Engine, node_id: str, address: str, epochs: Mapping[str, int], seconds: float) -> Round:
-    """Heartbeats this node, renews its leases held under `epochs`, and reads the cluster back."""
+def renew_held(
+    engine: Engine, node_id: str, address: str, epochs: Mapping[str, int], seconds: float, *, lock_wait_seconds: float
+) -> dict[str, Lease]:
+    """`renew` with the node's heartbeat, in a transaction of its own that waits at most `lock_wait_seconds` for a
+    lease row another transaction holds (a batch in flight: the next renewal comes soon)."""
     with engine.begin() as connection:
-        nodes = heartbeat(connection, node_id, address, seconds)
-        renewed = renew(connection, node_id, epochs, seconds)
+        wait_for_locks_at_most(connection, lock_wait_seconds)
+        return renew(connection, node_id, epochs, seconds, address=address)
+
+
+def survey(engine: Engine) -> Round:
+    """The cluster as it is (live nodes, their addresses, every lease and tenant), read without writing."""
+    with engine.connect() as connection:
+        nodes = list(
+            connection.execute(
+                text("SELECT node_id FROM cluster_nodes WHERE expires_at > clock_timestamp() ORDER BY node_id")
+            ).scalars()
+        )
         current = leases(connection)
         addresses = node_addresses(connection)
         tenant_ids = sorted(all_tenant_ids(connection))
-    return Round(nodes, addresses, renewed, current, tenant_ids)
+    return Round(nodes, addresses, current, tenant_ids)
 
 
 def take(engine: Engine, tenant_id: str, node_id: str, seconds: float, *, lock_wait_seconds: float) -> Lease | None:
