@@ -168,7 +168,9 @@ class OutsideCalls:
             return
         call.state = "outside"
         self._dial(call, number, caller_id)
-        controller._spawn(back_to_waiting(controller, call), f"voice-transfer-out-{interaction_id}")
+        # the outside party's answer waits for the placeholder to be back (`settled`): an answer that came first
+        # would be undone by it, and the caller would hear the music instead of them
+        call.transition = controller._spawn(back_to_waiting(controller, call), f"voice-transfer-out-{interaction_id}")
         log.info("voice: %s transferred by %s to %s", interaction_id, agent_id, number)
 
     def _dial(self, call: VoiceCall, number: str, caller_id: str) -> None:
