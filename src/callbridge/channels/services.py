@@ -12,6 +12,7 @@ from callbridge.channels.base import OutboundCall, TelephonyChannel
 from callbridge.channels.commands import Command, CommandSettingsStore, WebhookTelephony
 from callbridge.channels.hold import CallHoldService
 from callbridge.channels.telephony import TelephonyService
+from callbridge.channels.voice_nodes import CarrierCommands, HoldMedia
 from callbridge.channels.voicemail import VoicemailService
 from callbridge.channels.webchat import ChatLimits, ChatService
 from callbridge.config import Settings
@@ -27,9 +28,11 @@ class CarrierRouter:
     """The carrier commands go to: the voice controller for the calls it carries, the tenant's command
     webhook (an outside PBX) for every other call."""
 
-    def __init__(self, webhook: WebhookTelephony) -> None:
+    def __init__(self, webhook: WebhookTelephony, node: ContactCenterNode | None = None) -> None:
         self.webhook = webhook
+        self.node = node
         self.voice: VoiceController | None = None
+        self.carriers: CarrierCommands | None = None  # the calls another node's controller carries (voice_nodes)
 
     async def configured(self, tenant_id: str) -> bool:
         return self.voice is not None or await self.webhook.configured(tenant_id)
@@ -53,17 +56,26 @@ class CarrierRouter:
     async def transfer(self, tenant_id: str, call_id: str, agent_id: str, to_address: str) -> None:
         await self.webhook.transfer(tenant_id, call_id, agent_id, to_address)
 
+    async def _carried_elsewhere(self, tenant_id: str, call_id: str) -> str | None:
+        """The other node whose controller carries the call (its interaction's `voice_node`), if any."""
+        if self.carriers is None or self.node is None or self._voice_for(call_id) is not None:
+            return None
+        return await self.carriers.carrier(self.node, tenant_id, call_id)
+
     async def hold(self, tenant_id: str, call_id: str, agent_id: str) -> None:
-        voice = self._voice_for(call_id)
-        if voice is not None:
-            await voice.hold(call_id)
-        else:
-            await self.webhook.hold(tenant_id, call_id, agent_id)
+        await self._hold(tenant_id, call_id, agent_id, held=True)
 
     async def resume(self, tenant_id: str, call_id: str, agent_id: str) -> None:
+        await self._hold(tenant_id, call_id, agent_id, held=False)
+
+    async def _hold(self, tenant_id: str, call_id: str, agent_id: str, *, held: bool) -> None:
         voice = self._voice_for(call_id)
         if voice is not None:
-            await voice.resume(call_id)
+            await (voice.hold(call_id) if held else voice.resume(call_id))
+        elif self.carriers is not None and (carrier := await self._carried_elsewhere(tenant_id, call_id)):
+            await self.carriers.send(carrier, HoldMedia(tenant_id=tenant_id, interaction_id=call_id, held=held))
+        elif held:
+            await self.webhook.hold(tenant_id, call_id, agent_id)
         else:
             await self.webhook.resume(tenant_id, call_id, agent_id)
 
@@ -91,7 +103,7 @@ class ChannelServices:
         policy = settings.outbound_policy()
         command_settings = CommandSettingsStore(engine, TokenCipher(load_secret_key(settings)), node.clock, policy)
         commands = WebhookTelephony(command_settings, node.clock, policy.client())
-        router = CarrierRouter(commands)
+        router = CarrierRouter(commands, node)
         return cls(
             telephony=TelephonyService(engine, node, default_wrap_up_seconds=settings.default_wrap_up_seconds),
             voicemail=VoicemailService(engine, node, settings.data_dir, max_bytes=settings.voicemail_max_bytes),
@@ -119,10 +131,12 @@ class ChannelServices:
             raise
         self.voice = voice
         self.router.voice = voice.controller
+        self.router.carriers = voice.carriers
 
     async def stop(self) -> None:
         if self.voice is not None:
             self.router.voice = None
+            self.router.carriers = None
             await self.voice.stop()
             self.voice = None
         await self.chat.stop()

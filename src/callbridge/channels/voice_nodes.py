@@ -11,9 +11,15 @@ not be the node that holds the call's tenant:
   or the end of a call carried by another node is sent to that node's subject on the bus
   (`callbridge.node.<id>.voice`), where its controller acts on it exactly as on a local batch
   (`VoiceController.decide`).
+- **Commands go to the carrier.** What an agent asks of a call's media or dialog (hold and resume, a transfer to
+  an outside number, a consult) is a named, serialisable `CarrierOperation`, sent by `CarrierCommands` to the
+  carrier's subject (`callbridge.node.<id>.voice-ops`) as a request on the bus and answered with the outcome or
+  the error (the controller's refusals cross nodes by name); run in place when this node carries the call. A
+  carrier that is gone answers nothing: the caller gets `CommandFailed` (503) saying so.
 - **A carrier that dies fails its calls.** After each lease round the holder looks for live calls whose carrier
   is not among the live nodes (its heartbeat row in `cluster_nodes` expired) and ends them `failed` with
-  `CARRIER_GONE`, two rounds in a row so that a node that has just joined is never taken for a dead one.
+  `CARRIER_GONE`, two rounds in a row so that a node that has just joined is never taken for a dead one. The
+  caller's dialog is ended too (Kamailio's dialog module sends the BYE the dead controller cannot send).
 """
 
 from __future__ import annotations
@@ -23,14 +29,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from callbridge.channels.base import CommandFailed
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError
 from callbridge.domain.model import InteractionState, OfferOutcome
 from callbridge.services.node import BatchEffects, ContactCenterNode
+from callbridge.services.operations import ReadInteraction, decode_error, encode_error
+
+if TYPE_CHECKING:
+    from callbridge.channels.sip import VoiceChannel
+    from callbridge.services.forwarding import NatsBus
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +173,171 @@ def _carried_by_gone(live: frozenset[str], cc: ContactCenter) -> list[str]:
 
 
 RoundHook = Callable[[list[str]], Awaitable[Any]]
+
+
+# ------------------------------------------------------------------ commands for the carrier
+
+CARRIER_OPERATIONS: dict[str, type[CarrierOperation]] = {}
+CARRIER_TIMEOUT_SECONDS = 5.0
+
+
+def carrier_subject(node_id: str) -> str:
+    from callbridge.services.forwarding import node_subject
+
+    return node_subject(node_id, "voice-ops")
+
+
+class CarrierOperation(BaseModel):
+    """What an agent asks of a call's media or dialog, run by the controller carrying the call (`run`), on this
+    node or sent to its carrier by name (`encode`, `decode_carrier_operation`). Raises CommandFailed (the media
+    could not follow: 503) or a domain error (the call is not in a state for it: 409)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ClassVar[str]
+    tenant_id: str
+    interaction_id: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls):
+            if cls.name in CARRIER_OPERATIONS:
+                raise TypeError(f"two carrier operations are named {cls.name!r}")
+            CARRIER_OPERATIONS[cls.name] = cls
+
+    async def run(self, voice: VoiceChannel) -> None:
+        raise NotImplementedError
+
+    def encode(self) -> dict[str, Any]:
+        return {"op": self.name, "args": self.model_dump(mode="json")}
+
+
+def decode_carrier_operation(body: dict[str, Any]) -> CarrierOperation | None:
+    kind = CARRIER_OPERATIONS.get(str(body.get("op")))
+    return None if kind is None else kind.model_validate(body.get("args") or {})
+
+
+def _controller(voice: VoiceChannel) -> Any:
+    if voice.controller is None:
+        raise CommandFailed("the voice server carrying this call is stopping")
+    return voice.controller
+
+
+class HoldMedia(CarrierOperation):
+    """The caller hears the hold music and neither side hears the other (`held`), or they talk again."""
+
+    name: ClassVar[str] = "hold_media"
+    held: bool
+
+    async def run(self, voice: VoiceChannel) -> None:
+        controller = _controller(voice)
+        if self.held:
+            await controller.hold(self.interaction_id)
+        else:
+            await controller.resume(self.interaction_id)
+
+
+class TransferOutside(CarrierOperation):
+    """A blind transfer of a connected call to an outside number, through the trunk."""
+
+    name: ClassVar[str] = "transfer_outside"
+    agent_id: str
+    number: str
+
+    async def run(self, voice: VoiceChannel) -> None:
+        if voice.outside is None:
+            raise CommandFailed("the voice server carrying this call is stopping")
+        await voice.outside.transfer_out(self.tenant_id, self.interaction_id, self.agent_id, self.number)
+
+
+class StartConsult(CarrierOperation):
+    """Warm transfer, first step: the colleague's phone rings while the caller holds."""
+
+    name: ClassVar[str] = "start_consult"
+    agent_id: str
+    target: str
+
+    async def run(self, voice: VoiceChannel) -> None:
+        from callbridge.channels.sip import consult
+
+        await consult.start(_controller(voice), self.tenant_id, self.interaction_id, self.agent_id, self.target)
+
+
+class EndConsult(CarrierOperation):
+    """Warm transfer, done (`complete`: the caller talks to the colleague) or called off."""
+
+    name: ClassVar[str] = "end_consult"
+    agent_id: str
+    complete: bool
+
+    async def run(self, voice: VoiceChannel) -> None:
+        from callbridge.channels.sip import consult
+
+        end = consult.complete if self.complete else consult.cancel
+        await end(_controller(voice), self.tenant_id, self.interaction_id, self.agent_id)
+
+
+async def carrier_of(node: ContactCenterNode, tenant_id: str, interaction_id: str) -> str | None:
+    """The node whose controller carries a live call, as its interaction records it (None: not a call of ours)."""
+    view = await node.perform(tenant_id, ReadInteraction(interaction_id=interaction_id, missing_ok=True))
+    carrier = view.data.get(VOICE_NODE) if view is not None else None
+    return str(carrier) if carrier else None
+
+
+class CarrierCommands:
+    """Sends carrier operations to the node carrying the call, in place when it is this one."""
+
+    def __init__(self, voice: VoiceChannel, node_id: str | None, bus: NatsBus | None) -> None:
+        self.voice = voice
+        self.node_id = node_id
+        self.here = node_id or ""  # how `carrier` names this node (a node outside a cluster has no name)
+        self.bus = bus
+        self.timeout_seconds = CARRIER_TIMEOUT_SECONDS
+
+    def carries(self, interaction_id: str) -> bool:
+        controller = self.voice.controller
+        return controller is not None and bool(controller.carries(interaction_id))
+
+    async def carrier(self, node: ContactCenterNode, tenant_id: str, interaction_id: str) -> str | None:
+        """This node (`here`) when its controller carries the call, else the other node its interaction names as
+        the carrier; None when no controller of ours carries it."""
+        if self.carries(interaction_id):
+            return self.here
+        if self.bus is None:
+            return None
+        found = await carrier_of(node, tenant_id, interaction_id)
+        return found if found != self.node_id else None  # named here but not carried here: a restart lost it
+
+    async def send(self, carrier: str, operation: CarrierOperation) -> None:
+        if carrier == self.here or self.bus is None:
+            await operation.run(self.voice)
+            return
+        from callbridge.services.forwarding import NoAnswer
+
+        try:
+            answer = await self.bus.ask(carrier_subject(carrier), operation.encode(), self.timeout_seconds)
+        except NoAnswer as error:
+            if error.applied is False:
+                raise CommandFailed(
+                    "the voice server carrying this call has stopped: the call cannot be changed any more and ends "
+                    "shortly"
+                ) from None
+            raise CommandFailed(
+                f"the voice server carrying this call did not answer within {self.timeout_seconds:g} s: it may or "
+                "may not have done it; look at the call before trying again"
+            ) from None
+        if "error" in answer:
+            raise decode_error(answer["error"])
+
+    async def serve(self, body: dict[str, Any]) -> dict[str, Any]:
+        """On the carrier: one operation another node sent, and its outcome."""
+        try:
+            operation = decode_carrier_operation(body)
+            if operation is None:
+                return {"error": {"kind": "RemoteError", "message": f"unknown voice operation {body.get('op')!r}"}}
+            await operation.run(self.voice)
+        except Exception as error:
+            if not isinstance(error, CommandFailed | DomainError):
+                log.exception("voice: an operation from another node failed")
+            return {"error": encode_error(error)}
+        return {"ok": None}

@@ -283,6 +283,51 @@ class NatsBus:
         await self.connection.flush()  # the server has the subscription: nothing broadcast from now on is missed
         return subscription.unsubscribe
 
+    async def ask(self, subject: str, body: dict[str, Any], wait_seconds: float | None = None) -> dict[str, Any]:
+        """One request to whoever serves `subject` (`serve`), and its answer. Raises NoAnswer: nobody serves it
+        (`applied` False), or it did not answer in time (`applied` None)."""
+        import nats.errors  # noqa: PLC0415
+
+        wait = self.timeout_seconds if wait_seconds is None else wait_seconds
+        try:
+            message = await self.connection.request(subject, json.dumps(body).encode(), timeout=wait)
+        except nats.errors.NoRespondersError:
+            raise NoAnswer(f"nobody serves {subject}", applied=False) from None
+        except (TimeoutError, nats.errors.TimeoutError):
+            raise NoAnswer(f"no answer on {subject} within {wait:g} s", applied=None) from None
+        except nats.errors.Error as error:
+            raise NoAnswer(f"the bus is unavailable ({error.__class__.__name__})", applied=False) from None
+        answer = json.loads(message.data)
+        if not isinstance(answer, dict):
+            raise NoAnswer(f"a malformed answer on {subject}", applied=None)
+        return answer
+
+    async def serve(
+        self, subject: str, handler: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Answers each request on `subject` (`ask`) with what `handler` returns, each in its own task; returns
+        what stops serving."""
+
+        async def answer(message: nats.aio.msg.Msg) -> None:
+            try:
+                body = json.loads(message.data)
+            except ValueError:
+                return
+            if not isinstance(body, dict):
+                return
+            reply = await handler(body)
+            with contextlib.suppress(Exception):  # the asker is gone: nothing to tell
+                await message.respond(json.dumps(reply).encode())
+
+        async def received(message: nats.aio.msg.Msg) -> None:  # nats-py awaits it before the next message
+            task = asyncio.create_task(answer(message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        subscription = await self.connection.subscribe(subject, cb=received)
+        await self.connection.flush()
+        return subscription.unsubscribe
+
     async def _on_forget(self, message: nats.aio.msg.Msg) -> None:
         try:
             key = json.loads(message.data)["key"]
@@ -405,6 +450,15 @@ class NatsBus:
             SERVED.labels("refused").inc()
             body = {"error": encode_error(error)}
         return json.dumps(body).encode()
+
+
+class NoAnswer(Exception):  # noqa: N818 - it names what happened
+    """A request on the bus (`NatsBus.ask`) got no answer: nobody serves its subject (`applied` False), or the
+    one serving it did not answer in time (`applied` None: it may or may not have acted)."""
+
+    def __init__(self, message: str, *, applied: bool | None) -> None:
+        super().__init__(message)
+        self.applied = applied
 
 
 async def _log_error(error: Exception) -> None:

@@ -4,8 +4,11 @@ here, as an administrator runs them: CALLBRIDGE_VOICE_MANAGE_ENGINES=false). Rea
 
 (a) Calls reach an agent whichever controller Kamailio gives them to, also when the node holding the tenant is
 the other one; each side hears the other. (b) One node is killed (-9): the calls its controller carried end
-`failed` ("the voice server carrying the call stopped") within a bounded time, the other node's calls wait on,
-and new calls are answered by the other controller.
+`failed` ("the voice server carrying the call stopped") within a bounded time and their callers are hung up (a
+BYE from Kamailio's dialog module), the other node's calls wait on, and new calls are answered by the other
+controller. (c) A call carried by the node that does not hold its tenant is held (the caller hears the hold
+music), resumed, and transferred to an outside number (the outside party hears the caller): the commands reach the
+carrier over the bus.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from tests.e2e.test_restart import free_port
 from tests.integration.cluster.test_failover_processes import LEASE_SECONDS, held, start_node, stop_node
 from tests.voice.audio import first_run
 from tests.voice.conftest import AGENT_TONE, CALLER_TONE, Baresip, free_ports, require_engines, wait_for
-from tests.voice.test_calls import labels_of
+from tests.voice.test_calls import labels_of, runs
+from tests.voice.test_transfers import CALLER_HEARS as TRANSFER_HEARS
+from tests.voice.test_transfers import OUTSIDE_TONE
 
 PASSWORD = "correct horse battery"
 # a dead node's calls must have failed within this: its heartbeat expires after one lease, the holder notices at
@@ -62,7 +67,7 @@ class VoiceCluster:
         self.names = [f"voice-a-{suffix}", f"voice-b-{suffix}"]
         self.http_ports = [free_port(), free_port()]
         self.urls = [f"http://127.0.0.1:{port}" for port in self.http_ports]
-        self.sip_port, controller_a, controller_b, ng_port = free_ports(4, spacing=3)
+        self.sip_port, controller_a, controller_b, ng_port, self.trunk_port = free_ports(5, spacing=3)
         self.controller_ports = [controller_a, controller_b]
         rtp = 50000 + (os.getpid() % 100) * 50
         engines = tmp_path / "engines"
@@ -79,6 +84,7 @@ class VoiceCluster:
             rtp_port_max=rtp + 49,
             realm="callbridge",
             trunk_networks=("127.0.0.1/32",),
+            trunk_address=("127.0.0.1", self.trunk_port),  # calls out reach a test peer
             rpc_socket=engines / "rpc.sock",
             controllers=(("127.0.0.1", controller_a), ("127.0.0.1", controller_b)),
             dispatcher_list=engines / "dispatcher.list",
@@ -95,6 +101,7 @@ class VoiceCluster:
             "CALLBRIDGE_VOICE_RTP_PORT_MIN": str(rtp),
             "CALLBRIDGE_VOICE_RTP_PORT_MAX": str(rtp + 49),
             "CALLBRIDGE_VOICE_TRUNK_NETWORKS": "127.0.0.1/32",
+            "CALLBRIDGE_VOICE_TRUNK_ADDRESS": f"127.0.0.1:{self.trunk_port}",
             "CALLBRIDGE_VOICE_WS_PORT": "0",
             "CALLBRIDGE_VOICE_KAMAILIO_RPC": str(self.layout.rpc_socket),
             "CALLBRIDGE_VOICE_CONTROLLERS": f"127.0.0.1:{controller_a},127.0.0.1:{controller_b}",
@@ -149,8 +156,8 @@ class VoiceCluster:
                 return n
         raise AssertionError(f"no node holds {tenant_id}")
 
-    def baresip(self, name: str, frequency: float, account: str) -> Baresip:
-        peer = Baresip(self.tmp / "peers" / name, frequency, account)
+    def baresip(self, name: str, frequency: float, account: str, sip_port: int | None = None) -> Baresip:
+        peer = Baresip(self.tmp / "peers" / name, frequency, account, sip_port)
         self.peers.append(peer)
         peer.start()
         return peer
@@ -323,6 +330,7 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
 
         # --------------------------------------------- (b) a node dies: its calls fail, the other carries on
         waiting: list[tuple[str, Baresip]] = []
+        caller_of: dict[str, Baresip] = {}
         for n, tenant_id in enumerate(("other", "other", "acme", "acme")):  # acme's agents are in wrap-up
             caller = cluster.caller(f"waiting-{n}")
             before = calls(engine, tenant_id)
@@ -330,6 +338,7 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
             wait_for(lambda caller=caller: caller.saw("CALL_ESTABLISHED"), "the waiting call to be answered")
             (interaction_id,) = wait_for(new_calls(engine, tenant_id, before, 1), "the waiting call's interaction")
             waiting.append((tenant_id, caller))
+            caller_of[interaction_id] = caller
         live = {t: {k: v for k, v in calls(engine, t).items() if v[0] == "queued"} for t in ("acme", "other")}
         by_carrier = {
             name: [(t, k) for t in live for k, v in live[t].items() if v[1] == name] for name in cluster.names
@@ -356,6 +365,11 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
         for tenant_id, interaction_id in by_carrier[cluster.names[victim]]:  # their media ended with them
             call_id = sip_call_id(engine, tenant_id, interaction_id)
             wait_for(lambda call_id=call_id: not rtpengine_carries(cluster.layout, call_id), "rtpengine to drop it")
+        for _tenant_id, interaction_id in by_carrier[cluster.names[victim]]:  # and their callers hear it end
+            caller = caller_of[interaction_id]
+            wait_for(lambda caller=caller: caller.saw("CALL_CLOSED"), "the dead node's caller to be hung up (BYE)")
+        for _tenant_id, interaction_id in by_carrier[cluster.names[survivor]]:
+            assert not caller_of[interaction_id].saw("CALL_CLOSED"), "the other node's callers wait on"
 
         # two new calls: round robin would give one of them to the dead controller if Kamailio still took it for
         # alive (then it goes to the next one after 2 s without an answer)
@@ -374,6 +388,142 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
             f"{failed_after:.2f} s after kill -9; new calls answered {', '.join(f'{t:.2f}' for t in answered_after)} s "
             "after dialling"
         )
+    finally:
+        cluster.stop()
+        engine.dispose()
+
+
+def agent_session(engine: Engine, agent_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_session(engine, 'agent', agent_id, 'acme', time.time())}"}
+
+
+@pytest.mark.slow
+def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_another_holds_its_tenant(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    require_engines()
+    engine = make_engine(database_url)
+    upgrade(engine)
+    create_admin_user(engine, "root@example.com", PASSWORD)
+    cluster = VoiceCluster(database_url, nats_url, tmp_path)
+    number = "+18005550101"
+    try:
+        cluster.start_engines()
+        cluster.start_node(0)
+        with httpx.Client(base_url=cluster.urls[0], timeout=10) as http:
+            token = http.post("/api/v1/auth/admin-sessions", json={"email": "root@example.com", "password": PASSWORD})
+            admin = {"Authorization": f"Bearer {token.json()['token']}"}
+            assert http.post("/api/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=admin).status_code == 201
+            wait_for(lambda: "acme" in held(cluster.urls[0]), "node A to take the tenant")
+            queue = {"id": "sales", "name": "Sales", "channel": "phone", "offer_timeout_seconds": 60}
+            assert http.post("/api/v1/tenants/acme/queues", json=queue, headers=admin).status_code == 201
+            response = http.put(
+                f"/api/v1/tenants/acme/voice/numbers/{number}", json={"queue_id": "sales"}, headers=admin
+            )
+            assert response.status_code == 200, response.text
+            agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "agent1", "queue_ids": ["sales"]}
+            assert http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).status_code == 201
+            phone = {"username": "acme-agent1", "password": "desk-phone-secret"}
+            response = http.put("/api/v1/tenants/acme/voice/desk-phones/agent1", json=phone, headers=admin)
+            assert response.status_code == 200, response.text
+        cluster.stop_node(0)
+        with engine.begin() as connection:  # signed in, on break: calls wait until the agent is available
+            connection.execute(
+                update(agents).where(agents.c.tenant_id == "acme").values(presence="break", status="break")
+            )
+        cluster.start_node(0)
+        cluster.start_node(1)
+        wait_for(lambda: any("acme" in held(url) for url in cluster.urls), "a node to hold the tenant")
+        holder = cluster.holder("acme")
+        rpc = KamailioRpc(cluster.layout.rpc_socket)
+        phone_peer = cluster.baresip(
+            "agent1-phone",
+            AGENT_TONE,
+            f"<sip:acme-agent1@127.0.0.1:{cluster.sip_port}>;auth_pass=desk-phone-secret;answermode=auto;regint=600",
+        )
+
+        def registered() -> bool:
+            try:
+                return bool(rpc.call("ul.lookup", "location", "acme-agent1"))
+            except Exception:
+                return False
+
+        wait_for(registered, "the desk phone's registration")
+        outside = cluster.baresip(
+            "outside-party",
+            OUTSIDE_TONE,
+            f"<sip:+14155550199@127.0.0.1:{cluster.trunk_port}>;regint=0;answermode=auto",
+            sip_port=cluster.trunk_port,
+        )
+
+        # calls wait (the agent is on break) until one is carried by the node that does not hold the tenant
+        caller: Baresip | None = None
+        call_id = ""
+        for n in range(4):
+            candidate = cluster.caller(f"caller-{n}")
+            before = calls(engine, "acme")
+            cluster.dial(candidate, number)
+            wait_for(lambda candidate=candidate: candidate.saw("CALL_ESTABLISHED"), "the call to be answered")
+            ((interaction_id, (_state, carrier, _reason)),) = wait_for(
+                new_calls(engine, "acme", before, 1), "its interaction"
+            ).items()
+            if carrier != cluster.names[holder]:
+                caller, call_id = candidate, interaction_id
+                break
+            candidate.command("hangup")
+            wait_for(lambda i=interaction_id: calls(engine, "acme")[i][0] == "abandoned", "the other call to end")
+        assert caller is not None, "no call went to the controller of the node not holding the tenant"
+        agent1 = agent_session(engine, "agent1")
+        response = httpx.put(
+            f"{cluster.urls[holder]}/api/v1/me/status", json={"status": "available"}, headers=agent1, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        wait_for(lambda: calls(engine, "acme")[call_id][0] == "connected", "the agent to answer")
+        wait_for(lambda: runs(labels_of(caller.heard(), TRANSFER_HEARS))[-1:] == ["agent"], "the caller to hear agent1")
+
+        # hold and resume, asked of the holder, done by the carrier: the caller hears the music, then the agent
+        interaction = f"{cluster.urls[holder]}/api/v1/me/interactions/{call_id}"
+        response = httpx.post(f"{interaction}/hold", headers=agent1, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"].get("on_hold_since")
+        wait_for(lambda: runs(labels_of(caller.heard(), TRANSFER_HEARS))[-2:] == ["agent", "music"], "hold music")
+        response = httpx.post(f"{interaction}/resume", headers=agent1, timeout=10)
+        assert response.status_code == 200, response.text
+        wait_for(
+            lambda: runs(labels_of(caller.heard(), TRANSFER_HEARS))[-3:] == ["agent", "music", "agent"],
+            "the caller to hear agent1 again",
+        )
+
+        # a blind transfer to an outside number, asked of the other node (the carrier, not the holder)
+        response = httpx.post(
+            f"{cluster.urls[1 - holder]}/api/v1/me/interactions/{call_id}/transfer",
+            json={"target": "+14155550199"},
+            headers=agent1,
+            timeout=10,
+        )
+        assert response.status_code == 204, response.text
+        wait_for(lambda: phone_peer.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+        incoming = wait_for(lambda: outside.saw("CALL_ESTABLISHED"), "the outside number to answer")
+        assert number.lstrip("+") in str(incoming.get("peeruri", "")), incoming  # the tenant's number as caller id
+        wait_for(
+            lambda: "caller" in runs(labels_of(outside.heard(), AGENT_HEARS)), "the outside party to hear the caller"
+        )
+        hears = {"outside": (OUTSIDE_TONE,), **TRANSFER_HEARS}
+        wait_for(
+            lambda: runs(labels_of(caller.heard(), hears))[-1:] == ["outside"], "the caller to hear the outside party"
+        )
+        wait_for(lambda: calls(engine, "acme")[call_id][0] == "wrap_up", "agent1's wrap-up")
+
+        # the carrier dies: a command for its call is refused with the reason
+        cluster.kill(1 - holder)
+        response = httpx.post(
+            f"{cluster.urls[holder]}/api/v1/me/interactions/{call_id}/transfer",
+            json={"target": "+14155550199"},
+            headers=agent1,
+            timeout=10,
+        )
+        assert response.status_code == 503, response.text
+        assert "the voice server carrying this call has stopped" in response.json()["message"], response.text
     finally:
         cluster.stop()
         engine.dispose()

@@ -47,7 +47,7 @@ from callbridge.channels.sip.recording import Recorder, RecordingStore
 from callbridge.channels.sip.sounds import ensure_sounds
 from callbridge.channels.sip.webrtc import IceServers, Softphones, parse_ice_urls, softphone_user
 from callbridge.channels.telephony import TelephonyService
-from callbridge.channels.voice_nodes import CARRIER_GONE, voice_subject
+from callbridge.channels.voice_nodes import CARRIER_GONE, CarrierCommands, carrier_subject, voice_subject
 from callbridge.channels.voicemail.service import VoicemailService
 from callbridge.config import Settings
 from callbridge.domain import events as ev
@@ -193,6 +193,9 @@ class VoiceChannel:
         self._tls_loaded: tuple[tuple[int, int, int], ...] | None = None
         self._tls_seen: tuple[tuple[int, int, int], ...] | None = None
         self._tls_failed: tuple[tuple[int, int, int], ...] | None = None
+        # what agents ask of the calls a controller carries, on this node or on the carrier (voice_nodes.py)
+        self.carriers = CarrierCommands(self, node.node_id, bus)
+        self._stop_serving: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         self.voice_dir.mkdir(parents=True, exist_ok=True)
@@ -254,6 +257,8 @@ class VoiceChannel:
         if self.bus is not None and self.node.node_id is not None:
             self._stop_listening = await self.bus.listen(voice_subject(self.node.node_id), self.controller.on_relayed)
         self.outside = OutsideCalls(self.controller, self.layout.trunk_address)
+        if self.bus is not None and self.node.node_id is not None:
+            self._stop_serving = await self.bus.serve(carrier_subject(self.node.node_id), self.carriers.serve)
         self.health = {"kamailio": True, "rtpengine": True}
         self._watcher = asyncio.create_task(self._watch(), name="voice-engines-watch")
         log.info(
@@ -412,8 +417,28 @@ class VoiceChannel:
                 interaction = cc.interactions.get(event.interaction_id)
                 sip_call_id = interaction.data.get("sip_call_id") if interaction is not None else None
                 if sip_call_id:
-                    after.append(partial(self._drop_media, sip_call_id))
+                    after.append(partial(self._end_orphan, sip_call_id))
         return BatchEffects(after_commit=after) if after else None
+
+    async def _end_orphan(self, sip_call_id: str) -> None:
+        """A call whose controller died: the caller's dialog is ended by Kamailio (its dialog module sends the BYE
+        the dead controller cannot), then its media is dropped."""
+        await self._end_dialog(sip_call_id)
+        await self._drop_media(sip_call_id)
+
+    async def _end_dialog(self, sip_call_id: str) -> None:
+        try:
+            found = await asyncio.to_thread(self.rpc.call, "dlg.dlg_list", sip_call_id)
+        except (EngineError, OSError, ValueError) as error:  # no dialog module (one controller), or none such
+            log.info("voice: no dialog to end in Kamailio for a gone node's call: %s", error)
+            return
+        dialogs = found if isinstance(found, list) else [found] if isinstance(found, dict) else []
+        for dialog in dialogs:
+            try:
+                await asyncio.to_thread(self.rpc.call, "dlg.end_dlg", dialog["h_entry"], dialog["h_id"])
+                log.info("voice: Kamailio ended the dialog of a gone node's call %s", sip_call_id)
+            except (EngineError, OSError, ValueError, KeyError, TypeError) as error:
+                log.warning("voice: Kamailio could not end the dialog of %s: %s", sip_call_id, error)
 
     async def _drop_media(self, sip_call_id: str) -> None:
         try:
@@ -476,6 +501,10 @@ class VoiceChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
+        if self._stop_serving is not None:
+            with contextlib.suppress(Exception):
+                await self._stop_serving()
+            self._stop_serving = None
         self.outside = None
         if self._stop_listening is not None:
             with contextlib.suppress(Exception):

@@ -256,8 +256,14 @@ def _dispatcher_parts(layout: EngineLayout) -> tuple[str, str, str]:
         'modparam("dispatcher", "ds_inactive_threshold", 1)\n'
         'modparam("dispatcher", "ds_ping_reply_codes", "class=2")\n'
         f'modparam("dispatcher", "ds_ping_from", "sip:dispatcher@{layout.sip_address}")\n'
+        # the callers' dialogs are tracked, so that a call whose controller died can still be ended: the holder
+        # of its tenant asks for the BYE the controller cannot send any more (`dlg.end_dlg`, VoiceChannel)
+        'loadmodule "dialog.so"\n'
+        'modparam("dialog", "enable_stats", 0)\n'
+        'modparam("dialog", "default_timeout", 86400)\n'
     )
-    relay = """        if (!ds_select_dst("1", "4")) {
+    relay = """        dlg_manage();
+        if (!ds_select_dst("1", "4")) {
             xlog("L_ERR", "voice: no voice controller is up: $rm from $si:$sp refused (503)\\n");
             sl_send_reply("503", "Service Unavailable");
             exit;

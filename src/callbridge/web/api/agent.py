@@ -15,6 +15,7 @@ from callbridge.channels.base import CommandFailed, OutboundCall
 from callbridge.channels.hold import HOLD_KEY, CallHoldService, HoldCall
 from callbridge.channels.services import CarrierRouter
 from callbridge.channels.sip.outside import DialRefused, voice_calls
+from callbridge.channels.voice_nodes import VOICE_NODE
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.domain.model import AgentStatus
@@ -253,7 +254,8 @@ async def place_call(body: DialIn, request: Request, svc: ServicesDep, who: Agen
     """Click to dial: an outbound call for me, connected at once (linked to the clicked CRM record, if given).
     With voice on and a desk phone of mine, it is a real call: my phone rings first, then the customer is
     dialled through the trunk with the tenant's number; busy, no answer and failure end the interaction with
-    that reason (422 naming `to_address` when it is not an E.164 number; 503 without a trunk or a number)."""
+    that reason (422 naming `to_address` when it is not an E.164 number; 503 without a trunk or a number). With
+    voice on several nodes, the voice server of the node that serves this request places and carries the call."""
     tenant_id = _tenant(who)
     outside = voice_calls(request)
     try:
@@ -266,6 +268,11 @@ async def place_call(body: DialIn, request: Request, svc: ServicesDep, who: Agen
     # it is live, the next start ends it as failed instead of leaving it connected to nobody
     interaction_id = f"sip-{uuid.uuid4().hex[:24]}" if dialled else str(uuid.uuid4())
     data = dict(body.data)
+    data.pop(VOICE_NODE, None)  # only Callbridge says which node carries a call
+    if dialled and svc.node.node_id is not None:
+        # this node's controller places the call and carries it: the holder's decisions about it (the agent
+        # ends it in the console) come here, and the call fails if this node dies (voice_nodes.py, ADR 0014)
+        data[VOICE_NODE] = svc.node.node_id
     if body.record is not None:
         data[CLICKED_OBJECT_TYPE] = body.record.object_type
         data[CLICKED_RECORD_ID] = body.record.record_id

@@ -2,8 +2,9 @@
 
 `target` is resolved on the node that holds the tenant: an E.164 number is an outside number, then a queue
 id, then an agent id. The contact center decides queue and agent transfers (the same interaction waits
-again, logged as `transferred`); the voice controller follows with the media. Outside numbers are for calls
-this node's voice controller carries (voice runs on one node, ADR 0007).
+again, logged as `transferred`); the voice controller follows with the media. A transfer to an outside number
+and a consult are done by the controller carrying the call: this node's, or another node's (the interaction's
+`voice_node`), asked over the bus (`voice_nodes.CarrierCommands`, ADR 0014).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from callbridge.channels.base import CommandFailed
-from callbridge.channels.sip import consult
+from callbridge.channels.voice_nodes import CarrierOperation, EndConsult, StartConsult, TransferOutside
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition, NotFound
 from callbridge.services.operations import ReadInteraction, ResolveTransferTarget
@@ -44,16 +45,14 @@ async def transfer_interaction(
     field = "target" if body.target is not None else "queue_id"
     target = body.target or body.queue_id or ""
     if OUTSIDE_NUMBER.match(target):
-        voice = request.app.state.channels.voice
-        outside = voice.outside if voice is not None else None
-        if outside is None or not outside.controller.carries(interaction_id):
+        carried = await _carrier(request, svc, tenant_id, interaction_id)
+        if carried is None:
             await _known(svc, tenant_id, interaction_id)
             return await _transfer_through_the_pbx(request, svc, tenant_id, interaction_id, who.subject_id, target)
-        try:
-            await outside.transfer_out(tenant_id, interaction_id, who.subject_id, target)
-        except CommandFailed as error:
-            return error_response(503, "telephony_unavailable", str(error))
-        return Response(status_code=204)
+        operation = TransferOutside(
+            tenant_id=tenant_id, interaction_id=interaction_id, agent_id=who.subject_id, number=target
+        )
+        return await _on_carrier(carried, operation)
     kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=target, field=field))
     command: cmd.Command = (
         cmd.TransferToQueue(who.subject_id, interaction_id, target)
@@ -99,13 +98,31 @@ async def _known(svc: Any, tenant_id: str, interaction_id: str) -> None:
         raise NotFound("interaction", interaction_id)
 
 
-async def _voice_call(request: Request, svc: Any, tenant_id: str, interaction_id: str) -> Any:
+async def _carrier(request: Request, svc: Any, tenant_id: str, interaction_id: str) -> tuple[Any, str] | None:
+    """(the voice channel's carrier commands, the node carrying the call) for a call a voice controller of
+    ours carries, on this node or another one; None for any other interaction."""
     voice = request.app.state.channels.voice
-    controller = voice.controller if voice is not None else None
-    if controller is None or not controller.carries(interaction_id):
+    if voice is None:
+        return None
+    carrier = await voice.carriers.carrier(svc.node, tenant_id, interaction_id)
+    return None if carrier is None else (voice.carriers, carrier)
+
+
+async def _on_carrier(carried: tuple[Any, str], operation: CarrierOperation) -> Response:
+    commands, carrier = carried
+    try:
+        await commands.send(carrier, operation)
+    except CommandFailed as error:
+        return error_response(503, "telephony_unavailable", str(error))
+    return Response(status_code=204)
+
+
+async def _voice_call(request: Request, svc: Any, tenant_id: str, interaction_id: str) -> tuple[Any, str]:
+    carried = await _carrier(request, svc, tenant_id, interaction_id)
+    if carried is None:
         await _known(svc, tenant_id, interaction_id)
         raise InvalidTransition("only calls carried by Callbridge's own voice channel can be transferred warm")
-    return controller
+    return carried
 
 
 @router.post("/me/interactions/{interaction_id}/consult", status_code=204, tags=["agent"], responses={503: {}})
@@ -119,33 +136,34 @@ async def start_consult(
     back with you). 409 when the call is not connected to your phone or a consult is already on; 422 naming
     `target` when it is not an agent; 503 when the colleague's phone is a desk phone that is not set up."""
     tenant_id = who.tenant_id or ""
-    controller = await _voice_call(request, svc, tenant_id, interaction_id)
+    carried = await _voice_call(request, svc, tenant_id, interaction_id)
     kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=body.target))
     if kind != "agent":
         raise InvalidField(f"target {body.target!r} is a queue: only a colleague can be consulted", "target")
-    try:
-        await consult.start(controller, tenant_id, interaction_id, who.subject_id, body.target)
-    except CommandFailed as error:
-        return error_response(503, "telephony_unavailable", str(error))
-    return Response(status_code=204)
+    operation = StartConsult(
+        tenant_id=tenant_id, interaction_id=interaction_id, agent_id=who.subject_id, target=body.target
+    )
+    return await _on_carrier(carried, operation)
 
 
-@router.post("/me/interactions/{interaction_id}/consult/complete", status_code=204, tags=["agent"])
+@router.post("/me/interactions/{interaction_id}/consult/complete", status_code=204, tags=["agent"], responses={503: {}})
 async def complete_consult(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
     """Warm transfer, done: the caller and the colleague you consulted talk; the call is theirs (offered and
     accepted at once, logged as transferred) and your phone hangs up. 409 without an answered consult, or
     when the colleague cannot take the call now."""
-    controller = await _voice_call(request, svc, who.tenant_id or "", interaction_id)
-    try:
-        await consult.complete(controller, who.tenant_id or "", interaction_id, who.subject_id)
-    except CommandFailed as error:
-        return error_response(503, "telephony_unavailable", str(error))
-    return Response(status_code=204)
+    return await _end_consult(request, svc, who, interaction_id, complete=True)
 
 
-@router.post("/me/interactions/{interaction_id}/consult/cancel", status_code=204, tags=["agent"])
+@router.post("/me/interactions/{interaction_id}/consult/cancel", status_code=204, tags=["agent"], responses={503: {}})
 async def cancel_consult(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
     """Warm transfer, called off: the colleague's phone is hung up and the caller is back with you."""
-    controller = await _voice_call(request, svc, who.tenant_id or "", interaction_id)
-    await consult.cancel(controller, who.tenant_id or "", interaction_id, who.subject_id)
-    return Response(status_code=204)
+    return await _end_consult(request, svc, who, interaction_id, complete=False)
+
+
+async def _end_consult(request: Request, svc: Any, who: Any, interaction_id: str, *, complete: bool) -> Response:
+    tenant_id = who.tenant_id or ""
+    carried = await _voice_call(request, svc, tenant_id, interaction_id)
+    operation = EndConsult(
+        tenant_id=tenant_id, interaction_id=interaction_id, agent_id=who.subject_id, complete=complete
+    )
+    return await _on_carrier(carried, operation)
