@@ -219,9 +219,11 @@ async def hold_state(interaction_id: str, request: Request, svc: ServicesDep, wh
     "/me/interactions/{interaction_id}/hold", response_model=InteractionView, tags=["agent"], responses={503: {}}
 )
 async def hold_call(interaction_id: str, request: Request, svc: ServicesDep, who: AgentDep) -> Response:
-    """Puts the caller on hold: the PBX is told (the tenant's command webhook), then the call shows
+    """Puts the caller on hold: the PBX is told (the tenant's command webhook, or Callbridge's own voice server
+    carrying the call, on whichever node it runs: the caller hears the hold music), then the call shows
     `data.on_hold_since`. 409 unless the call is connected to you and not on hold; 503 when the tenant has no
-    command webhook or the PBX refuses or does not answer (nothing changes)."""
+    command webhook, the PBX refuses or does not answer, or the voice server carrying the call has stopped
+    (nothing changes)."""
     return await _hold(svc, request, who, interaction_id, held=True)
 
 

@@ -37,8 +37,9 @@ async def transfer_interaction(
     """A blind transfer. To a queue: the caller waits again (hold music) and the queue's next agent gets it.
     To an agent: it is offered to them at once (409 when they cannot take it now); if they miss the offer it
     waits in its queue. To an outside number: dialled through the trunk with the tenant's caller id, and your
-    part of the call ends. 409 when the interaction is not connected to you; 422 naming `target` when it
-    names nothing; 503 when the call cannot be carried out."""
+    part of the call ends (done by the voice server carrying the call, on whichever node it runs). 409 when the
+    interaction is not connected to you; 422 naming `target` when it names nothing; 503 when the call cannot be
+    carried out, or the voice server carrying it has stopped."""
     tenant_id = who.tenant_id or ""
     if (body.target is None) == (body.queue_id is None):
         raise InvalidField("give the transfer's target (a queue id, an agent id or an E.164 number)", "target")
