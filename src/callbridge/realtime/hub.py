@@ -117,6 +117,11 @@ class Hub:
     def is_connected(self, tenant_id: str, agent_id: str) -> bool:
         return bool(self._by_agent.get((tenant_id, agent_id)))
 
+    def is_heard(self, tenant_id: str) -> bool:
+        """Whether a publication of the tenant reaches anyone: a subscriber on this node, or the other nodes'
+        (the relay, which also numbers every publication). If not, it need not be built."""
+        return self.relay is not None or bool(self._by_tenant.get(tenant_id))
+
     def publish(
         self,
         tenant_id: str,

@@ -594,8 +594,11 @@ class ContactCenterNode:
         if not applied.touched and not applied.writes:
             return
         BATCH_SIZE.observe(len(batch))
+        # wire events only for a tenant someone hears: a subscriber who joins later gets a snapshot instead
         deliveries = {
             tenant_id: self._tenants[tenant_id].notifier.deliveries(self._tenants[tenant_id].cc, events)
+            if self.hub.is_heard(tenant_id)
+            else []
             for tenant_id, events in applied.touched.items()
         }
         for events in applied.touched.values():

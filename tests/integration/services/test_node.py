@@ -172,6 +172,45 @@ async def summary_changed_back(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def test_a_tenant_nobody_hears_gets_no_frames_until_someone_subscribes(tmp_path: Path) -> None:
+    run_coroutine(frames_only_when_heard(tmp_path))
+
+
+async def frames_only_when_heard(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
+        )
+        connection.execute(
+            insert(queues).values(tenant_id="acme", id="support", name="Support", channel="chat", created_at=0.0)
+        )
+    node = ContactCenterNode(engine, Hub(), ManualClock())
+    await node.start()
+    try:
+        profile = AgentProfile("a1", "a1@acme.example", "A1", queue_ids=("support",))
+        await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
+        await node.execute("acme", cmd.SignIn("a1"))
+        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.AVAILABLE))
+        notifier = node._tenants["acme"].notifier
+        assert not notifier.has_news, "no one subscribed: nothing was built or marked for a digest"
+
+        subscriber = Subscriber(tenant_id="acme", agent_id="a1", supervisor=False)
+        ready, unsubscribe = await node.subscribe(subscriber, lambda cc: cc.queue_snapshot("support").ready_agents)
+        assert ready == 1  # the snapshot has what was not sent
+        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.BREAK, "coffee"))
+        frames = []
+        while not subscriber.outbox.empty():
+            frames.append(json.loads(subscriber.outbox.get_nowait() or "null"))
+        assert [f["agent"]["status"] for f in frames if f and f.get("type") == "agent.status_changed"] == ["break"]
+        assert notifier.has_news, "heard: the summaries it touched wait for the digest"
+        unsubscribe()
+    finally:
+        await node.stop()
+        engine.dispose()
+
+
 def test_the_heartbeat_sweep_spares_an_agent_seen_after_it_looked(tmp_path: Path) -> None:
     run_coroutine(sweep_on_stale_news(tmp_path))
 
