@@ -31,16 +31,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from callbridge.channels.base import CommandFailed
 from callbridge.domain import commands as cmd
 from callbridge.domain import events as ev
 from callbridge.domain.contact_center import ContactCenter
 from callbridge.domain.errors import DomainError
-from callbridge.domain.model import InteractionState, OfferOutcome
+from callbridge.domain.model import AgentStatus, InteractionState, OfferOutcome
 from callbridge.services.node import BatchEffects, ContactCenterNode
-from callbridge.services.operations import ReadInteraction, decode_error, encode_error
+from callbridge.services.operations import ReadInteraction, ReadOperation, decode_error, encode_error
 
 if TYPE_CHECKING:
     from callbridge.channels.sip import VoiceChannel
@@ -341,3 +341,18 @@ class CarrierCommands:
                 log.exception("voice: an operation from another node failed")
             return {"error": encode_error(error)}
         return {"ok": None}
+
+
+class NobodySignedIn(ReadOperation):
+    """Whether no agent who works the queue is signed in (voicemail overflow diverts such a queue's callers at
+    once), read on the tenant's holder from wherever the call is carried."""
+
+    name: ClassVar[str] = "nobody_signed_in"
+    result: ClassVar[TypeAdapter[Any]] = TypeAdapter(bool)
+    queue_id: str
+
+    def view(self, cc: ContactCenter) -> bool:
+        return not any(
+            agent.presence is not AgentStatus.LOGGED_OUT and self.queue_id in agent.profile.queue_ids
+            for agent in cc.agents.values()
+        )

@@ -6,9 +6,10 @@ here, as an administrator runs them: CALLBRIDGE_VOICE_MANAGE_ENGINES=false). Rea
 the other one; each side hears the other. (b) One node is killed (-9): the calls its controller carried end
 `failed` ("the voice server carrying the call stopped") within a bounded time and their callers are hung up (a
 BYE from Kamailio's dialog module), the other node's calls wait on, and new calls are answered by the other
-controller. (c) A call carried by the node that does not hold its tenant is held (the caller hears the hold
-music), resumed, and transferred to an outside number (the outside party hears the caller): the commands reach the
-carrier over the bus.
+controller. (c) A call carried by the node that does not hold its tenant is offered voicemail when nobody works
+its queue (the caller hears the prompt), or held (the caller hears the hold music), resumed, and transferred to an
+outside number (the outside party hears the caller): the commands reach the carrier over the bus, and fail with
+503 once it is killed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from callbridge.channels.sip.engines import (
     rtpengine_command,
 )
 from callbridge.channels.sip.ng import NgClient, NgError
+from callbridge.channels.sip.overflow import TONE_HZ
 from callbridge.channels.voice_nodes import CARRIER_GONE
 from callbridge.store.database import make_engine, upgrade
 from callbridge.store.tables import agents, interactions
@@ -393,6 +395,28 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
         engine.dispose()
 
 
+SUPPORT = "+18005550103"
+PROMPT_HEARS = {"prompt_tone": (float(TONE_HZ),)}
+
+
+def carried_elsewhere(cluster: VoiceCluster, engine: Engine, number: str, name: str, holder: str) -> tuple[Any, str]:
+    """Dials `number` until a call is carried by the controller of a node other than `holder` (the others are hung
+    up); returns its caller and interaction id."""
+    for n in range(4):
+        candidate = cluster.caller(f"{name}-{n}")
+        before = calls(engine, "acme")
+        cluster.dial(candidate, number)
+        wait_for(lambda candidate=candidate: candidate.saw("CALL_ESTABLISHED"), "the call to be answered")
+        ((interaction_id, (_state, carrier, _reason)),) = wait_for(
+            new_calls(engine, "acme", before, 1), "its interaction"
+        ).items()
+        if carrier != holder:
+            return candidate, interaction_id
+        candidate.command("hangup")
+        wait_for(lambda i=interaction_id: calls(engine, "acme")[i][0] == "abandoned", "the other call to end")
+    raise AssertionError("no call went to the controller of the node not holding the tenant")
+
+
 def agent_session(engine: Engine, agent_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_session(engine, 'agent', agent_id, 'acme', time.time())}"}
 
@@ -420,6 +444,17 @@ def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_an
             response = http.put(
                 f"/api/v1/tenants/acme/voice/numbers/{number}", json={"queue_id": "sales"}, headers=admin
             )
+            assert response.status_code == 200, response.text
+            # nobody works support: its callers are offered voicemail at once (voicemail overflow)
+            for queue_id, channel in (("messages", "voicemail"), ("support", "phone")):
+                body = {"id": queue_id, "name": queue_id.title(), "channel": channel}
+                assert http.post("/api/v1/tenants/acme/queues", json=body, headers=admin).status_code == 201
+            response = http.put(
+                f"/api/v1/tenants/acme/voice/numbers/{SUPPORT}", json={"queue_id": "support"}, headers=admin
+            )
+            assert response.status_code == 200, response.text
+            body = {"voicemail_queue_id": "messages"}
+            response = http.put("/api/v1/tenants/acme/voice/queues/support", json=body, headers=admin)
             assert response.status_code == 200, response.text
             agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "agent1", "queue_ids": ["sales"]}
             assert http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).status_code == 201
@@ -456,23 +491,18 @@ def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_an
             sip_port=cluster.trunk_port,
         )
 
+        # voicemail overflow of a call carried by the node that does not hold the tenant: the carrier asks the
+        # holder whether anybody works the queue, and diverts the caller to voicemail (the prompt and its tone)
+        (caller, call_id) = carried_elsewhere(cluster, engine, SUPPORT, "support-caller", cluster.names[holder])
+        wait_for(
+            lambda: first_run(labels_of(caller.heard(), PROMPT_HEARS), "prompt_tone") is not None,
+            "the caller to hear the voicemail prompt's tone",
+        )
+        wait_for(lambda: calls(engine, "acme")[call_id][0] == "abandoned", "the call to be offered voicemail")
+        caller.command("hangup")
+
         # calls wait (the agent is on break) until one is carried by the node that does not hold the tenant
-        caller: Baresip | None = None
-        call_id = ""
-        for n in range(4):
-            candidate = cluster.caller(f"caller-{n}")
-            before = calls(engine, "acme")
-            cluster.dial(candidate, number)
-            wait_for(lambda candidate=candidate: candidate.saw("CALL_ESTABLISHED"), "the call to be answered")
-            ((interaction_id, (_state, carrier, _reason)),) = wait_for(
-                new_calls(engine, "acme", before, 1), "its interaction"
-            ).items()
-            if carrier != cluster.names[holder]:
-                caller, call_id = candidate, interaction_id
-                break
-            candidate.command("hangup")
-            wait_for(lambda i=interaction_id: calls(engine, "acme")[i][0] == "abandoned", "the other call to end")
-        assert caller is not None, "no call went to the controller of the node not holding the tenant"
+        caller, call_id = carried_elsewhere(cluster, engine, number, "caller", cluster.names[holder])
         agent1 = agent_session(engine, "agent1")
         response = httpx.put(
             f"{cluster.urls[holder]}/api/v1/me/status", json={"status": "available"}, headers=agent1, timeout=10

@@ -17,13 +17,12 @@ import logging
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from callbridge.channels.sip.ng import NgError
 from callbridge.channels.sip.recording import RecordingError, pcap_to_wav
+from callbridge.channels.voice_nodes import NobodySignedIn
 from callbridge.channels.voicemail.service import Deposit, VoicemailService
-from callbridge.domain.contact_center import ContactCenter
-from callbridge.domain.model import AgentStatus
 
 if TYPE_CHECKING:
     from callbridge.channels.sip.controller import VoiceCall, VoiceController
@@ -69,16 +68,6 @@ def ensure_prompt(sounds: Path) -> Path:
     return prompt
 
 
-def _nobody_signed_in(queue_id: str) -> Any:
-    def check(cc: ContactCenter) -> bool:
-        return not any(
-            agent.presence is not AgentStatus.LOGGED_OUT and queue_id in agent.profile.queue_ids
-            for agent in cc.agents.values()
-        )
-
-    return check
-
-
 class Overflow:
     def __init__(self, controller: VoiceController, voicemail: VoicemailService, prompt: Path, spool: Path) -> None:
         self.controller = controller
@@ -91,7 +80,8 @@ class Overflow:
         voice = call.voice
         if voice is None or voice.voicemail_queue_id is None or call.number is None:
             return
-        nobody = await self.controller.node.read(call.tenant_id, _nobody_signed_in(call.number.queue_id))
+        # a named read: the tenant's holder may be another node than the one carrying the call (ADR 0014)
+        nobody = await self.controller.node.perform(call.tenant_id, NobodySignedIn(queue_id=call.number.queue_id))
         if not nobody:
             if voice.max_wait_seconds is None:
                 return
