@@ -233,3 +233,116 @@ def test_a_cancelled_consult_brings_the_caller_back_to_the_first_agent(voice_sys
     assert nothing.status_code == 409, nothing.text
     caller.command("hangup")
     wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+
+
+def interactions(system: VoiceSystem, tenant_id: str) -> list[dict[str, Any]]:
+    response = system.harness.client.get(f"/api/v1/tenants/{tenant_id}/snapshot", headers=system.harness.admin)
+    return list(response.json()["interactions"].values())
+
+
+def test_the_consulted_colleague_is_offered_no_call_until_the_consult_ends(voice_system: VoiceSystem) -> None:
+    system = voice_system
+    tenant, number = system.tenant()
+    caller, _first, second, call, agent1 = consulting(system, tenant)
+    agents = tenant.snapshot()["agents"]
+    assert agents["agent2"]["status"] == "busy", agents  # available, but talking to agent1
+
+    another = caller_for(system, f"second-caller-{tenant.id}")
+    another.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+    waiting = wait_for(
+        lambda: next((found for found in interactions(system, tenant.id) if found["id"] != call["id"]), None),
+        "the second call to queue",
+    )
+    assert waiting["state"] == "queued"  # routed at once: agent2 was not offered it
+
+    cancelled = system.harness.client.post(f"/api/v1/me/interactions/{call['id']}/consult/cancel", headers=agent1)
+    assert cancelled.status_code == 204, cancelled.text
+    wait_for(
+        lambda: any(
+            found["id"] == waiting["id"] and (found["state"], found["agent_id"]) == ("connected", "agent2")
+            for found in interactions(system, tenant.id)
+        ),
+        "agent2's phone to answer the second call once free",
+    )
+    assert (interaction_of(system, tenant.id, call["id"]) or {}).get("agent_id") == "agent1"
+    for peer in (caller, another):
+        peer.command("hangup")
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+
+
+def interaction_of(system: VoiceSystem, tenant_id: str, interaction_id: str) -> dict[str, Any] | None:
+    return next((found for found in interactions(system, tenant_id) if found["id"] == interaction_id), None)
+
+
+def test_hold_and_resume_during_a_consult_keep_the_caller_on_music_and_the_colleagues_talking(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, _number = system.tenant()
+    caller, first, second, call, agent1 = consulting(system, tenant)
+    url = f"/api/v1/me/interactions/{call['id']}"
+    heard_by_first = {"second": (SECOND_AGENT_TONE,), **AGENT_HEARS}
+    heard_by_second = {"agent": (AGENT_TONE,), "caller": AGENT_HEARS["caller"]}
+
+    def colleagues_still_talk(what: str) -> None:
+        first_at, second_at = len(labels_of(first.heard(), heard_by_first)), len(labels_of(second.heard(), AGENT_HEARS))
+        wait_for(lambda: "agent" in runs(labels_of(second.heard(), heard_by_second)[second_at:]), f"agent2: {what}")
+        wait_for(lambda: "second" in runs(labels_of(first.heard(), heard_by_first)[first_at:]), f"agent1: {what}")
+        # nobody heard the caller, and the caller heard nobody since the consult began: still the music
+        assert "caller" not in runs(labels_of(second.heard(), heard_by_second)), what
+        assert runs(labels_of(caller.heard(), CALLER_HEARS))[-2:] == ["agent", "music"], what
+
+    held = system.harness.client.post(f"{url}/hold", headers=agent1)
+    assert held.status_code == 200, held.text
+    assert "on_hold_since" in held.json()["data"]
+    colleagues_still_talk("hears agent1 with the call on hold")
+
+    resumed = system.harness.client.post(f"{url}/resume", headers=agent1)
+    assert resumed.status_code == 200, resumed.text
+    assert "on_hold_since" not in resumed.json()["data"]
+    colleagues_still_talk("hears agent1 with the call resumed during the consult")
+
+    cancelled = system.harness.client.post(f"{url}/consult/cancel", headers=agent1)
+    assert cancelled.status_code == 204, cancelled.text
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+    wait_for(
+        lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-3:] == ["agent", "music", "agent"],
+        "the caller to hear agent1 again",
+    )
+    heard_before = len(labels_of(first.heard(), AGENT_HEARS))
+    wait_for(
+        lambda: "caller" in runs(labels_of(first.heard(), AGENT_HEARS)[heard_before:]), "agent1 to hear the caller"
+    )
+    caller.command("hangup")
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+
+
+def test_a_call_held_during_a_consult_stays_on_hold_when_the_consult_is_cancelled_until_resumed(
+    voice_system: VoiceSystem,
+) -> None:
+    system = voice_system
+    tenant, _number = system.tenant()
+    caller, first, second, call, agent1 = consulting(system, tenant)
+    url = f"/api/v1/me/interactions/{call['id']}"
+    held = system.harness.client.post(f"{url}/hold", headers=agent1)
+    assert held.status_code == 200, held.text
+
+    cancelled = system.harness.client.post(f"{url}/consult/cancel", headers=agent1)
+    assert cancelled.status_code == 204, cancelled.text
+    wait_for(lambda: second.saw("CALL_CLOSED"), "agent2's phone to be hung up")
+    music_at_cancel = len(labels_of(caller.heard(), CALLER_HEARS))
+    wait_for(lambda: len(labels_of(caller.heard(), CALLER_HEARS)) >= music_at_cancel + 10, "a second more of music")
+    first_at = len(labels_of(first.heard(), AGENT_HEARS))
+    wait_for(lambda: len(labels_of(caller.heard(), CALLER_HEARS)) >= music_at_cancel + 20, "another second")
+    assert runs(labels_of(caller.heard(), CALLER_HEARS))[-2:] == ["agent", "music"]  # still on hold
+    assert len(labels_of(first.heard(), AGENT_HEARS)) - first_at <= 2  # agent1's phone receives nothing
+
+    resumed = system.harness.client.post(f"{url}/resume", headers=agent1)
+    assert resumed.status_code == 200, resumed.text
+    wait_for(
+        lambda: runs(labels_of(caller.heard(), CALLER_HEARS))[-3:] == ["agent", "music", "agent"],
+        "the caller to hear agent1 after Resume",
+    )
+    wait_for(lambda: "caller" in runs(labels_of(first.heard(), AGENT_HEARS)[first_at:]), "agent1 to hear the caller")
+    caller.command("hangup")
+    wait_for(lambda: first.saw("CALL_CLOSED"), "agent1's phone to be hung up")

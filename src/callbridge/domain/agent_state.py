@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 SELECTABLE_PRESENCES = frozenset({AgentStatus.AVAILABLE, AgentStatus.BREAK, AgentStatus.WORKING_OFFLINE})
 # read on every routing decision, and an enum member read as a class attribute is slow on Python 3.11
 _AVAILABLE = AgentStatus.AVAILABLE
+_PHONE = Channel.PHONE
 _CONNECTED = InteractionState.CONNECTED
 _IN_WRAP_UP = InteractionState.WRAP_UP
 
@@ -35,11 +36,14 @@ class AgentState:
     but are offered nothing more until they let go of an interaction they
     work on or choose their status again. `version` changes whenever
     anything that affects routing changes, so stale entries in routing
-    indexes can be recognised and dropped.
+    indexes can be recognised and dropped. `consulted_on`: the calls on which a colleague consults the agent
+    (a warm transfer's consult, ContactCenter's StartConsult); each takes one of the agent's phone places, as
+    the call they are on, so they are busy and offered no call meanwhile.
     """
 
     __slots__ = (
         "connected",
+        "consulted_on",
         "counted_ready_in",
         "eligible_queue_ids",
         "held_back",
@@ -71,6 +75,7 @@ class AgentState:
         self.connected = 0
         self.wrapping = 0
         self.held_back = False
+        self.consulted_on: set[str] = set()
         self.eligible_queue_ids: tuple[str, ...] = ()
         # the routing indexes of the same queues, grouped by their channel, so routing skips a full
         # channel in one step and reaches each queue's indexes without looking them up
@@ -78,8 +83,14 @@ class AgentState:
         # the queues whose `ready_count` counts this agent (see ContactCenter._count_ready)
         self.counted_ready_in: tuple[QueueIndexes, ...] = ()
 
+    def used(self, channel: Channel) -> int:
+        """The places taken on this channel: interactions held, and on the phone, consults."""
+        if channel is _PHONE:
+            return len(self.holding[channel]) + len(self.consulted_on)
+        return len(self.holding[channel])
+
     def free_capacity(self, channel: Channel) -> int:
-        return self.profile.capacity.get(channel, 0) - len(self.holding[channel])
+        return self.profile.capacity.get(channel, 0) - self.used(channel)
 
     def is_ready_for(self, channel: Channel) -> bool:
         """May be offered an interaction on this channel right now."""
@@ -87,7 +98,7 @@ class AgentState:
             self.presence is _AVAILABLE
             and self.profile.enabled
             and not self.held_back
-            and len(self.holding[channel]) < self.profile.capacity.get(channel, 0)
+            and self.used(channel) < self.profile.capacity.get(channel, 0)
         )
 
     def works_on_other_interactions(self) -> bool:

@@ -126,6 +126,26 @@ class TransferToAgent(Command):
 
 
 @dataclass(slots=True)
+class StartConsult(Command):
+    """A warm transfer's first step: the agent connected to a call talks to a colleague while the caller holds.
+    The colleague is busy meanwhile: the consult takes one of their phone places, so they are offered no call."""
+
+    agent_id: str
+    interaction_id: str
+    target_agent_id: str
+
+
+@dataclass(slots=True)
+class EndConsult(Command):
+    """The consult is over without a transfer (cancelled, declined, not answered): the colleague is free again.
+    A completed consult is a TransferToAgent to the colleague instead, which ends it."""
+
+    agent_id: str
+    interaction_id: str
+    target_agent_id: str
+
+
+@dataclass(slots=True)
 class TransferOut(Command):
     """A blind transfer to an outside number: the carrier connects the customer there, and the agent's part of
     the conversation ends (wrap-up)."""

@@ -58,6 +58,7 @@ _CONNECTED = InteractionState.CONNECTED
 _IN_WRAP_UP = InteractionState.WRAP_UP
 _COMPLETED = InteractionState.COMPLETED
 _AVAILABLE = AgentStatus.AVAILABLE
+_PHONE = Channel.PHONE
 _BUSY = AgentStatus.BUSY
 _WRAP_UP = AgentStatus.WRAP_UP
 _STATUSES_WITH_REASON = frozenset({AgentStatus.BREAK, AgentStatus.LOGGED_OUT})
@@ -109,6 +110,8 @@ class ContactCenter:
         self._dirty_interactions: set[str] = set()
         self._dirty_agents: set[str] = set()
         self.decisions = 0
+        # warm transfers' consults in progress: interaction id -> the colleague consulted (AgentState.consulted_on)
+        self._consults: dict[str, str] = {}
         self._handlers: dict[type[cmd.Command], Callable[[Any, float], None]] = {
             cmd.SignIn: self._sign_in,
             cmd.SignOut: self._sign_out,
@@ -124,6 +127,8 @@ class ContactCenter:
             cmd.TransferToQueue: self._transfer,
             cmd.TransferToAgent: self._transfer_to_agent,
             cmd.TransferOut: self._transfer_out,
+            cmd.StartConsult: self._start_consult,
+            cmd.EndConsult: self._end_consult,
             cmd.FailInteraction: self._fail,
             cmd.Tick: self._tick,
         }
@@ -157,6 +162,7 @@ class ContactCenter:
     def _sign_out(self, c: cmd.SignOut, now: float) -> None:
         agent = self._agent(c.agent_id)
         busy = [iid for iid in agent.held_interaction_ids() if self.interactions[iid].state is not _OFFERED]
+        busy += sorted(agent.consulted_on)
         if busy:
             raise InvalidTransition(
                 f"agent {agent.id!r} still handles {len(busy)} interaction(s): complete them before signing out"
@@ -326,6 +332,7 @@ class ContactCenter:
             self._events.append(InteractionAbandoned(self.tenant_id, now, interaction.id, c.reason))
             self._freed(agent, now)
         elif state is _CONNECTED:
+            self._release_consult(interaction.id, now)
             agent = self.agents[interaction.agent_id or ""]
             interaction.ended_at = now
             interaction.end_reason = c.reason
@@ -390,6 +397,7 @@ class ContactCenter:
                 f"queue {target.id!r} takes {target.channel} interactions, not {interaction.channel}"
             )
         agent = self.agents[c.agent_id]
+        self._release_consult(interaction.id, now)
         agent.release(interaction)
         previous_queue = interaction.queue_id
         self._sequence += 1
@@ -427,10 +435,19 @@ class ContactCenter:
                 f"interaction {interaction.id!r} has no queue to wait in if agent {target.id!r} does not answer: "
                 "transfer it to a queue"
             )
+        # the colleague consulted on this very call takes it: their consult's place becomes the offer's
+        consulted = interaction.id in target.consulted_on
+        target.consulted_on.discard(interaction.id)
         if not target.is_ready_for(interaction.channel):
+            if consulted:
+                target.consulted_on.add(interaction.id)  # refused: nothing changes
             raise InvalidTransition(
                 f"agent {target.id!r} cannot take a {interaction.channel} interaction now ({target.status})"
             )
+        if consulted:
+            del self._consults[interaction.id]
+        else:
+            self._release_consult(interaction.id, now)  # a blind transfer to someone else ends a consult
         agent = self.agents[c.agent_id]
         agent.release(interaction)
         self._sequence += 1
@@ -462,10 +479,54 @@ class ContactCenter:
         )
         self._end(cmd.EndInteraction(interaction.id, f"transferred to {c.to_address}"), now)
 
+    def _start_consult(self, c: cmd.StartConsult, now: float) -> None:
+        interaction = self._interaction(c.interaction_id)
+        if interaction.state is not _CONNECTED or interaction.agent_id != c.agent_id:
+            raise InvalidTransition(
+                f"interaction {interaction.id!r} is {interaction.state}, not connected to agent {c.agent_id!r}: "
+                "only a conversation in progress can be transferred"
+            )
+        if interaction.channel is not _PHONE:
+            raise InvalidTransition(
+                f"interaction {interaction.id!r} is a {interaction.channel}: only calls have consults"
+            )
+        if interaction.id in self._consults:
+            raise InvalidTransition(
+                f"interaction {interaction.id!r} is already in a consult: complete or cancel it first"
+            )
+        target = self._agent(c.target_agent_id)
+        if target.id == c.agent_id:
+            raise InvalidTransition("you cannot consult yourself")
+        if target.presence is AgentStatus.LOGGED_OUT:
+            raise InvalidTransition(f"agent {target.id!r} is signed out")
+        # wrapping up another call is no reason to refuse (they can talk); being on one, or rung for one, is
+        interactions = self.interactions
+        if target.consulted_on or any(interactions[iid].state is not _IN_WRAP_UP for iid in target.holding[_PHONE]):
+            raise NoCapacity(f"agent {target.id!r} is on a call or being offered one")
+        self._consults[interaction.id] = target.id
+        target.consulted_on.add(interaction.id)
+        self._touch(target, now)  # busy; their ready entries go stale
+
+    def _end_consult(self, c: cmd.EndConsult, now: float) -> None:
+        if self._consults.get(c.interaction_id) != c.target_agent_id:
+            raise InvalidTransition(f"interaction {c.interaction_id!r} has no consult with agent {c.target_agent_id!r}")
+        self._release_consult(c.interaction_id, now)
+
+    def _release_consult(self, interaction_id: str, now: float) -> None:
+        """The consult on this call (if any) is over: the colleague is free again, and routed."""
+        target_id = self._consults.pop(interaction_id, None)
+        target = self.agents.get(target_id or "")
+        if target is None or interaction_id not in target.consulted_on:
+            return
+        target.consulted_on.discard(interaction_id)
+        target.idle_since = now  # they were talking until now, like after completing an interaction
+        self._freed(target, now)
+
     def _fail(self, c: cmd.FailInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
         if interaction.is_final:
             raise InvalidTransition(f"interaction {interaction.id!r} has already ended ({interaction.state})")
+        self._release_consult(interaction.id, now)
         agent = self.agents.get(interaction.agent_id or "")
         if interaction.state is _QUEUED:
             self._indexes[interaction.queue_id or ""].waiting.discard()
@@ -753,7 +814,7 @@ class ContactCenter:
         accepted offer: the agent's index entries then stay valid.
         """
         # busy while connected to an interaction, wrap_up while only wrapping up, else the presence
-        if agent.connected:
+        if agent.connected or agent.consulted_on:
             status = _BUSY
         elif agent.wrapping:
             status = _WRAP_UP
@@ -803,8 +864,9 @@ class ContactCenter:
         holding = agent.holding
         wrapping = agent.wrapping > 0
         entry = ready_entry(agent)
+        consults = len(agent.consulted_on)  # each takes a phone place
         for channel, indexes_of_queues in agent.indexes_by_channel:
-            if len(holding[channel]) >= capacity.get(channel, 0):
+            if len(holding[channel]) + (consults if channel is _PHONE else 0) >= capacity.get(channel, 0):
                 continue
             for indexes in indexes_of_queues:
                 if wrapping and not indexes.queue.offer_during_wrap_up:
@@ -841,8 +903,9 @@ class ContactCenter:
             best: Interaction | None = None
             best_key: tuple[int, float, int] | None = None
             best_indexes: QueueIndexes | None = None
+            consults = len(agent.consulted_on)  # each takes a phone place
             for channel, indexes_of_queues in agent.indexes_by_channel:
-                if len(holding[channel]) >= capacity.get(channel, 0):
+                if len(holding[channel]) + (consults if channel is _PHONE else 0) >= capacity.get(channel, 0):
                     continue
                 for indexes in indexes_of_queues:
                     waiting = indexes.waiting

@@ -10,7 +10,12 @@ re-INVITEd (port latching keeps every side's ports):
     complete ──▶ TransferToAgent(B) + AcceptOffer(B) (the interaction's log: transferred, connected to B)
                  offer from the caller's tag to B's (caller's SDP), answer with B's SDP; stop music,
                  unblock; BYE A
-    cancel   ──▶ CANCEL/BYE B; offer from the caller's tag to A's, answer with A's SDP; stop music, unblock
+    cancel   ──▶ CANCEL/BYE B; offer from the caller's tag to A's, answer with A's SDP; stop music, unblock;
+                 EndConsult (B may be offered calls again)
+
+From `consult` on, B is busy in routing (StartConsult: the consult takes one of B's phone places), so the node
+offers B no other call while B talks to A; completing hands B the call itself (TransferToAgent ends the consult),
+a cancel, a decline or no answer frees B (EndConsult), and so does the call ending.
 
 Either way the interaction stays the same; only a completed consult is a transfer.
 
@@ -180,6 +185,9 @@ async def start(controller: VoiceController, tenant_id: str, interaction_id: str
     if target == agent_id:
         raise InvalidTransition("you cannot consult yourself")
     username, webrtc = await _phone_of(controller, tenant_id, target)
+    # the colleague is busy from now on (offered no call) until the consult ends: refused (DomainError) when they
+    # are signed out, on a call or already consulted
+    await controller.node.execute(tenant_id, cmd.StartConsult(agent_id, interaction_id, target))
     leg = ConsultLeg(controller, call, f"consult-{next(_branches)}")
     consult = Consult(target, f"consult-{call.interaction_id}-{leg.branch}", leg, webrtc)
     call.consult = consult
@@ -210,6 +218,7 @@ async def start(controller: VoiceController, tenant_id: str, interaction_id: str
         )
     except NgError as error:
         call.consult = None
+        await _free_colleague(controller, call, consult)
         await _restore(controller, call)
         raise CommandFailed(f"rtpengine could not start the consult: {error}") from error
 
@@ -274,6 +283,7 @@ async def _connect(controller: VoiceController, call: VoiceCall, consult: Consul
         if call.consult is consult:
             call.consult = None
             controller.stack.call(consult.leg.hang_up)
+            await _free_colleague(controller, call, consult)
             await _restore(controller, call)
         return
     if call.consult is consult:
@@ -313,6 +323,7 @@ async def complete(controller: VoiceController, tenant_id: str, interaction_id: 
     call.callee_webrtc = consult.webrtc
     call.callee_options = WEBRTC_ANSWER if consult.webrtc else NG_SDP_OPTIONS
     call.state = "bridged"
+    call.held = False  # the colleague takes the caller off hold (so does the node: hold.py)
     await controller._stop_waiting_media(call)
     await controller._ng_quietly("unblock media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})
     if first_leg is not None:
@@ -344,9 +355,23 @@ async def _back_to_agent(controller: VoiceController, call: VoiceCall, consult: 
     if call.consult is not consult:
         return
     call.consult = None
+    await _free_colleague(controller, call, consult)
     if call.callee_webrtc and call.state == "bridged" and await _rejoin_browser(controller, call):
         return
     await _restore(controller, call)
+
+
+async def _free_colleague(controller: VoiceController, call: VoiceCall, consult: Consult) -> None:
+    """The consult ended without a transfer (cancelled, declined, not answered): the colleague may be offered calls
+    again. Nothing to do when the call itself ended meanwhile (the node freed them with it)."""
+    try:
+        await controller.node.execute(
+            call.tenant_id, cmd.EndConsult(call.agent_id or "", call.interaction_id, consult.agent_id)
+        )
+    except DomainError:
+        pass
+    except Exception:
+        log.exception("voice: %s could not be freed after the consult on %s", consult.agent_id, call.interaction_id)
 
 
 REJOIN_SECONDS = 10.0
@@ -408,8 +433,7 @@ async def _rejoin_browser(controller: VoiceController, call: VoiceCall) -> bool:
     call.callee_tag = tag
     call.callee_remote_sdp = answer
     call.callee_options = WEBRTC_ANSWER
-    await controller._stop_waiting_media(call)
-    await controller._ng_quietly("unblock media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})
+    await _caller_back(controller, call)
     if old is not None:
         controller.stack.call(old.hang_up)
     log.info("voice: %s's browser took %s back after the consult", call.agent_id, call.interaction_id)
@@ -432,6 +456,15 @@ async def _restore(controller: VoiceController, call: VoiceCall) -> None:
         )
     except NgError as error:
         await controller._tear_down(call, f"media could not be restored after a consult: {error}", report="call.failed")
+        return
+    await _caller_back(controller, call)
+
+
+async def _caller_back(controller: VoiceController, call: VoiceCall) -> None:
+    """The caller hears the agent again after a consult, unless the agent put the call on hold during it: then
+    the caller keeps the music and neither side hears the other until Resume (as `VoiceController.hold`)."""
+    if call.held:
+        await controller._ng_quietly("block media", {"call-id": call.sip_call_id, "from-tag": call.callee_tag})
         return
     await controller._stop_waiting_media(call)
     await controller._ng_quietly("unblock media", {"call-id": call.sip_call_id, "from-tag": call.caller_tag})

@@ -121,6 +121,7 @@ class VoiceCall:
     # transfers this controller made itself (a completed consult): the node's decision to follow them, which may
     # come after the media moved when another node holds the tenant, is not followed again
     own_transfers: int = 0
+    held: bool = False  # the agent put the call on hold (hold, resume); a consult ending keeps it held
     voice: QueueVoiceSettings | None = None  # the queue's recording and voicemail settings (recording.py)
     recorded: bool = False  # rtpengine was told to record: the recording is stored when the call ends
     voicemail: bool = False  # the caller is leaving a voicemail (overflow.py): deposited when the call ends
@@ -608,6 +609,7 @@ class VoiceController:
                 call.state = "waiting"
             return
         call.state = "bridged"
+        call.held = False  # a new agent's conversation starts off hold
         call.answered_at = time.perf_counter()
         if call.announcing is not None:  # the caller hears "this call is recorded" to its end first
             with contextlib.suppress(TimeoutError):
@@ -676,8 +678,13 @@ class VoiceController:
         return interaction_id in self.calls
 
     async def hold(self, interaction_id: str) -> None:
-        """Neither side hears the other; the caller hears the hold music. Raises CommandFailed."""
+        """Neither side hears the other; the caller hears the hold music. Raises CommandFailed. During a consult
+        the caller already hears the music and the agent talks to the colleague: that goes on, and the caller
+        stays on hold when the consult is cancelled (consult.py `_caller_back`)."""
         call = self._bridged(interaction_id)
+        if call.consult is not None:
+            call.held = True
+            return
         try:
             for tag in (call.caller_tag, call.callee_tag):
                 await self.ng.command("block media", {"call-id": call.sip_call_id, "from-tag": tag})
@@ -685,9 +692,15 @@ class VoiceController:
             await self._play(call, self.hold_music_for(call.tenant_id), repeat=HOLD_MUSIC_REPEATS)
         except NgError as error:
             raise CommandFailed(f"rtpengine could not hold the call: {error}") from error
+        call.held = True
 
     async def resume(self, interaction_id: str) -> None:
+        """Both sides hear each other again. During a consult the caller keeps the consult's music until it
+        ends (the agent is talking to the colleague), then hears the agent or the colleague."""
         call = self._bridged(interaction_id)
+        call.held = False
+        if call.consult is not None:
+            return
         try:
             await self._stop_waiting_media(call)
             for tag in (call.caller_tag, call.callee_tag):

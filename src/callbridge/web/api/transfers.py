@@ -134,8 +134,10 @@ async def start_consult(
     browser softphone, where their console shows who consults them with Answer and Decline, or their desk phone);
     once they answer you hear each other. Either of you may be on a browser softphone. Then `consult/complete` or
     `consult/cancel`. A colleague who does not answer within 30 s, or declines, ends the consult (the caller is
-    back with you). 409 when the call is not connected to your phone or a consult is already on; 422 naming
-    `target` when it is not an agent; 503 when the colleague's phone is a desk phone that is not set up."""
+    back with you). The colleague is busy during the consult: they are offered no call until it ends. 409 when the
+    call is not connected to your phone, a consult is already on, or the colleague is signed out, on another call
+    or rung for one; 422 naming `target` when it is not an agent; 503 when the colleague's phone is a desk phone
+    that is not set up."""
     tenant_id = who.tenant_id or ""
     carried = await _voice_call(request, svc, tenant_id, interaction_id)
     kind = await svc.node.perform(tenant_id, ResolveTransferTarget(target=body.target))
