@@ -738,6 +738,123 @@ def _browser_agents(client: TestClient, admin: dict[str, str], tenant_id: str, c
     return dict(zip(agent_ids, tokens, strict=True))
 
 
+# In each console page, what an agent does and what the benchmark measures, so that nothing waits on a round trip
+# from this process per page (with 30 pages on a busy machine those took seconds per round, and the callers hung
+# up before the last pages were looked at): it clicks Accept as soon as the offer it rings for is shown, listens
+# for the caller's tone once the call is up (WebAudio, then closes its AudioContext), and reads getStats once a
+# second; each step's time (page clock, epoch ms) goes into window.__leg, which this process reads a few times.
+LEG_JS = """
+(() => {
+  const leg = { ready: null, rang: null, id: null, clicked: null, established: null, ice: null, connected: null,
+                first_packet: null, heard: null, peak: null, samples: [], errors: [] };
+  window.__leg = leg;
+  let busy = false, listening = null, lastSample = 0;
+  const peer = () => (window.__softphonePeers || []).filter((pc) => pc.connectionState !== "closed").pop();
+  async function tick() {
+    const now = Date.now();
+    const state = document.getElementById("phone-state");
+    if (!state) return;
+    if (!leg.ready && (state.textContent || "").trim() === "Phone ready") leg.ready = now;
+    const ringing = state.getAttribute("data-ringing");
+    if (ringing && !leg.id) { leg.id = ringing; leg.rang = now; }
+    if (leg.id && !leg.clicked) {
+      const accept = document.querySelector(`li.offer[data-interaction-id="${leg.id}"] button[data-action=accept]`);
+      if (accept && !accept.disabled) { leg.clicked = Date.now(); accept.click(); }
+    }
+    if (!leg.established && state.getAttribute("data-call") === "Established") leg.established = now;
+    const pc = peer();
+    if (pc) {
+      if (!leg.ice && ["connected", "completed"].includes(pc.iceConnectionState)) leg.ice = now;
+      if (!leg.connected && pc.connectionState === "connected") leg.connected = now;
+    }
+    const audio = document.getElementById("phone-audio");
+    const stream = audio && audio.srcObject;
+    if (!leg.heard && stream && stream.getAudioTracks().length) {
+      if (!listening || listening.stream !== stream) {
+        const context = new AudioContext();
+        await context.resume();
+        const analyser = context.createAnalyser();
+        analyser.fftSize = 8192;
+        context.createMediaStreamSource(stream).connect(analyser);
+        listening = { stream, context, analyser };
+      }
+      const bins = new Float32Array(listening.analyser.frequencyBinCount);
+      listening.analyser.getFloatFrequencyData(bins);
+      let best = 0;
+      for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+      const hz = (best * listening.context.sampleRate) / listening.analyser.fftSize;
+      leg.peak = { hz, db: bins[best] };
+      if (Math.abs(hz - %(caller_hz)d) < 20 && bins[best] > -70) {
+        leg.heard = now;
+        void listening.context.close();
+      }
+    }
+    if (pc && leg.established && now - lastSample >= 1000 && leg.samples.length < 300) {
+      lastSample = now;
+      const one = { at: now, packets: 0, lost: 0, jitter: null };
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "audio") {
+          one.packets += s.packetsReceived || 0;
+          one.lost += s.packetsLost || 0;
+          one.jitter = s.jitter ?? one.jitter;
+        }
+      });
+      if (!leg.first_packet && one.packets > 0) leg.first_packet = now;
+      leg.samples.push(one);
+    }
+  }
+  setInterval(() => {
+    if (busy) return;
+    busy = true;
+    tick()
+      .catch((error) => { if (leg.errors.length < 5) leg.errors.push(String(error)); })
+      .finally(() => { busy = false; });
+  }, 100);
+})();
+"""
+# BENCH_WEBRTC_AUDIO_PROCESSING=0: the pages' microphones without the browser's echo cancellation, noise suppression
+# and gain control (constraints the page asks for, as a headset's agent might): what each agent's own machine spends
+# on its microphone, which the benchmark's one machine otherwise pays N times over.
+NO_AUDIO_PROCESSING_JS = """
+(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices || !devices.getUserMedia) return;
+  const original = devices.getUserMedia.bind(devices);
+  const plain = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+  devices.getUserMedia = (constraints) =>
+    original(constraints && constraints.audio ? { ...constraints, audio: plain } : constraints);
+})();
+"""
+# the stages of a browser leg, in order, as window.__leg names them (with `established`: the SIP dialog is up)
+STAGES = ("ready", "rang", "clicked", "established", "connected", "first_packet", "heard")
+
+
+def _descendants_cpu(root: int, prefix: str) -> tuple[float, int]:
+    """CPU seconds of the processes under `root` whose name starts with `prefix` (the Chromiums this process
+    started through Playwright's driver), and how many there are."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        names[int(entry.name)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    total, count, todo = 0.0, 0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        if names.get(pid, "").startswith(prefix):
+            seconds = _cpu_seconds(pid)
+            if seconds == seconds:  # not NaN: it may have exited meanwhile
+                total += seconds
+                count += 1
+    return total, count
+
+
 def _webrtc_calls(
     directory: Path,
     base_url: str,
@@ -747,25 +864,21 @@ def _webrtc_calls(
     sipps: list[Sipp],
     rtpengine_pid: int | None,
 ) -> dict[str, Any] | None:
-    """N calls from sipp callers (PCMU, 700 Hz) to N agents' console softphones in one headless Chromium (its fake
-    microphone plays 1,200 Hz, one context per agent), bridged through rtpengine (Opus, DTLS-SRTP towards the
-    browser, transcoded): set-up (the caller's INVITE leaving sipp → the softphone ringing, page clock), Accept →
-    established, whether each page hears the caller's tone, and over a window the inbound jitter and loss as the
-    browser computes them (getStats; RTCP from rtpengine about the browser's stream when it sends any)."""
+    """N calls from sipp callers (PCMU, 700 Hz) to N agents' console softphones in headless Chromium (its fake
+    microphone plays 1,200 Hz; a context per agent, BENCH_WEBRTC_PER_BROWSER contexts per Chromium process),
+    bridged through rtpengine (Opus, DTLS-SRTP towards the browser, transcoded).
+
+    The agents' consoles load first; an agent is made available only once their console shows "Phone ready" (as an
+    agent would: signed in long before, with no console, the server's heartbeat sweep puts them on break). Each page
+    then answers and measures by itself (LEG_JS). Reported: how many legs reached each stage (registered, rang,
+    Accept clicked, SIP established, ICE + DTLS connected, first packet, caller heard), the times between stages,
+    per-leg timelines, the browser's inbound jitter and loss over a window with every call up, and the CPU of
+    rtpengine and of Chromium per call."""
     if not tokens:
         return None
     try:
         from playwright.sync_api import sync_playwright
-        from tests.voice.webrtc_page import (
-            BROWSER_TONE,
-            CHROMIUM,
-            LISTEN_JS,
-            MEDIA_JS,
-            TIMELINE_JS,
-            TRACK_PEERS_JS,
-            chromium_args,
-            tone,
-        )
+        from tests.voice.webrtc_page import BROWSER_TONE, CHROMIUM, TIMELINE_JS, TRACK_PEERS_JS, chromium_args, tone
 
         from callbridge.channels.sip.controller import interaction_id_for
         from callbridge.web.deps import SESSION_COOKIE
@@ -774,38 +887,77 @@ def _webrtc_calls(
     if not Path(CHROMIUM).exists():
         return {"skipped": f"no Chromium at {CHROMIUM} (apt-get install chromium)"}
     count = len(tokens)
+    per_browser = max(1, int(os.environ.get("BENCH_WEBRTC_PER_BROWSER", "10")))
+    audio_processing = os.environ.get("BENCH_WEBRTC_AUDIO_PROCESSING", "1") != "0"
     web_dir = directory / "webrtc"
     web_dir.mkdir()
-    microphone = tone(web_dir / "browser.wav", BROWSER_TONE, 180, rate=48000)
+    microphone = tone(web_dir / "browser.wav", BROWSER_TONE, 300, rate=48000)
     caller_audio = _tone(web_dir / "caller.wav", CALLER_TONE, 10)
-    hold = 20 + WEB_WINDOW_SECONDS + 10  # hearing the tone, the window, a margin
+    hold = 45.0  # ringing, answering and hearing the tone (30 s at most, below), the window, a margin
     web_base = 100 + (caller_base + 1) % 900  # From users apart from the SIP callers'
     (web_dir / "webcaller.xml").write_text(
         CALLER.format(number=WEB_NUMBER, caller_base=web_base, audio=caller_audio.name, hold_ms=int(hold * 1000))
     )
-    progress(f"WebRTC: {count} consoles with a softphone (Chromium), then {count} calls to {WEB_NUMBER}")
+    browsers_needed = -(-count // per_browser)
+    progress(f"WebRTC: {count} consoles with a softphone ({browsers_needed} Chromium), then {count} calls")
     load_before = os.getloadavg()
+    leg_js = LEG_JS % {"caller_hz": CALLER_TONE}
+    read_legs = "window.__leg ? {...window.__leg, samples: undefined} : null"
+    stages: dict[str, Any] = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(microphone), headless=True)
+        browsers = [
+            playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(microphone), headless=True)
+            for _ in range(browsers_needed)
+        ]
         try:
             pages: dict[str, Any] = {}
-            for agent_id, token in tokens.items():
-                context = browser.new_context()
+            started = time.monotonic()
+            for n, (agent_id, token) in enumerate(tokens.items()):
+                context = browsers[n // per_browser].new_context()
                 context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
                 page = context.new_page()
                 page.add_init_script(TRACK_PEERS_JS)
                 page.add_init_script(TIMELINE_JS)
-                page.goto(f"{base_url}/console?tenant=tenant1")
+                page.add_init_script(leg_js)
+                if not audio_processing:
+                    page.add_init_script(NO_AUDIO_PROCESSING_JS)
+                page.goto(f"{base_url}/console?tenant=tenant1", wait_until="commit")
                 pages[agent_id] = page
 
-            def state(page: Any) -> str:
-                return str(page.locator("#phone-state").text_content() or "")
+            def legs() -> dict[str, dict[str, Any]]:
+                found = {}
+                for agent_id, page in pages.items():
+                    try:
+                        found[agent_id] = page.evaluate(read_legs) or {}
+                    except Exception as error:  # noqa: BLE001 - a page that crashed or hangs counts as failed
+                        found[agent_id] = {"errors": [str(error)[:200]]}
+                return found
 
-            deadline = time.monotonic() + 60
-            while any(state(page) != "Phone ready" for page in pages.values()):
-                if time.monotonic() > deadline:
-                    return {"error": "softphones not registered", "states": {a: state(p) for a, p in pages.items()}}
-                time.sleep(0.2)
+            def counted(now: dict[str, dict[str, Any]]) -> dict[str, int]:
+                return {stage: sum(1 for leg in now.values() if leg.get(stage)) for stage in STAGES}
+
+            deadline = time.monotonic() + 30 + 3 * count
+            now = legs()
+            while counted(now)["ready"] < count and time.monotonic() < deadline:
+                time.sleep(1.0)
+                now = legs()
+            ready = [agent_id for agent_id, leg in now.items() if leg.get("ready")]
+            stages["consoles_ready_s"] = round(time.monotonic() - started, 1)
+            progress(f"WebRTC: {len(ready)} of {count} softphones registered in {stages['consoles_ready_s']} s")
+            # Chromium at rest with every console open (their pings, timers and SIP keep-alives)
+            own = os.getpid()
+            idle_before, idle_at = _descendants_cpu(own, "chrom"), time.monotonic()
+            time.sleep(3.0)
+            idle_after = _descendants_cpu(own, "chrom")
+            idle_cpu = (idle_after[0] - idle_before[0]) / (time.monotonic() - idle_at)
+            for agent_id in ready:  # the agent, their phone ready, goes available
+                status = httpx.put(
+                    f"{base_url}/api/v1/me/status",
+                    json={"status": "available"},
+                    headers={"Authorization": f"Bearer {tokens[agent_id]}"},
+                    timeout=30,
+                )
+                status.raise_for_status()
             common = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-timeout", f"{hold + 90:.0f}s", "-timeout_error"]
             callers = Sipp(
                 web_dir,
@@ -814,102 +966,138 @@ def _webrtc_calls(
                 + ["-m", str(count), "-l", str(count), "-r", str(count), *common],
             )
             sipps.append(callers)
-            accepted: dict[str, tuple[str, float]] = {}  # agent → (interaction id, when Accept was clicked)
-            deadline = time.monotonic() + 60
+            calls_at = time.monotonic()
+            deadline = calls_at + 30
             while time.monotonic() < deadline:
-                for agent_id, page in pages.items():
-                    ringing = page.locator("#phone-state").get_attribute("data-ringing")
-                    if agent_id not in accepted and ringing:
-                        accept = f'li.offer[data-interaction-id="{ringing}"] button[data-action=accept]'
-                        clicked = time.time()  # before: on a loaded machine the click itself may take a while
-                        page.locator(accept).click(timeout=10_000)
-                        accepted[agent_id] = (ringing, clicked)
-                established = [
-                    p.locator("#phone-state").get_attribute("data-call") == "Established" for p in pages.values()
-                ]
-                if len(accepted) == count and all(established):
-                    break
-                time.sleep(0.05)
-            heard: dict[str, Any] = {}
-            deadline = time.monotonic() + 20
-            while len(heard) < len(accepted) and time.monotonic() < deadline:
-                for agent_id in accepted:
-                    found = pages[agent_id].evaluate(LISTEN_JS)
-                    if found and abs(found["peak_hz"] - CALLER_TONE) < 20 and found["peak_db"] > -70:
-                        heard.setdefault(agent_id, found)
-                time.sleep(0.2)
-            progress(f"WebRTC: {len(accepted)} answered, {len(heard)} hear the caller; sampling getStats")
-            cpu_before, window_start = _cpu_seconds(rtpengine_pid or 0), time.monotonic()
-            samples: dict[str, list[list[dict[str, Any]]]] = {agent_id: [] for agent_id in accepted}
-            for _ in range(round(WEB_WINDOW_SECONDS) + 1):  # a sampling window, one reading a second
-                for agent_id in accepted:
-                    samples[agent_id].append(pages[agent_id].evaluate(MEDIA_JS))
                 time.sleep(1.0)
+                now = legs()
+                if counted(now)["heard"] == count:
+                    break
+                progress(f"  {counted(now)}")
+            stages["calls_to_last_stage_s"] = round(time.monotonic() - calls_at, 1)
+            progress(f"WebRTC: {counted(now)}; a {WEB_WINDOW_SECONDS:.0f} s window")
+            cpu_before, chromium_before = _cpu_seconds(rtpengine_pid or 0), _descendants_cpu(own, "chrom")
+            window_start, window_from = time.monotonic(), time.time()
+            time.sleep(WEB_WINDOW_SECONDS)
             window = time.monotonic() - window_start
+            window_to = time.time()
             rtpengine_cpu = _cpu_seconds(rtpengine_pid or 0) - cpu_before
-            timelines = {agent_id: pages[agent_id].evaluate("window.__phoneTimeline") for agent_id in accepted}
-            # what each page showed, for a run where not every call was answered and heard
-            pages_seen = {
-                agent_id: {
-                    "phone": state(page),
-                    "ringing": page.locator("#phone-state").get_attribute("data-ringing"),
-                    "call": page.locator("#phone-state").get_attribute("data-call"),
-                    "timeline": page.evaluate("window.__phoneTimeline"),
-                }
-                for agent_id, page in pages.items()
-            }
+            chromium_after = _descendants_cpu(own, "chrom")
+            final, timelines = {}, {}
+            for agent_id, page in pages.items():
+                try:
+                    final[agent_id] = page.evaluate("window.__leg") or {}
+                    timelines[agent_id] = page.evaluate("window.__phoneTimeline")
+                except Exception as error:  # noqa: BLE001 - a page that crashed counts as failed
+                    final[agent_id] = {"errors": [str(error)[:200]]}
+            interactions = _web_interactions(base_url)
             exit_code = callers.wait(timeout=hold + 120)
         finally:
-            browser.close()
-    sent = _invite_interactions(web_dir / "webcallers.msg", interaction_id_for)
+            for browser in browsers:
+                browser.close()
+    return _webrtc_report(
+        final,
+        timelines,
+        _invite_interactions(web_dir / "webcallers.msg", interaction_id_for),
+        (1000 * window_from, 1000 * window_to),
+        {
+            "calls": count,
+            "chromium_processes": browsers_needed,
+            "contexts_per_chromium": per_browser,
+            "browser_audio_processing": audio_processing,
+            **stages,
+            "window_s": round(window, 1),
+            "rtpengine_cpu_ms_per_call_second": round(1000 * rtpengine_cpu / window / max(1, count), 2),
+            # Chromium's whole process tree (browser, renderers, GPU, network and audio services) per console
+            "chromium_cpu_pct_of_core_idle": round(100 * idle_cpu, 1),
+            "chromium_cpu_pct_of_core_in_calls": round(100 * (chromium_after[0] - chromium_before[0]) / window, 1),
+            "chromium_cpu_ms_per_call_second": round(
+                1000 * (chromium_after[0] - chromium_before[0]) / window / max(1, count), 2
+            ),
+            "chromium_process_count": chromium_after[1],
+            "caller_sipp_exit": exit_code,
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        },
+        interactions,
+    )
+
+
+def _webrtc_report(
+    legs: dict[str, dict[str, Any]],
+    timelines: dict[str, Any],
+    sent: dict[str, float],
+    window: tuple[float, float],
+    report: dict[str, Any],
+    interactions: dict[str, Any],
+) -> dict[str, Any]:
+    """Per-stage counts, the times between stages, the browser's inbound jitter and loss over the window."""
     setup: list[float] = []
-    answer: list[float] = []
-    for agent_id, (interaction_id, clicked) in accepted.items():
+    gaps: dict[str, list[float]] = {}
+    jitter: list[float] = []
+    received = lost = 0
+    per_leg: dict[str, Any] = {}
+    for agent_id, leg in legs.items():
         events = timelines.get(agent_id) or []
+        interaction_id = leg.get("id")
+        # the MutationObserver's times are exact; the page's 100 ms loop is the fallback
         rang = next((e["at"] for e in events if e["what"] == "data-ringing" and e["value"] == interaction_id), None)
         up = next((e["at"] for e in events if e["what"] == "data-call" and e["value"] == "Established"), None)
-        if rang is not None and interaction_id in sent:
-            setup.append(rang - 1000 * sent[interaction_id])
-        if up is not None:
-            answer.append(up - 1000 * clicked)
-    jitter, remote_jitter, received, lost = [], [], 0, 0
-    for readings in samples.values():
-        first, last = (readings[0] or [{}])[-1], (readings[-1] or [{}])[-1]  # the page's current call
-        received += int(last.get("packets", 0)) - int(first.get("packets", 0))
-        lost += max(0, int(last.get("lost", 0)) - int(first.get("lost", 0)))
-        values = [1000 * r[-1]["jitter"] for r in readings if r and r[-1].get("jitter") is not None]
-        remote = [1000 * r[-1]["remote_jitter"] for r in readings if r and r[-1].get("remote_jitter") is not None]
-        if values:
-            jitter.append(max(values))
-        if remote:
-            remote_jitter.append(max(remote))
+        leg["rang"], leg["established"] = rang or leg.get("rang"), up or leg.get("established")
+        if leg.get("rang") and interaction_id in sent:
+            setup.append(leg["rang"] - 1000 * sent[interaction_id])
+        previous = None
+        for stage in STAGES[1:]:
+            if leg.get(stage) and previous and leg.get(previous):
+                gaps.setdefault(f"{previous}_to_{stage}", []).append(leg[stage] - leg[previous])
+            previous = stage if leg.get(stage) else previous
+        inside = [s for s in leg.get("samples") or [] if window[0] - 1000 <= s["at"] <= window[1] + 1000]
+        if len(inside) >= 2:
+            received += inside[-1]["packets"] - inside[0]["packets"]
+            lost += max(0, inside[-1]["lost"] - inside[0]["lost"])
+            values = [1000 * s["jitter"] for s in inside if s.get("jitter") is not None]
+            if values:
+                jitter.append(max(values))
+        start = leg.get("rang") or leg.get("ready") or 0
+        one: dict[str, Any] = {s: (round(leg[s] - start) if leg.get(s) else None) for s in STAGES if s != "ready"}
+        if leg.get("errors"):
+            one["errors"] = leg["errors"]
+        if not leg.get("heard"):
+            one["peak"] = leg.get("peak")  # what the page heard instead
+        per_leg[agent_id] = one
 
     def p(values: list[float], q: float) -> float | None:
         return round(percentile(values, q), 1) if values else None
 
+    counts = {stage: sum(1 for leg in legs.values() if leg.get(stage)) for stage in STAGES}
     return {
-        "calls": count,
-        "established": len(answer),
-        "heard_caller": len(heard),
+        **{k: report[k] for k in ("calls",)},
+        "established": counts["established"],
+        "heard_caller": counts["heard"],
+        # how many legs got that far: consoles registered, softphones rung, Accept clicked, SIP dialog up,
+        # ICE + DTLS connected (the peer connection), a first RTP packet received, the caller's tone heard
+        "stages": {
+            "registered": counts["ready"],
+            "rang": counts["rang"],
+            "accept_clicked": counts["clicked"],
+            "sip_established": counts["established"],
+            "ice_dtls_connected": counts["connected"],
+            "first_packet": counts["first_packet"],
+            "heard_caller": counts["heard"],
+        },
         "setup_p50_ms": p(setup, 50),
         "setup_max_ms": p(setup, 100),
         "setup_samples": len(setup),
-        "setup_ms": sorted(round(v, 1) for v in setup),
-        "accept_to_established_p50_ms": p(answer, 50),
-        "accept_to_established_max_ms": p(answer, 100),
-        # the browser's own RFC 3550 estimate of what rtpengine sends it (Opus, transcoded from the caller's PCMU);
-        # per call the highest reading over the window, then the 95th percentile over calls
+        # between stages, p50 / max over the legs that reached both
+        "stage_ms": {name: {"p50": p(v, 50), "max": p(v, 100), "n": len(v)} for name, v in gaps.items()},
         "jitter_p95_ms": p(jitter, 95),
-        # rtpengine's receiver reports about what the browser sends (null: it sent none)
-        "rtpengine_seen_jitter_p95_ms": p(remote_jitter, 95),
         "packets_received": received,
         "packets_lost": lost,
         "loss_pct": round(100 * lost / (received + lost), 3) if received + lost else None,
-        "window_s": round(window, 1),
-        "rtpengine_cpu_ms_per_call_second": round(1000 * rtpengine_cpu / window / max(1, count), 2),
-        "caller_sipp_exit": exit_code,
-        "load_average_before": [round(v, 2) for v in load_before],
-        **({} if len(heard) == count else {"pages": pages_seen, "interactions": _web_interactions(base_url)}),
+        **{k: v for k, v in report.items() if k != "calls"},
+        # per leg: ms from the softphone ringing to each later stage (null: not reached)
+        "legs": per_leg,
+        **({} if counts["heard"] == report["calls"] else {"interactions": interactions}),
     }
 
 
