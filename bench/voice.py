@@ -488,7 +488,9 @@ def _run(
         ended = _wait_until_ended(base_url, admin)
         # after the SIP calls, on their own: a browser's Chromium would weigh on the SIP calls' jitter, and they
         # on its
-        webrtc = _webrtc_calls(directory, base_url, target, web_tokens, caller_base, sipps, rtpengine_pid)
+        webrtc = _webrtc_calls(
+            directory, base_url, target, web_tokens, caller_base, sipps, (rtpengine_pid or 0, server_pid)
+        )
     progress("analysing the RTP capture (tshark)")
     wire = _rtp_streams(directory / "rtp.pcapng", rtp_min, rtp_min + 1999)
     machine_busy = (machine_after[0] - machine_before[0]) / max(1e-9, machine_after[1] - machine_before[1])
@@ -867,7 +869,7 @@ def _webrtc_calls(
     tokens: dict[str, str],
     caller_base: int,
     sipps: list[Sipp],
-    rtpengine_pid: int | None,
+    pids: tuple[int, int],
 ) -> dict[str, Any] | None:
     """N calls from sipp callers (PCMU, 700 Hz) to N agents' console softphones in headless Chromium (its fake
     microphone plays 1,200 Hz; a context per agent, BENCH_WEBRTC_PER_BROWSER contexts per Chromium process),
@@ -982,12 +984,16 @@ def _webrtc_calls(
                 progress(f"  {counted(now)}")
             stages["calls_to_last_stage_s"] = round(time.monotonic() - calls_at, 1)
             progress(f"WebRTC: {counted(now)}; a {WEB_WINDOW_SECONDS:.0f} s window")
-            cpu_before, chromium_before = _cpu_seconds(rtpengine_pid or 0), _descendants_cpu(own, "chrom")
+            rtpengine_pid, server_pid = pids
+            cpu_before, chromium_before = _cpu_seconds(rtpengine_pid), _descendants_cpu(own, "chrom")
+            server_before, machine_before = _cpu_seconds(server_pid), _machine_busy()
             window_start, window_from = time.monotonic(), time.time()
             time.sleep(WEB_WINDOW_SECONDS)
             window = time.monotonic() - window_start
             window_to = time.time()
-            rtpengine_cpu = _cpu_seconds(rtpengine_pid or 0) - cpu_before
+            rtpengine_cpu = _cpu_seconds(rtpengine_pid) - cpu_before
+            server_cpu = _cpu_seconds(server_pid) - server_before
+            machine_after = _machine_busy()
             chromium_after = _descendants_cpu(own, "chrom")
             final, timelines = {}, {}
             for agent_id, page in pages.items():
@@ -1014,6 +1020,11 @@ def _webrtc_calls(
             **stages,
             "window_s": round(window, 1),
             "rtpengine_cpu_ms_per_call_second": round(1000 * rtpengine_cpu / window / max(1, count), 2),
+            "server_cpu_pct_of_core_in_calls": round(100 * server_cpu / window, 1),
+            # the whole machine over the window (100: both cores busy), the other users' processes included
+            "machine_cpu_busy_pct": round(
+                100 * (machine_after[0] - machine_before[0]) / max(1e-9, machine_after[1] - machine_before[1]), 1
+            ),
             # Chromium's whole process tree (browser, renderers, GPU, network and audio services) per console
             "chromium_cpu_pct_of_core_idle": round(100 * idle_cpu, 1),
             "chromium_cpu_pct_of_core_in_calls": round(100 * (chromium_after[0] - chromium_before[0]) / window, 1),
