@@ -67,7 +67,7 @@ def decision_for(event: ev.Event) -> Decision | None:
     if isinstance(event, ev.InteractionOffered):
         return Decision("ring", event.agent_id)
     if isinstance(event, ev.InteractionTransferred):
-        return Decision("transferred")
+        return Decision("transferred", event.agent_id)  # the agent it was transferred from
     if isinstance(event, ev.OfferEnded) and event.outcome is not OfferOutcome.ACCEPTED:
         return Decision("stop_ringing", event.agent_id)
     if isinstance(

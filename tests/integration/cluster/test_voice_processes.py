@@ -7,8 +7,9 @@ the other one; each side hears the other. (b) One node is killed (-9): the calls
 `failed` ("the voice server carrying the call stopped") within a bounded time and their callers are hung up (a
 BYE from Kamailio's dialog module), the other node's calls wait on, and new calls are answered by the other
 controller. (c) A call carried by the node that does not hold its tenant is offered voicemail when nobody works
-its queue (the caller hears the prompt), or held (the caller hears the hold music), resumed, and transferred to an
-outside number (the outside party hears the caller): the commands reach the carrier over the bus, and fail with
+its queue (the caller hears the prompt), or held (the caller hears the hold music), resumed, transferred warm to a
+colleague (a consult, then the caller hears them) and then to an outside number (the outside party hears the
+caller): the commands reach the carrier over the bus, and fail with
 503 once it is killed.
 """
 
@@ -51,7 +52,7 @@ from tests.voice.audio import first_run
 from tests.voice.conftest import AGENT_TONE, CALLER_TONE, Baresip, free_ports, require_engines, wait_for
 from tests.voice.test_calls import labels_of, runs
 from tests.voice.test_transfers import CALLER_HEARS as TRANSFER_HEARS
-from tests.voice.test_transfers import OUTSIDE_TONE
+from tests.voice.test_transfers import OUTSIDE_TONE, SECOND_AGENT_TONE
 
 PASSWORD = "correct horse battery"
 # a dead node's calls must have failed within this: its heartbeat expires after one lease, the holder notices at
@@ -422,7 +423,7 @@ def agent_session(engine: Engine, agent_id: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_another_holds_its_tenant(
+def test_hold_consult_and_a_transfer_out_reach_the_node_carrying_the_call_when_another_holds_its_tenant(
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     require_engines()
@@ -456,11 +457,13 @@ def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_an
             body = {"voicemail_queue_id": "messages"}
             response = http.put("/api/v1/tenants/acme/voice/queues/support", json=body, headers=admin)
             assert response.status_code == 200, response.text
-            agent = {"id": "agent1", "email": "agent1@acme.example", "display_name": "agent1", "queue_ids": ["sales"]}
-            assert http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).status_code == 201
-            phone = {"username": "acme-agent1", "password": "desk-phone-secret"}
-            response = http.put("/api/v1/tenants/acme/voice/desk-phones/agent1", json=phone, headers=admin)
-            assert response.status_code == 200, response.text
+            for agent_id in ("agent1", "agent2"):
+                agent = {"id": agent_id, "email": f"{agent_id}@acme.example", "display_name": agent_id}
+                agent["queue_ids"] = ["sales"]  # type: ignore[assignment]
+                assert http.post("/api/v1/tenants/acme/agents", json=agent, headers=admin).status_code == 201
+                phone = {"username": f"acme-{agent_id}", "password": "desk-phone-secret"}
+                response = http.put(f"/api/v1/tenants/acme/voice/desk-phones/{agent_id}", json=phone, headers=admin)
+                assert response.status_code == 200, response.text
         cluster.stop_node(0)
         with engine.begin() as connection:  # signed in, on break: calls wait until the agent is available
             connection.execute(
@@ -471,19 +474,25 @@ def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_an
         wait_for(lambda: any("acme" in held(url) for url in cluster.urls), "a node to hold the tenant")
         holder = cluster.holder("acme")
         rpc = KamailioRpc(cluster.layout.rpc_socket)
-        phone_peer = cluster.baresip(
-            "agent1-phone",
-            AGENT_TONE,
-            f"<sip:acme-agent1@127.0.0.1:{cluster.sip_port}>;auth_pass=desk-phone-secret;answermode=auto;regint=600",
-        )
+        desk_phones = []
+        for agent_id, tone in (("agent1", AGENT_TONE), ("agent2", SECOND_AGENT_TONE)):
+            desk_phones.append(
+                cluster.baresip(
+                    f"{agent_id}-phone",
+                    tone,
+                    f"<sip:acme-{agent_id}@127.0.0.1:{cluster.sip_port}>;auth_pass=desk-phone-secret;answermode=auto;"
+                    "regint=600",
+                )
+            )
 
-        def registered() -> bool:
-            try:
-                return bool(rpc.call("ul.lookup", "location", "acme-agent1"))
-            except Exception:
-                return False
+            def registered(username: str = f"acme-{agent_id}") -> bool:
+                try:
+                    return bool(rpc.call("ul.lookup", "location", username))
+                except Exception:
+                    return False
 
-        wait_for(registered, "the desk phone's registration")
+            wait_for(registered, f"{agent_id}'s desk phone's registration")
+        first_phone, second_phone = desk_phones
         outside = cluster.baresip(
             "outside-party",
             OUTSIDE_TONE,
@@ -524,15 +533,43 @@ def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_an
             "the caller to hear agent1 again",
         )
 
-        # a blind transfer to an outside number, asked of the other node (the carrier, not the holder)
+        # a warm transfer: agent1 consults agent2 (asked of the holder) while the caller holds, then completes it
+        # (asked of the carrier); the caller talks to agent2 and agent1's phone is hung up
+        agent2 = agent_session(engine, "agent2")
+        response = httpx.put(
+            f"{cluster.urls[holder]}/api/v1/me/status", json={"status": "available"}, headers=agent2, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        response = httpx.post(f"{interaction}/consult", json={"target": "agent2"}, headers=agent1, timeout=10)
+        assert response.status_code == 204, response.text
+        wait_for(
+            lambda: runs(labels_of(caller.heard(), TRANSFER_HEARS))[-2:] == ["agent", "music"], "music while consulting"
+        )
+        wait_for(
+            lambda: "agent" in runs(labels_of(second_phone.heard(), {"agent": (AGENT_TONE,)})), "agent2 to hear agent1"
+        )
+        carrier_url = cluster.urls[1 - holder]
         response = httpx.post(
-            f"{cluster.urls[1 - holder]}/api/v1/me/interactions/{call_id}/transfer",
+            f"{carrier_url}/api/v1/me/interactions/{call_id}/consult/complete", headers=agent1, timeout=10
+        )
+        assert response.status_code == 204, response.text
+        wait_for(lambda: first_phone.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+        wait_for(
+            lambda: runs(labels_of(caller.heard(), TRANSFER_HEARS))[-1:] == ["second"], "the caller to hear agent2"
+        )
+        wait_for(lambda: calls(engine, "acme")[call_id][0] == "connected", "the call to be agent2's")
+
+        # a blind transfer to an outside number by agent2, asked of the carrier: the call is still bridged to
+        # agent2 there (the holder's decision about the completed consult, which reaches the carrier after the
+        # media moved, is not followed again)
+        response = httpx.post(
+            f"{carrier_url}/api/v1/me/interactions/{call_id}/transfer",
             json={"target": "+14155550199"},
-            headers=agent1,
+            headers=agent2,
             timeout=10,
         )
         assert response.status_code == 204, response.text
-        wait_for(lambda: phone_peer.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+        wait_for(lambda: second_phone.saw("CALL_CLOSED"), "agent2's phone to be hung up")
         incoming = wait_for(lambda: outside.saw("CALL_ESTABLISHED"), "the outside number to answer")
         assert number.lstrip("+") in str(incoming.get("peeruri", "")), incoming  # the tenant's number as caller id
         wait_for(
@@ -542,14 +579,14 @@ def test_hold_resume_and_a_transfer_out_reach_the_node_carrying_the_call_when_an
         wait_for(
             lambda: runs(labels_of(caller.heard(), hears))[-1:] == ["outside"], "the caller to hear the outside party"
         )
-        wait_for(lambda: calls(engine, "acme")[call_id][0] == "wrap_up", "agent1's wrap-up")
+        wait_for(lambda: calls(engine, "acme")[call_id][0] == "wrap_up", "agent2's wrap-up")
 
         # the carrier dies: a command for its call is refused with the reason
         cluster.kill(1 - holder)
         response = httpx.post(
             f"{cluster.urls[holder]}/api/v1/me/interactions/{call_id}/transfer",
             json={"target": "+14155550199"},
-            headers=agent1,
+            headers=agent2,
             timeout=10,
         )
         assert response.status_code == 503, response.text

@@ -300,12 +300,10 @@ async def complete(controller: VoiceController, tenant_id: str, interaction_id: 
     if consult is None or consult.state != "talking":
         raise InvalidTransition(f"call {interaction_id!r} has no consult with an answered colleague to complete")
     consult.state = "completing"
-    call.own_transfers += 1  # the node's "transferred" that follows is this controller's own doing
     try:
         await controller.node.execute(tenant_id, cmd.TransferToAgent(agent_id, interaction_id, consult.agent_id))
     except DomainError:
         consult.state = "talking"
-        call.own_transfers -= 1
         raise
     first_leg = call.agent_leg
     try:

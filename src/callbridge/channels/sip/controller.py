@@ -118,9 +118,6 @@ class VoiceCall:
     media_task: asyncio.Task[None] | None = None
     transition: asyncio.Task[None] | None = None  # a transfer taking the agent's phone off (transfer.py)
     consult: Consult | None = None  # a warm transfer's consult in progress (consult.py)
-    # transfers this controller made itself (a completed consult): the node's decision to follow them, which may
-    # come after the media moved when another node holds the tenant, is not followed again
-    own_transfers: int = 0
     held: bool = False  # the agent put the call on hold (hold, resume); a consult ending keeps it held
     voice: QueueVoiceSettings | None = None  # the queue's recording and voicemail settings (recording.py)
     recorded: bool = False  # rtpengine was told to record: the recording is stored when the call ends
@@ -504,8 +501,9 @@ class VoiceController:
         if decision.kind == "ring" and decision.agent_id is not None:
             await self._ring(call, decision.agent_id)
         elif decision.kind == "transferred":
-            if call.own_transfers > 0:
-                call.own_transfers -= 1
+            if decision.agent_id is not None and call.agent_id not in (None, decision.agent_id):
+                # the call is another agent's already: a completed consult moved it, and the holder's decision
+                # (from another node, it may come after the media moved) must not take the new agent off it
                 return
             await follow_transfer(self, call)
         elif decision.kind == "stop_ringing" and decision.agent_id is not None:

@@ -155,6 +155,25 @@ class OutsideCalls:
         if self.trunk is None:
             raise CommandFailed("no carrier trunk is set up for calls out (CALLBRIDGE_VOICE_TRUNK_ADDRESS)")
         caller_id = call.number.number if call.number is not None else call.dialled
+        # rtpengine's side facing the call's callee now, offered plain: after a completed consult (or to a browser)
+        # the SDP first offered to the callee names another monologue's ports, and the outside party would send
+        # its media where nobody listens
+        try:
+            offer = await controller.ng.command(
+                "offer",
+                {
+                    "call-id": call.sip_call_id,
+                    "from-tag": call.caller_tag,
+                    "to-tag": call.callee_tag,
+                    "sdp": call.caller_sdp,
+                    **_ng(),
+                },
+            )
+        except NgError as error:
+            raise CommandFailed(f"rtpengine could not offer the call to the outside number: {error}") from error
+        if call.state != "bridged" or controller.calls.get(interaction_id) is not call:
+            raise InvalidTransition(f"call {interaction_id!r} ended or changed while it was being transferred")
+        call.callee_sdp, call.callee_webrtc = offer["sdp"], False
         # the call leaves the controller's table first: the wrap-up the node starts must not hang it up
         del controller.calls[interaction_id]
         try:
