@@ -6,11 +6,11 @@ here, as an administrator runs them: CALLBRIDGE_VOICE_MANAGE_ENGINES=false). Rea
 the other one; each side hears the other. (b) One node is killed (-9): the calls its controller carried end
 `failed` ("the voice server carrying the call stopped") within a bounded time and their callers are hung up (a
 BYE from Kamailio's dialog module), the other node's calls wait on, and new calls are answered by the other
-controller. (c) A call carried by the node that does not hold its tenant is offered voicemail when nobody works
-its queue (the caller hears the prompt), or held (the caller hears the hold music), resumed, transferred warm to a
-colleague (a consult, then the caller hears them) and then to an outside number (the outside party hears the
-caller): the commands reach the carrier over the bus, and fail with
-503 once it is killed.
+controller. (c) Click to dial asked of the node that does not hold the tenant is carried by it, and ends when the
+agent hangs up in the console. A call carried by the node that does not hold its tenant is offered voicemail when
+nobody works its queue (the caller hears the prompt), or held (the caller hears the hold music), resumed,
+transferred warm to a colleague (a consult, then the caller hears them) and then to an outside number (the outside
+party hears the caller): the commands reach the carrier over the bus, and fail with 503 once it is killed.
 """
 
 from __future__ import annotations
@@ -493,13 +493,6 @@ def test_hold_consult_and_a_transfer_out_reach_the_node_carrying_the_call_when_a
 
             wait_for(registered, f"{agent_id}'s desk phone's registration")
         first_phone, second_phone = desk_phones
-        outside = cluster.baresip(
-            "outside-party",
-            OUTSIDE_TONE,
-            f"<sip:+14155550199@127.0.0.1:{cluster.trunk_port}>;regint=0;answermode=auto",
-            sip_port=cluster.trunk_port,
-        )
-
         # voicemail overflow of a call carried by the node that does not hold the tenant: the carrier asks the
         # holder whether anybody works the queue, and diverts the caller to voicemail (the prompt and its tone)
         (caller, call_id) = carried_elsewhere(cluster, engine, SUPPORT, "support-caller", cluster.names[holder])
@@ -510,9 +503,47 @@ def test_hold_consult_and_a_transfer_out_reach_the_node_carrying_the_call_when_a
         wait_for(lambda: calls(engine, "acme")[call_id][0] == "abandoned", "the call to be offered voicemail")
         caller.command("hangup")
 
+        # click to dial, asked of the node that does not hold the tenant: its controller places and carries the
+        # call, and the holder's decision when the agent hangs up in the console (asked of the holder) reaches it
+        agent1 = agent_session(engine, "agent1")
+        other = 1 - holder
+        customer = cluster.baresip(
+            "customer",
+            OUTSIDE_TONE,
+            f"<sip:+14155550188@127.0.0.1:{cluster.trunk_port}>;regint=0;answermode=auto",
+            sip_port=cluster.trunk_port,
+        )
+        response = httpx.post(
+            f"{cluster.urls[other]}/api/v1/me/calls", json={"to_address": "+14155550188"}, headers=agent1, timeout=10
+        )
+        assert response.status_code == 201, response.text
+        dialled = response.json()["id"]
+        assert calls(engine, "acme")[dialled][1] == cluster.names[other]  # its voice_node
+        wait_for(lambda: first_phone.saw("CALL_ESTABLISHED"), "agent1's phone to answer")
+        wait_for(lambda: customer.saw("CALL_ESTABLISHED"), "the customer to answer")
+        wait_for(
+            lambda: "customer" in runs(labels_of(first_phone.heard(), {"customer": (OUTSIDE_TONE,)})),
+            "agent1 to hear the customer",
+        )
+        wait_for(
+            lambda: "agent" in runs(labels_of(customer.heard(), {"agent": (AGENT_TONE,)})),
+            "the customer to hear agent1",
+        )
+        response = httpx.post(
+            f"{cluster.urls[holder]}/api/v1/me/interactions/{dialled}/end", json={}, headers=agent1, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        wait_for(lambda: customer.saw("CALL_CLOSED"), "the customer to be hung up")
+        wait_for(lambda: first_phone.saw("CALL_CLOSED"), "agent1's phone to be hung up")
+        response = httpx.post(
+            f"{cluster.urls[holder]}/api/v1/me/interactions/{dialled}/complete", json={}, headers=agent1, timeout=10
+        )
+        assert response.status_code == 204, response.text
+        customer.stop()  # the trunk's port is the outside party's below
+        first_phone.events.clear()  # what agent1's phone sees from now on
+
         # calls wait (the agent is on break) until one is carried by the node that does not hold the tenant
         caller, call_id = carried_elsewhere(cluster, engine, number, "caller", cluster.names[holder])
-        agent1 = agent_session(engine, "agent1")
         response = httpx.put(
             f"{cluster.urls[holder]}/api/v1/me/status", json={"status": "available"}, headers=agent1, timeout=10
         )
@@ -559,6 +590,12 @@ def test_hold_consult_and_a_transfer_out_reach_the_node_carrying_the_call_when_a
         )
         wait_for(lambda: calls(engine, "acme")[call_id][0] == "connected", "the call to be agent2's")
 
+        outside = cluster.baresip(
+            "outside-party",
+            OUTSIDE_TONE,
+            f"<sip:+14155550199@127.0.0.1:{cluster.trunk_port}>;regint=0;answermode=auto",
+            sip_port=cluster.trunk_port,
+        )
         # a blind transfer to an outside number by agent2, asked of the carrier: the call is still bridged to
         # agent2 there (the holder's decision about the completed consult, which reaches the carrier after the
         # media moved, is not followed again)
