@@ -19,7 +19,8 @@ same pipelines doing three `GET /healthz` a round instead, what the client, the 
 allow at most. `ratio_to_ceiling` is the one over the other: on a shared machine (and on 2 cores, where
 three nodes cannot run side by side) the rate alone says little; the ratio and the CPU per interaction
 say more. `load_average_1m` before and after each, and for the whole run; `leases_lost` during each (a
-node too busy to renew its leases in time drops its tenants and answers 503 until it takes them again).
+node that lost a lease drops the tenant and answers 503 until a node takes it), with `lease_counters`: the
+losses by reason and the renewals by outcome (docs/deploy.md, "The lease under load").
 
 Forwarding: the same read (`GET /api/v1/me`) from one client, alternating between the node holding the
 tenant (the ceiling: no forwarding) and a node that forwards it over NATS. `forward_p50_ms` and
@@ -31,12 +32,16 @@ exists" on a retry) through the two nodes that do not hold the tenant; the holde
 the tenants) is killed (SIGKILL) KILLS times, and restarted after each, once the tenants have spread again.
 `failover_s` per kill: from the kill to the first call another node acknowledges. `lost`: acknowledged
 calls not stored; `duplicated`: calls with more than one `created` event.
+
+The nodes' data folders and logs go in a temporary folder, removed at the end (after printing the last lines
+of each node's log if the run failed); BENCH_KEEP_LOGS=1 keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -107,14 +112,22 @@ def _spread(nodes: Nodes, running: list[int], tenants: int) -> bool:
     return sum(counts) == tenants and max(counts) <= -(-tenants // len(running))
 
 
-def _leases_lost(nodes: Nodes, running: list[int]) -> float:
-    """Leases the running nodes lost so far (expired or taken over: `callbridge_leases_lost_total`)."""
-    total = 0.0
+def _lease_counters(nodes: Nodes, running: list[int]) -> dict[str, float]:
+    """The running nodes' lease counters so far, summed: leases lost by reason (`lost_expired`, `lost_moved`,
+    `lost_handed_over`: `callbridge_leases_lost_total`) and renewals by outcome (`renewals_done`,
+    `renewals_failed`, `renewals_skipped`: `callbridge_lease_renewals_total`)."""
+    totals: dict[str, float] = {}
     for n in running:
         for line in httpx.get(f"{nodes.urls[n]}/metrics", timeout=10).text.splitlines():
-            if line.startswith("callbridge_leases_lost_total"):
-                total += float(line.rsplit(" ", 1)[1])
-    return total
+            for metric, label, prefix in (
+                ("callbridge_leases_lost_total{", "reason", "lost_"),
+                ("callbridge_lease_renewals_total{", "outcome", "renewals_"),
+            ):
+                if line.startswith(metric):
+                    value = line.split(f'{label}="', 1)[1].split('"', 1)[0]
+                    key = prefix + value
+                    totals[key] = totals.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return totals
 
 
 def _throughput(
@@ -143,12 +156,13 @@ def _throughput(
             )
 
         load_before = os.getloadavg()[0]
-        lost_before = _leases_lost(nodes, running)
+        counters_before = _lease_counters(nodes, running)
         progress(f"{len(running)} node(s): the ceiling, {int(sizes['seconds'])} s of GET /healthz through HAProxy")
         ceiling = load(ceiling=True)
         progress(f"{len(running)} node(s): {int(sizes['seconds'])} s of interactions through HAProxy")
         result = load(ceiling=False)
-        lost = _leases_lost(nodes, running) - lost_before
+        counters = _lease_counters(nodes, running)
+        during = {k: int(v - counters_before.get(k, 0.0)) for k, v in sorted(counters.items())}
     return {
         "nodes": len(running),
         **result,
@@ -158,7 +172,10 @@ def _throughput(
         "ceiling_request_p50_ms": ceiling.get("request_p50_ms"),
         "ceiling_errors": ceiling["errors"],
         # a node too busy to renew in time drops its tenants (and takes them again): errors, not throughput
-        "leases_lost": int(lost),
+        "leases_lost": sum(v for k, v in during.items() if k.startswith("lost_")),
+        # why (expired: not renewed in time; moved: another node took it; handed_over: to balance the nodes),
+        # and the renewals (skipped: the node's event loop stalled for longer than a lease)
+        "lease_counters": during,
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
@@ -293,6 +310,7 @@ def run(quick: bool) -> dict[str, Any]:
         stop_seconds=DEADLINE_SECONDS,
     )
     load_before = os.getloadavg()[0]
+    completed = False
     try:
         progress(f"provisioning {int(sizes['tenants']) + 1} tenants with {int(sizes['agents'])} agents each")
         tenants, spare, pbx, agent = _provision(nodes, sizes)
@@ -312,6 +330,7 @@ def run(quick: bool) -> dict[str, Any]:
         progress(f"failover: {sizes['kills']} kills of the holder under traffic")
         result.update(_failover(nodes, spare, pbx, int(sizes["kills"]), held_total))
         result["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+        completed = True
         return result
     finally:
         progress("stopping the nodes, dropping the database")
@@ -319,3 +338,10 @@ def run(quick: bool) -> dict[str, Any]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        if not completed:  # what the nodes said before the folder goes
+            for log in sorted(workdir.glob("*/server.log")):
+                progress(f"{log.parent.name}, last lines of its log:\n" + "\n".join(log.read_text().splitlines()[-20:]))
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            progress(f"the nodes' logs are kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
