@@ -115,4 +115,4 @@ def test_an_unnamed_error_crosses_as_a_remote_error() -> None:
 def test_a_telephony_answer_crosses_with_its_replay_flag() -> None:
     operation = HandleTelephonyEvent(event=TelephonyEvent("e1", "call.ended", "c1"), fingerprint="f")
     outcome = TelephonyOutcome({"applied": False, "interaction": None}, replayed=True)
-    assert operation.decode_result(across(operation.encode_result(outcome))) == outcome
+    assert operation.decode_result(operation.encode_result(outcome)) == outcome  # as JSON bytes

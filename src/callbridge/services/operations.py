@@ -70,11 +70,13 @@ class Operation(BaseModel):
     def encode(self) -> dict[str, Any]:
         return {"op": self.name, "args": self.model_dump(mode="json")}
 
-    def encode_result(self, value: Any) -> Any:
-        return self.result.dump_python(value, mode="json")
+    def encode_result(self, value: Any) -> bytes:
+        """The result as JSON, written by pydantic-core straight from the value (no dicts in between)."""
+        return self.result.dump_json(value)
 
-    def decode_result(self, data: Any) -> Any:
-        return self.result.validate_python(data)
+    def decode_result(self, data: bytes) -> Any:
+        """The result from its JSON, validated while parsed."""
+        return self.result.validate_json(data)
 
 
 def decode(message: dict[str, Any]) -> Operation:
