@@ -132,6 +132,7 @@ class LeaseKeeper:
         self._nodes: list[str] = []
         self._addresses: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._pulse_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -147,12 +148,14 @@ class LeaseKeeper:
     async def start(self) -> None:
         """Joins the cluster and takes this node's share of the tenants before serving."""
         self._loop = asyncio.get_running_loop()
-        await self.run_once()
+        # renewing from the start: the first round takes every free tenant at once, and the last may load
+        # after a lease has gone by
         self._pulse()
-        self._task = asyncio.create_task(self._run(), name="lease-keeper")
         self._pulse_task = asyncio.create_task(self._keep_pulsing(), name="lease-pulse")
         self._renewer = threading.Thread(target=self._renew_forever, name="lease-renewer", daemon=True)
         self._renewer.start()
+        await self.run_once()
+        self._task = asyncio.create_task(self._run(), name="lease-keeper")
 
     async def stop(self) -> None:
         """Graceful: drops every tenant, then releases their leases and leaves at once."""
@@ -161,7 +164,7 @@ class LeaseKeeper:
         self._renewer_wake.set()
         if self._renewer is not None:
             await self._in_thread(self._renewer.join)
-        for task in (self._task, getattr(self, "_pulse_task", None)):
+        for task in (self._task, self._pulse_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -352,8 +355,9 @@ class LeaseKeeper:
             for t in found.tenant_ids
             if t not in self._held and not _held_by_another(found.leases.get(t), self.node_id)
         ]
-        for tenant_id in free[: share - len(mine)]:
-            await self._take(tenant_id, found.leases.get(tenant_id))
+        # all at once: after a failover the tenants of the node that died load side by side, and the last of
+        # them is not kept waiting for every other one to load first
+        await asyncio.gather(*(self._take(t, found.leases.get(t)) for t in free[: share - len(mine)]))
 
     def _release(self, tenant_ids: list[str]) -> None:
         lease_store.hand_over(self.engine, self.node_id, tenant_ids)
