@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from typing import Annotated
 
 import typer
@@ -33,7 +34,11 @@ def serve(
     configure_logging(settings.log_format, settings.log_level)
     typer.echo(f"Callbridge on {settings.effective_public_url()} (API docs: {settings.effective_public_url()}/docs)")
     app_ = create_app(settings)
-    server = uvicorn.Server(server_config(app_, host=settings.host, port=settings.port, log_config=None))
+    # below INFO uvicorn would still build each response's access line, only for logging to drop it
+    access_log = logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
+    server = uvicorn.Server(
+        server_config(app_, host=settings.host, port=settings.port, log_config=None, access_log=access_log)
+    )
     server.run()
     if not server.started:  # as uvicorn.run does: the port was taken, the database unreachable…
         raise typer.Exit(3)

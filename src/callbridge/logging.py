@@ -36,7 +36,8 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     root.handlers = [handler]
     root.setLevel(level.upper())
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # a line below its logger's level is dropped first, before the context, level and time are added to it
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
