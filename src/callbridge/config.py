@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -223,8 +223,26 @@ class Settings(BaseSettings):
     voice_trunk_address: str = Field(
         default="",
         description="The carrier's SIP address for calls Callbridge places (click to dial, transfers to outside "
-        "numbers): IP or IP:port (UDP, port 5060 by default). Empty: no call goes out.",
+        "numbers): IP or IP:port (port 5060 by default over UDP, 5061 over TLS; see voice_trunk_transport). Empty: "
+        "no call goes out.",
         pattern=r"^$|^[0-9.]+(:[0-9]{1,5})?$",
+    )
+    voice_trunk_transport: Literal["udp", "tls"] = Field(
+        default="udp",
+        description="How Kamailio sends calls to voice_trunk_address: `udp`, or `tls` (SIP over TLS, the carrier's "
+        "TLS port, usually 5061; needs voice_sip_tls_port, whose certificate Kamailio shows the carrier if asked). "
+        "Over TLS the carrier's certificate must chain to voice_trunk_ca_file (or the system's CAs); a carrier that "
+        "fails this gets no call, and the agent is told why.",
+    )
+    voice_trunk_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CAs that may sign the carrier's TLS certificate (voice_trunk_transport=tls); "
+        "unset: the system's CAs (/etc/ssl/certs/ca-certificates.crt).",
+    )
+    voice_trunk_verify: bool = Field(
+        default=True,
+        description="Whether Kamailio checks the carrier's TLS certificate (voice_trunk_transport=tls). false: it "
+        "does not, and anyone on the path can pose as the carrier and hear the calls: for a lab only.",
     )
     voice_ws_address: str = Field(
         default="127.0.0.1",
@@ -321,6 +339,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY go together (Kamailio's certificate and key)"
             )
+        if self.voice_trunk_transport == "tls" and self.voice_trunk_address and not self.voice_sip_tls_port:
+            raise ValueError(
+                "CALLBRIDGE_VOICE_TRUNK_TRANSPORT=tls needs CALLBRIDGE_VOICE_SIP_TLS_PORT (Kamailio's SIP-over-TLS "
+                "port, which its calls to the carrier leave from and the carrier's answers come back to)"
+            )
         if self.voice_sip_tls_port and self.voice_wss_cert is None:
             raise ValueError(
                 "CALLBRIDGE_VOICE_SIP_TLS_PORT needs CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY "
@@ -329,6 +352,7 @@ class Settings(BaseSettings):
         for name, path in (
             ("CALLBRIDGE_VOICE_WSS_CERT", self.voice_wss_cert),
             ("CALLBRIDGE_VOICE_WSS_KEY", self.voice_wss_key),
+            ("CALLBRIDGE_VOICE_TRUNK_CA_FILE", self.voice_trunk_ca_file),
         ):
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file: {path}")

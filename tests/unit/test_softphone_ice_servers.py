@@ -109,3 +109,41 @@ def test_sip_over_tls_needs_the_certificate_and_serves_it_from_the_tls_config(tm
     assert layout.sip_tls_port == 5061
     assert f"certificate = {cert}" in tls_config(layout)
     assert f"private_key = {key}" in tls_config(layout)
+
+
+def test_calls_to_the_carrier_over_tls_need_the_tls_port_and_check_its_certificate_unless_told_not_to(
+    tmp_path: Path,
+) -> None:
+    cert, key, ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "carrier-ca.pem"
+    for path in (cert, key, ca):
+        path.write_text("pem")
+    tls = {"voice_wss_cert": cert, "voice_wss_key": key, "voice_sip_tls_port": 5061}
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_TRUNK_TRANSPORT=tls needs CALLBRIDGE_VOICE_SIP_TLS"):
+        Settings(database_url=DB, voice_trunk_address="192.0.2.7", voice_trunk_transport="tls")
+    with pytest.raises(ValidationError, match="voice_trunk_transport"):
+        Settings(database_url=DB, voice_trunk_address="192.0.2.7", voice_trunk_transport="tcp", **tls)
+    with pytest.raises(ValidationError, match="CALLBRIDGE_VOICE_TRUNK_CA_FILE: no such file"):
+        Settings(database_url=DB, voice_trunk_transport="tls", voice_trunk_ca_file=tmp_path / "none.pem", **tls)
+
+    settings = Settings(database_url=DB, voice_trunk_address="192.0.2.7", voice_trunk_transport="tls", **tls)
+    layout = layout_from(settings, tmp_path)
+    assert (layout.trunk_address, layout.trunk_tls) == (("192.0.2.7", 5061), True)  # the TLS port by default
+    assert "ca_list = /etc/ssl/certs/ca-certificates.crt\n" in tls_config(layout)  # the system's CAs
+    assert "verify_certificate = yes\nrequire_certificate = yes\n" in tls_config(layout)
+
+    settings = Settings(
+        database_url=DB,
+        voice_trunk_address="192.0.2.7:5071",
+        voice_trunk_transport="tls",
+        voice_trunk_ca_file=ca,
+        **tls,
+    )
+    assert f"ca_list = {ca}\n" in tls_config(layout_from(settings, tmp_path))
+    settings = Settings(
+        database_url=DB, voice_trunk_address="192.0.2.7", voice_trunk_transport="tls", voice_trunk_verify=False, **tls
+    )
+    assert "ca_list" not in tls_config(layout_from(settings, tmp_path))
+
+    udp = layout_from(Settings(database_url=DB, voice_trunk_address="192.0.2.7", **tls), tmp_path)
+    assert (udp.trunk_address, udp.trunk_tls) == (("192.0.2.7", 5060), False)
+    assert "callbridge-trunk" not in tls_config(udp)

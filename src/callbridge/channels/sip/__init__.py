@@ -82,7 +82,9 @@ def layout_from(settings: Settings, voice_dir: Path) -> EngineLayout:
         realm=settings.voice_sip_realm,
         trunk_networks=tuple(part.strip() for part in settings.voice_trunk_networks.split(",") if part.strip()),
         rpc_socket=rpc,
-        trunk_address=trunk_address(settings.voice_trunk_address),
+        trunk_address=trunk_address(settings.voice_trunk_address, settings.voice_trunk_transport),
+        trunk_tls=settings.voice_trunk_transport == "tls",
+        trunk_ca_file=trunk_ca_file(settings),
         ws_address=settings.voice_ws_address,
         ws_port=settings.voice_ws_port,
         tls=(settings.voice_wss_cert, settings.voice_wss_key)
@@ -134,11 +136,22 @@ def softphones_from(settings: Settings) -> Softphones | None:
     )
 
 
-def trunk_address(setting: str) -> tuple[str, int] | None:
+def trunk_address(setting: str, transport: str = "udp") -> tuple[str, int] | None:
     if not setting:
         return None
     host, _, port = setting.partition(":")
-    return host, int(port or 5060)
+    return host, int(port or (5061 if transport == "tls" else 5060))
+
+
+SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def trunk_ca_file(settings: Settings) -> Path | None:
+    """The CAs the carrier's TLS certificate must chain to: CALLBRIDGE_VOICE_TRUNK_CA_FILE, else the system's;
+    None when CALLBRIDGE_VOICE_TRUNK_VERIFY is off."""
+    if not settings.voice_trunk_verify:
+        return None
+    return (settings.voice_trunk_ca_file or SYSTEM_CAS).absolute()
 
 
 class KamailioRpc:
@@ -256,7 +269,17 @@ class VoiceChannel:
         await self.controller.start()
         if self.bus is not None and self.node.node_id is not None:
             self._stop_listening = await self.bus.listen(voice_subject(self.node.node_id), self.controller.on_relayed)
-        self.outside = OutsideCalls(self.controller, self.layout.trunk_address)
+        self.outside = OutsideCalls(
+            self.controller,
+            self.layout.trunk_address,
+            tls=self.layout.trunk_tls,
+            ca_file=self.layout.trunk_ca_file,
+        )
+        if self.layout.trunk_tls and self.layout.trunk_address and self.layout.trunk_ca_file is None:
+            log.warning(
+                "voice: calls to the carrier go over TLS WITHOUT checking its certificate "
+                "(CALLBRIDGE_VOICE_TRUNK_VERIFY=false): anyone on the path can pose as the carrier"
+            )
         if self.bus is not None and self.node.node_id is not None:
             self._stop_serving = await self.bus.serve(carrier_subject(self.node.node_id), self.carriers.serve)
         self.health = {"kamailio": True, "rtpengine": True}

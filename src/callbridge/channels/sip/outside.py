@@ -23,6 +23,11 @@ its INVITE names the interaction, which the console shows connected and so answe
 
 The outside leg is a UA whose request URI names the trunk while its requests go to Kamailio (the UA's
 outbound proxy), so Kamailio's script, not the controller, decides what may leave.
+
+Over TLS (CALLBRIDGE_VOICE_TRUNK_TRANSPORT=tls) Kamailio checks the carrier's certificate against the configured
+CAs and answers 503 "No TLS connection to the carrier" when none could be made; the controller then tries a TLS
+handshake itself, with the same CAs, to tell the agent and the log why (an untrusted certificate, or nothing
+answering there).
 """
 
 from __future__ import annotations
@@ -31,9 +36,13 @@ import asyncio
 import itertools
 import logging
 import re
+import socket
+import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from callbridge.channels.base import CommandFailed
+from callbridge.channels.sip.engines import TRUNK_TLS_FAILED
 from callbridge.channels.sip.ng import NgError
 from callbridge.channels.sip.transfer import back_to_waiting, release_agent, settled
 from callbridge.channels.sip.webrtc import INTERACTION_HEADER, ring_target
@@ -137,11 +146,54 @@ class DialLeg:
             post(self.outside.dial_event, self, "disconnect", None)
 
 
+def tls_problem(address: tuple[str, int], ca_file: Path | None, timeout: float = 5.0) -> str:
+    """Why no TLS connection to the carrier at `address` could be made, checking its certificate as Kamailio does
+    (the chain against `ca_file`; None: not checked), in the agent's words. Blocking: run it in a thread."""
+    if ca_file is not None:
+        context = ssl.create_default_context(cafile=str(ca_file))
+        context.check_hostname = False  # Kamailio checks the chain; the trunk's address is an IP address
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, context.wrap_socket(raw):
+            pass
+    except ssl.SSLCertVerificationError as error:
+        return f"the carrier's TLS certificate is not trusted ({error.verify_message})"
+    except (OSError, ssl.SSLError) as error:
+        return f"the carrier could not be reached over TLS ({error.strerror or error})"
+    return "the carrier did not answer over TLS"
+
+
 class OutsideCalls:
-    def __init__(self, controller: VoiceController, trunk: tuple[str, int] | None) -> None:
+    def __init__(
+        self,
+        controller: VoiceController,
+        trunk: tuple[str, int] | None,
+        *,
+        tls: bool = False,
+        ca_file: Path | None = None,
+    ) -> None:
         self.controller = controller
         self.trunk = trunk
+        self.tls = tls  # calls to the trunk go over TLS (Kamailio checks its certificate against ca_file)
+        self.ca_file = ca_file
         self._branches = itertools.count(1)
+
+    async def failure_reason(self, code: int, reason: str) -> str:
+        """What to tell the agent about a call the trunk did not take (`code`, `reason`: the final reply); a
+        missing TLS connection is looked into (an admin-visible line in the log)."""
+        if not (self.tls and self.trunk is not None and code == 503 and reason == TRUNK_TLS_FAILED):
+            return f"the call could not be placed: {code} {reason}"
+        why = await asyncio.to_thread(tls_problem, self.trunk, self.ca_file)
+        log.warning(
+            "voice: no call reaches the carrier at %s:%s over TLS: %s (CAs: %s; CALLBRIDGE_VOICE_TRUNK_CA_FILE)",
+            *self.trunk,
+            why,
+            self.ca_file or "not checked",
+        )
+        return f"the call could not be placed: {why}"
 
     async def transfer_out(self, tenant_id: str, interaction_id: str, agent_id: str, number: str) -> None:
         """Raises InvalidTransition (the call is not connected to this agent) or CommandFailed (no trunk)."""
@@ -222,15 +274,16 @@ class OutsideCalls:
         elif kind == "fail":
             code, reason = data
             log.warning("voice: outside number for %s did not take the call: %s %s", call.interaction_id, code, reason)
-            self.controller._spawn(
-                self.controller._tear_down(call, f"outside number: {code} {reason}", report=None, agent_gone=True),
-                f"voice-outside-failed-{call.interaction_id}",
-            )
+            self.controller._spawn(self._failed(call, code, reason), f"voice-outside-failed-{call.interaction_id}")
         elif kind == "disconnect":
             self.controller._spawn(
                 self.controller._tear_down(call, "outside party hung up", report=None, agent_gone=True),
                 f"voice-outside-gone-{call.interaction_id}",
             )
+
+    async def _failed(self, call: VoiceCall, code: int, reason: str) -> None:
+        why = await self.failure_reason(code, reason)  # a missing TLS connection to the carrier: logged, why
+        await self.controller._tear_down(call, f"outside number: {why}", report=None, agent_gone=True)
 
     async def _connect(self, call: VoiceCall, leg: OutsideLeg, sdp: str) -> None:
         from callbridge.channels.sip.controller import NG_SDP_OPTIONS
@@ -368,7 +421,7 @@ class OutsideCalls:
             elif code in NO_ANSWER:
                 await self._end(call, "outbound.ended", "no_answer", gone=leg)
             else:
-                await self._end(call, "call.failed", f"the call could not be placed: {code} {reason}", gone=leg)
+                await self._end(call, "call.failed", await self.failure_reason(code, reason), gone=leg)
         elif kind == "connect" and leg.agent:
             call.callee_remote_sdp = data
             try:  # rtpengine's customer-side SDP: what the customer is offered
