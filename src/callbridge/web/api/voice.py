@@ -498,6 +498,13 @@ class TrunkOut(BaseModel):
     allowed_sources: list[str] = Field(
         description="Networks Kamailio accepts calls from as the trunk (CALLBRIDGE_VOICE_TRUNK_NETWORKS)"
     )
+    transport: Literal["udp", "tls"] = Field(
+        description="How calls placed reach the carrier (CALLBRIDGE_VOICE_TRUNK_TRANSPORT)"
+    )
+    certificate_checked: bool = Field(
+        description="Over TLS, whether the carrier's certificate must chain to CALLBRIDGE_VOICE_TRUNK_CA_FILE (or "
+        "the system's CAs); false only with CALLBRIDGE_VOICE_TRUNK_VERIFY=false. Always true over UDP (no certificate)"
+    )
 
 
 class VoiceStatusOut(BaseModel):
@@ -514,7 +521,12 @@ class VoiceStatusOut(BaseModel):
 def trunk_of(svc: ServicesDep) -> TrunkOut:
     settings = svc.settings
     networks = [part.strip() for part in settings.voice_trunk_networks.split(",") if part.strip()]
-    return TrunkOut(address=settings.voice_trunk_address, allowed_sources=networks)
+    return TrunkOut(
+        address=settings.voice_trunk_address,
+        allowed_sources=networks,
+        transport=settings.voice_trunk_transport,
+        certificate_checked=settings.voice_trunk_transport == "udp" or settings.voice_trunk_verify,
+    )
 
 
 def voice_status(request: Request, svc: ServicesDep, tenant_id: str) -> VoiceStatusOut:
