@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -18,6 +20,7 @@ import structlog
 def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_path_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
@@ -70,6 +73,22 @@ def bind_interaction(interaction_id: str) -> None:
     structlog.contextvars.bind_contextvars(interaction_id=interaction_id)
 
 
+# the ASGI scope of the request (or WebSocket) being served, whose route fills in its path parameters
+_request_scope: ContextVar[Mapping[str, Any] | None] = ContextVar("callbridge_request_scope", default=None)
+
+
+def add_path_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The ids in the request's path (tenant_id, interaction_id, agent_id, …) on every line logged while serving
+    it, read from its route's match when a line is logged (not bound on every request, logged or not). What the
+    request bound itself (the credential's tenant, `bind_interaction`) comes first."""
+    scope = _request_scope.get()
+    if scope is not None:
+        for name, value in scope.get("path_params", {}).items():
+            if name.endswith("_id"):
+                event_dict.setdefault(name, value)
+    return event_dict
+
+
 class RequestContextMiddleware:
     """Clears the logging context at the start of every HTTP request and WebSocket (pure ASGI)."""
 
@@ -80,4 +99,5 @@ class RequestContextMiddleware:
         if scope["type"] in ("http", "websocket"):
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(path=scope.get("path", ""))
+            _request_scope.set(scope)
         await self.app(scope, receive, send)

@@ -42,3 +42,19 @@ def test_a_request_logs_with_its_tenant_and_interaction(json_logs: io.StringIO, 
     assert line["interaction_id"] == "call-42"
     assert line["principal"].startswith("api_key:")
     assert line["level"] == "info"
+
+
+def test_a_line_logged_while_serving_a_path_carries_its_ids(json_logs: io.StringIO, harness: Harness) -> None:
+    app = harness.client.app
+
+    @app.get("/test-only/{tenant_id}/agents/{agent_id}/{page}")  # type: ignore[attr-defined]
+    async def logs_something(tenant_id: str, agent_id: str, page: str) -> dict[str, str]:
+        structlog.get_logger("test").warning("looked at a page")
+        return {}
+
+    assert harness.client.get("/test-only/acme/agents/a9/summary").status_code == 200
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.startswith("{")]
+    line = next(line for line in lines if line.get("event") == "looked at a page")
+    assert (line["tenant_id"], line["agent_id"]) == ("acme", "a9")
+    assert "page" not in line  # only ids
+    assert line["path"] == "/test-only/acme/agents/a9/summary"

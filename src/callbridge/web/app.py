@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Engine
@@ -40,7 +40,6 @@ from callbridge.web.api import greetings as greetings_api
 from callbridge.web.api import recordings as recordings_api
 from callbridge.web.api import telephony as telephony_api
 from callbridge.web.api import voicemail as voicemail_api
-from callbridge.web.deps import log_context
 from callbridge.web.errors import install_error_handlers
 from callbridge.web.pages import admin as admin_pages
 from callbridge.web.pages import api_docs, chat_demo, compile_templates, console
@@ -109,7 +108,6 @@ def create_app(
         docs_url=None,  # served by pages.api_docs, from Callbridge's own origin
         openapi_url=None,  # served below, built in a worker thread
         redoc_url=None,  # ReDoc would load from a CDN; /docs is the reference
-        dependencies=[Depends(log_context)],
         telemetry=_telemetry(),
     )
 

@@ -16,7 +16,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
 
 from callbridge.auth.credentials import TicketBook, cached_principal_for_token, recent_principal
 from callbridge.auth.principal import Principal, PrincipalKind
@@ -72,14 +71,6 @@ async def principal(request: Request, credentials: BearerDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
-
-
-async def log_context(connection: HTTPConnection) -> None:
-    """Binds the ids in the path (tenant_id, interaction_id, agent_id, …) to every log line of the request
-    (or WebSocket)."""
-    ids = {name: value for name, value in connection.path_params.items() if name.endswith("_id")}
-    if ids:
-        structlog.contextvars.bind_contextvars(**ids)
 
 
 def _known_tenant(tenant_id: str, who: Principal, svc: Services) -> None:
