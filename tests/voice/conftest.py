@@ -294,16 +294,13 @@ def _port(address: str) -> int:
     return int(address.rpartition(":")[2])
 
 
-@pytest.fixture(scope="module")
-def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSystem]:
-    require_engines()
-    tmp = tmp_path_factory.mktemp("voice")
-    settings = voice_settings(30000)
+@contextlib.contextmanager
+def running_voice_system(tmp: Path, settings: dict[str, Any], trunk_port: int | None = None) -> Iterator[VoiceSystem]:
+    """A server with voice on (its Kamailio and rtpengine), and the peers a test starts stopped at the end."""
     harnesses = make_harness(tmp, **settings)
     harness = next(harnesses)
-    system = VoiceSystem(
-        harness, settings["voice_sip_port"], tmp / "peers", trunk_port=_port(settings["voice_trunk_address"])
-    )
+    trunk = trunk_port if trunk_port is not None else _port(settings["voice_trunk_address"])
+    system = VoiceSystem(harness, settings["voice_sip_port"], tmp / "peers", trunk_port=trunk)
     system.workdir.mkdir()
     try:
         yield system
@@ -312,6 +309,30 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSyst
             peer.stop()
         with contextlib.suppress(StopIteration):
             next(harnesses)
+
+
+@pytest.fixture(scope="module")
+def voice_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceSystem]:
+    require_engines()
+    with running_voice_system(tmp_path_factory.mktemp("voice"), voice_settings(30000)) as system:
+        yield system
+
+
+def require_tls_tools() -> None:
+    if not shutil.which("openssl"):
+        missing_service("openssl", "apt-get install openssl")
+    if not list(Path("/usr/lib").glob("*/kamailio/modules/tls.so")):
+        missing_service("Kamailio's tls module", "as root run scripts/install-voice-engines (kamailio-tls-modules)")
+
+
+def self_signed_certificate(cert: Path, key: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (openssl picks a random serial)."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
 
 
 # ---------------------------------------------------------------- the browser softphone (tests/voice/browser.py)

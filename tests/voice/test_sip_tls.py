@@ -11,25 +11,23 @@ import contextlib
 import hashlib
 import re
 import secrets
-import shutil
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from tests.conftest import missing_service
-from tests.e2e.conftest import make_harness
 from tests.voice.conftest import (
     AGENT_TONE,
     CALLER_TONE,
     DEADLINE,
     VoiceSystem,
-    _port,
     free_ports,
     require_engines,
+    require_tls_tools,
+    running_voice_system,
+    self_signed_certificate,
     voice_settings,
     wait_for,
 )
@@ -40,12 +38,7 @@ def make_certificate(cert: Path, key: Path) -> int:
     """A self-signed certificate for 127.0.0.1 (openssl picks a random serial), written to `cert` and `key` as a
     renewal tool would: each file replaced at once. Returns the serial."""
     cert_new, key_new = cert.with_suffix(".new"), key.with_suffix(".new")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key_new), "-out", str(cert_new)],
-        check=True,
-        capture_output=True,
-    )
+    self_signed_certificate(cert_new, key_new)
     key_new.replace(key)
     cert_new.replace(cert)
     return serial_of_file(cert)
@@ -57,10 +50,7 @@ def serial_of_file(cert: Path) -> int:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if not shutil.which("openssl"):
-        missing_service("openssl", "apt-get install openssl")
-    if not list(Path("/usr/lib").glob("*/kamailio/modules/tls.so")):
-        missing_service("Kamailio's tls module", "as root run scripts/install-voice-engines (kamailio-tls-modules)")
+    require_tls_tools()
     folder = tmp_path_factory.mktemp("sip-tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     make_certificate(cert, key)
@@ -85,19 +75,8 @@ def voice_system(
         "voice_wss_cert": cert,
         "voice_wss_key": key,
     }
-    harnesses = make_harness(tmp, **settings)
-    harness = next(harnesses)
-    system = VoiceSystem(
-        harness, settings["voice_sip_port"], tmp / "peers", trunk_port=_port(settings["voice_trunk_address"])
-    )
-    system.workdir.mkdir()
-    try:
+    with running_voice_system(tmp, settings) as system:
         yield system
-    finally:
-        for peer in system.peers:
-            peer.stop()
-        with contextlib.suppress(StopIteration):
-            next(harnesses)
 
 
 # ---------------------------------------------------------------- a bare SIP client over TLS (the refusals)

@@ -7,36 +7,25 @@ as a browser trusting the operator's CA would.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import missing_service
 from tests.voice.browser import WebPhoneSite, console
-from tests.voice.conftest import DEADLINE, webphone_site
+from tests.voice.conftest import DEADLINE, require_tls_tools, self_signed_certificate, webphone_site
 from tests.voice.test_softphone_browser import run_call
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if not shutil.which("openssl"):
-        missing_service("openssl", "apt-get install openssl")
-    if not list(Path("/usr/lib").glob("*/kamailio/modules/tls.so")):
-        missing_service("Kamailio's tls module", "as root run scripts/install-voice-engines (kamailio-tls-modules)")
+    require_tls_tools()
     folder = tmp_path_factory.mktemp("wss")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    self_signed_certificate(cert, key)
     return cert, key
 
 

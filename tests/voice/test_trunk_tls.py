@@ -7,16 +7,12 @@ not trusted, and the log says so for the admin.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import missing_service
-from tests.e2e.conftest import make_harness
 from tests.voice.conftest import (
     AGENT_TONE,
     CALLER_TONE,
@@ -24,6 +20,9 @@ from tests.voice.conftest import (
     _port,
     free_ports,
     require_engines,
+    require_tls_tools,
+    running_voice_system,
+    self_signed_certificate,
     voice_settings,
     wait_for,
 )
@@ -43,10 +42,7 @@ def openssl(*args: str) -> None:
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A test CA, the carrier's certificate for 127.0.0.1 signed by it, and a self-signed one (no CA trusts it);
     each carrier file holds the certificate and its key, as baresip's `sip_certificate` reads them."""
-    if not shutil.which("openssl"):
-        missing_service("openssl", "apt-get install openssl")
-    if not list(Path("/usr/lib").glob("*/kamailio/modules/tls.so")):
-        missing_service("Kamailio's tls module", "as root run scripts/install-voice-engines (kamailio-tls-modules)")
+    require_tls_tools()
     folder = tmp_path_factory.mktemp("trunk-tls")
     ca_key, ca = folder / "ca.key", folder / "ca.pem"
     openssl(
@@ -68,10 +64,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     trusted = folder / "trusted-carrier.pem"
     trusted.write_text(signed.read_text() + key.read_text())
     stray_key, stray = folder / "stray.key", folder / "stray.pem"
-    openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(stray_key), "-out", str(stray),
-    )  # fmt: skip
+    self_signed_certificate(stray, stray_key)
     untrusted = folder / "untrusted-carrier.pem"
     untrusted.write_text(stray.read_text() + stray_key.read_text())
     return {"ca": ca, "trusted": trusted, "untrusted": untrusted}
@@ -94,17 +87,8 @@ def voice_system(tmp_path_factory: pytest.TempPathFactory, certificates: dict[st
         "voice_trunk_transport": "tls",
         "voice_trunk_ca_file": certificates["ca"],
     }
-    harnesses = make_harness(tmp, **settings)
-    harness = next(harnesses)
-    system = VoiceSystem(harness, settings["voice_sip_port"], tmp / "peers", trunk_port=sip_port)
-    system.workdir.mkdir()
-    try:
+    with running_voice_system(tmp, settings, trunk_port=sip_port) as system:
         yield system
-    finally:
-        for peer in system.peers:
-            peer.stop()
-        with contextlib.suppress(StopIteration):
-            next(harnesses)
 
 
 def carrier(system: VoiceSystem, name: str, certificate: Path) -> Any:
