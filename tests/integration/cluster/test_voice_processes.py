@@ -342,13 +342,45 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
             (interaction_id,) = wait_for(new_calls(engine, tenant_id, before, 1), "the waiting call's interaction")
             waiting.append((tenant_id, caller))
             caller_of[interaction_id] = caller
-        live = {t: {k: v for k, v in calls(engine, t).items() if v[0] == "queued"} for t in ("acme", "other")}
+        # agent1 takes one of acme's calls (agent2 stays on break): the dead node is the one carrying it, so that
+        # its agent's leg (an INVITE the dead controller sent through Kamailio) has to be ended too
+        agent_phone = phones[0]
+
+        def count(event_type: str) -> int:
+            return sum(e.get("type") == event_type for e in agent_phone.poll_events())
+
+        closed_before, established_before = count("CALL_CLOSED"), count("CALL_ESTABLISHED")
+        for agent_id, status in (("agent2", "break"), ("agent1", "available")):
+            response = httpx.put(
+                f"{acme_url}/api/v1/me/status", json={"status": status}, headers=agent_session(engine, agent_id)
+            )
+            assert response.status_code == 200, response.text
+        for interaction_id, (state, _carrier, _reason) in calls(engine, "acme").items():  # (a)'s wrap-ups end
+            if state == "wrap_up":
+                for agent_id in ("agent1", "agent2"):  # only the agent who took it may: the other gets a 4xx
+                    httpx.post(
+                        f"{acme_url}/api/v1/me/interactions/{interaction_id}/complete",
+                        json={},
+                        headers=agent_session(engine, agent_id),
+                    )
+        (talking,) = wait_for(
+            lambda: [k for k, v in calls(engine, "acme").items() if v[0] == "connected"], "agent1 to take a call"
+        )
+        wait_for(lambda: count("CALL_ESTABLISHED") > established_before, "agent1's phone to answer")
+        response = httpx.put(  # so that agent1 takes no other call once this one has failed
+            f"{acme_url}/api/v1/me/status", json={"status": "break"}, headers=agent_session(engine, "agent1")
+        )
+        assert response.status_code == 200, response.text
+        live = {
+            t: {k: v for k, v in calls(engine, t).items() if v[0] in ("queued", "connected")} for t in ("acme", "other")
+        }
         by_carrier = {
             name: [(t, k) for t in live for k, v in live[t].items() if v[1] == name] for name in cluster.names
         }
-        assert all(by_carrier.values()), f"both controllers carry waiting calls: {live}"
+        assert all(by_carrier.values()), f"both controllers carry calls: {live}"
 
-        victim, survivor = 0, 1
+        victim = cluster.names.index(live["acme"][talking][1])
+        survivor = 1 - victim
         cluster.kill(victim)
         killed_at = time.monotonic()
 
@@ -371,6 +403,10 @@ def test_calls_spread_over_two_voice_nodes_and_a_dead_nodes_calls_fail(
         for _tenant_id, interaction_id in by_carrier[cluster.names[victim]]:  # and their callers hear it end
             caller = caller_of[interaction_id]
             wait_for(lambda caller=caller: caller.saw("CALL_CLOSED"), "the dead node's caller to be hung up (BYE)")
+        wait_for(  # and the agent's phone, which the dead controller rang, hears it end too
+            lambda: count("CALL_CLOSED") > closed_before,
+            "agent1's phone to be hung up (BYE)",
+        )
         for _tenant_id, interaction_id in by_carrier[cluster.names[survivor]]:
             assert not caller_of[interaction_id].saw("CALL_CLOSED"), "the other node's callers wait on"
 

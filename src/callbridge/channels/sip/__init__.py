@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from callbridge.channels.sip.controller import VoiceController
 from callbridge.channels.sip.directory import DeskPhone, VoiceDirectory
 from callbridge.channels.sip.engines import (
+    AGENT_LEG_PROFILE,
     EngineError,
     EngineLayout,
     EngineProcess,
@@ -440,28 +441,31 @@ class VoiceChannel:
                 interaction = cc.interactions.get(event.interaction_id)
                 sip_call_id = interaction.data.get("sip_call_id") if interaction is not None else None
                 if sip_call_id:
-                    after.append(partial(self._end_orphan, sip_call_id))
+                    after.append(partial(self._end_orphan, sip_call_id, event.interaction_id))
         return BatchEffects(after_commit=after) if after else None
 
-    async def _end_orphan(self, sip_call_id: str) -> None:
-        """A call whose controller died: the caller's dialog is ended by Kamailio (its dialog module sends the BYE
-        the dead controller cannot), then its media is dropped."""
-        await self._end_dialog(sip_call_id)
+    async def _end_orphan(self, sip_call_id: str, interaction_id: str) -> None:
+        """A call whose controller died: Kamailio's dialog module sends the BYEs the dead controller cannot, to the
+        caller (the dialog of its Call-ID) and to the agent's phone or browser (the dialogs in the agent-leg profile
+        under the interaction's id: the dead controller chose their Call-IDs and nobody else knows them), then the
+        call's media is dropped."""
+        await self._end_dialogs(("dlg.dlg_list", sip_call_id), sip_call_id)
+        await self._end_dialogs(("dlg.profile_list", AGENT_LEG_PROFILE, interaction_id), f"{sip_call_id} (agent's leg)")
         await self._drop_media(sip_call_id)
 
-    async def _end_dialog(self, sip_call_id: str) -> None:
+    async def _end_dialogs(self, query: tuple[str, ...], what: str) -> None:
         try:
-            found = await asyncio.to_thread(self.rpc.call, "dlg.dlg_list", sip_call_id)
+            found = await asyncio.to_thread(self.rpc.call, *query)
         except (EngineError, OSError, ValueError) as error:  # no dialog module (one controller), or none such
-            log.info("voice: no dialog to end in Kamailio for a gone node's call: %s", error)
+            log.info("voice: no dialog to end in Kamailio for a gone node's call %s: %s", what, error)
             return
         dialogs = found if isinstance(found, list) else [found] if isinstance(found, dict) else []
         for dialog in dialogs:
             try:
                 await asyncio.to_thread(self.rpc.call, "dlg.end_dlg", dialog["h_entry"], dialog["h_id"])
-                log.info("voice: Kamailio ended the dialog of a gone node's call %s", sip_call_id)
+                log.info("voice: Kamailio ended the dialog of a gone node's call %s", what)
             except (EngineError, OSError, ValueError, KeyError, TypeError) as error:
-                log.warning("voice: Kamailio could not end the dialog of %s: %s", sip_call_id, error)
+                log.warning("voice: Kamailio could not end the dialog of %s: %s", what, error)
 
     async def _drop_media(self, sip_call_id: str) -> None:
         try:
