@@ -143,8 +143,6 @@ async def start(
         )
         await bus.start()
         await share_crm_connections(bus, crm.connections)
-    if cluster is not None:
-        await cluster.start()
     services = Services(
         settings=settings,
         engine=db,
@@ -171,6 +169,10 @@ async def start(
     # passes, which otherwise stall the event loop for tens of milliseconds (an offer's tail latency).
     gc.collect()
     gc.freeze()
+    if cluster is not None:
+        # leases last: start-up above keeps the event loop busy (seconds on a loaded machine), and a lease taken
+        # before it would run out while the loop shows no sign of life (adr/0015)
+        await cluster.start()
     return Runtime(services, reports, crm, sso, channels, owns_engine=engine is None, cluster=cluster, bus=bus)
 
 
