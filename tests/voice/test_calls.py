@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from tests.voice.audio import dominant_tones, first_run
 from tests.voice.conftest import AGENT_TONE, CALLER_TONE, GREETING_TONE, VoiceSystem, tone, wait_for
 
 from callbridge.store.live_state import stored_interaction_row
+from callbridge.store.tables import interaction_events
 
 HOLD_MUSIC = (523.25, 659.25, 783.99, 440.0)
 CALLER_HEARS = {"greeting": (GREETING_TONE,), "music": HOLD_MUSIC, "agent": (AGENT_TONE,)}
@@ -265,7 +268,7 @@ def log_of(peer: Any) -> str:
     return (peer.directory / "baresip.log").read_text(errors="replace")
 
 
-def test_an_offer_to_an_agent_whose_desk_phone_is_not_registered_is_declined_at_once(
+def test_an_offer_to_an_agent_whose_desk_phone_is_not_registered_is_missed_at_once_for_that_reason(
     voice_system: VoiceSystem,
 ) -> None:
     system = voice_system
@@ -276,9 +279,58 @@ def test_an_offer_to_an_agent_whose_desk_phone_is_not_registered_is_declined_at_
     caller = caller_for(system, "caller-for-an-unplugged-phone")
     caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
     wait_for(lambda: caller.saw("CALL_ESTABLISHED"), "the call to be answered")
-    # long before the offer's 120 s: back in the queue, and the agent on break for the missed offer
-    wait_for(lambda: (interaction(system, tenant.id) or {}).get("state") == "queued", "the offer to be declined")
-    me = system.harness.client.get("/api/v1/me", headers=agent).json()
-    assert me["agents"]["agent1"]["status"] == "break", me["agents"]["agent1"]
+    # long before the offer's 120 s: back in the queue, and the agent on break because the phone is not registered
+    me = wait_for(lambda: on_break(system, agent), "the offer to be missed")
+    assert me["reason"] == "phone_not_registered", me
+    assert (interaction(system, tenant.id) or {}).get("state") == "queued"
+    assert wait_for(lambda: offer_outcomes(system, tenant.id), "the offer's end") == ["phone_not_registered"]
     caller.command("hangup")
     wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
+
+
+def offer_outcomes(system: VoiceSystem, tenant_id: str) -> list[str]:
+    """How the tenant's offers ended, as stored (the reports count them from these)."""
+    with system.harness.services.engine.connect() as connection:
+        rows = connection.execute(
+            select(interaction_events.c.detail)
+            .where(interaction_events.c.tenant_id == tenant_id, interaction_events.c.type == "offer_ended")
+            .order_by(interaction_events.c.id)
+        ).all()
+    return [row.detail["outcome"] for row in rows]
+
+
+def on_break(system: VoiceSystem, agent: dict[str, str]) -> dict[str, Any] | None:
+    me: dict[str, Any] = system.harness.client.get("/api/v1/me", headers=agent).json()["agents"]["agent1"]
+    return me if me["status"] == "break" else None
+
+
+def test_an_offer_to_a_registered_phone_that_does_not_reply_in_time_is_missed_like_any_unanswered_offer(
+    voice_system: VoiceSystem,
+) -> None:
+    """Kamailio answers 408 for a registered phone that sends nothing back (a frozen browser page, a desk phone
+    gone from the network): the offer is missed as if nobody answered it, not as a phone that is not registered."""
+    system = voice_system
+    tenant, number = system.tenant(offer_timeout=120)
+    username = system.desk_phone(tenant, "agent1")
+    phone = system.baresip(
+        "frozen-phone",
+        AGENT_TONE,
+        f"<sip:{username}@127.0.0.1:{system.sip_port}>;auth_pass=desk-phone-secret;answermode=manual;regint=600",
+    )
+    wait_for(lambda: system.registered(username), "the desk phone's registration")
+    assert phone.process is not None
+    phone.process.send_signal(signal.SIGSTOP)  # registered, but it replies to nothing now
+    try:
+        agent = tenant.agent("agent1")
+        caller = caller_for(system, "caller-for-a-frozen-phone")
+        caller.command("dial", f"sip:{number}@127.0.0.1:{system.sip_port}")
+        wait_for(lambda: caller.saw("CALL_ESTABLISHED"), "the call to be answered")
+        # Kamailio gives up on the phone after 5 s, long before the offer's 120 s: the usual missed offer
+        me = wait_for(lambda: on_break(system, agent), "the offer to be missed")
+        assert me["reason"] == "missed_offer", me
+        assert (interaction(system, tenant.id) or {}).get("state") == "queued"
+        assert wait_for(lambda: offer_outcomes(system, tenant.id), "the offer's end") == ["timed_out"]
+        caller.command("hangup")
+        wait_for(lambda: interaction(system, tenant.id) is None, "the interaction to end")
+    finally:
+        phone.process.send_signal(signal.SIGCONT)

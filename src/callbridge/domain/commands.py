@@ -80,6 +80,18 @@ class RejectOffer(Command):
 
 
 @dataclass(slots=True)
+class MissOffer(Command):
+    """The agent's phone did not take the offer (the voice channel): it is registered but did not answer in time
+    (`timed_out`, like an offer nobody answered), or it is not registered, so nothing rang
+    (`phone_not_registered`, also the agent's break reason). Either way the offer is missed now, not at its
+    deadline."""
+
+    agent_id: str
+    interaction_id: str
+    phone_registered: bool = True
+
+
+@dataclass(slots=True)
 class EndInteraction(Command):
     """The conversation is over (hang-up, chat closed) or the customer left the queue."""
 

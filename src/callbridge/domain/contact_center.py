@@ -121,6 +121,7 @@ class ContactCenter:
             cmd.StartOutbound: self._start_outbound,
             cmd.AcceptOffer: self._accept,
             cmd.RejectOffer: self._reject,
+            cmd.MissOffer: self._miss,
             cmd.EndInteraction: self._end,
             cmd.SaveWrapUp: self._save_wrap_up,
             cmd.CompleteInteraction: self._complete,
@@ -306,6 +307,14 @@ class ContactCenter:
     def _reject(self, c: cmd.RejectOffer, now: float) -> None:
         interaction, agent = self._pending_offer(c.agent_id, c.interaction_id, now)
         self._missed(interaction, agent, OfferOutcome.REJECTED, now)
+
+    def _miss(self, c: cmd.MissOffer, now: float) -> None:
+        interaction, agent = self._pending_offer(c.agent_id, c.interaction_id, now)
+        if c.phone_registered:
+            self._missed(interaction, agent, OfferOutcome.TIMED_OUT, now)
+        else:
+            reason = BreakReason.PHONE_NOT_REGISTERED
+            self._missed(interaction, agent, OfferOutcome.PHONE_NOT_REGISTERED, now, reason.value)
 
     def _end(self, c: cmd.EndInteraction, now: float) -> None:
         interaction = self._interaction(c.interaction_id)
@@ -1009,8 +1018,15 @@ class ContactCenter:
         self._events.append(InteractionQueued(self.tenant_id, now, interaction.id, queue_id, True))
         self._indexes[queue_id].waiting.push(interaction)
 
-    def _missed(self, interaction: Interaction, agent: AgentState, outcome: OfferOutcome, now: float) -> None:
-        """A rejected or unanswered offer: the interaction goes back, the agent to break.
+    def _missed(
+        self,
+        interaction: Interaction,
+        agent: AgentState,
+        outcome: OfferOutcome,
+        now: float,
+        reason: str = BreakReason.MISSED_OFFER.value,
+    ) -> None:
+        """A rejected or unanswered offer: the interaction goes back, the agent to break (`reason`).
 
         An agent who works on another interaction (connected or wrapping up) is present: the missed offer
         is recorded (`OfferEnded`) but they keep their status, held back from further offers until they
@@ -1024,7 +1040,7 @@ class ContactCenter:
         self._leave(
             agent,
             AgentStatus.BREAK,
-            BreakReason.MISSED_OFFER.value,
+            reason,
             OfferOutcome.AGENT_LEFT,
             now,
             requeued=[interaction.queue_id or ""],

@@ -51,6 +51,7 @@ class BreakReason(StrEnum):
     SIGNED_IN = "signed_in"
     MISSED_OFFER = "missed_offer"
     CONNECTION_LOST = "connection_lost"
+    PHONE_NOT_REGISTERED = "phone_not_registered"  # the agent's phone could not ring: no registration
 
 
 class InteractionState(StrEnum):
@@ -73,6 +74,7 @@ class OfferOutcome(StrEnum):
     CONNECTION_LOST = "connection_lost"
     AGENT_LEFT = "agent_left"
     CANCELLED = "cancelled"
+    PHONE_NOT_REGISTERED = "phone_not_registered"  # nothing could ring: the agent's phone is not registered
     NODE_RESTARTED = "node_restarted"  # expired while the node was down: nobody could have answered it
 
 

@@ -37,7 +37,14 @@ STATUS_COLUMNS = {
     "busy": "busy_s",
     "wrap_up": "wrap_up_s",
 }
-MISSED = frozenset({OfferOutcome.REJECTED.value, OfferOutcome.TIMED_OUT.value, OfferOutcome.CONNECTION_LOST.value})
+MISSED = frozenset(
+    {
+        OfferOutcome.REJECTED.value,
+        OfferOutcome.TIMED_OUT.value,
+        OfferOutcome.CONNECTION_LOST.value,
+        OfferOutcome.PHONE_NOT_REGISTERED.value,
+    }
+)
 HANDLED_COLUMNS = {"phone": "handled_phone", "chat": "handled_chat", "voicemail": "handled_voicemail"}
 
 

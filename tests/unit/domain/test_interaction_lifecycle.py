@@ -68,6 +68,32 @@ def test_missed_offer_goes_back_to_its_original_place_and_agent_to_break(how: st
     assert [i.id for i in cc.waiting_in("sales")] == ["c1", "c2", "c3"]
     assert cc.interactions["c1"].enqueued_at == T0 + 1
 
+
+@pytest.mark.parametrize(
+    ("phone_registered", "outcome", "reason"),
+    [
+        (True, OfferOutcome.TIMED_OUT, "missed_offer"),
+        (False, OfferOutcome.PHONE_NOT_REGISTERED, "phone_not_registered"),
+    ],
+)
+def test_an_offer_the_phone_did_not_take_is_missed_at_once_and_says_why(
+    phone_registered: bool, outcome: OfferOutcome, reason: str
+) -> None:
+    """A registered phone that did not answer in time misses the offer like its deadline would; a phone that is not
+    registered says so, to the agent and supervisors (the break reason) and in the reports (the outcome)."""
+    cc = _two_agents_one_queue()
+    make_available(cc, "ann", T0)
+    submit(cc, "c1", "sales", T0 + 1)  # offered to ann, with a deadline at T0 + 21
+
+    events = cc.handle(cmd.MissOffer("ann", "c1", phone_registered=phone_registered), T0 + 6)
+
+    assert [(e.interaction_id, e.outcome) for e in of_type(events, OfferEnded)] == [("c1", outcome)]
+    assert cc.agents["ann"].status is AgentStatus.BREAK
+    assert cc.agents["ann"].status_reason == reason
+    assert [i.id for i in cc.waiting_in("sales")] == ["c1"]
+    with pytest.raises(InvalidTransition):  # the offer is over: a late word from the phone changes nothing
+        cc.handle(cmd.MissOffer("ann", "c1"), T0 + 7)
+
     assert offers(make_available(cc, "bob", T0 + 30)) == [("c1", "bob")]
 
 

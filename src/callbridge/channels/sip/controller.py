@@ -79,7 +79,9 @@ PLACEHOLDER_SDP = (
 )
 HOLD_MUSIC_REPEATS = 10_000
 ANNOUNCEMENT_SECONDS = 30.0  # the longest a bridge waits for the recording announcement to end
-UNREACHABLE_PHONE = frozenset({404, 408, 480})  # not registered, or its registration leads nowhere
+# the agent's phone will not take the offer: the offer is missed at once rather than at its deadline
+NOT_REGISTERED = frozenset({404, 480})  # no registration (Kamailio's 480), or one that leads nowhere
+NO_ANSWER_IN_TIME = frozenset({408})  # registered, but no reply in time (a browser's page busy or gone)
 # port-latching: rtpengine keeps its ports towards the caller when the callee side is answered again (the agent
 # replaces the placeholder), so the caller never needs a re-INVITE.
 NG_SDP_OPTIONS: dict[str, Any] = {
@@ -570,25 +572,33 @@ class VoiceController:
             if call.state == "ringing":
                 call.state = "waiting"
                 call.agent_leg = None
-                if code in UNREACHABLE_PHONE and call.agent_id is not None:
-                    # nothing can ring: give the call back now rather than at the offer's deadline
+                if code in NOT_REGISTERED | NO_ANSWER_IN_TIME and call.agent_id is not None:
+                    # it will not ring any more: give the call back now rather than at the offer's deadline
+                    registered = code in NO_ANSWER_IN_TIME
                     log.warning(
-                        "voice: %s's desk phone is not registered (%s): the offer of %s is declined",
+                        "voice: %s's phone %s (%s): the offer of %s is missed",
                         call.agent_id,
+                        "did not answer in time" if registered else "is not registered",
                         code,
                         call.interaction_id,
                     )
-                    self._spawn(self._decline(call, call.agent_id), f"voice-decline-{call.interaction_id}")
+                    self._spawn(
+                        self._missed(call, call.agent_id, phone_registered=registered),
+                        f"voice-missed-{call.interaction_id}",
+                    )
         elif kind == "disconnect":
             self._spawn(self._agent_gone(call), f"voice-agent-gone-{call.interaction_id}")
 
-    async def _decline(self, call: VoiceCall, agent_id: str) -> None:
+    async def _missed(self, call: VoiceCall, agent_id: str, *, phone_registered: bool) -> None:
+        """The offer ends as missed now: `timed_out` when the phone is registered (like an offer nobody answered),
+        `phone_not_registered` (also the agent's break reason) when nothing could ring."""
+        miss = cmd.MissOffer(agent_id, call.interaction_id, phone_registered=phone_registered)
         try:
-            await self.node.perform(call.tenant_id, ExecuteCommand.of(cmd.RejectOffer(agent_id, call.interaction_id)))
+            await self.node.perform(call.tenant_id, ExecuteCommand.of(miss))
         except DomainError as error:  # the offer ended meanwhile (answered in the console, timed out)
             log.info("voice: offer of %s to %s already over: %s", call.interaction_id, agent_id, error)
         except Exception as error:  # the holder is another node and did not take it: the offer times out instead
-            log.warning("voice: offer of %s to %s not declined: %s", call.interaction_id, agent_id, error)
+            log.warning("voice: offer of %s to %s not ended as missed: %s", call.interaction_id, agent_id, error)
 
     async def _bridge(self, call: VoiceCall, sdp: str) -> None:
         await settled(call)

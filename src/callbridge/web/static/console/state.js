@@ -187,6 +187,7 @@ const REASON_NAMES = {
   signed_in: "just signed in",
   missed_offer: "missed an offer",
   connection_lost: "connection lost",
+  phone_not_registered: "phone not registered",
 };
 
 /** @param {string} reason */
