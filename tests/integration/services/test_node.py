@@ -4,8 +4,11 @@ interaction id be used twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
@@ -135,22 +138,8 @@ def test_a_subscriber_gets_a_summary_that_changed_back_after_its_snapshot(tmp_pa
 
 
 async def summary_changed_back(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
-    upgrade(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
-        )
-        connection.execute(
-            insert(queues).values(tenant_id="acme", id="support", name="Support", channel="chat", created_at=0.0)
-        )
-    node = ContactCenterNode(engine, Hub(), ManualClock())
-    await node.start()
-    try:
-        profile = AgentProfile("a1", "a1@acme.example", "A1", queue_ids=("support",))
-        await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
-        await node.execute("acme", cmd.SignIn("a1"))
-        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.AVAILABLE))
+    async with acme_node(tmp_path, "support", "chat") as node:
+        await available_agent(node, "a1", "support")
         await node.publish_summaries_once()  # everyone has seen: one agent ready for support
         await node.execute("acme", cmd.SetPresence("a1", AgentStatus.BREAK, "coffee"))
 
@@ -167,9 +156,6 @@ async def summary_changed_back(tmp_path: Path) -> None:
         assert queue_frames, f"the subscriber was left with ready_agents 0: {frames}"
         assert queue_frames[-1]["queue"]["ready_agents"] == 1
         unsubscribe()
-    finally:
-        await node.stop()
-        engine.dispose()
 
 
 def test_a_tenant_nobody_hears_gets_no_frames_until_someone_subscribes(tmp_path: Path) -> None:
@@ -177,22 +163,8 @@ def test_a_tenant_nobody_hears_gets_no_frames_until_someone_subscribes(tmp_path:
 
 
 async def frames_only_when_heard(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
-    upgrade(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
-        )
-        connection.execute(
-            insert(queues).values(tenant_id="acme", id="support", name="Support", channel="chat", created_at=0.0)
-        )
-    node = ContactCenterNode(engine, Hub(), ManualClock())
-    await node.start()
-    try:
-        profile = AgentProfile("a1", "a1@acme.example", "A1", queue_ids=("support",))
-        await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
-        await node.execute("acme", cmd.SignIn("a1"))
-        await node.execute("acme", cmd.SetPresence("a1", AgentStatus.AVAILABLE))
+    async with acme_node(tmp_path, "support", "chat") as node:
+        await available_agent(node, "a1", "support")
         notifier = node._tenants["acme"].notifier
         assert not notifier.has_news, "no one subscribed: nothing was built or marked for a digest"
 
@@ -206,9 +178,6 @@ async def frames_only_when_heard(tmp_path: Path) -> None:
         assert [f["agent"]["status"] for f in frames if f and f.get("type") == "agent.status_changed"] == ["break"]
         assert notifier.has_news, "heard: the summaries it touched wait for the digest"
         unsubscribe()
-    finally:
-        await node.stop()
-        engine.dispose()
 
 
 def test_the_heartbeat_sweep_spares_an_agent_seen_after_it_looked(tmp_path: Path) -> None:
@@ -218,24 +187,10 @@ def test_the_heartbeat_sweep_spares_an_agent_seen_after_it_looked(tmp_path: Path
 async def sweep_on_stale_news(tmp_path: Path) -> None:
     """The sweep finds two silent agents, then applies one command per agent: the second agent's console
     comes back between the two (its ping and its own request are applied first), and must not be benched."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
-    upgrade(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
-        )
-        connection.execute(
-            insert(queues).values(tenant_id="acme", id="sales", name="Sales", channel="phone", created_at=0.0)
-        )
     clock = ManualClock()
-    node = ContactCenterNode(engine, Hub(), clock, heartbeat_timeout_seconds=30)
-    await node.start()
-    try:
+    async with acme_node(tmp_path, "sales", "phone", clock, heartbeat_timeout_seconds=30) as node:
         for agent_id in ("a1", "a2"):
-            profile = AgentProfile(agent_id, f"{agent_id}@acme.example", agent_id, queue_ids=("sales",))
-            await node.configure("acme", lambda cc, now, p=profile: cc.upsert_agent(p, now), lambda connection: None)
-            await node.execute("acme", cmd.SignIn(agent_id))
-            await node.execute("acme", cmd.SetPresence(agent_id, AgentStatus.AVAILABLE))
+            await available_agent(node, agent_id, "sales")
             node.seen("acme", agent_id)
         clock.advance(31)  # both consoles silent past the timeout
 
@@ -250,6 +205,33 @@ async def sweep_on_stale_news(tmp_path: Path) -> None:
             "acme", lambda cc: {a: (s.status.value, s.status_reason) for a, s in cc.agents.items()}
         )
         assert statuses == {"a1": ("break", "connection_lost"), "a2": ("available", "")}
+
+
+@contextlib.asynccontextmanager
+async def acme_node(
+    tmp_path: Path, queue_id: str, channel: str, clock: ManualClock | None = None, **options: Any
+) -> AsyncIterator[ContactCenterNode]:
+    """A started node on a new SQLite database holding tenant acme with one queue."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
+        )
+        connection.execute(
+            insert(queues).values(tenant_id="acme", id=queue_id, name=queue_id.title(), channel=channel, created_at=0.0)
+        )
+    node = ContactCenterNode(engine, Hub(), clock or ManualClock(), **options)
+    await node.start()
+    try:
+        yield node
     finally:
         await node.stop()
         engine.dispose()
+
+
+async def available_agent(node: ContactCenterNode, agent_id: str, queue_id: str) -> None:
+    profile = AgentProfile(agent_id, f"{agent_id}@acme.example", agent_id.upper(), queue_ids=(queue_id,))
+    await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
+    await node.execute("acme", cmd.SignIn(agent_id))
+    await node.execute("acme", cmd.SetPresence(agent_id, AgentStatus.AVAILABLE))
