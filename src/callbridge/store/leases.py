@@ -82,6 +82,11 @@ def acquire(connection: Connection, tenant_id: str, node_id: str, seconds: float
     a new epoch (a node restarted under the same name takes its leases back at once, and anything still
     running under the old epoch is fenced off). None if another node holds it. Leases a node keeps are
     extended with `renew`, which keeps the epoch."""
+    # a batch of the holder in flight keeps the row locked FOR KEY SHARE (`fence`): a change of holder waits for
+    # it to commit (FOR UPDATE conflicts with it; the upsert's own lock, FOR NO KEY UPDATE, would not)
+    connection.execute(
+        text("SELECT 1 FROM tenant_leases WHERE tenant_id = :tenant_id FOR UPDATE"), {"tenant_id": tenant_id}
+    )
     row = connection.execute(
         text(
             f"""
@@ -133,7 +138,7 @@ def renew(
                     WHERE holder = :node_id AND expires_at > clock_timestamp() AND (tenant_id, epoch) IN (
                         SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[]))
                     )
-                    ORDER BY tenant_id FOR UPDATE
+                    ORDER BY tenant_id FOR NO KEY UPDATE
                 )
                 RETURNING {_COLUMNS}
             )
@@ -173,8 +178,10 @@ def fence(
 ) -> None:
     """Proves, inside the caller's transaction, that this node still holds every one of these tenants under
     the given epoch; raises LeaseLost naming those it does not. The rows stay locked until the transaction
-    ends, so nobody can take a lease over between this check and the commit. Rows are locked in tenant
-    order, as `renew` and `release` lock them, so a batch and a renewal never deadlock.
+    ends, so nobody can take a lease over between this check and the commit. The lock is FOR KEY SHARE: a
+    change of holder (`acquire`, `release`: FOR UPDATE) waits for the commit, a renewal (FOR NO KEY UPDATE,
+    which changes only the expiry) does not, so renewals never queue behind a busy node's batches. Rows are
+    locked in tenant order, as `renew` and `release` lock them, so a batch and a renewal never deadlock.
 
     `idle_limit_seconds`: the database ends this transaction if its client leaves it idle that long (a node
     paused in the middle of a batch), so the locked rows cannot hold a takeover off for longer."""
@@ -191,7 +198,7 @@ def fence(
             SELECT tenant_id FROM tenant_leases
             WHERE holder = :node_id AND expires_at > clock_timestamp()
               AND (tenant_id, epoch) IN (SELECT * FROM unnest(CAST(:tenant_ids AS text[]), CAST(:epochs AS bigint[])))
-            ORDER BY tenant_id FOR SHARE
+            ORDER BY tenant_id FOR KEY SHARE
             """
         ),
         {"node_id": node_id, "tenant_ids": list(epochs), "epochs": list(epochs.values())},

@@ -128,6 +128,22 @@ def test_fence_holds_off_a_takeover_until_the_batch_commits(pg_engine: Engine) -
     assert taken.epoch == first.epoch + 1
 
 
+def test_a_renewal_does_not_wait_for_a_batch_in_flight(pg_engine: Engine) -> None:
+    """A busy node always has a batch holding some lease rows: its renewals must not queue behind them (they
+    only move the expiry), while a takeover still does (test above)."""
+    with pg_engine.begin() as connection:
+        first = leases.acquire(connection, "acme", "node-a", LONG)
+    assert first is not None
+    with pg_engine.begin() as batch:
+        leases.fence(batch, "node-a", {"acme": first.epoch})
+        renewed = leases.renew_held(pg_engine, "node-a", "http://a", {"acme": first.epoch}, LONG, lock_wait_seconds=0.2)
+        assert renewed["acme"].epoch == first.epoch
+        with pg_engine.connect() as other:
+            other.exec_driver_sql("SET lock_timeout = '200ms'")
+            with pytest.raises(Exception, match="lock timeout"):
+                leases.release(other, "node-a", ["acme"])
+
+
 def test_heartbeats_list_the_live_nodes(pg_engine: Engine) -> None:
     with pg_engine.begin() as connection:
         assert leases.heartbeat(connection, "node-b", "http://b", LONG) == ["node-b"]
