@@ -20,6 +20,9 @@ import bencode
 log = logging.getLogger(__name__)
 
 
+PING_SECONDS = 2.0
+
+
 class NgError(Exception):
     """rtpengine refused a command, or did not answer in time."""
 
@@ -59,7 +62,9 @@ def _text(value: Any) -> Any:
 class NgClient:
     """Talks to one rtpengine: `await client.command("offer", {...})` returns the answer dictionary."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 2.0, retry_interval: float = 0.25) -> None:
+    # As Kamailio's rtpengine module (5 tries, 1 s apart): an rtpengine busy setting up many WebRTC calls at once
+    # (DTLS, ICE, Opus) answered an offer after more than 2 s, and the agents it was for were never rung.
+    def __init__(self, host: str, port: int, *, timeout: float = 5.0, retry_interval: float = 0.5) -> None:
         self.address = (host, port)
         self.timeout = timeout
         self.retry_interval = retry_interval
@@ -106,6 +111,8 @@ class NgClient:
 
     async def ping(self) -> bool:
         try:
-            return (await self.command("ping")).get("result") == "pong"
-        except NgError:
+            # a health check answers quickly: down is reported after PING_SECONDS, not a call's patience
+            async with asyncio.timeout(PING_SECONDS):
+                return (await self.command("ping")).get("result") == "pong"
+        except (NgError, TimeoutError):
             return False
