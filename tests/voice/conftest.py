@@ -18,6 +18,7 @@ import random
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -171,9 +172,14 @@ class Baresip:
         self.control: socket.socket | None = None
         self.events: list[dict[str, Any]] = []
         self._buffer = b""
+        # baresip's sndfile module names its files in a 128-byte buffer: under a deep pytest folder (xdist adds
+        # popen-gwN/) "dump-…-dec.wav" lost its extension and nothing was found. It records into a short folder,
+        # and its files move to `directory` when it stops.
+        self.recordings: Path | None = None
 
     def start(self) -> None:
         self.directory.mkdir(parents=True)
+        self.recordings = Path(tempfile.mkdtemp(prefix="baresip-heard-"))
         source = tone(self.directory / "tone.wav", self.frequency, 60)
         sip_port, ctrl_port, rtp_base = free_ports(3, spacing=3)
         sip_port = self.sip_port or sip_port
@@ -199,7 +205,7 @@ class Baresip:
                     "module_app menu.so",
                     "module_app ctrl_tcp.so",
                     f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}",
-                    f"snd_path {self.directory}",
+                    f"snd_path {self.recordings}",
                     f"rtp_ports {rtp_base}-{rtp_base + 2}",
                     *self.config,
                     "",
@@ -250,7 +256,8 @@ class Baresip:
         return None
 
     def heard(self) -> Path | None:
-        found = sorted(self.directory.glob("dump-*-dec.wav"))
+        folder = self.recordings if self.recordings is not None else self.directory
+        found = sorted(folder.glob("dump-*-dec.wav"))
         return found[-1] if found else None
 
     def stop(self) -> None:
@@ -265,6 +272,11 @@ class Baresip:
                 self.process.wait()
         if self.log is not None:
             self.log.close()
+        if self.recordings is not None:
+            for recording in self.recordings.iterdir():
+                shutil.move(recording, self.directory / recording.name)
+            self.recordings.rmdir()
+            self.recordings = None
 
 
 def require_engines() -> None:
