@@ -11,7 +11,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from callbridge_ratelimit import valid_rate
@@ -244,6 +244,18 @@ class Settings(BaseSettings):
         description="Whether Kamailio checks the carrier's TLS certificate (voice_trunk_transport=tls). false: it "
         "does not, and anyone on the path can pose as the carrier and hear the calls: for a lab only.",
     )
+    voice_trunk_username: str = Field(
+        default="",
+        pattern=r'^[^\s"\\]{0,200}$',
+        description="User name Callbridge answers the carrier's digest challenge (401 WWW-Authenticate or 407 "
+        "Proxy-Authenticate) with, for calls it places (click to dial, transfers to outside numbers); goes with "
+        "voice_trunk_password. Empty: calls are sent without credentials, and a carrier that asks for them gets none.",
+    )
+    voice_trunk_password: SecretStr = Field(
+        default=SecretStr(""),
+        description="The password for voice_trunk_username (a secret: never logged, never shown). A carrier that "
+        "refuses the credentials (403, or a second challenge) gets no call, and the agent is told why.",
+    )
     voice_ws_address: str = Field(
         default="127.0.0.1",
         description="Address Kamailio accepts SIP over WebSocket on (the console's browser softphone).",
@@ -338,6 +350,11 @@ class Settings(BaseSettings):
         if (self.voice_wss_cert is None) != (self.voice_wss_key is None):
             raise ValueError(
                 "CALLBRIDGE_VOICE_WSS_CERT and CALLBRIDGE_VOICE_WSS_KEY go together (Kamailio's certificate and key)"
+            )
+        if bool(self.voice_trunk_username) != bool(self.voice_trunk_password.get_secret_value()):
+            raise ValueError(
+                "CALLBRIDGE_VOICE_TRUNK_USERNAME and CALLBRIDGE_VOICE_TRUNK_PASSWORD go together (the credentials "
+                "Callbridge answers the carrier's digest challenge with)"
             )
         if self.voice_trunk_transport == "tls" and self.voice_trunk_address and not self.voice_sip_tls_port:
             raise ValueError(

@@ -407,9 +407,11 @@ def test_the_status_panel_shows_the_node_wide_trunk_read_only_with_how_to_change
     assert "CALLBRIDGE_VOICE_TRUNK_NETWORKS" in trunk
     assert "CALLBRIDGE_VOICE_TRUNK_TRANSPORT" in trunk
     assert "<code>udp</code>" in trunk.split("data-trunk-transport>")[1]
+    assert "none:" in trunk.split("data-trunk-credentials>")[1].split("</dd>")[0]  # no CALLBRIDGE_VOICE_TRUNK_USERNAME
     assert "<input" not in trunk  # shown, not editable
     status = harness.client.get("/api/v1/tenants/acme/voice/status", headers=harness.admin).json()
     assert (status["trunk"]["transport"], status["trunk"]["certificate_checked"]) == ("udp", True)
+    assert status["trunk"]["credentials_set"] is False
     assert status["voice_on"] is False
     assert status["calls_now"] == 0
     assert status["registered_desk_phones"] == []

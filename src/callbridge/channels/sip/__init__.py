@@ -147,6 +147,12 @@ def trunk_address(setting: str, transport: str = "udp") -> tuple[str, int] | Non
 SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
+def trunk_credentials(settings: Settings) -> tuple[str, str] | None:
+    """The user name and password calls to the carrier answer its digest challenge with; None: not set."""
+    password = settings.voice_trunk_password.get_secret_value()
+    return (settings.voice_trunk_username, password) if settings.voice_trunk_username and password else None
+
+
 def trunk_ca_file(settings: Settings) -> Path | None:
     """The CAs the carrier's TLS certificate must chain to: CALLBRIDGE_VOICE_TRUNK_CA_FILE, else the system's;
     None when CALLBRIDGE_VOICE_TRUNK_VERIFY is off."""
@@ -275,6 +281,7 @@ class VoiceChannel:
             self.layout.trunk_address,
             tls=self.layout.trunk_tls,
             ca_file=self.layout.trunk_ca_file,
+            credentials=trunk_credentials(self.settings),
         )
         if self.layout.trunk_tls and self.layout.trunk_address and self.layout.trunk_ca_file is None:
             log.warning(

@@ -28,11 +28,17 @@ Over TLS (CALLBRIDGE_VOICE_TRUNK_TRANSPORT=tls) Kamailio checks the carrier's ce
 CAs and answers 503 "No TLS connection to the carrier" when none could be made; the controller then tries a TLS
 handshake itself, with the same CAs, to tell the agent and the log why (an untrusted certificate, or nothing
 answering there).
+
+A carrier that asks for credentials (401 WWW-Authenticate, 407 Proxy-Authenticate) gets the trunk's
+(CALLBRIDGE_VOICE_TRUNK_USERNAME / _PASSWORD): sippy's UA answers the challenge itself, once, re-sending the INVITE
+with them. A carrier that refuses them (403, or a second challenge) fails the call like any other refusal, the
+agent told that the credentials were refused, the admin by a line in the log (never the password).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import re
@@ -88,7 +94,7 @@ class OutsideLeg:
             post(self.outside.leg_event, self, "connect", str(body) if body is not None else "")
         elif isinstance(event, CCEventFail):
             code, reason = event.getData()[:2]
-            post(self.outside.leg_event, self, "fail", (code, reason))
+            post(self.outside.leg_event, self, "fail", (code, reason, _sent_credentials(ua)))
         elif isinstance(event, CCEventDisconnect):
             post(self.outside.leg_event, self, "disconnect", None)
 
@@ -141,7 +147,8 @@ class DialLeg:
             _code, _reason, body = event.getData()
             post(self.outside.dial_event, self, "connect", str(body) if body is not None else "")
         elif isinstance(event, CCEventFail):
-            post(self.outside.dial_event, self, "fail", tuple(event.getData()[:2]))
+            code, reason = event.getData()[:2]
+            post(self.outside.dial_event, self, "fail", (code, reason, _sent_credentials(ua)))
         elif isinstance(event, CCEventDisconnect):
             post(self.outside.dial_event, self, "disconnect", None)
 
@@ -174,16 +181,39 @@ class OutsideCalls:
         *,
         tls: bool = False,
         ca_file: Path | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.controller = controller
         self.trunk = trunk
         self.tls = tls  # calls to the trunk go over TLS (Kamailio checks its certificate against ca_file)
         self.ca_file = ca_file
+        self.credentials = credentials  # (user name, password) for the carrier's digest challenge; None: none
         self._branches = itertools.count(1)
 
-    async def failure_reason(self, code: int, reason: str) -> str:
-        """What to tell the agent about a call the trunk did not take (`code`, `reason`: the final reply); a
-        missing TLS connection is looked into (an admin-visible line in the log)."""
+    async def failure_reason(self, code: int, reason: str, sent_credentials: bool = False) -> str:
+        """What to tell the agent about a call the trunk did not take (`code`, `reason`: the final reply;
+        `sent_credentials`: the INVITE was re-sent with the trunk's credentials, answering a challenge); refused
+        credentials and a missing TLS connection are looked into (an admin-visible line in the log)."""
+        if code in (401, 403, 407) and sent_credentials:
+            assert self.credentials is not None
+            log.warning(
+                "voice: the carrier refused the trunk's credentials (user %r): %s %s "
+                "(CALLBRIDGE_VOICE_TRUNK_USERNAME, CALLBRIDGE_VOICE_TRUNK_PASSWORD)",
+                self.credentials[0],
+                code,
+                reason,
+            )
+            return f"the call could not be placed: the carrier refused the trunk's credentials ({code} {reason})"
+        if code in (401, 407):
+            if self.credentials is None:
+                log.warning(
+                    "voice: the carrier asks for credentials (%s %s) and none are set "
+                    "(CALLBRIDGE_VOICE_TRUNK_USERNAME, CALLBRIDGE_VOICE_TRUNK_PASSWORD)",
+                    code,
+                    reason,
+                )
+                return f"the call could not be placed: the carrier asks for credentials and none are set ({code})"
+            return f"the call could not be placed: the carrier's challenge could not be answered ({code} {reason})"
         if not (self.tls and self.trunk is not None and code == 503 and reason == TRUNK_TLS_FAILED):
             return f"the call could not be placed: {code} {reason}"
         why = await asyncio.to_thread(tls_problem, self.trunk, self.ca_file)
@@ -246,7 +276,6 @@ class OutsideCalls:
 
     def _dial(self, call: VoiceCall, number: str, caller_id: str) -> None:
         from sippy.CCEvents import CCEventTry
-        from sippy.UA import UA
 
         assert self.trunk is not None
         controller = self.controller
@@ -256,11 +285,11 @@ class OutsideCalls:
         offer_sdp = call.callee_sdp
         trunk = self.trunk
 
+        credentials = self.credentials
+
         def invite() -> None:  # in the SIP thread
             # the request URI names the trunk; the request itself goes to Kamailio, which relays it there
-            ua = UA(controller.stack.config, event_cb=leg.on_event, nh_address=trunk, expire_time=RING_SECONDS)
-            ua.outbound_proxy = controller.kamailio
-            leg.ua = ua
+            ua = trunk_ua(controller, leg, trunk, RING_SECONDS, credentials)
             ua.recvEvent(CCEventTry((None, caller_id, number, _body(offer_sdp), None, None)))
 
         controller.stack.call(invite)
@@ -272,17 +301,19 @@ class OutsideCalls:
         if kind == "connect":
             self.controller._spawn(self._connect(call, leg, data), f"voice-outside-{call.interaction_id}")
         elif kind == "fail":
-            code, reason = data
+            code, reason, sent_credentials = data
             log.warning("voice: outside number for %s did not take the call: %s %s", call.interaction_id, code, reason)
-            self.controller._spawn(self._failed(call, code, reason), f"voice-outside-failed-{call.interaction_id}")
+            self.controller._spawn(
+                self._failed(call, code, reason, sent_credentials), f"voice-outside-failed-{call.interaction_id}"
+            )
         elif kind == "disconnect":
             self.controller._spawn(
                 self.controller._tear_down(call, "outside party hung up", report=None, agent_gone=True),
                 f"voice-outside-gone-{call.interaction_id}",
             )
 
-    async def _failed(self, call: VoiceCall, code: int, reason: str) -> None:
-        why = await self.failure_reason(code, reason)  # a missing TLS connection to the carrier: logged, why
+    async def _failed(self, call: VoiceCall, code: int, reason: str, sent_credentials: bool) -> None:
+        why = await self.failure_reason(code, reason, sent_credentials)  # refused credentials, no TLS: logged, why
         await self.controller._tear_down(call, f"outside number: {why}", report=None, agent_gone=True)
 
     async def _connect(self, call: VoiceCall, leg: OutsideLeg, sdp: str) -> None:
@@ -413,7 +444,7 @@ class OutsideCalls:
             who = "the agent" if leg.agent else "the customer"
             await self._end(call, "outbound.ended", f"{who} hung up", gone=leg)
         elif kind == "fail":
-            code, reason = data
+            code, reason, sent_credentials = data
             if leg.agent:
                 await self._end(call, "outbound.ended", f"your phone did not answer ({code} {reason})", gone=leg)
             elif code in BUSY:
@@ -421,7 +452,8 @@ class OutsideCalls:
             elif code in NO_ANSWER:
                 await self._end(call, "outbound.ended", "no_answer", gone=leg)
             else:
-                await self._end(call, "call.failed", await self.failure_reason(code, reason), gone=leg)
+                why = await self.failure_reason(code, reason, sent_credentials)
+                await self._end(call, "call.failed", why, gone=leg)
         elif kind == "connect" and leg.agent:
             call.callee_remote_sdp = data
             try:  # rtpengine's customer-side SDP: what the customer is offered
@@ -440,11 +472,10 @@ class OutsideCalls:
                 return
             customer = call.caller_ua
             assert self.trunk is not None
-            trunk, number, caller_id = self.trunk, call.dialled, call.caller
+            trunk, number, caller_id, credentials = self.trunk, call.dialled, call.caller, self.credentials
 
             def invite() -> None:  # in the SIP thread: then the customer, through Kamailio to the trunk
-                ua = UA_(controller, customer, trunk, RING_SECONDS)
-                ua.outbound_proxy = controller.kamailio
+                ua = trunk_ua(controller, customer, trunk, RING_SECONDS, credentials)
                 ua.recvEvent(_try(caller_id, number, answer["sdp"]))
 
             controller.stack.call(invite)
@@ -506,6 +537,52 @@ def UA_(controller: VoiceController, leg: Any, next_hop: tuple[str, int], ring_s
     ua = UA(controller.stack.config, event_cb=leg.on_event, nh_address=next_hop, expire_time=ring_seconds)
     leg.ua = ua
     return ua
+
+
+def trunk_ua(
+    controller: VoiceController,
+    leg: Any,
+    trunk: tuple[str, int],
+    ring_seconds: int,
+    credentials: tuple[str, str] | None,
+) -> Any:
+    """A UA for one leg to the carrier (in the SIP thread): its request URI names the trunk, its requests go to
+    Kamailio (the outbound proxy), which relays them there; given the trunk's credentials, sippy answers the
+    carrier's 401/407 challenge with them, once."""
+    username, password = credentials if credentials is not None else (None, None)
+    ua = _trunk_ua_class()(
+        controller.stack.config,
+        event_cb=leg.on_event,
+        username=username,
+        password=password,
+        nh_address=trunk,
+        expire_time=ring_seconds,
+    )
+    ua.outbound_proxy = controller.kamailio
+    leg.ua = ua
+    return ua
+
+
+@functools.cache
+def _trunk_ua_class() -> Any:
+    from sippy.UA import UA
+
+    class TrunkUA(UA):  # type: ignore[misc]
+        """sippy's UA, noting when it answered a digest challenge: a refusal after that is of the credentials."""
+
+        sent_credentials = False
+
+        def processChallenge(self, *args: Any) -> bool:  # noqa: N802 - sippy's method
+            answered = bool(super().processChallenge(*args))
+            self.sent_credentials = self.sent_credentials or answered
+            return answered
+
+    return TrunkUA
+
+
+def _sent_credentials(ua: Any) -> bool:
+    """Whether this leg's INVITE was re-sent with the trunk's credentials (in the SIP thread)."""
+    return bool(getattr(ua, "sent_credentials", False))
 
 
 def _try(caller_id: str, callee: str, sdp: str) -> Any:

@@ -505,6 +505,10 @@ class TrunkOut(BaseModel):
         description="Over TLS, whether the carrier's certificate must chain to CALLBRIDGE_VOICE_TRUNK_CA_FILE (or "
         "the system's CAs); false only with CALLBRIDGE_VOICE_TRUNK_VERIFY=false. Always true over UDP (no certificate)"
     )
+    credentials_set: bool = Field(
+        description="Whether calls placed answer the carrier's digest challenge (401/407) with credentials "
+        "(CALLBRIDGE_VOICE_TRUNK_USERNAME and CALLBRIDGE_VOICE_TRUNK_PASSWORD); the password is never shown"
+    )
 
 
 class VoiceStatusOut(BaseModel):
@@ -526,6 +530,7 @@ def trunk_of(svc: ServicesDep) -> TrunkOut:
         allowed_sources=networks,
         transport=settings.voice_trunk_transport,
         certificate_checked=settings.voice_trunk_transport == "udp" or settings.voice_trunk_verify,
+        credentials_set=bool(settings.voice_trunk_username and settings.voice_trunk_password.get_secret_value()),
     )
 
 
