@@ -110,8 +110,6 @@ class ContactCenter:
         self._dirty_interactions: set[str] = set()
         self._dirty_agents: set[str] = set()
         self.decisions = 0
-        # warm transfers' consults in progress: interaction id -> the colleague consulted (AgentState.consulted_on)
-        self._consults: dict[str, str] = {}
         self._handlers: dict[type[cmd.Command], Callable[[Any, float], None]] = {
             cmd.SignIn: self._sign_in,
             cmd.SignOut: self._sign_out,
@@ -454,7 +452,7 @@ class ContactCenter:
                 f"agent {target.id!r} cannot take a {interaction.channel} interaction now ({target.status})"
             )
         if consulted:
-            del self._consults[interaction.id]
+            interaction.consult_agent_id = None
         else:
             self._release_consult(interaction.id, now)  # a blind transfer to someone else ends a consult
         agent = self.agents[c.agent_id]
@@ -499,7 +497,7 @@ class ContactCenter:
             raise InvalidTransition(
                 f"interaction {interaction.id!r} is a {interaction.channel}: only calls have consults"
             )
-        if interaction.id in self._consults:
+        if interaction.consult_agent_id is not None:
             raise InvalidTransition(
                 f"interaction {interaction.id!r} is already in a consult: complete or cancel it first"
             )
@@ -512,19 +510,26 @@ class ContactCenter:
         interactions = self.interactions
         if target.consulted_on or any(interactions[iid].state is not _IN_WRAP_UP for iid in target.holding[_PHONE]):
             raise NoCapacity(f"agent {target.id!r} is on a call or being offered one")
-        self._consults[interaction.id] = target.id
+        # kept on the call (saved with it), so that a node taking the tenant over keeps the colleague busy
+        interaction.consult_agent_id = target.id
+        self._dirty_interactions.add(interaction.id)
         target.consulted_on.add(interaction.id)
         self._touch(target, now)  # busy; their ready entries go stale
 
     def _end_consult(self, c: cmd.EndConsult, now: float) -> None:
-        if self._consults.get(c.interaction_id) != c.target_agent_id:
+        interaction = self.interactions.get(c.interaction_id)
+        if interaction is None or interaction.consult_agent_id != c.target_agent_id:
             raise InvalidTransition(f"interaction {c.interaction_id!r} has no consult with agent {c.target_agent_id!r}")
         self._release_consult(c.interaction_id, now)
 
     def _release_consult(self, interaction_id: str, now: float) -> None:
         """The consult on this call (if any) is over: the colleague is free again, and routed."""
-        target_id = self._consults.pop(interaction_id, None)
-        target = self.agents.get(target_id or "")
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None or interaction.consult_agent_id is None:
+            return
+        target = self.agents.get(interaction.consult_agent_id)
+        interaction.consult_agent_id = None
+        self._dirty_interactions.add(interaction_id)
         if target is None or interaction_id not in target.consulted_on:
             return
         target.consulted_on.discard(interaction_id)
@@ -670,6 +675,7 @@ class ContactCenter:
             agent.status_since = snapshot.status_since
             agent.idle_since = snapshot.idle_since
         timers: list[Timer] = []
+        stale: list[str] = []
         for interaction in interactions:
             self.interactions[interaction.id] = interaction
             self._sequence = max(self._sequence, interaction.sequence)
@@ -687,10 +693,19 @@ class ContactCenter:
                 elif interaction.state is _IN_WRAP_UP and interaction.wrap_up_deadline is not None:
                     deadline = interaction.wrap_up_deadline
                     timers.append((deadline, _WRAP_UP_TIMER, interaction.id, repr(deadline)))
+            # a consult in progress keeps its colleague busy (their phone place); it ends with EndConsult, a
+            # transfer, or the call's end (a call whose carrier is gone fails, which ends it)
+            consulted = self.agents.get(interaction.consult_agent_id or "")
+            if consulted is not None and interaction.state is _CONNECTED:
+                consulted.consulted_on.add(interaction.id)
+            elif interaction.consult_agent_id is not None:
+                interaction.consult_agent_id = None  # its colleague was removed, or the call is no longer talking
+                stale.append(interaction.id)
         # their durations are not saved: in one FIFO of their own, added in order
         for timer in sorted(timers):
             self._timers.add(_RESTORED_TIMERS, timer)
         self._dirty_interactions.clear()
+        self._dirty_interactions.update(stale)
         self._dirty_agents.clear()
         self._events = []
         for agent in self.agents.values():

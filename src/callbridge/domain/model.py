@@ -150,6 +150,9 @@ class Interaction:
     disposition: str = ""
     notes: str = ""
     end_reason: str = ""
+    # the colleague a warm transfer's consult on this call is with (ContactCenter's StartConsult), saved with
+    # the call so that the node taking the tenant over keeps them busy
+    consult_agent_id: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -114,6 +114,7 @@ def interaction_from_row(row: Any) -> Interaction:
         disposition=row.disposition,
         notes=row.notes,
         end_reason=row.end_reason,
+        consult_agent_id=row.consult_agent_id,
     )
 
 
@@ -147,6 +148,7 @@ def interaction_row(tenant_id: str, i: Interaction) -> dict[str, Any]:
         "disposition": i.disposition,
         "notes": i.notes,
         "end_reason": i.end_reason,
+        "consult_agent_id": i.consult_agent_id,
     }
 
 

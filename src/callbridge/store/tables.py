@@ -167,6 +167,8 @@ interactions = Table(
     Column("disposition", String(200), nullable=False, default=""),
     Column("notes", Text, nullable=False, default=""),
     Column("end_reason", String(200), nullable=False, default=""),
+    # the colleague a warm transfer's consult on this call is with, while it lasts (a phone place of theirs)
+    Column("consult_agent_id", String(64), nullable=True),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index("ix_interactions_live", "tenant_id", "state"),
     Index("ix_interactions_created", "tenant_id", "created_at"),

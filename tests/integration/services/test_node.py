@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from callbridge.domain import commands as cmd
 from callbridge.domain.errors import InvalidTransition
+from callbridge.domain.events import Event, InteractionOffered
 from callbridge.domain.model import AgentProfile, AgentStatus, Channel, Queue
 from callbridge.realtime.hub import Hub, Subscriber
 from callbridge.services.clock import ManualClock
 from callbridge.services.node import ContactCenterNode, InteractionIdTaken
 from callbridge.store.database import make_engine, upgrade
-from callbridge.store.tables import interactions, queues, tenants
+from callbridge.store.tables import agents, interactions, queues, tenants
 from tests.conftest import run_coroutine
 
 
@@ -133,6 +134,47 @@ async def ids_used_twice(engine: Engine) -> None:
     ], "no ended call's record was overwritten"
 
 
+def test_a_restart_mid_consult_keeps_the_consulted_colleague_busy_until_the_consult_ends(engine: Engine) -> None:
+    run_coroutine(restart_mid_consult(engine))
+
+
+async def restart_mid_consult(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(tenants).values(id="acme", name="Acme", created_at=0.0, allowed_origins=[], settings={})
+        )
+        connection.execute(
+            insert(queues).values(tenant_id="acme", id="sales", name="Sales", channel="phone", created_at=0.0)
+        )
+        add_agents(connection, "ann", "bob", queue_id="sales")
+    node = ContactCenterNode(engine, Hub(), ManualClock())
+    await node.start()
+    try:
+        for agent_id in ("ann", "bob"):
+            await node.execute("acme", cmd.SignIn(agent_id))
+        await node.execute("acme", cmd.SetPresence("ann", AgentStatus.AVAILABLE))
+        await node.execute("acme", cmd.SubmitInteraction("call1", "sales", Channel.PHONE))
+        await node.execute("acme", cmd.AcceptOffer("ann", "call1"))
+        await node.execute("acme", cmd.SetPresence("bob", AgentStatus.AVAILABLE))
+        await node.execute("acme", cmd.StartConsult("ann", "call1", "bob"))
+    finally:
+        await node.stop()
+
+    def offered(events: list[Event]) -> list[tuple[str, str]]:
+        return [(e.interaction_id, e.agent_id) for e in events if isinstance(e, InteractionOffered)]
+
+    restarted = ContactCenterNode(engine, Hub(), ManualClock())  # rebuilds acme from the store
+    await restarted.start()
+    try:
+        assert offered(await restarted.execute("acme", cmd.SubmitInteraction("call2", "sales", Channel.PHONE))) == []
+        bob = await restarted.read("acme", lambda cc: (cc.agents["bob"].status, sorted(cc.agents["bob"].consulted_on)))
+        assert bob == (AgentStatus.BUSY, ["call1"]), "bob is still talking to ann"
+        events = await restarted.execute("acme", cmd.EndConsult("ann", "call1", "bob"))
+        assert offered(events) == [("call2", "bob")]
+    finally:
+        await restarted.stop()
+
+
 def test_a_subscriber_gets_a_summary_that_changed_back_after_its_snapshot(tmp_path: Path) -> None:
     run_coroutine(summary_changed_back(tmp_path))
 
@@ -235,3 +277,25 @@ async def available_agent(node: ContactCenterNode, agent_id: str, queue_id: str)
     await node.configure("acme", lambda cc, now: cc.upsert_agent(profile, now), lambda connection: None)
     await node.execute("acme", cmd.SignIn(agent_id))
     await node.execute("acme", cmd.SetPresence(agent_id, AgentStatus.AVAILABLE))
+
+
+def add_agents(connection: Connection, *agent_ids: str, queue_id: str) -> None:
+    """Agents of tenant acme as an admin saved them (logged out), members of one queue."""
+    for n, agent_id in enumerate(agent_ids):
+        connection.execute(
+            insert(agents).values(
+                tenant_id="acme",
+                id=agent_id,
+                email=f"{agent_id}@acme.example",
+                display_name=agent_id.title(),
+                roles=["agent"],
+                skills={},
+                capacity={"phone": 1, "chat": 3, "voicemail": 1},
+                queue_ids=[queue_id],
+                enabled=True,
+                auto_login=True,
+                created_at=float(n),
+                status_since=0.0,
+                idle_since=0.0,
+            )
+        )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from domain_builders import T0, agent, center, make_available, of_type, offers, queue, submit
 
 from callbridge.domain import commands as cmd
 from callbridge.domain.contact_center import AgentSnapshot, ContactCenter
+from callbridge.domain.errors import InvalidTransition
 from callbridge.domain.events import InteractionCompleted, OfferEnded
 from callbridge.domain.model import (
     AgentProfile,
@@ -151,3 +153,55 @@ def test_restore_routes_waiting_interactions_to_available_agents() -> None:
     assert events == []
     restored.handle(cmd.EndInteraction("o1"), T0 + 4)
     assert offers(restored.handle(cmd.Tick(), T0 + 34)) == [("p1", "ann")]
+
+
+def _ann_consults_bob_and_restarts() -> ContactCenter:
+    """p0 connected to ann, who consults bob; the tenant is rebuilt from the store mid-consult; p1 comes in."""
+    cc, store = _running()
+    make_available(cc, "ann", T0)
+    submit(cc, "p0", "sales", T0)
+    cc.handle(cmd.AcceptOffer("ann", "p0"), T0 + 1)
+    make_available(cc, "bob", T0 + 2)
+    cc.handle(cmd.StartConsult("ann", "p0", "bob"), T0 + 3)
+    store.save(cc)
+
+    restored, events = store.restart(QUEUES, PROFILES, T0 + 10)
+
+    assert events == []
+    assert offers(submit(restored, "p1", "sales", T0 + 11)) == [], "bob is still talking to ann"
+    bob = restored.agents["bob"]
+    assert (bob.status, bob.consulted_on) == (AgentStatus.BUSY, {"p0"})
+    assert restored.queue_snapshot("sales").ready_agents == 0
+    return restored
+
+
+def test_restore_keeps_the_consulted_agent_busy_until_the_consult_ends() -> None:
+    restored = _ann_consults_bob_and_restarts()
+
+    with pytest.raises(InvalidTransition, match="already in a consult"):
+        restored.handle(cmd.StartConsult("ann", "p0", "cat"), T0 + 12)
+    events = restored.handle(cmd.EndConsult("ann", "p0", "bob"), T0 + 12)
+
+    assert offers(events) == [("p1", "bob")]
+    assert restored.interactions["p0"].consult_agent_id is None
+    assert [i.consult_agent_id for i in restored.take_changes().interactions if i.id == "p0"] == [None]
+
+
+def test_restore_keeps_the_consult_until_its_call_fails() -> None:
+    restored = _ann_consults_bob_and_restarts()
+
+    events = restored.handle(cmd.FailInteraction("p0", "the node carrying it is gone"), T0 + 12)
+
+    assert ("p1", "bob") in offers(events)
+
+
+def test_restore_keeps_a_completed_consult_complete() -> None:
+    restored = _ann_consults_bob_and_restarts()
+
+    restored.handle(cmd.TransferToAgent("ann", "p0", "bob"), T0 + 12)
+    events = restored.handle(cmd.AcceptOffer("bob", "p0"), T0 + 12)
+
+    assert restored.interactions["p0"].consult_agent_id is None
+    assert restored.agents["bob"].consulted_on == set()
+    assert offers(events) == []
+    assert restored.interactions["p1"].agent_id == "ann"
