@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from callbridge.auth.credentials import TicketBook, cached_principal_for_token, recent_principal
 from callbridge.auth.principal import Principal, PrincipalKind
@@ -55,8 +56,24 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 async def principal(request: Request, credentials: BearerDep) -> Principal:
     """Who is calling. The role checks below call it themselves rather than depend on it: FastAPI solves every
     dependency of every request anew, and each one it does not have to solve is CPU saved on the busiest routes."""
-    svc: Services = request.app.state.services
     token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE, "")
+    return await principal_for(request, token)
+
+
+def presented_token(connection: HTTPConnection) -> str:
+    """The credential a request presents, read as `bearer` and `principal` read it: `Authorization: Bearer …`
+    (any case), else the session cookie; "" when there is none. For routes served without FastAPI's
+    dependencies (callbridge.web.api.busiest)."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme and token and scheme.lower() == "bearer":
+        return token
+    return connection.cookies.get(SESSION_COOKIE, "")
+
+
+async def principal_for(connection: HTTPConnection, token: str) -> Principal:
+    """The principal `token` belongs to (401 when there is none); an agent's request counts as a sign of life."""
+    svc: Services = connection.app.state.services
     if not token:
         raise HTTPException(401, "sign in first: send a session token or an API key as 'Authorization: Bearer …'")
     now = svc.clock.now()
@@ -103,14 +120,20 @@ async def local_admin(request: Request, credentials: BearerDep) -> Principal:
 
 
 async def agent(request: Request, credentials: BearerDep) -> Principal:
-    who = await principal(request, credentials)
+    return an_agent(await principal(request, credentials))
+
+
+async def integration(request: Request, credentials: BearerDep) -> Principal:
+    return an_integration(await principal(request, credentials))
+
+
+def an_agent(who: Principal) -> Principal:
     if who.kind is not PrincipalKind.AGENT:
         raise HTTPException(403, "this is for signed-in agents: sign in through your CRM first")
     return who
 
 
-async def integration(request: Request, credentials: BearerDep) -> Principal:
-    who = await principal(request, credentials)
+def an_integration(who: Principal) -> Principal:
     if who.kind is not PrincipalKind.API_KEY:
         raise HTTPException(403, "this is for telephony and chat integrations: use a tenant API key")
     return who

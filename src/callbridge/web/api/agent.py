@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from callbridge.auth.principal import Principal
 from callbridge.channels.base import CommandFailed, OutboundCall
 from callbridge.channels.hold import HOLD_KEY, CallHoldService, HoldCall
 from callbridge.channels.services import CarrierRouter
@@ -27,13 +28,13 @@ from callbridge.store.interaction_history import recent_completed
 from callbridge.web.api.lookups import execute, explain
 from callbridge.web.api.schemas import CallIn, CompleteIn, EndIn, StatusIn, TicketOut
 from callbridge.web.cookies import delete_cookie
-from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, ServicesDep, bearer
+from callbridge.web.deps import SESSION_COOKIE, AgentDep, PrincipalDep, Services, ServicesDep, bearer
 from callbridge.web.errors import ERROR_RESPONSES, InvalidField, error_response
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
-def _tenant(who: AgentDep) -> str:
+def _tenant(who: Principal) -> str:
     assert who.tenant_id is not None
     return who.tenant_id
 
@@ -69,6 +70,11 @@ async def accept_offer(interaction_id: str, request: Request, svc: ServicesDep, 
     """Take the offered interaction. A call of an outside PBX that follows `connect` is bridged to you by it
     first; if the PBX refuses or does not answer, nothing changes: the call is still offered to you, to accept
     again or reject (503 saying so)."""
+    return await accept(request, svc, who, interaction_id)
+
+
+async def accept(request: Request, svc: Services, who: Principal, interaction_id: str) -> InteractionView | Response:
+    """What `POST /api/v1/me/offers/{interaction_id}/accept` does (also served by callbridge.web.api.busiest)."""
     tenant_id = _tenant(who)
     router_ = carriers(request)
     if await router_.pbx_follows(tenant_id, interaction_id, "connect"):  # from memory: most tenants have no PBX
@@ -181,13 +187,17 @@ async def read_wrap_up(interaction_id: str, svc: ServicesDep, who: AgentDep) -> 
 async def complete_interaction(interaction_id: str, body: CompleteIn, svc: ServicesDep, who: AgentDep) -> Response:
     """Finish wrap-up with a disposition and notes. 422 (field `disposition`) when the interaction's queue
     requires a disposition and none is given, or lists its dispositions and this is not one of them."""
+    await complete(svc, who, interaction_id, body)
+    return Response(status_code=204)
+
+
+async def complete(svc: Services, who: Principal, interaction_id: str, body: CompleteIn) -> None:
+    """What `POST /api/v1/me/interactions/{interaction_id}/complete` does (also served by
+    callbridge.web.api.busiest)."""
     tenant_id = _tenant(who)
     check = CheckDisposition(agent_id=who.subject_id, interaction_id=interaction_id, disposition=body.disposition)
     await svc.node.perform(tenant_id, check)
-    await execute(
-        svc, _tenant(who), cmd.CompleteInteraction(who.subject_id, interaction_id, body.disposition, body.notes)
-    )
-    return Response(status_code=204)
+    await execute(svc, tenant_id, cmd.CompleteInteraction(who.subject_id, interaction_id, body.disposition, body.notes))
 
 
 async def _hold(svc: ServicesDep, request: Request, who: AgentDep, interaction_id: str, *, held: bool) -> Response:

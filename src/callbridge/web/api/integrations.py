@@ -18,7 +18,7 @@ from callbridge.services.operations import ReadInteraction, SubmitInteraction
 from callbridge.store.live_state import interaction_from_row
 from callbridge.web.api.lookups import execute, stored_interaction
 from callbridge.web.api.schemas import EndIn, InteractionIn
-from callbridge.web.deps import IntegrationDep, ServicesDep
+from callbridge.web.deps import IntegrationDep, Services, ServicesDep
 from callbridge.web.errors import ERROR_RESPONSES
 
 log = structlog.get_logger(__name__)
@@ -33,7 +33,11 @@ def _tenant(who: IntegrationDep) -> str:
 @router.post("/interactions", status_code=201)
 async def create_interaction(body: InteractionIn, svc: ServicesDep, who: IntegrationDep) -> InteractionView:
     """An inbound interaction arrives: it is queued and offered to the best available agent."""
-    tenant_id = _tenant(who)
+    return await submit_interaction(svc, _tenant(who), body)
+
+
+async def submit_interaction(svc: Services, tenant_id: str, body: InteractionIn) -> InteractionView:
+    """What `POST /api/v1/interactions` does (also served by callbridge.web.api.busiest)."""
     interaction_id = body.id or str(uuid.uuid4())
     submit = SubmitInteraction(
         interaction_id=interaction_id,
